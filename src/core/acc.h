@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Exact accumulator of doubles: every global sum in h5div goes through it. */
+#ifndef H5DIV_CORE_ACC_H
+#define H5DIV_CORE_ACC_H
+
+#include <stdint.h>
+
+/* A fixed-point superaccumulator covering the whole double range: the value
+ * is sum(limb[k] * 2^(32*k + H5DIV_ACC_EMIN)). Additions are exact, so the
+ * result does not depend on the order in which values are added, and two
+ * accumulators combine exactly (limb-wise integer addition), which is what
+ * makes reductions over any number of ranks give the same bits. */
+#define H5DIV_ACC_LIMBS 70
+#define H5DIV_ACC_EMIN (-1152) /* below 2^-1074 * 2^-53, a multiple of 32 */
+
+typedef struct h5div_acc {
+    int64_t limb[H5DIV_ACC_LIMBS];
+    int64_t pending; /* additions since the last normalisation */
+    int64_t nonfinite; /* bit 0: +inf added, bit 1: -inf, bit 2: nan */
+} h5div_acc;
+
+void h5div_acc_init(h5div_acc *a);
+/* Add x exactly. */
+void h5div_acc_add(h5div_acc *a, double x);
+/* Add another accumulator exactly. */
+void h5div_acc_merge(h5div_acc *a, const h5div_acc *b);
+/* Propagate carries so every limb but the top one lies in [0, 2^32). After
+ * this, up to 2^30 normalised accumulators can be merged limb by limb with
+ * plain integer addition. */
+void h5div_acc_normalize(h5div_acc *a);
+/* The sum rounded to the nearest double (ties to even); +-inf on overflow. */
+double h5div_acc_round(const h5div_acc *a);
+/* The sum as an unevaluated pair hi + lo, hi = round(sum), lo = round(sum - hi). */
+void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo);
+
+#endif

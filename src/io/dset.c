@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Opening, validating and reading shards of 1-D histogram datasets with parallel HDF5. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io.h"
+#include "par/par.h"
+
+void h5div_h5_quiet_begin(h5div_h5_quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void h5div_h5_quiet_end(const h5div_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, size_t path_len)
+{
+    const char *colon = NULL;
+    for (const char *c = ref; *c; c++)
+        if (c[0] == ':' && c[1] == '/')
+            colon = c;
+    if (!colon || colon == ref)
+        return H5DIV_EUSAGE;
+    size_t n = (size_t)(colon - ref);
+    if (n >= file_len || strlen(colon + 1) >= path_len)
+        return H5DIV_EUSAGE;
+    memcpy(file, ref, n);
+    file[n] = '\0';
+    snprintf(path, path_len, "%s", colon + 1);
+    return H5DIV_OK;
+}
+
+int h5div_h5_path_exists(hid_t loc, const char *path)
+{
+    char buf[H5DIV_REF_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, path, len + 1);
+    /* H5Lexists fails on a missing intermediate group, so walk the path. */
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i - 1] == '/')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+        buf[i] = saved;
+        if (e <= 0)
+            return e < 0 ? -1 : 0;
+    }
+    return 1;
+}
+
+static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *file, char *msg,
+                     size_t len)
+{
+    struct stat sb;
+    if (stat(name, &sb) != 0) {
+        h5div_set_error(msg, len, "cannot open input file: %s (%s)", strerror(errno), ref);
+        return H5DIV_EINPUT;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        h5div_set_error(msg, len, "input is a directory, not an HDF5 file (%s)", ref);
+        return H5DIV_EINPUT;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        h5div_set_error(msg, len, "cannot set up the MPI-IO driver (%s)", ref);
+        return H5DIV_EINTERNAL;
+    }
+    *file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (*file < 0) {
+        h5div_set_error(msg, len, "cannot open input file: not an HDF5 file or unreadable (%s)",
+                        ref);
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
+/* Everything that can be checked from metadata: all ranks see the same
+ * metadata, but they still agree on the outcome. */
+static int open_dataset(h5div_dset *d, const char *path, char *msg, size_t len)
+{
+    int e = h5div_h5_path_exists(d->file, path);
+    if (e <= 0) {
+        h5div_set_error(msg, len, "no such dataset (%s)", d->ref);
+        return H5DIV_EINPUT;
+    }
+    H5O_info_t info;
+    if (H5Oget_info_by_name(d->file, path, &info, H5P_DEFAULT) < 0) {
+        h5div_set_error(msg, len, "cannot read object information (%s)", d->ref);
+        return H5DIV_EINPUT;
+    }
+    if (info.type != H5O_TYPE_DATASET) {
+        h5div_set_error(msg, len, "not a dataset but a %s (%s)",
+                        info.type == H5O_TYPE_GROUP ? "group" : "named datatype", d->ref);
+        return H5DIV_EINPUT;
+    }
+    d->dset = H5Dopen2(d->file, path, H5P_DEFAULT);
+    if (d->dset < 0) {
+        h5div_set_error(msg, len, "cannot open dataset (%s)", d->ref);
+        return H5DIV_EINPUT;
+    }
+    hid_t type = H5Dget_type(d->dset);
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    if (cls == H5T_INTEGER)
+        d->memtype = H5Tget_sign(type) == H5T_SGN_NONE ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64;
+    else if (cls == H5T_FLOAT && H5Tget_size(type) <= 8)
+        d->memtype = H5T_NATIVE_DOUBLE;
+    if (type >= 0)
+        H5Tclose(type);
+    if (d->memtype < 0) {
+        static const char *const names[] = {"integer", "float",  "time",      "string",
+                                            "bitfield", "opaque", "compound", "reference",
+                                            "enum",    "variable-length", "array"};
+        const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
+        h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
+                        d->ref);
+        return H5DIV_EINPUT;
+    }
+    d->filespace = H5Dget_space(d->dset);
+    int ndims = d->filespace >= 0 ? H5Sget_simple_extent_ndims(d->filespace) : -1;
+    if (ndims == 2) {
+        h5div_set_error(msg, len,
+                        "2-D datasets (one histogram per row) are not supported yet; "
+                        "give a 1-D histogram (%s)",
+                        d->ref);
+        return H5DIV_EINPUT;
+    }
+    if (ndims != 1) {
+        h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)",
+                        ndims, d->ref);
+        return H5DIV_EINPUT;
+    }
+    hsize_t dims[1];
+    H5Sget_simple_extent_dims(d->filespace, dims, NULL);
+    d->bins = (uint64_t)dims[0];
+    if (d->bins == 0) {
+        h5div_set_error(msg, len, "histogram is empty: 0 bins (%s)", d->ref);
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
+int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen)
+{
+    char msg[1024] = "", name[H5DIV_REF_MAX], path[H5DIV_REF_MAX];
+    d->file = d->dset = d->filespace = d->memtype = H5I_INVALID_HID;
+    d->bins = 0;
+    snprintf(d->ref, sizeof d->ref, "%s", ref);
+    int st = H5DIV_OK;
+    if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
+        h5div_set_error(msg, sizeof msg, "dataset reference must look like FILE:/path (%s)", ref);
+        st = H5DIV_EUSAGE;
+    }
+    /* Agree before H5Fopen: it is collective, and a rank that cannot even
+     * stat the file must not leave the others inside it. */
+    if (st == H5DIV_OK) {
+        struct stat sb;
+        if (stat(name, &sb) != 0 || S_ISDIR(sb.st_mode))
+            st = open_file(comm, name, ref, &d->file, msg, sizeof msg);
+    }
+    st = h5div_par_agree(comm, st, msg, sizeof msg);
+    if (st == H5DIV_OK) {
+        st = open_file(comm, name, ref, &d->file, msg, sizeof msg);
+        st = h5div_par_agree(comm, st, msg, sizeof msg);
+    }
+    if (st == H5DIV_OK) {
+        st = open_dataset(d, path, msg, sizeof msg);
+        st = h5div_par_agree(comm, st, msg, sizeof msg);
+    }
+    if (st != H5DIV_OK) {
+        h5div_dset_close(d);
+        h5div_set_error(errmsg, errlen, "%s", msg);
+    }
+    return st;
+}
+
+int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,
+                    char *errmsg, size_t errlen)
+{
+    int st = H5DIV_OK;
+    hsize_t off = (hsize_t)offset, cnt = (hsize_t)count, one = count ? cnt : 1;
+    hid_t mspace = H5Screate_simple(1, &one, NULL);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    herr_t sel;
+    if (count) {
+        sel = H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
+    } else {
+        sel = H5Sselect_none(d->filespace);
+        if (sel >= 0)
+            sel = H5Sselect_none(mspace);
+    }
+    if (mspace < 0 || dxpl < 0 || sel < 0 ||
+        H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0) {
+        h5div_set_error(errmsg, errlen, "cannot set up a read (%s)", d->ref);
+        st = H5DIV_EINTERNAL;
+    } else if ((collective || count) &&
+               H5Dread(d->dset, d->memtype, mspace, d->filespace, dxpl, buf) < 0) {
+        h5div_set_error(errmsg, errlen, "read failed at bins %llu..%llu (%s)",
+                        (unsigned long long)offset, (unsigned long long)(offset + count),
+                        d->ref);
+        st = H5DIV_EINPUT;
+    }
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (st != H5DIV_OK || !count)
+        return st;
+    /* Integers arrive as 64-bit values in the same 8-byte slots; convert in
+     * place (values above 2^53 round to the nearest double). */
+    if (H5Tequal(d->memtype, H5T_NATIVE_INT64) > 0) {
+        const int64_t *v = (const int64_t *)(void *)buf;
+        for (size_t i = 0; i < count; i++) {
+            int64_t t = v[i];
+            buf[i] = (double)t;
+        }
+    } else if (H5Tequal(d->memtype, H5T_NATIVE_UINT64) > 0) {
+        const uint64_t *v = (const uint64_t *)(void *)buf;
+        for (size_t i = 0; i < count; i++) {
+            uint64_t t = v[i];
+            buf[i] = (double)t;
+        }
+    }
+    return st;
+}
+
+void h5div_dset_close(h5div_dset *d)
+{
+    if (d->filespace >= 0)
+        H5Sclose(d->filespace);
+    if (d->dset >= 0)
+        H5Dclose(d->dset);
+    if (d->file >= 0)
+        H5Fclose(d->file);
+    d->file = d->dset = d->filespace = H5I_INVALID_HID;
+}

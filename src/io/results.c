@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Result groups written through a temporary file renamed into place. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/io.h"
+#include "par/par.h"
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    char tmp[H5DIV_REF_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    snprintf(dir, len, "%s", dirname(tmp));
+}
+
+int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
+                       size_t errlen)
+{
+    char dir[H5DIV_REF_MAX];
+    dir_of(path, dir, sizeof dir);
+    if (access(dir, W_OK | X_OK) != 0) {
+        h5div_set_error(errmsg, errlen, "cannot write results in directory %s: %s (%s)", dir,
+                        strerror(errno), path);
+        return H5DIV_EOUTPUT;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return H5DIV_OK; /* a new file */
+    if (!S_ISREG(sb.st_mode) || access(path, R_OK) != 0) {
+        h5div_set_error(errmsg, errlen, "output exists and is not a readable file (%s)", path);
+        return H5DIV_EOUTPUT;
+    }
+    h5div_h5_quiet q;
+    h5div_h5_quiet_begin(&q);
+    int st = H5DIV_OK;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        h5div_set_error(errmsg, errlen, "output exists and is not an HDF5 file (%s)", path);
+        st = H5DIV_EOUTPUT;
+    } else {
+        int e = strcmp(group, "/") == 0 ? 1 : h5div_h5_path_exists(f, group);
+        if (e != 0 && !overwrite) {
+            h5div_set_error(errmsg, errlen,
+                            "result group exists; use --overwrite to replace it (%s:%s)", path,
+                            group);
+            st = H5DIV_EOUTPUT;
+        }
+        H5Fclose(f);
+    }
+    h5div_h5_quiet_end(&q);
+    return st;
+}
+
+static int copy_file(const char *from, int to_fd)
+{
+    int in = open(from, O_RDONLY);
+    if (in < 0)
+        return -1;
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(to_fd, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                close(in);
+                return -1;
+            }
+            off += w;
+        }
+    }
+    close(in);
+    return n < 0 ? -1 : 0;
+}
+
+static herr_t put_string_attr(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    herr_t rc = -1;
+    if (type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(type, H5T_CSET_UTF8) >= 0) {
+        hid_t space = H5Screate(H5S_SCALAR);
+        hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (attr >= 0) {
+            rc = H5Awrite(attr, type, &value);
+            H5Aclose(attr);
+        }
+        H5Sclose(space);
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    return rc;
+}
+
+static herr_t put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr >= 0 ? H5Awrite(attr, type, value) : -1;
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return rc;
+}
+
+static herr_t put_measure(hid_t g, const char *name, double v, const char *units)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = -1;
+    if (d >= 0) {
+        rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+        if (rc >= 0)
+            rc = put_string_attr(d, "units", units);
+        H5Dclose(d);
+    }
+    H5Sclose(space);
+    return rc;
+}
+
+static const char *base_name(h5div_base b)
+{
+    return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
+}
+
+/* Fill an open file with the result group; returns < 0 on failure. */
+static int fill_group(hid_t f, const char *group, int overwrite, const h5div_options *opt,
+                      const h5div_compare_result *res, const h5div_result_info *info,
+                      char *errmsg, size_t errlen)
+{
+    int exists = h5div_h5_path_exists(f, group);
+    if (exists > 0) {
+        if (!overwrite) {
+            h5div_set_error(errmsg, errlen,
+                            "result group exists; use --overwrite to replace it (%s)", group);
+            return H5DIV_EOUTPUT;
+        }
+        if (H5Ldelete(f, group, H5P_DEFAULT) < 0) {
+            h5div_set_error(errmsg, errlen, "cannot replace the result group (%s)", group);
+            return H5DIV_EOUTPUT;
+        }
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0) {
+        h5div_set_error(errmsg, errlen, "cannot create the result group (%s)", group);
+        return H5DIV_EOUTPUT;
+    }
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int64_t ranks = info->ranks;
+    herr_t rc = 0;
+    rc |= put_string_attr(g, "h5div_version", h5div_version_string());
+    rc |= put_string_attr(g, "command", info->command ? info->command : "");
+    rc |= put_string_attr(g, "created", created);
+    rc |= put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
+    rc |= put_string_attr(g, "base", base_name(opt->base));
+    rc |= put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount);
+    rc |= put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds);
+    rc |= put_string_attr(g, "p", info->p_ref ? info->p_ref : "");
+    rc |= put_string_attr(g, "q", info->q_ref ? info->q_ref : "");
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        if (res->computed & H5DIV_MEASURE_BIT(m))
+            rc |= put_measure(g, h5div_measure_name((h5div_measure)m), res->value[m],
+                              h5div_measure_units((h5div_measure)m, opt->base));
+    H5Gclose(g);
+    if (rc < 0) {
+        h5div_set_error(errmsg, errlen, "cannot write the result datasets (%s)", group);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+}
+
+int h5div_write_compare_result(const char *path, const char *group, int overwrite,
+                               const h5div_options *opt, const h5div_compare_result *result,
+                               const h5div_result_info *info, char *errmsg, size_t errlen)
+{
+    char dir[H5DIV_REF_MAX], tmp[H5DIV_REF_MAX + 64], msg[1024] = "";
+    dir_of(path, dir, sizeof dir);
+    snprintf(tmp, sizeof tmp, "%s/.h5div-result-XXXXXX", dir);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        h5div_set_error(errmsg, errlen, "cannot create a temporary file in %s: %s (%s)", dir,
+                        strerror(errno), path);
+        return H5DIV_EOUTPUT;
+    }
+    int st = H5DIV_OK;
+    struct stat sb;
+    int existing = stat(path, &sb) == 0;
+    if (existing && copy_file(path, fd) != 0) {
+        h5div_set_error(msg, sizeof msg, "cannot copy the existing results: %s (%s)",
+                        strerror(errno), path);
+        st = H5DIV_EOUTPUT;
+    }
+    /* Keep the permissions of the file being replaced. */
+    if (st == H5DIV_OK) {
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fd, existing ? (sb.st_mode & 07777) : (0666 & ~mask));
+    }
+    close(fd);
+    h5div_h5_quiet q;
+    h5div_h5_quiet_begin(&q);
+    hid_t f = H5I_INVALID_HID;
+    if (st == H5DIV_OK) {
+        f = existing ? H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)
+                     : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        if (f < 0) {
+            h5div_set_error(msg, sizeof msg, "cannot open the results file for writing (%s)",
+                            path);
+            st = H5DIV_EOUTPUT;
+        }
+    }
+    if (st == H5DIV_OK)
+        st = fill_group(f, group, overwrite, opt, result, info, msg, sizeof msg);
+    if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
+        h5div_set_error(msg, sizeof msg, "cannot close the results file (%s)", path);
+        st = H5DIV_EOUTPUT;
+    }
+    h5div_h5_quiet_end(&q);
+    if (st == H5DIV_OK) {
+        /* Data reaches the disk before the name points at it. */
+        int tfd = open(tmp, O_RDONLY);
+        if (tfd < 0 || fsync(tfd) != 0)
+            st = H5DIV_EOUTPUT;
+        if (tfd >= 0)
+            close(tfd);
+        if (st == H5DIV_OK && rename(tmp, path) != 0)
+            st = H5DIV_EOUTPUT;
+        if (st != H5DIV_OK)
+            h5div_set_error(msg, sizeof msg, "cannot move the results into place: %s (%s)",
+                            strerror(errno), path);
+        int dfd = open(dir, O_RDONLY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (st != H5DIV_OK) {
+        unlink(tmp);
+        h5div_set_error(errmsg, errlen, "%s", msg);
+    }
+    return st;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Compare of two histograms whose shards are already in memory. */
+#include <string.h>
+
+#include "par/par.h"
+
+int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *restrict q,
+                         uint64_t offset, size_t count, uint64_t bins, const h5div_options *opt,
+                         h5div_compare_result *result, char *errmsg, size_t errlen)
+{
+    char msg[1024] = "";
+    int st = h5div_check_options(opt, msg, sizeof msg);
+    if (st == H5DIV_OK && count && (!p || !q)) {
+        h5div_set_error(msg, sizeof msg, "shard data is NULL (p or q)");
+        st = H5DIV_EUSAGE;
+    }
+    if (st == H5DIV_OK && (offset > bins || count > bins - offset)) {
+        h5div_set_error(msg, sizeof msg, "shard [%llu, +%zu) outside the %llu bins",
+                        (unsigned long long)offset, count, (unsigned long long)bins);
+        st = H5DIV_EUSAGE;
+    }
+    if (st == H5DIV_OK) {
+        size_t bp = h5div_first_invalid(p, count), bq = h5div_first_invalid(q, count);
+        if (bp < count || bq < count) {
+            int in_p = bp <= bq;
+            size_t i = in_p ? bp : bq;
+            double v = in_p ? p[i] : q[i];
+            h5div_set_error(msg, sizeof msg, "%s value %g in histogram (%s, bin %llu)",
+                            v != v ? "NaN" : v < 0 ? "negative" : "infinite", v, in_p ? "p" : "q",
+                            (unsigned long long)(offset + i));
+            st = H5DIV_EINPUT;
+        }
+    }
+    st = h5div_par_agree(comm, st, msg, sizeof msg);
+    if (st != H5DIV_OK) {
+        h5div_set_error(errmsg, errlen, "%s", msg);
+        return st;
+    }
+    memset(result, 0, sizeof *result);
+    result->bins = bins;
+    h5div_acc tot[2];
+    h5div_acc_init(&tot[0]);
+    h5div_acc_init(&tot[1]);
+    h5div_total_add(p, count, opt->pseudocount, &tot[0]);
+    h5div_total_add(q, count, opt->pseudocount, &tot[1]);
+    h5div_norm nm;
+    st = h5div_par_totals(comm, tot, opt->pseudocount, "p", "q", &nm, result, errmsg, errlen);
+    if (st != H5DIV_OK)
+        return st;
+    h5div_compare_partial part;
+    h5div_compare_partial_init(&part);
+    h5div_compare_add(p, q, count, &nm, h5div_terms_for_measures(opt->measures), &part);
+    return h5div_par_finish(comm, &part, opt, result);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Internal parallel layer: decomposition, exact reductions, error agreement. */
+#ifndef H5DIV_PAR_H
+#define H5DIV_PAR_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "core/acc.h"
+#include "core/terms.h"
+#include "h5div.h"
+
+/* Return H5DIV_EINTERNAL (after recording where) when an MPI call fails;
+ * callers set MPI_ERRORS_RETURN on their communicator for this to apply. */
+#define H5DIV_MPI_CHECK(call)                                                                      \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != MPI_SUCCESS)                                                                    \
+            return h5div_mpi_failed(rc_, #call, __FILE__, __LINE__);                               \
+    } while (0)
+
+/* Propagate a non-zero h5div status. */
+#define H5DIV_CHECK(call)                                                                          \
+    do {                                                                                           \
+        int st_ = (call);                                                                          \
+        if (st_ != H5DIV_OK)                                                                       \
+            return st_;                                                                            \
+    } while (0)
+
+/* Record an MPI failure (printed with -v) and return H5DIV_EINTERNAL. */
+int h5div_mpi_failed(int rc, const char *what, const char *file, int line);
+
+/* Formats into a caller's error buffer; NULL buffers are ignored. */
+void h5div_set_error(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Collective: every rank passes its own status and message; all ranks
+ * return the status of the lowest-numbered rank that failed (H5DIV_OK if
+ * none) and receive that rank's message in msg. Because the lowest rank
+ * holds the lowest bins, a data error names the first bad bin. */
+int h5div_par_agree(MPI_Comm comm, int status, char *msg, size_t len);
+
+/* Collective: exact in-place sum of n accumulators over comm. */
+int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n);
+
+/* Collective: reduce the compare partial sums over comm (exact). */
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part);
+
+/* Collective: reduce the totals of P and Q, refuse all-zero histograms
+ * (H5DIV_EINPUT naming p_name or q_name) and set up the normalisation. */
+int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
+                     const char *q_name, h5div_norm *nm, h5div_compare_result *result,
+                     char *errmsg, size_t errlen);
+
+/* Collective: reduce the partial sums and compute the measures of opt. */
+int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_options *opt,
+                     h5div_compare_result *result);
+
+/* Validate options shared by every entry point (H5DIV_EUSAGE). */
+int h5div_check_options(const h5div_options *opt, char *errmsg, size_t errlen);
+
+/* Collective: h5div_check_options on every rank, agreed. */
+int h5div_agree_options(MPI_Comm comm, const h5div_options *opt, char *errmsg, size_t errlen);
+
+#endif
