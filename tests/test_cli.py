@@ -290,7 +290,7 @@ def input_case(pairs, message=None):
     return case
 
 
-def value_case(dtype, spec, bin_, what):
+def value_case(dtype, spec, bin_, what, plain_mpiexec=False):
     """A bad value set with the generator's --set in a 1000-bin histogram."""
     def case(ctx):
         ctx.gen(ctx.path("val.h5"), "--dtype", dtype, "--layout", "chunked", "--chunk", 100,
@@ -301,10 +301,12 @@ def value_case(dtype, spec, bin_, what):
         ctx.check(str(float(data[b])) == str(float(v)), f"generator --set {spec} did not set the bin")
         expect_error(ctx, ["compare", "val.h5:/reference", "val.h5:/generated"], 3,
                      rf"{what}.*\b{bin_}\b|\b{bin_}\b.*{what}")
-        expect_error(ctx, ["compare", "--json", "val.h5:/reference", "val.h5:/generated"], 3,
-                     rf"\b{bin_}\b", ranks=(4,), wrapped=False)
-        expect_error(ctx, ["compare", "--memory-per-rank", "1KiB", "val.h5:/reference",
-                           "val.h5:/generated"], 3, rf"\b{bin_}\b", ranks=(2,))
+        if plain_mpiexec:  # what a user sees: the exit code of mpiexec itself
+            expect_error(ctx, ["compare", "--json", "val.h5:/reference", "val.h5:/generated"], 3,
+                         rf"\b{bin_}\b", ranks=(4,), wrapped=False)
+        # the bad bin in a later piece of a streamed read
+        expect_error(ctx, ["compare", "--memory-per-rank", "1KiB", "--piece-size", "1KiB",
+                           "val.h5:/reference", "val.h5:/generated"], 3, rf"\b{bin_}\b", ranks=(None,))
     return case
 
 
@@ -327,7 +329,7 @@ INPUT_CASES = {
                                  r"zero"),
     "input_zero_length": input_case([("bad.h5:/empty", "bad.h5:/empty2")], r"empty"),
     "input_bad_reference": input_case([("in.h5", Q_REF), (P_REF, "in.h5:generated"), (":/reference", Q_REF)]),
-    "input_negative_last_rank": value_case("i32", "p:999=-1", 999, r"negative|-1|< ?0"),
+    "input_negative_last_rank": value_case("i32", "p:999=-1", 999, r"negative|-1|< ?0", plain_mpiexec=True),
     "input_negative_middle_q": value_case("f32", "q:500=-0.5", 500, r"negative|-0\.5|< ?0"),
     "input_nan": value_case("f64", "q:7=nan", 7, r"nan"),
     "input_inf": value_case("f64", "p:998=inf", 998, r"inf"),

@@ -15,9 +15,31 @@
 #define LN2 0.693147180559945309417232121458176568
 #define LN10 2.30258509299404568401799145468436421
 
+/* 2^k with total * 2^k in [1, 2), k limited to [-1000, 1000] so that the
+ * factor itself is a normal double. */
+static double unit_scale(double total)
+{
+    int e;
+    frexp(total, &e);
+    int k = 1 - e;
+    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
+    return ldexp(1.0, k);
+}
+
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
                      double alpha)
 {
+    /* Each histogram is scaled by a power of two (exact) so its total lies
+     * near 1: the cross products x*B and y*A below then neither overflow
+     * for huge counts nor underflow for tiny ones. */
+    nm->log_a = log(a_hi);
+    nm->log_b = log(b_hi);
+    nm->scale_a = unit_scale(a_hi);
+    nm->scale_b = unit_scale(b_hi);
+    a_hi *= nm->scale_a;
+    a_lo *= nm->scale_a;
+    b_hi *= nm->scale_b;
+    b_lo *= nm->scale_b;
     nm->a_hi = a_hi;
     nm->a_lo = a_lo;
     nm->b_hi = b_hi;
@@ -49,8 +71,14 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
             err += (s - (t - bp)) + (v - bp);
             s = t;
         }
-        h5div_acc_add(acc, s);
-        h5div_acc_add(acc, err);
+        if (isfinite(s) && isfinite(err)) {
+            h5div_acc_add(acc, s);
+            h5div_acc_add(acc, err);
+        } else {
+            /* The block sum overflowed: add its values exactly instead. */
+            for (size_t i = b; i < b + e; i++)
+                h5div_acc_add(acc, x[i] + alpha);
+        }
     }
 }
 
@@ -106,38 +134,75 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
     return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
 }
 
+/* Ratios below this are subnormal or close to it: their logarithms are
+ * taken as differences of logarithms, which are then large and accurate. */
+#define TINY 0x1p-960
+
 /* log(v / T) for 0 < v <= T; near 1 through log1p of (v - T) / T, which is
  * exact to a rounding because T - v is computed from the two-part total. */
-static inline double log_ratio(double v, double t_hi, double t_lo, double inv_t)
+static inline double log_ratio(double v, double v_raw, double t_hi, double t_lo, double inv_t,
+                               double log_t_raw)
 {
     double r = v * inv_t;
     if (r > 0.5)
         return log1p(-((t_hi - v) + t_lo) * inv_t);
+    if (r < TINY) /* from the unscaled value: the scaled one may underflow */
+        return log(v_raw) - log_t_raw;
     return log(r);
 }
 
-/* KL term of bin (x, y): p log(p/q) - p + q with p = x/A, q = y/B and
- * d = x*B - y*A. Returns -1 when p > 0 = q (infinite divergence). */
-static inline double kl_term(double x, double y, double d, double a_hi, double a_lo, double inv_a,
-                             double inv_b)
+/* Unscaled values of a bin and the logarithms of their totals, for the
+ * logarithms of ratios too small or large for doubles. */
+typedef struct raw_bin {
+    double x, y, log_x, log_y;
+} raw_bin;
+
+/* log(p / q) = log((x / y) (Y / X)) for a bin with x, y > 0 (scaled) and
+ * scaled totals X, Y, used where p / q is not close to 1 (|u| >= SERIES_LIMIT).
+ * Ignoring the low parts of the totals costs at most half an ulp each. */
+static inline double log_pq(double x, double y, double tot_x, double tot_y, raw_bin raw)
 {
-    if (y == 0.0)
-        return x == 0.0 ? 0.0 : -1.0;
-    double q = y * inv_b;
-    if (x == 0.0)
+    double xy = x / y, yx = tot_y / tot_x, r = xy * yx;
+    if (r > TINY && r < 1.0 / TINY && xy > TINY && xy < 1.0 / TINY)
+        return log(r);
+    return (log(raw.x) - log(raw.y)) + (raw.log_y - raw.log_x);
+}
+
+/* KL term of bin (x, y): p log(p/q) - p + q >= 0, with p = x/X, q = y/Y and
+ * d = x*Y - y*X. Returns 0 when p > 0 = q (counted separately as infinite). */
+static inline double kl_term(double x, double y, double d, double x_hi, double x_lo,
+                             double y_hi, double inv_x, double inv_y, raw_bin raw)
+{
+    if (raw.y == 0.0)
+        return 0.0;
+    double q = y * inv_y;
+    if (raw.x == 0.0)
         return q;
-    double u = d / (y * a_hi + y * a_lo); /* p/q - 1 */
+    double u = d / (y * x_hi + y * x_lo); /* p/q - 1 */
     if (fabs(u) < SERIES_LIMIT)
         return q * kl_series(u);
-    double p = x * inv_a;
-    double t = p * log1p(u) - d * inv_a * inv_b;
+    double lr = u > -0.5 && u < 1e300 ? log1p(u) : log_pq(x, y, x_hi, y_hi, raw);
+    double t = (x * inv_x) * lr - d * inv_x * inv_y;
     return t > 0.0 ? t : 0.0;
+}
+
+/* log1p(t) with t = (p - q)/(p + q), i.e. log(2 x Y / s) with s = x*Y + y*X,
+ * for the JS term; direct where 1 + t is small and would round away. */
+static inline double log_mix(double x, double tot_y, double s, double t)
+{
+    if (t > -0.5)
+        return log1p(t);
+    double n = x * tot_y;
+    if (n > TINY && s < 1.0 / TINY)
+        return log(2.0 * n / s);
+    return LN2 + (log(x) + log(tot_y)) - log(s);
 }
 
 void h5div_compare_add(const double *restrict xs, const double *restrict ys, size_t n,
                        const h5div_norm *nm, unsigned mask, h5div_compare_partial *part)
 {
     const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
+    const double scale_a = nm->scale_a, scale_b = nm->scale_b;
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         /* Four lanes by bin index within the block, combined in a fixed
@@ -145,35 +210,41 @@ void h5div_compare_add(const double *restrict xs, const double *restrict ys, siz
         double s[H5DIV_T_COUNT][4] = {{0}};
         for (size_t k = 0; k < e; k++) {
             const size_t i = b + k, lane = k & 3;
-            const double x = xs[i] + alpha, y = ys[i] + alpha;
-            if (x == 0.0 && y == 0.0)
+            const double xr = xs[i] + alpha, yr = ys[i] + alpha;
+            if (xr == 0.0 && yr == 0.0)
                 continue;
-            const double p = x * inv_a, q = y * inv_b;
-            if (x > 0.0 && y == 0.0)
+            if (xr > 0.0 && yr == 0.0)
                 part->p_without_q++;
-            if (y > 0.0 && x == 0.0)
+            if (yr > 0.0 && xr == 0.0)
                 part->q_without_p++;
-            if (mask & (1u << H5DIV_T_ENTROPY_P) && x > 0.0)
-                s[H5DIV_T_ENTROPY_P][lane] -= p * log_ratio(x, nm->a_hi, nm->a_lo, inv_a);
-            if (mask & (1u << H5DIV_T_ENTROPY_Q) && y > 0.0)
-                s[H5DIV_T_ENTROPY_Q][lane] -= q * log_ratio(y, nm->b_hi, nm->b_lo, inv_b);
-            if (mask & (1u << H5DIV_T_CROSS_PQ) && x > 0.0 && y > 0.0)
-                s[H5DIV_T_CROSS_PQ][lane] -= p * log_ratio(y, nm->b_hi, nm->b_lo, inv_b);
-            if (mask & (1u << H5DIV_T_CROSS_QP) && x > 0.0 && y > 0.0)
-                s[H5DIV_T_CROSS_QP][lane] -= q * log_ratio(x, nm->a_hi, nm->a_lo, inv_a);
+            /* Zero tests use the raw values: a scaled value may underflow. */
+            const raw_bin rpq = {xr, yr, nm->log_a, nm->log_b};
+            const raw_bin rqp = {yr, xr, nm->log_b, nm->log_a};
+            const double x = xr * scale_a, y = yr * scale_b;
+            const double p = x * inv_a, q = y * inv_b;
+            if (mask & (1u << H5DIV_T_ENTROPY_P) && xr > 0.0)
+                s[H5DIV_T_ENTROPY_P][lane] -=
+                    p * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a);
+            if (mask & (1u << H5DIV_T_ENTROPY_Q) && yr > 0.0)
+                s[H5DIV_T_ENTROPY_Q][lane] -=
+                    q * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b);
+            if (mask & (1u << H5DIV_T_CROSS_PQ) && xr > 0.0 && yr > 0.0)
+                s[H5DIV_T_CROSS_PQ][lane] -=
+                    p * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b);
+            if (mask & (1u << H5DIV_T_CROSS_QP) && xr > 0.0 && yr > 0.0)
+                s[H5DIV_T_CROSS_QP][lane] -=
+                    q * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a);
             if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
                           (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))))
                 continue;
             const double d = cross_diff(x, y, nm); /* (p - q) * A * B */
             const double diff = d * inv_a * inv_b; /* p - q */
-            if (mask & (1u << H5DIV_T_KL_PQ)) {
-                double t = kl_term(x, y, d, nm->a_hi, nm->a_lo, inv_a, inv_b);
-                s[H5DIV_T_KL_PQ][lane] += t > 0.0 ? t : 0.0;
-            }
-            if (mask & (1u << H5DIV_T_KL_QP)) {
-                double t = kl_term(y, x, -d, nm->b_hi, nm->b_lo, inv_b, inv_a);
-                s[H5DIV_T_KL_QP][lane] += t > 0.0 ? t : 0.0;
-            }
+            if (mask & (1u << H5DIV_T_KL_PQ))
+                s[H5DIV_T_KL_PQ][lane] +=
+                    kl_term(x, y, d, nm->a_hi, nm->a_lo, nm->b_hi, inv_a, inv_b, rpq);
+            if (mask & (1u << H5DIV_T_KL_QP))
+                s[H5DIV_T_KL_QP][lane] +=
+                    kl_term(y, x, -d, nm->b_hi, nm->b_lo, nm->a_hi, inv_b, inv_a, rqp);
             if (mask & (1u << H5DIV_T_JS)) {
                 double js;
                 if (x == 0.0 || y == 0.0) {
@@ -185,7 +256,8 @@ void h5div_compare_add(const double *restrict xs, const double *restrict ys, siz
                     if (fabs(t) < SERIES_LIMIT)
                         js = 0.5 * m * js_series(t);
                     else
-                        js = 0.5 * (p * log1p(t) + q * log1p(-t));
+                        js = 0.5 * (p * log_mix(x, nm->b_hi, sum, t) +
+                                    q * log_mix(y, nm->a_hi, sum, -t));
                     js = js > 0.0 ? js : 0.0;
                 }
                 s[H5DIV_T_JS][lane] += js;

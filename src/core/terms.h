@@ -33,9 +33,11 @@ typedef struct h5div_compare_partial {
  * so normalisation adds no error that matters even when p and q agree to
  * many digits. */
 typedef struct h5div_norm {
-    double a_hi, a_lo, b_hi, b_lo;
-    double inv_a, inv_b;
-    double alpha; /* pseudocount added to every raw value */
+    double a_hi, a_lo, b_hi, b_lo; /* totals times scale_a, scale_b */
+    double inv_a, inv_b;           /* 1 / (a_hi + a_lo), 1 / (b_hi + b_lo) */
+    double scale_a, scale_b; /* powers of two that bring the totals near 1 */
+    double log_a, log_b;     /* log of the unscaled totals */
+    double alpha;            /* pseudocount added to every raw value */
 } h5div_norm;
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,

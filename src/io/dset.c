@@ -158,8 +158,10 @@ int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
     if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
-        h5div_set_error(msg, sizeof msg, "dataset reference must look like FILE:/path (%s)", ref);
-        st = H5DIV_EUSAGE;
+        /* A reference without a dataset path names no dataset: an input error. */
+        h5div_set_error(msg, sizeof msg, "no dataset named; a reference looks like FILE:/path (%s)",
+                        ref);
+        st = H5DIV_EINPUT;
     }
     /* Agree before H5Fopen: it is collective, and a rank that cannot even
      * stat the file must not leave the others inside it. */

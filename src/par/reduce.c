@@ -58,11 +58,11 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
     h5div_acc_round2(&tot[0], &a_hi, &a_lo);
     h5div_acc_round2(&tot[1], &b_hi, &b_lo);
     /* Every rank sees the same totals, so they all take the same branch. */
-    if (!(a_hi > 0.0) || !(b_hi > 0.0)) {
+    if (a_hi == 0.0 || b_hi == 0.0) {
         h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)", a_hi > 0.0 ? q_name : p_name);
         return H5DIV_EINPUT;
     }
-    if (a_hi == INFINITY || b_hi == INFINITY) {
+    if (!isfinite(a_hi) || !isfinite(b_hi)) {
         h5div_set_error(errmsg, errlen, "histogram total overflows a double (%s)",
                         a_hi == INFINITY ? p_name : q_name);
         return H5DIV_EINPUT;
