@@ -1,88 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Argument parsing and the compare command. */
+/* Argument parsing, command dispatch and the helpers commands share. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 
-#define MAX_POSITIONAL 8
-#define MSG_LEN 1200
-#define DEFAULT_GROUP "/h5div"
+/* Every command of h5div, in the order `h5div --help` lists them. */
+static const h5div_cli_command *const commands[] = {
+    &h5div_cmd_compare,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-typedef struct cli_args {
-    const char *command;
-    h5div_options opt;
-    const char *output; /* FILE[:/group] */
-    int overwrite, json, quiet, verbose, help, version;
-    const char *pos[MAX_POSITIONAL];
-    int npos;
-} cli_args;
-
-typedef struct cli_ctx {
-    MPI_Comm comm;
-    int rank, size;
-    FILE *out, *err;
-} cli_ctx;
-
-static const char top_help[] =
-    "usage: h5div COMMAND [options] ARGS...\n"
-    "\n"
-    "Distances between histograms stored in HDF5, evaluated in parallel with MPI\n"
-    "(run as mpirun -n N h5div ..., srun --mpi=pmix h5div ..., or plain h5div ...).\n"
-    "\n"
-    "commands:\n"
-    "  compare P Q    entropies, cross-entropies, KL, Jensen-Shannon, total variation\n"
-    "                 and Hellinger between two histograms FILE:/dataset\n"
-    "\n"
-    "h5div COMMAND --help shows the options of a command.\n"
-    "  --version      print the version and exit\n";
-
-static const char compare_help[] =
-    "usage: h5div compare [options] FILE:/P FILE:/Q\n"
-    "\n"
-    "Compare two 1-D histograms of the same length (any integer or float type,\n"
-    "contiguous, chunked or compressed). Each is normalised after the\n"
-    "pseudocount is added: p = P / sum P, q = Q / sum Q.\n"
-    "\n"
-    "measures: entropy_p entropy_q cross_entropy_pq cross_entropy_qp kl_pq kl_qp\n"
-    "          js_divergence js_distance total_variation hellinger\n"
-    "\n"
-    "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --json                print one JSON object instead of the table\n"
-    "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
-    "      --measures a,b,...    compute only these measures (default all)\n"
-    "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
-    "                            larger shard is read twice in pieces\n"
-    "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
-    "                            at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
-    "\n"
-    "SIZE is a number of bytes with an optional unit: KiB, MiB, GiB, TiB (or K,\n"
-    "M, G, T), kB, MB, GB, TB.\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
-
-static void error_line(const cli_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Errors are one line, printed by rank 0 only. */
-static void error_line(const cli_ctx *cx, const char *fmt, ...)
+void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
 {
     if (cx->rank != 0)
         return;
-    char buf[MSG_LEN];
+    char buf[H5DIV_CLI_MSG];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -92,6 +29,81 @@ static void error_line(const cli_ctx *cx, const char *fmt, ...)
             *c = ' ';
     fprintf(cx->err, "h5div: error: %s\n", buf);
     fflush(cx->err);
+}
+
+int h5div_cli_agree(const h5div_cli_ctx *cx, int st, char *msg)
+{
+    int first = cx->size, mine = st ? cx->rank : cx->size;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, cx->comm) != MPI_SUCCESS)
+        return H5DIV_EINTERNAL;
+    if (first == cx->size)
+        return H5DIV_OK;
+    struct {
+        int st;
+        char text[H5DIV_CLI_MSG];
+    } b = {st, ""};
+    if (cx->rank == first)
+        snprintf(b.text, sizeof b.text, "%s", msg);
+    if (MPI_Bcast(&b, (int)sizeof b, MPI_BYTE, first, cx->comm) != MPI_SUCCESS)
+        return H5DIV_EINTERNAL;
+    snprintf(msg, H5DIV_CLI_MSG, "%s", b.text);
+    return b.st;
+}
+
+int h5div_cli_split_output(const char *spec, char *file, size_t flen, char *group, size_t glen,
+                           const char *default_group)
+{
+    const char *colon = NULL;
+    for (const char *c = spec; *c; c++)
+        if (c[0] == ':' && c[1] == '/')
+            colon = c;
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= flen)
+        return -1;
+    memcpy(file, spec, n);
+    file[n] = '\0';
+    snprintf(group, glen, "%s", colon ? colon + 1 : default_group);
+    size_t gl = strlen(group);
+    while (gl > 1 && group[gl - 1] == '/')
+        group[--gl] = '\0';
+    return strcmp(group, "/") == 0 ? -1 : 0;
+}
+
+char *h5div_cli_command_line(const h5div_cli_ctx *cx)
+{
+    size_t n = 1;
+    for (int i = 0; i < cx->argc; i++)
+        n += strlen(cx->argv[i]) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < cx->argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, cx->argv[i]);
+    }
+    return s;
+}
+
+int h5div_cli_parse_list(const char *list, const char *const *names, int n, unsigned *mask)
+{
+    *mask = 0;
+    const char *s = list;
+    while (*s) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (strlen(names[i]) == len && strncmp(s, names[i], len) == 0) {
+                *mask |= 1u << (unsigned)i;
+                found = 1;
+            }
+        if (!found)
+            return -1;
+        s += len + (end ? 1 : 0);
+    }
+    return *mask ? 0 : -1;
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -104,10 +116,21 @@ static int parse_size(const char *s, size_t *out)
     static const struct {
         const char *unit;
         double scale;
-    } units[] = {{"", 1},           {"B", 1},        {"K", 1024.0},       {"KiB", 1024.0},
-                 {"kB", 1e3},       {"KB", 1e3},     {"M", 1048576.0},    {"MiB", 1048576.0},
-                 {"MB", 1e6},       {"G", 1073741824.0}, {"GiB", 1073741824.0}, {"GB", 1e9},
-                 {"T", 1099511627776.0}, {"TiB", 1099511627776.0}, {"TB", 1e12}};
+    } units[] = {{"", 1.0},
+                 {"B", 1.0},
+                 {"K", 1024.0},
+                 {"KiB", 1024.0},
+                 {"kB", 1e3},
+                 {"KB", 1e3},
+                 {"M", 1048576.0},
+                 {"MiB", 1048576.0},
+                 {"MB", 1e6},
+                 {"G", 1073741824.0},
+                 {"GiB", 1073741824.0},
+                 {"GB", 1e9},
+                 {"T", 1099511627776.0},
+                 {"TiB", 1099511627776.0},
+                 {"TB", 1e12}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].unit) == 0) {
             double b = v * units[i].scale;
@@ -120,43 +143,149 @@ static int parse_size(const char *s, size_t *out)
     return -1;
 }
 
-static int parse_measures(const char *list, unsigned *mask)
+static int parse_double(const char *s, double *out)
 {
-    char buf[1024];
-    if (strlen(list) >= sizeof buf)
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v))
         return -1;
-    strcpy(buf, list);
-    *mask = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-            if (strcmp(tok, h5div_measure_name((h5div_measure)m)) == 0) {
-                *mask |= H5DIV_MEASURE_BIT(m);
-                found = 1;
-            }
-        if (!found)
-            return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct opt_spec {
+    const char *shrt, *lng;
+    int opt;       /* enum h5div_cli_opt, or -1 for the options of every command */
+    int has_value;
+} opt_spec;
+
+static const opt_spec specs[] = {
+    {"-b", "--base", H5DIV_OPT_BASE, 1},
+    {"-o", "--output", H5DIV_OPT_OUTPUT, 1},
+    {NULL, "--overwrite", H5DIV_OPT_OVERWRITE, 0},
+    {NULL, "--json", H5DIV_OPT_JSON, 0},
+    {NULL, "--pseudocount", H5DIV_OPT_PSEUDOCOUNT, 1},
+    {NULL, "--measures", H5DIV_OPT_MEASURES, 1},
+    {NULL, "--memory-per-rank", H5DIV_OPT_MEMORY, 1},
+    {NULL, "--piece-size", H5DIV_OPT_PIECE, 1},
+    {NULL, "--independent-io", H5DIV_OPT_INDEPENDENT_IO, 0},
+    {NULL, "--estimator", H5DIV_OPT_ESTIMATOR, 1},
+    {NULL, "--csv", H5DIV_OPT_CSV, 0},
+    {NULL, "--plot", H5DIV_OPT_PLOT, 1},
+    {NULL, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {"-q", "--quiet", -1, 0},
+    {"-v", "--verbose", -1, 0},
+    {"-h", "--help", -1, 0},
+    {NULL, "--version", -1, 0},
+};
+
+/* Store one option; returns H5DIV_EUSAGE (after printing) on a bad value. */
+static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec *sp,
+                      const char *value)
+{
+    const char *name = sp->lng;
+    if (sp->opt >= 0)
+        a->given |= H5DIV_CLI_OPT(sp->opt);
+    switch (sp->opt) {
+    case -1:
+        if (!strcmp(name, "--quiet"))
+            a->quiet = 1;
+        else if (!strcmp(name, "--verbose"))
+            a->verbose = 1;
+        else if (!strcmp(name, "--help"))
+            a->help = 1;
+        else
+            a->version = 1;
+        return H5DIV_OK;
+    case H5DIV_OPT_BASE:
+        if (!strcmp(value, "2"))
+            a->opt.base = H5DIV_BASE_2;
+        else if (!strcmp(value, "e"))
+            a->opt.base = H5DIV_BASE_E;
+        else if (!strcmp(value, "10"))
+            a->opt.base = H5DIV_BASE_10;
+        else
+            break;
+        return H5DIV_OK;
+    case H5DIV_OPT_OUTPUT:
+        if (!*value)
+            break;
+        a->output = value;
+        return H5DIV_OK;
+    case H5DIV_OPT_OVERWRITE: a->overwrite = 1; return H5DIV_OK;
+    case H5DIV_OPT_JSON: a->json = 1; return H5DIV_OK;
+    case H5DIV_OPT_INDEPENDENT_IO: a->opt.collective_io = 0; return H5DIV_OK;
+    case H5DIV_OPT_CSV: a->csv = 1; return H5DIV_OK;
+    case H5DIV_OPT_PSEUDOCOUNT:
+        if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0)) {
+            h5div_cli_error(cx, "pseudocount must be a finite number >= 0 (%s %s)", name, value);
+            return H5DIV_EUSAGE;
+        }
+        return H5DIV_OK;
+    case H5DIV_OPT_MEASURES:
+        if (!*value)
+            break;
+        a->measures = value; /* checked by the command against its own names */
+        return H5DIV_OK;
+    case H5DIV_OPT_MEMORY:
+    case H5DIV_OPT_PIECE: {
+        size_t v;
+        int piece = sp->opt == H5DIV_OPT_PIECE;
+        if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30))) {
+            h5div_cli_error(cx, "%s (%s %s)",
+                            piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
+                                  : "size must be a positive number with an optional unit, "
+                                    "e.g. 512MiB",
+                            name, value);
+            return H5DIV_EUSAGE;
+        }
+        if (piece)
+            a->opt.piece_bytes = v;
+        else
+            a->opt.memory_per_rank = v;
+        return H5DIV_OK;
     }
-    return *mask ? 0 : -1;
+    case H5DIV_OPT_ESTIMATOR:
+        if (!*value)
+            break;
+        a->estimator = value; /* checked by the command */
+        return H5DIV_OK;
+    case H5DIV_OPT_PLOT:
+        if (!*value)
+            break;
+        a->plot = value;
+        return H5DIV_OK;
+    case H5DIV_OPT_BIN_WIDTH:
+        if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0)) {
+            h5div_cli_error(cx, "bin width must be a finite number > 0 (%s %s)", name, value);
+            return H5DIV_EUSAGE;
+        }
+        return H5DIV_OK;
+    default: break;
+    }
+    h5div_cli_error(cx, "bad value%s (%s %s)",
+                    sp->opt == H5DIV_OPT_BASE ? "; the base is 2, e or 10" : "", name, value);
+    return H5DIV_EUSAGE;
 }
 
 /* Parse argv; on error print one line and return H5DIV_EUSAGE. Every rank
  * parses the same argv, so every rank reaches the same verdict. */
-static int parse_args(const cli_ctx *cx, int argc, char **argv, cli_args *a)
+static int parse_args(const h5div_cli_ctx *cx, int argc, char **argv, h5div_cli_args *a)
 {
     memset(a, 0, sizeof *a);
     h5div_options_init(&a->opt);
+    a->bin_width = 1.0;
     int only_positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (!a->command) {
                 a->command = arg;
-            } else if (a->npos < MAX_POSITIONAL) {
+            } else if (a->npos < H5DIV_CLI_MAX_POSITIONAL) {
                 a->pos[a->npos++] = arg;
             } else {
-                error_line(cx, "too many arguments (%s)", arg);
+                h5div_cli_error(cx, "too many arguments (%s)", arg);
                 return H5DIV_EUSAGE;
             }
             continue;
@@ -166,241 +295,65 @@ static int parse_args(const cli_ctx *cx, int argc, char **argv, cli_args *a)
             continue;
         }
         /* --name=value, --name value, -x value, -xvalue */
-        char name[64];
+        const opt_spec *sp = NULL;
         const char *value = NULL;
-        const char *eq = strchr(arg, '=');
-        if (arg[1] == '-' && eq) {
-            size_t n = (size_t)(eq - arg);
-            if (n >= sizeof name) {
-                error_line(cx, "unknown option (%s)", arg);
-                return H5DIV_EUSAGE;
+        for (size_t k = 0; k < sizeof specs / sizeof specs[0] && !sp; k++) {
+            const opt_spec *s = &specs[k];
+            size_t ln = strlen(s->lng);
+            if (!strncmp(arg, s->lng, ln) && (arg[ln] == '\0' || arg[ln] == '=')) {
+                sp = s;
+                value = arg[ln] == '=' ? arg + ln + 1 : NULL;
+            } else if (s->shrt && arg[1] == s->shrt[1] && arg[1] != '-') {
+                sp = s;
+                value = arg[2] ? arg + 2 : NULL;
             }
-            memcpy(name, arg, n);
-            name[n] = '\0';
-            value = eq + 1;
-        } else if (arg[1] != '-' && arg[2] != '\0') {
-            name[0] = '-';
-            name[1] = arg[1];
-            name[2] = '\0';
-            value = arg + 2;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
         }
-        static const char *const flags[] = {"--overwrite", "--json", "-q", "--quiet", "-v",
-                                            "--verbose", "-h", "--help", "--version",
-                                            "--independent-io"};
-        int is_flag = 0;
-        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
-            if (strcmp(name, flags[f]) == 0)
-                is_flag = 1;
-        if (is_flag) {
-            if (value) {
-                error_line(cx, "option takes no value (%s)", arg);
-                return H5DIV_EUSAGE;
-            }
-            if (!strcmp(name, "--overwrite"))
-                a->overwrite = 1;
-            else if (!strcmp(name, "--json"))
-                a->json = 1;
-            else if (!strcmp(name, "-q") || !strcmp(name, "--quiet"))
-                a->quiet = 1;
-            else if (!strcmp(name, "-v") || !strcmp(name, "--verbose"))
-                a->verbose = 1;
-            else if (!strcmp(name, "-h") || !strcmp(name, "--help"))
-                a->help = 1;
-            else if (!strcmp(name, "--version"))
-                a->version = 1;
-            else
-                a->opt.collective_io = 0;
-            continue;
-        }
-        static const char *const valued[] = {"-b", "--base", "-o", "--output", "--pseudocount",
-                                             "--measures", "--memory-per-rank", "--piece-size"};
-        int known = 0;
-        for (size_t f = 0; f < sizeof valued / sizeof valued[0]; f++)
-            if (strcmp(name, valued[f]) == 0)
-                known = 1;
-        if (!known) {
-            error_line(cx, "unknown option (%s)", arg);
+        if (!sp) {
+            h5div_cli_error(cx, "unknown option (%s)", arg);
             return H5DIV_EUSAGE;
         }
-        if (!value) {
+        if (!sp->has_value && value) {
+            h5div_cli_error(cx, "option takes no value (%s)", arg);
+            return H5DIV_EUSAGE;
+        }
+        if (sp->has_value && !value) {
             if (i + 1 >= argc) {
-                error_line(cx, "option needs a value (%s)", name);
+                h5div_cli_error(cx, "option needs a value (%s)", sp->lng);
                 return H5DIV_EUSAGE;
             }
             value = argv[++i];
         }
-        if (!strcmp(name, "-b") || !strcmp(name, "--base")) {
-            if (!strcmp(value, "2"))
-                a->opt.base = H5DIV_BASE_2;
-            else if (!strcmp(value, "e"))
-                a->opt.base = H5DIV_BASE_E;
-            else if (!strcmp(value, "10"))
-                a->opt.base = H5DIV_BASE_10;
-            else {
-                error_line(cx, "base must be 2, e or 10 (--base %s)", value);
-                return H5DIV_EUSAGE;
-            }
-        } else if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
-            if (!*value) {
-                error_line(cx, "empty output file name (%s)", name);
-                return H5DIV_EUSAGE;
-            }
-            a->output = value;
-        } else if (!strcmp(name, "--pseudocount")) {
-            char *end;
-            errno = 0;
-            double v = strtod(value, &end);
-            if (end == value || *end || errno || !(v >= 0) || isinf(v)) {
-                error_line(cx, "pseudocount must be a finite number >= 0 (--pseudocount %s)",
-                           value);
-                return H5DIV_EUSAGE;
-            }
-            a->opt.pseudocount = v;
-        } else if (!strcmp(name, "--measures")) {
-            if (parse_measures(value, &a->opt.measures) != 0) {
-                error_line(cx, "unknown measure in list; see h5div compare --help (--measures %s)",
-                           value);
-                return H5DIV_EUSAGE;
-            }
-        } else {
-            size_t v;
-            int piece = !strcmp(name, "--piece-size");
-            if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30))) {
-                error_line(cx, "%s (%s %s)",
-                           piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
-                                 : "size must be a positive number with an optional unit, "
-                                   "e.g. 512MiB",
-                           name, value);
-                return H5DIV_EUSAGE;
-            }
-            if (piece)
-                a->opt.piece_bytes = v;
-            else
-                a->opt.memory_per_rank = v;
-        }
+        int st = set_option(cx, a, sp, value);
+        if (st != H5DIV_OK)
+            return st;
     }
     return H5DIV_OK;
 }
 
-/* Split "-o FILE[:/group]" at the last ':' followed by '/'. */
-static int split_output(const char *spec, char *file, size_t flen, char *group, size_t glen)
+static void print_top_help(FILE *out)
 {
-    const char *colon = NULL;
-    for (const char *c = spec; *c; c++)
-        if (c[0] == ':' && c[1] == '/')
-            colon = c;
-    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (n == 0 || n >= flen)
-        return -1;
-    memcpy(file, spec, n);
-    file[n] = '\0';
-    snprintf(group, glen, "%s", colon ? colon + 1 : DEFAULT_GROUP);
-    size_t gl = strlen(group);
-    while (gl > 1 && group[gl - 1] == '/')
-        group[--gl] = '\0';
-    return strcmp(group, "/") == 0 ? -1 : 0;
-}
-
-static char *join_args(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 0; i < argc; i++)
-        n += strlen(argv[i]) + 1;
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
-    s[0] = '\0';
-    for (int i = 0; i < argc; i++) {
-        if (i)
-            strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
-static int agree(const cli_ctx *cx, int st, char *msg)
-{
-    int first = cx->size, mine = st ? cx->rank : cx->size;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, cx->comm) != MPI_SUCCESS)
-        return H5DIV_EINTERNAL;
-    if (first == cx->size)
-        return H5DIV_OK;
-    struct {
-        int st;
-        char text[MSG_LEN];
-    } b = {st, ""};
-    if (cx->rank == first)
-        snprintf(b.text, sizeof b.text, "%s", msg);
-    if (MPI_Bcast(&b, (int)sizeof b, MPI_BYTE, first, cx->comm) != MPI_SUCCESS)
-        return H5DIV_EINTERNAL;
-    snprintf(msg, MSG_LEN, "%s", b.text);
-    return b.st;
-}
-
-static int run_compare(const cli_ctx *cx, const cli_args *a, int argc, char **argv)
-{
-    if (a->npos != 2) {
-        error_line(cx, "compare needs two histograms FILE:/P FILE:/Q, got %d (try h5div compare --help)",
-                   a->npos);
-        return H5DIV_EUSAGE;
-    }
-    char out_file[4096] = "", out_group[4096] = "", msg[MSG_LEN] = "";
-    if (a->output && split_output(a->output, out_file, sizeof out_file, out_group,
-                                  sizeof out_group) != 0) {
-        error_line(cx, "output must be FILE or FILE:/group, not the root group (%s)", a->output);
-        return H5DIV_EUSAGE;
-    }
-    double t0 = MPI_Wtime();
-    /* Refuse a result we could not write before spending the compute. */
-    int st = H5DIV_OK;
-    if (a->output && cx->rank == 0)
-        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
-    st = agree(cx, st, msg);
-    h5div_compare_result res;
-    if (st == H5DIV_OK)
-        st = h5div_compare_files(cx->comm, a->pos[0], a->pos[1], &a->opt, &res, msg, sizeof msg);
-    double elapsed = MPI_Wtime() - t0;
-    if (st == H5DIV_OK && a->output) {
-        if (cx->rank == 0) {
-            char *cmd = join_args(argc, argv);
-            h5div_result_info info = {cmd, a->pos[0], a->pos[1], cx->size, elapsed};
-            st = h5div_write_compare_result(out_file, out_group, a->overwrite, &a->opt, &res,
-                                            &info, msg, sizeof msg);
-            free(cmd);
-        }
-        st = agree(cx, st, msg);
-    }
-    if (st != H5DIV_OK) {
-        error_line(cx, "%s", msg[0] ? msg : h5div_strerror(st));
-        return st;
-    }
-    if (cx->rank == 0) {
-        if (a->json)
-            h5div_print_json(cx->out, &res, a->opt.base, cx->size, a->pos[0], a->pos[1]);
-        else
-            h5div_print_table(cx->out, &res, a->opt.base);
-        fflush(cx->out);
-        if (a->verbose && !a->quiet) {
-            double bins = (double)res.bins;
-            fprintf(cx->err,
-                    "h5div: compare of %llu bins on %d ranks in %.3f s (%.3g bins/s)%s%s\n",
-                    (unsigned long long)res.bins, cx->size, elapsed,
-                    elapsed > 0 ? bins / elapsed : 0.0, a->output ? "; results in " : "",
-                    a->output ? a->output : "");
-            fflush(cx->err);
-        }
-    }
-    return H5DIV_OK;
+    fputs("usage: h5div COMMAND [options] ARGS...\n"
+          "\n"
+          "Distances and entropies of histograms stored in HDF5, evaluated in parallel\n"
+          "with MPI (mpirun -n N h5div ..., srun --mpi=pmix h5div ..., or plain h5div ...).\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fputs("\n"
+          "h5div COMMAND --help shows the options of a command.\n"
+          "  --version  print the version and exit\n"
+          "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n",
+          out);
 }
 
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
 {
-    cli_ctx cx = {comm, 0, 1, out, err};
+    h5div_cli_ctx cx = {comm, 0, 1, out, err, argc, argv};
     MPI_Comm_rank(comm, &cx.rank);
     MPI_Comm_size(comm, &cx.size);
-    cli_args a;
+    h5div_cli_args a;
     int st = parse_args(&cx, argc, argv, &a);
     if (st != H5DIV_OK)
         return st;
@@ -412,20 +365,35 @@ int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     if (!a.command) {
         if (a.help) {
             if (cx.rank == 0)
-                fputs(top_help, out);
+                print_top_help(out);
             return H5DIV_OK;
         }
-        error_line(&cx, "no command given; try h5div --help (h5div)");
+        h5div_cli_error(&cx, "no command given; try h5div --help (h5div)");
         return H5DIV_EUSAGE;
     }
-    if (strcmp(a.command, "compare") == 0) {
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const h5div_cli_command *c = commands[i];
+        if (strcmp(a.command, c->name) != 0)
+            continue;
         if (a.help) {
             if (cx.rank == 0)
-                fputs(compare_help, out);
+                fputs(c->help, out);
             return H5DIV_OK;
         }
-        return run_compare(&cx, &a, argc, argv);
+        unsigned extra = a.given & ~c->options;
+        if (extra) {
+            for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
+                if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt))) {
+                    h5div_cli_error(&cx, "option not valid for h5div %s (%s)", c->name,
+                                    specs[k].lng);
+                    break;
+                }
+            return H5DIV_EUSAGE;
+        }
+        st = c->run(&cx, &a);
+        fflush(out);
+        return st;
     }
-    error_line(&cx, "unknown command; try h5div --help (%s)", a.command);
+    h5div_cli_error(&cx, "unknown command; try h5div --help (%s)", a.command);
     return H5DIV_EUSAGE;
 }

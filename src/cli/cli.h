@@ -8,9 +8,92 @@
 
 #include "h5div.h"
 
+#define H5DIV_CLI_MAX_POSITIONAL 64
+#define H5DIV_CLI_MSG 1200
+
+/* Where a command runs and writes; rank 0 prints, every rank computes. */
+typedef struct h5div_cli_ctx {
+    MPI_Comm comm;
+    int rank, size;
+    FILE *out, *err;
+    int argc;
+    char **argv;
+} h5div_cli_ctx;
+
+/* Options of the command line; a command lists the ones it accepts. */
+enum h5div_cli_opt {
+    H5DIV_OPT_BASE = 0,
+    H5DIV_OPT_OUTPUT,
+    H5DIV_OPT_OVERWRITE,
+    H5DIV_OPT_JSON,
+    H5DIV_OPT_PSEUDOCOUNT,
+    H5DIV_OPT_MEASURES,
+    H5DIV_OPT_MEMORY,
+    H5DIV_OPT_PIECE,
+    H5DIV_OPT_INDEPENDENT_IO,
+    H5DIV_OPT_ESTIMATOR,
+    H5DIV_OPT_CSV,
+    H5DIV_OPT_PLOT,
+    H5DIV_OPT_BIN_WIDTH,
+    H5DIV_OPT_COUNT
+};
+#define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
+/* The options every evaluating command takes. */
+#define H5DIV_CLI_EVAL_OPTS                                                                        \
+    (H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) |                             \
+     H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
+     H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
+     H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
+     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO))
+
+typedef struct h5div_cli_args {
+    const char *command;
+    h5div_options opt; /* base, pseudocount, memory, piece size, I/O mode */
+    const char *output, *measures, *estimator, *plot;
+    double bin_width;
+    int overwrite, json, quiet, verbose, help, version, csv;
+    unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
+    const char *pos[H5DIV_CLI_MAX_POSITIONAL];
+    int npos;
+} h5div_cli_args;
+
+typedef struct h5div_cli_command {
+    const char *name;
+    const char *summary; /* one line for h5div --help */
+    const char *help;    /* h5div NAME --help */
+    unsigned options;    /* H5DIV_CLI_OPT bits it accepts (plus -q -v -h --version) */
+    int (*run)(const h5div_cli_ctx *cx, const h5div_cli_args *a);
+} h5div_cli_command;
+
+extern const h5div_cli_command h5div_cmd_compare;
+
 /* Run the h5div command line on `comm`; rank 0 writes to out and err.
  * Collective. Returns the exit code (an h5div_status), the same on every rank. */
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err);
+
+/* One line "h5div: error: ..." on rank 0's err. */
+void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Collective: the status and message (H5DIV_CLI_MSG bytes) of the lowest
+ * failing rank, on every rank. */
+int h5div_cli_agree(const h5div_cli_ctx *cx, int st, char *msg);
+
+/* Split "FILE[:/group]" at the last ':' followed by '/'; the group defaults
+ * to default_group. Returns -1 for an empty file name or the root group. */
+int h5div_cli_split_output(const char *spec, char *file, size_t flen, char *group, size_t glen,
+                           const char *default_group);
+
+/* The command line as one string (malloc'ed), for result attributes. */
+char *h5div_cli_command_line(const h5div_cli_ctx *cx);
+
+/* Parse "a,b,c" against names[0..n): sets bit i for names[i]. Returns 0, or
+ * -1 for an unknown or empty list. */
+int h5div_cli_parse_list(const char *list, const char *const *names, int n, unsigned *mask);
+
+/* Printing of non-finite values: JSON strings "inf", "-inf", "nan". */
+void h5div_cli_json_number(FILE *out, double v);
+void h5div_cli_json_string(FILE *out, const char *s);
 
 /* Readable table of a compare result. */
 void h5div_print_table(FILE *out, const h5div_compare_result *res, h5div_base base);

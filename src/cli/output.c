@@ -11,17 +11,17 @@ static const char *base_text(h5div_base b)
 }
 
 /* 17 significant digits round-trip every double; non-finite values as text. */
-static void put_number(FILE *out, double v, int quoted)
+void h5div_cli_json_number(FILE *out, double v)
 {
     if (isnan(v))
-        fputs(quoted ? "\"nan\"" : "nan", out);
+        fputs("\"nan\"", out);
     else if (isinf(v))
-        fputs(v > 0 ? (quoted ? "\"inf\"" : "inf") : (quoted ? "\"-inf\"" : "-inf"), out);
+        fputs(v > 0 ? "\"inf\"" : "\"-inf\"", out);
     else
         fprintf(out, "%.17g", v);
 }
 
-static void put_json_string(FILE *out, const char *s)
+void h5div_cli_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
@@ -59,16 +59,16 @@ void h5div_print_json(FILE *out, const h5div_compare_result *res, h5div_base bas
     fprintf(out, "{\"command\": \"compare\", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
             base_text(base), units, ranks);
     fputs(" \"inputs\": {\"p\": ", out);
-    put_json_string(out, p_ref);
+    h5div_cli_json_string(out, p_ref);
     fputs(", \"q\": ", out);
-    put_json_string(out, q_ref);
+    h5div_cli_json_string(out, q_ref);
     fputs("},\n \"measures\": {", out);
     int first = 1;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(res->computed & H5DIV_MEASURE_BIT(m)))
             continue;
         fprintf(out, "%s\"%s\": ", first ? "" : ", ", h5div_measure_name((h5div_measure)m));
-        put_number(out, res->value[m], 1);
+        h5div_cli_json_number(out, res->value[m]);
         first = 0;
     }
     fputs("}}\n", out);
