@@ -3,6 +3,7 @@
 #include "core/terms.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "h5div_types.h"
@@ -198,81 +199,244 @@ static inline double log_mix(double x, double tot_y, double s, double t)
     return LN2 + (log(x) + log(tot_y)) - log(s);
 }
 
-void h5div_compare_add(const double *restrict xs, const double *restrict ys, size_t n,
-                       const h5div_norm *nm, unsigned mask, h5div_compare_partial *part)
+/* Sum of v[0..e) in four lanes by index, combined in a fixed tree: the same
+ * order wherever the block sits in a piece or on a rank. */
+static double block_sum(const double *restrict v, size_t e)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t k = 0;
+    for (; k + 4 <= e; k += 4) {
+        s0 += v[k];
+        s1 += v[k + 1];
+        s2 += v[k + 2];
+        s3 += v[k + 3];
+    }
+    if (k < e)
+        s0 += v[k];
+    if (k + 1 < e)
+        s1 += v[k + 1];
+    if (k + 2 < e)
+        s2 += v[k + 2];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The careful path: every bin through libm with the fallbacks for
+ * probabilities near 1, below 2^-960 and ratios beyond the double range.
+ * Writes the terms of bins [0, e) of one block into t. */
+static void block_terms_careful(const double *restrict xs, const double *restrict ys, size_t e,
+                                const h5div_norm *nm, unsigned mask, double (*t)[H5DIV_BLOCK_BINS],
+                                int64_t *p_without_q, int64_t *q_without_p)
 {
     const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
     const double scale_a = nm->scale_a, scale_b = nm->scale_b;
+    for (size_t k = 0; k < e; k++) {
+        for (int m = 0; m < H5DIV_T_COUNT; m++)
+            t[m][k] = 0.0;
+        const double xr = xs[k] + alpha, yr = ys[k] + alpha;
+        if (xr == 0.0 && yr == 0.0)
+            continue;
+        if (xr > 0.0 && yr == 0.0)
+            ++*p_without_q;
+        if (yr > 0.0 && xr == 0.0)
+            ++*q_without_p;
+        /* Zero tests use the raw values: a scaled value may underflow. */
+        const raw_bin rpq = {xr, yr, nm->log_a, nm->log_b};
+        const raw_bin rqp = {yr, xr, nm->log_b, nm->log_a};
+        const double x = xr * scale_a, y = yr * scale_b;
+        const double p = x * inv_a, q = y * inv_b;
+        if (mask & (1u << H5DIV_T_ENTROPY_P) && xr > 0.0)
+            t[H5DIV_T_ENTROPY_P][k] = -(p * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a));
+        if (mask & (1u << H5DIV_T_ENTROPY_Q) && yr > 0.0)
+            t[H5DIV_T_ENTROPY_Q][k] = -(q * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b));
+        if (mask & (1u << H5DIV_T_CROSS_PQ) && xr > 0.0 && yr > 0.0)
+            t[H5DIV_T_CROSS_PQ][k] = -(p * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b));
+        if (mask & (1u << H5DIV_T_CROSS_QP) && xr > 0.0 && yr > 0.0)
+            t[H5DIV_T_CROSS_QP][k] = -(q * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a));
+        const double d = cross_diff(x, y, nm); /* (p - q) * A * B */
+        const double diff = d * inv_a * inv_b; /* p - q */
+        if (mask & (1u << H5DIV_T_KL_PQ))
+            t[H5DIV_T_KL_PQ][k] = kl_term(x, y, d, nm->a_hi, nm->a_lo, nm->b_hi, inv_a, inv_b, rpq);
+        if (mask & (1u << H5DIV_T_KL_QP))
+            t[H5DIV_T_KL_QP][k] = kl_term(y, x, -d, nm->b_hi, nm->b_lo, nm->a_hi, inv_b, inv_a, rqp);
+        if (mask & (1u << H5DIV_T_JS)) {
+            double js;
+            if (x == 0.0 || y == 0.0) {
+                js = 0.5 * LN2 * (p + q); /* half of the lone mass times log 2 */
+            } else {
+                double sum = x * nm->b_hi + y * nm->a_hi + (x * nm->b_lo + y * nm->a_lo);
+                double tt = d / sum; /* (p - q) / (p + q) */
+                double m = 0.5 * (p + q);
+                if (fabs(tt) < SERIES_LIMIT)
+                    js = 0.5 * m * js_series(tt);
+                else
+                    js = 0.5 * (p * log_mix(x, nm->b_hi, sum, tt) + q * log_mix(y, nm->a_hi, sum, -tt));
+                js = js > 0.0 ? js : 0.0;
+            }
+            t[H5DIV_T_JS][k] = js;
+        }
+        if (mask & (1u << H5DIV_T_TV))
+            t[H5DIV_T_TV][k] = fabs(diff);
+        if (mask & (1u << H5DIV_T_HELLINGER)) {
+            /* (sqrt p - sqrt q)^2 without cancellation. */
+            double h = diff / (sqrt(p) + sqrt(q));
+            t[H5DIV_T_HELLINGER][k] = h * h;
+        }
+    }
+}
+
+/* The fast path. log_fast is fdlibm's log (error below 1 ulp) written with
+ * plain IEEE operations and no branches, so the compiler vectorises the
+ * loops below and every lane, vector or scalar, gives the same bits. It is
+ * used only for arguments in [2^-960, 2^960]. */
+static inline double log_fast(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double lg1 = 6.666666666666735130e-01, lg2 = 3.999999999940941908e-01;
+    const double lg3 = 2.857142874366239149e-01, lg4 = 2.222219843214978396e-01;
+    const double lg5 = 1.818357216161805012e-01, lg6 = 1.531383769920937332e-01;
+    const double lg7 = 1.479819860511658591e-01;
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    uint64_t hx = (b >> 32) & 0x000fffffu;
+    uint64_t i = (hx + 0x95f64u) & 0x100000u; /* mantissa above sqrt(2): halve it */
+    uint64_t k = (b >> 52) + (i >> 20);       /* biased exponent, + 1 if halved */
+    uint64_t mb = (b & 0x000fffffffffffffu) | ((i ^ 0x3ff00000u) << 32);
+    double m;
+    memcpy(&m, &mb, sizeof m);
+    /* k - 1023 as a double without an int64 conversion (2^52 trick). */
+    uint64_t kb = 0x4330000000000000u | k;
+    double dk;
+    memcpy(&dk, &kb, sizeof dk);
+    dk -= 4503599627370496.0 + 1023.0;
+    double f = m - 1.0;
+    double hfsq = 0.5 * f * f;
+    double s = f / (2.0 + f);
+    double z = s * s, w = z * z;
+    double t1 = w * (lg2 + w * (lg4 + w * lg6));
+    double t2 = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7)));
+    double r = t2 + t1;
+    return dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(H5DIV_NO_CLONES)
+/* One clone per instruction set, picked when the library loads; the bits
+ * are the same in each (no contraction: ISO C mode keeps a*b+c unfused). */
+#define H5DIV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define H5DIV_CLONES
+#endif
+
+/* Terms of one block when every nonzero p and q lies in [2^-960, 1/2] (so
+ * no fallback of the careful path is needed); returns 0, having written
+ * nothing, for any other block. */
+H5DIV_CLONES
+static int block_terms_fast(const double *restrict xs, const double *restrict ys, size_t e,
+                            const h5div_norm *restrict nm, unsigned mask,
+                            double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
+                            int64_t *q_without_p)
+{
+    const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
+    const double scale_a = nm->scale_a, scale_b = nm->scale_b;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    double x[H5DIV_BLOCK_BINS], y[H5DIV_BLOCK_BINS], p[H5DIV_BLOCK_BINS], q[H5DIV_BLOCK_BINS];
+    double d[H5DIV_BLOCK_BINS];
+    int bad = 0;
+    int64_t pwq = 0, qwp = 0;
+    for (size_t k = 0; k < e; k++) {
+        double xr = xs[k] + alpha, yr = ys[k] + alpha;
+        x[k] = xr * scale_a;
+        y[k] = yr * scale_b;
+        p[k] = x[k] * inv_a;
+        q[k] = y[k] * inv_b;
+        bad |= (xr != 0.0) & ((p[k] < 0x1p-960) | (p[k] > 0.5));
+        bad |= (yr != 0.0) & ((q[k] < 0x1p-960) | (q[k] > 0.5));
+        pwq += (xr != 0.0) & (yr == 0.0);
+        qwp += (yr != 0.0) & (xr == 0.0);
+    }
+    if (bad)
+        return 0;
+    *p_without_q += pwq;
+    *q_without_p += qwp;
+    if (mask & ((1u << H5DIV_T_ENTROPY_P) | (1u << H5DIV_T_ENTROPY_Q) | (1u << H5DIV_T_CROSS_PQ) |
+                (1u << H5DIV_T_CROSS_QP))) {
+        for (size_t k = 0; k < e; k++) {
+            double pk = p[k], qk = q[k];
+            double lp = log_fast(pk > 0.0 ? pk : 1.0), lq = log_fast(qk > 0.0 ? qk : 1.0);
+            int both = (pk > 0.0) & (qk > 0.0);
+            t[H5DIV_T_ENTROPY_P][k] = -(pk * lp);
+            t[H5DIV_T_ENTROPY_Q][k] = -(qk * lq);
+            t[H5DIV_T_CROSS_PQ][k] = both ? -(pk * lq) : 0.0;
+            t[H5DIV_T_CROSS_QP][k] = both ? -(qk * lp) : 0.0;
+        }
+    }
+    if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
+                  (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))))
+        return 1;
+    for (size_t k = 0; k < e; k++) {
+        /* x*B - y*A with the exact product errors (fma is exact). */
+        double h1 = x[k] * b_hi, h2 = y[k] * a_hi;
+        double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
+        d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
+    }
+    if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
+        for (size_t k = 0; k < e; k++) {
+            double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
+            int xz = xk == 0.0, yz = yk == 0.0;
+            double diff = dk * inv_a * inv_b;
+            double lr = log_fast(xz | yz ? 1.0 : pk / qk);
+            double u = dk / (yk * a_hi + yk * a_lo); /* p/q - 1 */
+            double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
+            double kpq = fabs(u) < SERIES_LIMIT ? qk * kl_series(u) : pk * lr - diff;
+            double kqp = fabs(v) < SERIES_LIMIT ? pk * kl_series(v) : diff - qk * lr;
+            kpq = kpq > 0.0 ? kpq : 0.0;
+            kqp = kqp > 0.0 ? kqp : 0.0;
+            t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
+            t[H5DIV_T_KL_QP][k] = xz ? 0.0 : (yz ? pk : kqp);
+        }
+    }
+    if (mask & (1u << H5DIV_T_JS)) {
+        for (size_t k = 0; k < e; k++) {
+            double xk = x[k], yk = y[k], pk = p[k], qk = q[k];
+            int lone = (xk == 0.0) | (yk == 0.0);
+            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+            double tt = d[k] / sum; /* (p - q) / (p + q) */
+            double m = 0.5 * (pk + qk);
+            double lpm = log_fast(lone ? 1.0 : pk / m), lqm = log_fast(lone ? 1.0 : qk / m);
+            double js = fabs(tt) < SERIES_LIMIT ? 0.5 * m * js_series(tt)
+                                                : 0.5 * (pk * lpm + qk * lqm);
+            js = js > 0.0 ? js : 0.0;
+            js = lone ? 0.5 * LN2 * (pk + qk) : js;
+            t[H5DIV_T_JS][k] = (xk == 0.0) & (yk == 0.0) ? 0.0 : js;
+        }
+    }
+    if (mask & ((1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))) {
+        for (size_t k = 0; k < e; k++) {
+            double pk = p[k], qk = q[k];
+            double diff = d[k] * inv_a * inv_b;
+            double sq = sqrt(pk) + sqrt(qk);
+            double h = diff / (sq > 0.0 ? sq : 1.0);
+            t[H5DIV_T_TV][k] = fabs(diff);
+            t[H5DIV_T_HELLINGER][k] = h * h;
+        }
+    }
+    return 1;
+}
+
+void h5div_compare_add(const double *restrict xs, const double *restrict ys, size_t n,
+                       const h5div_norm *nm, unsigned mask, h5div_compare_partial *part)
+{
+    double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        /* Four lanes by bin index within the block, combined in a fixed
-         * tree: the same order wherever the block sits in a piece or rank. */
-        double s[H5DIV_T_COUNT][4] = {{0}};
-        for (size_t k = 0; k < e; k++) {
-            const size_t i = b + k, lane = k & 3;
-            const double xr = xs[i] + alpha, yr = ys[i] + alpha;
-            if (xr == 0.0 && yr == 0.0)
-                continue;
-            if (xr > 0.0 && yr == 0.0)
-                part->p_without_q++;
-            if (yr > 0.0 && xr == 0.0)
-                part->q_without_p++;
-            /* Zero tests use the raw values: a scaled value may underflow. */
-            const raw_bin rpq = {xr, yr, nm->log_a, nm->log_b};
-            const raw_bin rqp = {yr, xr, nm->log_b, nm->log_a};
-            const double x = xr * scale_a, y = yr * scale_b;
-            const double p = x * inv_a, q = y * inv_b;
-            if (mask & (1u << H5DIV_T_ENTROPY_P) && xr > 0.0)
-                s[H5DIV_T_ENTROPY_P][lane] -=
-                    p * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a);
-            if (mask & (1u << H5DIV_T_ENTROPY_Q) && yr > 0.0)
-                s[H5DIV_T_ENTROPY_Q][lane] -=
-                    q * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b);
-            if (mask & (1u << H5DIV_T_CROSS_PQ) && xr > 0.0 && yr > 0.0)
-                s[H5DIV_T_CROSS_PQ][lane] -=
-                    p * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b);
-            if (mask & (1u << H5DIV_T_CROSS_QP) && xr > 0.0 && yr > 0.0)
-                s[H5DIV_T_CROSS_QP][lane] -=
-                    q * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a);
-            if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
-                          (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))))
-                continue;
-            const double d = cross_diff(x, y, nm); /* (p - q) * A * B */
-            const double diff = d * inv_a * inv_b; /* p - q */
-            if (mask & (1u << H5DIV_T_KL_PQ))
-                s[H5DIV_T_KL_PQ][lane] +=
-                    kl_term(x, y, d, nm->a_hi, nm->a_lo, nm->b_hi, inv_a, inv_b, rpq);
-            if (mask & (1u << H5DIV_T_KL_QP))
-                s[H5DIV_T_KL_QP][lane] +=
-                    kl_term(y, x, -d, nm->b_hi, nm->b_lo, nm->a_hi, inv_b, inv_a, rqp);
-            if (mask & (1u << H5DIV_T_JS)) {
-                double js;
-                if (x == 0.0 || y == 0.0) {
-                    js = 0.5 * LN2 * (p + q); /* half of the lone mass times log 2 */
-                } else {
-                    double sum = x * nm->b_hi + y * nm->a_hi + (x * nm->b_lo + y * nm->a_lo);
-                    double t = d / sum;          /* (p - q) / (p + q) */
-                    double m = 0.5 * (p + q);
-                    if (fabs(t) < SERIES_LIMIT)
-                        js = 0.5 * m * js_series(t);
-                    else
-                        js = 0.5 * (p * log_mix(x, nm->b_hi, sum, t) +
-                                    q * log_mix(y, nm->a_hi, sum, -t));
-                    js = js > 0.0 ? js : 0.0;
-                }
-                s[H5DIV_T_JS][lane] += js;
-            }
-            if (mask & (1u << H5DIV_T_TV))
-                s[H5DIV_T_TV][lane] += fabs(diff);
-            if (mask & (1u << H5DIV_T_HELLINGER)) {
-                /* (sqrt p - sqrt q)^2 without cancellation. */
-                double h = diff / (sqrt(p) + sqrt(q));
-                s[H5DIV_T_HELLINGER][lane] += h * h;
-            }
-        }
-        for (int t = 0; t < H5DIV_T_COUNT; t++)
-            if (mask & (1u << t))
-                h5div_acc_add(&part->acc[t], (s[t][0] + s[t][1]) + (s[t][2] + s[t][3]));
+        /* Which path a block takes depends only on its own data, and a
+         * block never straddles ranks or pieces: the same bits anywhere. */
+        if (!block_terms_fast(xs + b, ys + b, e, nm, mask, t, &part->p_without_q,
+                                    &part->q_without_p))
+            block_terms_careful(xs + b, ys + b, e, nm, mask, t, &part->p_without_q,
+                                &part->q_without_p);
+        for (int m = 0; m < H5DIV_T_COUNT; m++)
+            if (mask & (1u << m))
+                h5div_acc_add(&part->acc[m], block_sum(t[m], e));
     }
 }
 

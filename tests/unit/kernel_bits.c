@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Prints the bits of every compare measure on fixed inputs, so that builds
+ * of the kernel for different instruction sets can be compared. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/terms.h"
+#include "h5div_types.h"
+
+static uint64_t rng = 42;
+static double uniform(void)
+{
+    rng = rng * 6364136223846793005u + 1442695040888963407u;
+    return (double)(rng >> 11) * 0x1p-53;
+}
+
+int main(void)
+{
+    enum { N = 20000 };
+    static double x[N], y[N];
+    for (int kind = 0; kind < 5; kind++) {
+        for (int i = 0; i < N; i++) {
+            x[i] = kind == 3 && i % 5 == 0 ? 0.0 : 1.0 + 999.0 * uniform();
+            switch (kind) {
+            case 0: y[i] = 1.0 + 999.0 * uniform(); break;              /* ordinary */
+            case 1: y[i] = x[i] * (1.0 + 1e-7 * (uniform() - 0.5)); break; /* near */
+            case 2: y[i] = x[i] * (1.0 + 0.05 * (uniform() - 0.5)); break; /* both sides */
+            case 3: y[i] = i % 7 == 0 ? 0.0 : uniform(); break;            /* zeros */
+            default: y[i] = i == 77 ? 1e12 : uniform(); break;             /* careful path */
+            }
+        }
+        h5div_acc tot[2];
+        h5div_acc_init(&tot[0]);
+        h5div_acc_init(&tot[1]);
+        h5div_total_add(x, N, 0.0, &tot[0]);
+        h5div_total_add(y, N, 0.0, &tot[1]);
+        double ah, al, bh, bl;
+        h5div_acc_round2(&tot[0], &ah, &al);
+        h5div_acc_round2(&tot[1], &bh, &bl);
+        h5div_norm nm;
+        h5div_norm_init(&nm, ah, al, bh, bl, 0.0);
+        h5div_compare_partial part;
+        h5div_compare_partial_init(&part);
+        h5div_compare_add(x, y, N, &nm, h5div_terms_for_measures(H5DIV_COMPARE_ALL), &part);
+        double v[H5DIV_COMPARE_NMEASURES];
+        h5div_compare_finish(&part, H5DIV_COMPARE_ALL, H5DIV_BASE_2, v);
+        for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
+            uint64_t b;
+            memcpy(&b, &v[m], sizeof b);
+            printf("kind %d measure %d %016llx %.17g\n", kind, m, (unsigned long long)b, v[m]);
+        }
+    }
+    return 0;
+}
