@@ -318,6 +318,15 @@ static inline double log_fast(double x)
     return dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
 }
 
+/* log1p(u) for 1 + u in [2^-960, 2^960]: log of the rounded 1 + u plus the
+ * first-order correction for that rounding (the classic log1p device), so
+ * an accurate u keeps its digits. */
+static inline double log1p_fast(double u)
+{
+    double w = 1.0 + u;
+    return log_fast(w) + (u - (w - 1.0)) / w;
+}
+
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(H5DIV_NO_CLONES)
 /* One clone per instruction set, picked when the library loads; the bits
  * are the same in each (no contraction: ISO C mode keeps a*b+c unfused). */
@@ -383,9 +392,9 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
             int xz = xk == 0.0, yz = yk == 0.0;
             double diff = dk * inv_a * inv_b;
-            double lr = log_fast(xz | yz ? 1.0 : pk / qk);
-            double u = dk / (yk * a_hi + yk * a_lo); /* p/q - 1 */
+            double u = dk / (yk * a_hi + yk * a_lo);  /* p/q - 1 */
             double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
+            double lr = log1p_fast(xz | yz ? 0.0 : u); /* log(p/q) */
             double kpq = fabs(u) < SERIES_LIMIT ? qk * kl_series(u) : pk * lr - diff;
             double kqp = fabs(v) < SERIES_LIMIT ? pk * kl_series(v) : diff - qk * lr;
             kpq = kpq > 0.0 ? kpq : 0.0;
@@ -401,7 +410,7 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
             double tt = d[k] / sum; /* (p - q) / (p + q) */
             double m = 0.5 * (pk + qk);
-            double lpm = log_fast(lone ? 1.0 : pk / m), lqm = log_fast(lone ? 1.0 : qk / m);
+            double lpm = log1p_fast(lone ? 0.0 : tt), lqm = log1p_fast(lone ? 0.0 : -tt);
             double js = fabs(tt) < SERIES_LIMIT ? 0.5 * m * js_series(tt)
                                                 : 0.5 * (pk * lpm + qk * lqm);
             js = js > 0.0 ? js : 0.0;
