@@ -13,6 +13,14 @@
  * a factor 64 to cancellation (about 1.4e-14 relative). */
 #define SERIES_LIMIT 0.03125
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(H5DIV_NO_CLONES)
+/* One clone per instruction set, picked when the library loads; the bits
+ * are the same in each (no contraction: ISO C mode keeps a*b+c unfused). */
+#define H5DIV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define H5DIV_CLONES
+#endif
+
 #define LN2 0.693147180559945309417232121458176568
 #define LN10 2.30258509299404568401799145468436421
 
@@ -51,32 +59,59 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->alpha = alpha;
 }
 
+H5DIV_CLONES
 size_t h5div_first_invalid(const double *restrict x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!(x[i] >= 0.0) || x[i] == INFINITY)
-            return i;
+    /* A flag per block first (a loop the compiler vectorises); the index is
+     * looked for only in a block that has a bad value. */
+    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
+        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        int bad = 0;
+        for (size_t i = b; i < b + e; i++)
+            bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
+        if (bad)
+            for (size_t i = b; i < b + e; i++)
+                if (!(x[i] >= 0.0) || x[i] == INFINITY)
+                    return i;
+    }
     return n;
 }
 
+H5DIV_CLONES
 void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
 {
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        double s = 0.0, err = 0.0;
-        for (size_t i = b; i < b + e; i++) {
-            /* Knuth's TwoSum: s + err tracks the block sum to about 2^-106. */
-            double v = x[i] + alpha;
-            double t = s + v;
-            double bp = t - s;
-            err += (s - (t - bp)) + (v - bp);
-            s = t;
+        /* Knuth's TwoSum in four lanes by index: each lane's s + err tracks
+         * its sum to about 2^-106, and all eight parts enter acc exactly. */
+        double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
+        size_t k = 0;
+        for (; k + 4 <= e; k += 4) {
+            for (int l = 0; l < 4; l++) {
+                double v = x[b + k + (size_t)l] + alpha;
+                double t = s[l] + v;
+                double bp = t - s[l];
+                err[l] += (s[l] - (t - bp)) + (v - bp);
+                s[l] = t;
+            }
         }
-        if (isfinite(s) && isfinite(err)) {
-            h5div_acc_add(acc, s);
-            h5div_acc_add(acc, err);
+        for (int l = 0; k < e; k++, l++) {
+            double v = x[b + k] + alpha;
+            double t = s[l] + v;
+            double bp = t - s[l];
+            err[l] += (s[l] - (t - bp)) + (v - bp);
+            s[l] = t;
+        }
+        int finite = 1;
+        for (int l = 0; l < 4; l++)
+            finite &= isfinite(s[l]) && isfinite(err[l]);
+        if (finite) {
+            for (int l = 0; l < 4; l++) {
+                h5div_acc_add(acc, s[l]);
+                h5div_acc_add(acc, err[l]);
+            }
         } else {
-            /* The block sum overflowed: add its values exactly instead. */
+            /* A lane overflowed: add the block's values exactly instead. */
             for (size_t i = b; i < b + e; i++)
                 h5div_acc_add(acc, x[i] + alpha);
         }
@@ -327,13 +362,6 @@ static inline double log1p_fast(double u)
     return log_fast(w) + (u - (w - 1.0)) / w;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(H5DIV_NO_CLONES)
-/* One clone per instruction set, picked when the library loads; the bits
- * are the same in each (no contraction: ISO C mode keeps a*b+c unfused). */
-#define H5DIV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define H5DIV_CLONES
-#endif
 
 /* Terms of one block when every nonzero p and q lies in [2^-960, 1/2] (so
  * no fallback of the careful path is needed); returns 0, having written
