@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* rawread: the I/O floor of `h5div compare`, the same parallel HDF5 reads with no computation. */
 /*
- * It mirrors src/io/compare_file.c and src/io/dset.c: the shard of each rank
- * comes from h5div_partition() (src/par/decomp.c, compiled in, not copied);
- * each dataset is opened with its own H5Fopen through H5Pset_fapl_mpio; the
- * shard is read in rounds of piece_bins bins, P then Q, every rank taking
- * part in every round (an empty selection when it has nothing left) with the
- * same transfer mode; memory type double for float data, (u)int64 for
- * integers. The plan is h5div's: when both shards fit in --memory-per-rank
- * they are read once into whole-shard buffers, otherwise twice into one
- * piece buffer of min(piece, memory/16) bins. What h5div does and this does
- * not: value checks, sums, the integer-to-double conversion and the
- * per-round error agreement (one small MPI_Allreduce).
+ * It mirrors h5div_sweep_init() and h5div_sweep_run() (src/io/sweep.c, with
+ * compare's two datasets and no scratch buffers) and h5div_dset_read()
+ * (src/io/dset.c), and must be kept in step with them. The shard of each
+ * rank comes from h5div_partition() (src/par/decomp.c, compiled in, not
+ * copied); each dataset is opened with its own H5Fopen through
+ * H5Pset_fapl_mpio; the shard is read in rounds of piece_bins bins, P then
+ * Q, every rank taking part in every round (an empty selection when it has
+ * nothing left) with the same transfer mode; memory type double for float
+ * data, (u)int64 for integers. The plan is h5div's: when both shards fit in
+ * --memory-per-rank they are read once into whole-shard buffers, otherwise
+ * twice into one piece buffer of min(piece, memory/16) bins. What h5div does
+ * and this does not: value checks, sums, the integer-to-double conversion
+ * and the per-round error agreement (one small MPI_Allreduce).
  *
  * Only a checksum of one value per 4 KiB page is computed, so the buffers
  * are used (per pass it equals the sum of P[i] + Q[i] over i % 512 == 0);
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
     }
     double t_open = MPI_Wtime() - t0;
 
-    /* plan_shard() of src/io/compare_file.c. */
+    /* The plan of h5div_sweep_init() for two datasets and no scratch buffers. */
     uint64_t offset, count;
     h5div_partition(d[0].bins, size, rank, &offset, &count);
     int cached = count * 2 * sizeof(double) <= memory;

@@ -48,8 +48,11 @@ typedef struct h5div_result_info {
 /* Write a compare result as group `group` of HDF5 file `path`.
  * The file is written to a temporary file in the same directory and renamed
  * into place, so an interrupted write never damages `path`; groups already
- * in `path` are kept. An existing group is an H5DIV_EOUTPUT error unless
- * `overwrite` is set. Not collective: call it on one rank. */
+ * in `path` are kept. Writers of the same file take turns: an exclusive
+ * flock(2) on the side file "path.lock" is held from before `path` is read
+ * until the rename (skipped where the file system has no locks). An existing
+ * group is an H5DIV_EOUTPUT error unless `overwrite` is set. Not collective:
+ * call it on one rank. */
 int h5div_write_compare_result(const char *path, const char *group, int overwrite,
                                const h5div_options *opt, const h5div_compare_result *result,
                                const h5div_result_info *info, char *errmsg, size_t errlen);
@@ -59,6 +62,63 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
  * group does not exist unless `overwrite` is set. Not collective. */
 int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
                        size_t errlen);
+
+/* Entropy of the 1-D histogram stored in dataset "FILE:/path".
+ * Collective over `comm`: ranks read block-aligned shards in bounded pieces
+ * (opt->memory_per_rank, opt->piece_bytes); the global quantities the
+ * estimator needs (total, non-empty bins, singletons, sums of squares) are
+ * reduced exactly, never by gathering the histogram, so the result has the
+ * same bits on any number of ranks. `estimator` chooses the estimator;
+ * dirichlet_a is the pseudocount of H5DIV_ESTIMATOR_DIRICHLET. Estimators
+ * other than the plugin need whole-number counts (H5DIV_EINPUT otherwise)
+ * and no opt->pseudocount (H5DIV_EUSAGE). opt->measures holds
+ * H5DIV_MEASURE_BIT(h5div_entropy_measure) bits. Returns the same status on
+ * every rank; on failure errmsg holds one line. */
+int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
+                        h5div_estimator estimator, double dirichlet_a,
+                        h5div_entropy_result *result, char *errmsg, size_t errlen);
+
+/* Entropies and mutual information of the 2-D joint histogram [nx, ny] of
+ * counts of (x, y) stored in "FILE:/path". Collective over `comm`: rows are
+ * split over ranks in blocks, the column marginal is reduced exactly in
+ * chunks of columns (no rank holds the table or, when ny is large, the
+ * whole marginal). Mutual information and the conditional entropies are
+ * sums of non-negative per-cell terms. opt->measures holds
+ * H5DIV_MEASURE_BIT(h5div_joint_measure) bits. Same status on every rank. */
+int h5div_joint_files(MPI_Comm comm, const char *pxy_ref, const h5div_options *opt,
+                      h5div_joint_result *result, char *errmsg, size_t errlen);
+
+/* Write the self-information -log_b p(i) of every bin of the 1-D histogram
+ * "FILE:/path" (inf for empty bins) as a chunked float64 dataset of P's
+ * shape at `out_path` in HDF5 file `out_file`, with attributes `units`,
+ * `base`, `p`, `h5div_version`, `command` (info->command) and `created`.
+ * Collective over `comm`: each rank writes its hyperslab with collective
+ * parallel writes into a temporary copy of `out_file` that is renamed into
+ * place only when complete, so a failed or killed run leaves `out_file` as
+ * it was. An existing dataset is an H5DIV_EOUTPUT error unless `overwrite`.
+ * Returns the same status on every rank. */
+int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file,
+                          const char *out_path, int overwrite, const char *command,
+                          const h5div_options *opt, uint64_t *bins, char *errmsg,
+                          size_t errlen);
+
+/* Write an entropy or joint result as group `group` of HDF5 file `path`,
+ * with the layout and write safety of h5div_write_compare_result; the input
+ * attribute is `p` (info->p_ref) for entropy and `pxy` (info->p_ref) for
+ * joint. The entropy group also gets a string attribute `estimator`. Not
+ * collective: call it on one rank. */
+int h5div_write_entropy_result(const char *path, const char *group, int overwrite,
+                               const h5div_options *opt, const h5div_entropy_result *result,
+                               const h5div_result_info *info, char *errmsg, size_t errlen);
+int h5div_write_joint_result(const char *path, const char *group, int overwrite,
+                             const h5div_options *opt, const h5div_joint_result *result,
+                             const h5div_result_info *info, char *errmsg, size_t errlen);
+
+/* Check, before a long evaluation, that dataset `dset` could be written to
+ * HDF5 file `path`: the directory is writable, `path` (if it exists) is an
+ * HDF5 file, and `dset` does not exist unless `overwrite`. Not collective. */
+int h5div_check_output_dataset(const char *path, const char *dset, int overwrite, char *errmsg,
+                               size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,71 @@ const char *h5div_measure_name(h5div_measure m);
 /* Units of a measure in a base: "bits", "nats", "hartleys" or "1". */
 const char *h5div_measure_units(h5div_measure m, h5div_base base);
 
+/* Estimators of `entropy` (as in the R package entropy, Hausser & Strimmer). */
+typedef enum h5div_estimator {
+    H5DIV_ESTIMATOR_PLUGIN = 0,   /* maximum likelihood: -sum p log p */
+    H5DIV_ESTIMATOR_MILLER_MADOW, /* plugin + (m - 1) / (2 n) nats */
+    H5DIV_ESTIMATOR_CHAO_SHEN,    /* coverage-adjusted Horvitz-Thompson */
+    H5DIV_ESTIMATOR_SHRINK,       /* James-Stein shrinkage towards uniform */
+    H5DIV_ESTIMATOR_DIRICHLET     /* plugin of the counts plus a pseudocount A */
+} h5div_estimator;
+
+/* Measures of `entropy`, in the order of the contract. */
+typedef enum h5div_entropy_measure {
+    H5DIV_ENTROPY = 0,
+    H5DIV_PERPLEXITY,
+    H5DIV_TOTAL_COUNT,
+    H5DIV_NONZERO_BINS,
+    H5DIV_SHRINKAGE_LAMBDA, /* only with H5DIV_ESTIMATOR_SHRINK */
+    H5DIV_ENTROPY_NMEASURES
+} h5div_entropy_measure;
+
+#define H5DIV_ENTROPY_ALL ((1u << H5DIV_ENTROPY_NMEASURES) - 1u)
+
+/* Result of `entropy`: value[m] is valid when bit m of `computed` is set.
+ * total_count is the sum of the raw counts and nonzero_bins the number of
+ * bins with a raw count > 0 (both before any pseudocount). */
+typedef struct h5div_entropy_result {
+    double value[H5DIV_ENTROPY_NMEASURES];
+    unsigned computed;
+    uint64_t bins;
+    h5div_estimator estimator;
+    double dirichlet_a; /* A of H5DIV_ESTIMATOR_DIRICHLET */
+} h5div_entropy_result;
+
+/* Measures of `joint`, in the order of the contract. */
+typedef enum h5div_joint_measure {
+    H5DIV_ENTROPY_X = 0,
+    H5DIV_ENTROPY_Y,
+    H5DIV_JOINT_ENTROPY,
+    H5DIV_COND_ENTROPY_X_GIVEN_Y,
+    H5DIV_COND_ENTROPY_Y_GIVEN_X,
+    H5DIV_MUTUAL_INFORMATION,
+    H5DIV_NORMALIZED_MUTUAL_INFORMATION,
+    H5DIV_VARIATION_OF_INFORMATION,
+    H5DIV_JOINT_NMEASURES
+} h5div_joint_measure;
+
+#define H5DIV_JOINT_ALL ((1u << H5DIV_JOINT_NMEASURES) - 1u)
+
+/* Result of `joint` on a [nx, ny] table. */
+typedef struct h5div_joint_result {
+    double value[H5DIV_JOINT_NMEASURES];
+    unsigned computed;
+    uint64_t nx, ny;
+    double total; /* sum of the table after the pseudocount (correctly rounded) */
+} h5div_joint_result;
+
+/* Name of an entropy or joint measure as used in JSON and HDF5, or NULL;
+ * units in a base ("bits", "nats", "hartleys" or "1"). Not collective. */
+const char *h5div_entropy_measure_name(h5div_entropy_measure m);
+const char *h5div_entropy_measure_units(h5div_entropy_measure m, h5div_base base);
+const char *h5div_joint_measure_name(h5div_joint_measure m);
+const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base);
+
+/* Name of an estimator ("plugin", "miller-madow", ...). Not collective. */
+const char *h5div_estimator_name(h5div_estimator e);
+
 /* The contiguous block of bins [*offset, *offset + *count) that `rank` of
  * `size` ranks holds when `bins` bins are split with block-aligned
  * boundaries, as the file-level calls do. Not collective. */

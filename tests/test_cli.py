@@ -57,16 +57,17 @@ def expect_ok(ctx, args, n=None, what=None):
 # -- options that succeed ---------------------------------------------------
 
 def case_help_version(ctx):
-    versions = set()
+    """--help, -h, compare --help and --version exit 0, print to stdout only;
+    compare --help names every option."""
+    outputs = {}
     for args in (["--help"], ["-h"], ["compare", "--help"], ["compare", "-h"], ["--version"]):
         res = expect_ok(ctx, args)
+        outputs[" ".join(args)] = res.out
         ctx.check(res.out.strip() != "", f"h5div {' '.join(args)}: nothing on stdout", res)
         ctx.check(res.err.strip() == "", f"h5div {' '.join(args)}: something on stderr", res)
         if args == ["--version"]:
-            m = re.search(r"\b\d+\.\d+\.\d+\b", res.out)
-            ctx.check(m, "h5div --version prints no MAJOR.MINOR.PATCH version", res)
-            if m:
-                versions.add(m.group(0))
+            ctx.check(re.search(r"\b\d+\.\d+\.\d+\b", res.out),
+                      "h5div --version prints no MAJOR.MINOR.PATCH version", res)
         if args[0] == "compare":
             missing = [o for o in OPTION_NAMES if o not in res.out]
             ctx.check(not missing, f"h5div compare --help does not mention {missing}", res)
@@ -75,10 +76,10 @@ def case_help_version(ctx):
                           f"h5div compare --help does not mention {short}", res)
         if args[0] in ("--help", "-h"):
             ctx.check("compare" in res.out, "h5div --help does not mention the compare command", res)
-    # the help also works on several ranks, printed once
+    # on several ranks the help is printed once, as on one
     res = expect_ok(ctx, ["compare", "--help"], n=3)
-    ctx.check(res.out.count("--memory-per-rank") == expect_ok(ctx, ["compare", "--help"]).out.count("--memory-per-rank"),
-              "h5div compare --help on 3 ranks is not printed exactly once", res)
+    ctx.check(res.out == outputs["compare --help"],
+              "h5div compare --help on 3 ranks differs from the plain one (printed more than once?)", res)
 
 
 def case_table(ctx):

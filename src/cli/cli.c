@@ -12,6 +12,10 @@
 /* Every command of h5div, in the order `h5div --help` lists them. */
 static const h5div_cli_command *const commands[] = {
     &h5div_cmd_compare,
+    &h5div_cmd_entropy,
+    &h5div_cmd_joint,
+    &h5div_cmd_surprisal,
+    &h5div_cmd_history,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

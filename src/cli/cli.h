@@ -66,6 +66,21 @@ typedef struct h5div_cli_command {
 } h5div_cli_command;
 
 extern const h5div_cli_command h5div_cmd_compare;
+extern const h5div_cli_command h5div_cmd_history;
+
+extern const h5div_cli_command h5div_cmd_entropy;
+extern const h5div_cli_command h5div_cmd_joint;
+extern const h5div_cli_command h5div_cmd_surprisal;
+
+/* Named scalar results of one input, printed as the table or as JSON. */
+typedef struct h5div_cli_measures {
+    const char *command, *input_name, *input_ref, *estimator; /* estimator may be NULL */
+    h5div_base base;
+    int ranks, json, n;
+    const char *names[16], *units[16];
+    double values[16];
+} h5div_cli_measures;
+void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 
 /* Run the h5div command line on `comm`; rank 0 writes to out and err.
  * Collective. Returns the exit code (an h5div_status), the same on every rank. */

@@ -87,7 +87,7 @@ static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *fi
 
 /* Everything that can be checked from metadata: all ranks see the same
  * metadata, but they still agree on the outcome. */
-static int open_dataset(h5div_dset *d, const char *path, char *msg, size_t len)
+static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
 {
     int e = h5div_h5_path_exists(d->file, path);
     if (e <= 0) {
@@ -128,6 +128,26 @@ static int open_dataset(h5div_dset *d, const char *path, char *msg, size_t len)
     }
     d->filespace = H5Dget_space(d->dset);
     int ndims = d->filespace >= 0 ? H5Sget_simple_extent_ndims(d->filespace) : -1;
+    if (want_ndims == 2) {
+        hsize_t dims2[2] = {0, 0};
+        if (ndims != 2) {
+            h5div_set_error(msg, len,
+                            "dataset has %d dimensions, expected a 2-D joint histogram "
+                            "[nx, ny] (%s)",
+                            ndims, d->ref);
+            return H5DIV_EINPUT;
+        }
+        H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
+        d->rows = (uint64_t)dims2[0];
+        d->cols = (uint64_t)dims2[1];
+        d->bins = d->rows * d->cols;
+        if (d->bins == 0) {
+            h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+            return H5DIV_EINPUT;
+        }
+        return H5DIV_OK;
+    }
     if (ndims == 2) {
         h5div_set_error(msg, len,
                         "2-D datasets (one histogram per row) are not supported yet; "
@@ -150,11 +170,12 @@ static int open_dataset(h5div_dset *d, const char *path, char *msg, size_t len)
     return H5DIV_OK;
 }
 
-int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen)
+static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset *d, char *errmsg,
+                     size_t errlen)
 {
     char msg[1024] = "", name[H5DIV_REF_MAX], path[H5DIV_REF_MAX];
     d->file = d->dset = d->filespace = d->memtype = H5I_INVALID_HID;
-    d->bins = 0;
+    d->bins = d->rows = d->cols = 0;
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
     if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
@@ -176,7 +197,7 @@ int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
         st = h5div_par_agree(comm, st, msg, sizeof msg);
     }
     if (st == H5DIV_OK) {
-        st = open_dataset(d, path, msg, sizeof msg);
+        st = open_dataset(d, path, want_ndims, msg, sizeof msg);
         st = h5div_par_agree(comm, st, msg, sizeof msg);
     }
     if (st != H5DIV_OK) {
@@ -184,6 +205,17 @@ int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
         h5div_set_error(errmsg, errlen, "%s", msg);
     }
     return st;
+}
+
+int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen)
+{
+    return dset_open(comm, ref, 1, d, errmsg, errlen);
+}
+
+int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
+                       size_t errlen)
+{
+    return dset_open(comm, ref, 2, d, errmsg, errlen);
 }
 
 int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,

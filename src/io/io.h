@@ -14,6 +14,7 @@
 typedef struct h5div_dset {
     hid_t file, dset, filespace, memtype;
     uint64_t bins;
+    uint64_t rows, cols; /* of a 2-D dataset (bins = rows * cols); 0 for 1-D */
     char ref[H5DIV_REF_MAX]; /* "FILE:/path" as given, for messages */
 } h5div_dset;
 
@@ -24,6 +25,10 @@ int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, si
 /* Collective: open and validate a 1-D numeric dataset through the MPI-IO
  * driver. Returns the same status on every rank. */
 int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen);
+
+/* Collective: as h5div_dset_open, for a 2-D dataset [rows, cols]. */
+int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
+                       size_t errlen);
 
 /* Read bins [offset, offset + count) as doubles into buf. With collective
  * set every rank of the file's communicator must call it (count may be 0).
@@ -44,5 +49,69 @@ void h5div_h5_quiet_end(const h5div_h5_quiet *q);
 
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
+
+
+/* A sweep over this rank's block of the bins of up to H5DIV_SWEEP_MAX 1-D
+ * datasets of the same length, in pieces of whole summation blocks. The
+ * shards are kept in memory between passes when they fit
+ * opt->memory_per_rank; otherwise every pass reads them again in pieces. */
+#define H5DIV_SWEEP_MAX 4
+typedef struct h5div_sweep {
+    h5div_dset *d[H5DIV_SWEEP_MAX];
+    int nd, nscratch;
+    uint64_t offset, count; /* this rank's bins */
+    uint64_t piece_bins;    /* bins per piece, a multiple of the block size */
+    uint64_t rounds;        /* pieces per pass, the same on every rank */
+    int cached, loaded;     /* whole shard in memory; already read */
+    double *buf[H5DIV_SWEEP_MAX];     /* whole shard when cached, else one piece */
+    double *scratch[H5DIV_SWEEP_MAX]; /* piece-sized buffers for the callback */
+} h5div_sweep;
+
+/* Called for every piece: bins [first_bin, first_bin + n) of dataset k are
+ * v[k][0..n). n may be 0 (a rank with nothing left still takes part in the
+ * round). Returns an h5div status; msg receives the error line. */
+typedef int (*h5div_sweep_fn)(void *ctx, int pass, uint64_t first_bin, size_t n,
+                              double *const *v, char *msg, size_t len);
+
+/* The callback makes collective calls (e.g. parallel writes): agree on the
+ * read status before calling it, and after it in every round. */
+#define H5DIV_SWEEP_COLLECTIVE_FN 1u
+
+/* Collective: plan the pieces of d[0..nd) (all of d[0]->bins bins) and
+ * allocate the buffers plus `scratch` piece-sized ones. Agreed status. */
+int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
+                     const h5div_options *opt, char *msg, size_t len);
+
+/* Collective: one pass; calls fn for each piece in bin order. Every rank runs
+ * the same number of read rounds and errors are agreed, so the returned
+ * status is the same on every rank. */
+int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
+                    const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg,
+                    size_t len);
+
+void h5div_sweep_free(h5div_sweep *sw);
+
+/* The first negative, NaN or infinite value of v[0..n) as an H5DIV_EINPUT
+ * error naming ref and the global bin (first_bin + index). Not collective. */
+int h5div_check_values(const double *v, size_t n, uint64_t first_bin, const char *ref, char *msg,
+                       size_t len);
+
+/* Run body(c, arg, msg, len) on a duplicate c of comm whose MPI errors
+ * return, with HDF5's error printing off; the message (or the status text)
+ * goes to errmsg. Collective; returns body's status. */
+/* Helpers of results.c shared by every result writer (not collective):
+ * the directory of a path; a copy of file `from` into descriptor to_fd
+ * (0 or -1); an exclusive lock on "path.lock" (a descriptor to close, -2
+ * when the file system cannot lock, -1 on error); attributes and scalar
+ * float64 measure datasets with a `units` attribute (< 0 on failure). */
+void h5div_results_dir_of(const char *path, char *dir, size_t len);
+int h5div_results_copy_file(const char *from, int to_fd);
+int h5div_results_lock(const char *path);
+herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value);
+herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
+herr_t h5div_put_measure(hid_t g, const char *name, double v, const char *units);
+
+int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
+                        void *arg, char *errmsg, size_t errlen);
 
 #endif

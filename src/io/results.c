@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Result groups written through a temporary file renamed into place. */
+/* flock(2) is BSD, not POSIX: it is the lock flock(1) takes in jobs/summary.sbatch. */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,17 +185,52 @@ static int fill_group(hid_t f, const char *group, int overwrite, const h5div_opt
     return H5DIV_OK;
 }
 
+/* Take an exclusive flock(2) on the side file "path.lock" so that writers of
+ * the same results file (array tasks, a summary job) take turns at the
+ * read-copy-rename; without it two writers copy the same old file and the
+ * second rename drops the first one's group. flock(1) takes the same lock.
+ * Returns the lock's descriptor (closing it releases the lock, and so does a
+ * killed process), -2 when the file system cannot lock (the write goes on
+ * unlocked, as it did before), or -1 with errno set. Blocks until granted. */
+static int lock_results(const char *path)
+{
+    char name[H5DIV_REF_MAX + 8];
+    snprintf(name, sizeof name, "%s.lock", path);
+    int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL)
+            return -2;
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int h5div_write_compare_result(const char *path, const char *group, int overwrite,
                                const h5div_options *opt, const h5div_compare_result *result,
                                const h5div_result_info *info, char *errmsg, size_t errlen)
 {
     char dir[H5DIV_REF_MAX], tmp[H5DIV_REF_MAX + 64], msg[1024] = "";
     dir_of(path, dir, sizeof dir);
+    int lock = lock_results(path);
+    if (lock == -1) {
+        h5div_set_error(errmsg, errlen, "cannot lock the results file: %s (%s.lock)",
+                        strerror(errno), path);
+        return H5DIV_EOUTPUT;
+    }
     snprintf(tmp, sizeof tmp, "%s/.h5div-result-XXXXXX", dir);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         h5div_set_error(errmsg, errlen, "cannot create a temporary file in %s: %s (%s)", dir,
                         strerror(errno), path);
+        if (lock >= 0)
+            close(lock);
         return H5DIV_EOUTPUT;
     }
     int st = H5DIV_OK;
@@ -251,5 +289,25 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
         unlink(tmp);
         h5div_set_error(errmsg, errlen, "%s", msg);
     }
+    if (lock >= 0)
+        close(lock); /* after the rename: the next writer copies our file */
     return st;
+}
+
+/* Shared with the result writers of the other commands (results_entropy.c,
+ * surprisal_file.c), which follow the same temporary-file discipline. */
+void h5div_results_dir_of(const char *path, char *dir, size_t len) { dir_of(path, dir, len); }
+int h5div_results_copy_file(const char *from, int to_fd) { return copy_file(from, to_fd); }
+int h5div_results_lock(const char *path) { return lock_results(path); }
+herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value)
+{
+    return put_string_attr(loc, name, value);
+}
+herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value)
+{
+    return put_scalar_attr(loc, name, type, value);
+}
+herr_t h5div_put_measure(hid_t g, const char *name, double v, const char *units)
+{
+    return put_measure(g, name, v, units);
 }

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* h5div entropy: entropy of one histogram with a choice of estimators. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char entropy_help[] =
+    "usage: h5div entropy [options] FILE:/P\n"
+    "\n"
+    "Entropy of a 1-D histogram of counts (any integer or float type, contiguous,\n"
+    "chunked or compressed), p = P / sum P.\n"
+    "\n"
+    "measures: entropy perplexity total_count nonzero_bins\n"
+    "          shrinkage_lambda (with --estimator shrink)\n"
+    "  perplexity = base^entropy; total_count = sum P and nonzero_bins = bins with\n"
+    "  P > 0, both of the raw counts (before any pseudocount).\n"
+    "\n"
+    "estimators (--estimator, as in the R package entropy):\n"
+    "  plugin        -sum p log p (maximum likelihood; the default)\n"
+    "  miller-madow  plugin + (m - 1) / (2 n) nats; m non-empty bins, n = sum P\n"
+    "  chao-shen     coverage-adjusted Horvitz-Thompson estimator, coverage\n"
+    "                1 - f1/n (f1 bins of count 1; n - 1 if f1 = n)\n"
+    "  shrink        James-Stein shrinkage of the frequencies towards 1/K (K bins)\n"
+    "                with the data-driven intensity shrinkage_lambda in [0, 1]\n"
+    "  dirichlet:A   plugin of P + A (A = 0.5 Jeffreys, 1 Laplace)\n"
+    "  All but plugin need whole-number counts and take no --pseudocount.\n"
+    "\n"
+    "options:\n"
+    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
+    "                            (default group /h5div); other groups are kept\n"
+    "      --overwrite           replace an existing result group\n"
+    "      --json                print one JSON object instead of the table\n"
+    "      --estimator E         one of the estimators above (default plugin)\n"
+    "      --pseudocount A       add A >= 0 to every bin before normalising (plugin)\n"
+    "      --measures a,b,...    compute only these measures (default all)\n"
+    "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
+    "                            larger shard is read once per pass in pieces\n"
+    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
+    "      --independent-io      independent instead of collective MPI-IO reads\n"
+    "  -q, --quiet               nothing on stderr but errors\n"
+    "  -v, --verbose             timings on stderr\n"
+    "  -h, --help                print this help and exit\n"
+    "      --version             print the version and exit\n"
+    "\n"
+    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+
+/* "plugin", ..., "dirichlet:A"; returns -1 on a bad name or A. */
+static int parse_estimator(const char *s, h5div_estimator *e, double *a)
+{
+    static const h5div_estimator plain[] = {H5DIV_ESTIMATOR_PLUGIN, H5DIV_ESTIMATOR_MILLER_MADOW,
+                                            H5DIV_ESTIMATOR_CHAO_SHEN, H5DIV_ESTIMATOR_SHRINK};
+    *a = 0.0;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (!strcmp(s, h5div_estimator_name(plain[i]))) {
+            *e = plain[i];
+            return 0;
+        }
+    if (strncmp(s, "dirichlet:", 10) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s + 10, &end);
+    if (end == s + 10 || *end || errno || !isfinite(v) || !(v >= 0.0))
+        return -1;
+    *e = H5DIV_ESTIMATOR_DIRICHLET;
+    *a = v;
+    return 0;
+}
+
+static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->npos != 1) {
+        h5div_cli_error(cx,
+                        "entropy needs one histogram FILE:/P, got %d arguments "
+                        "(try h5div entropy --help)",
+                        a->npos);
+        return H5DIV_EUSAGE;
+    }
+    h5div_options opt = a->opt;
+    h5div_estimator est = H5DIV_ESTIMATOR_PLUGIN;
+    double dir_a = 0.0;
+    if (a->estimator && parse_estimator(a->estimator, &est, &dir_a) != 0) {
+        h5div_cli_error(cx,
+                        "unknown estimator; use plugin, miller-madow, chao-shen, shrink or "
+                        "dirichlet:A with A >= 0 (--estimator %s)",
+                        a->estimator);
+        return H5DIV_EUSAGE;
+    }
+    if (est != H5DIV_ESTIMATOR_PLUGIN && opt.pseudocount != 0.0) {
+        h5div_cli_error(cx,
+                        "--pseudocount applies to the plugin estimator only; use --estimator "
+                        "dirichlet:A (--estimator %s)",
+                        a->estimator);
+        return H5DIV_EUSAGE;
+    }
+    opt.measures = H5DIV_ENTROPY_ALL;
+    if (est != H5DIV_ESTIMATOR_SHRINK)
+        opt.measures &= ~H5DIV_MEASURE_BIT(H5DIV_SHRINKAGE_LAMBDA);
+    if (a->measures) {
+        const char *names[H5DIV_ENTROPY_NMEASURES];
+        for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++)
+            names[m] = h5div_entropy_measure_name((h5div_entropy_measure)m);
+        unsigned mask;
+        if (h5div_cli_parse_list(a->measures, names, H5DIV_ENTROPY_NMEASURES, &mask)) {
+            h5div_cli_error(cx, "unknown measure in list; see h5div entropy --help (--measures %s)",
+                            a->measures);
+            return H5DIV_EUSAGE;
+        }
+        if (mask & ~opt.measures) {
+            h5div_cli_error(cx, "shrinkage_lambda needs --estimator shrink (--measures %s)",
+                            a->measures);
+            return H5DIV_EUSAGE;
+        }
+        opt.measures = mask;
+    }
+    char out_file[4096] = "", out_group[4096] = "", msg[H5DIV_CLI_MSG] = "";
+    if (a->output && h5div_cli_split_output(a->output, out_file, sizeof out_file, out_group,
+                                            sizeof out_group, "/h5div") != 0) {
+        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
+                        a->output);
+        return H5DIV_EUSAGE;
+    }
+    double t0 = MPI_Wtime();
+    int st = H5DIV_OK;
+    if (a->output && cx->rank == 0)
+        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
+    st = h5div_cli_agree(cx, st, msg);
+    h5div_entropy_result res;
+    if (st == H5DIV_OK)
+        st = h5div_entropy_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
+    double elapsed = MPI_Wtime() - t0;
+    if (st == H5DIV_OK && a->output) {
+        if (cx->rank == 0) {
+            char *cmd = h5div_cli_command_line(cx);
+            h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
+            st = h5div_write_entropy_result(out_file, out_group, a->overwrite, &opt, &res, &info,
+                                            msg, sizeof msg);
+            free(cmd);
+        }
+        st = h5div_cli_agree(cx, st, msg);
+    }
+    if (st != H5DIV_OK) {
+        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+        return st;
+    }
+    if (cx->rank == 0) {
+        char est_text[64];
+        if (est == H5DIV_ESTIMATOR_DIRICHLET)
+            snprintf(est_text, sizeof est_text, "dirichlet:%.17g", dir_a);
+        else
+            snprintf(est_text, sizeof est_text, "%s", h5div_estimator_name(est));
+        h5div_cli_measures pm = {"entropy", "p", a->pos[0], est_text, opt.base, cx->size,
+                                 a->json, 0, {0}, {0}, {0}};
+        for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++)
+            if (res.computed & H5DIV_MEASURE_BIT(m)) {
+                pm.names[pm.n] = h5div_entropy_measure_name((h5div_entropy_measure)m);
+                pm.units[pm.n] = h5div_entropy_measure_units((h5div_entropy_measure)m, opt.base);
+                pm.values[pm.n++] = res.value[m];
+            }
+        h5div_cli_print_measures(cx->out, &pm);
+        fflush(cx->out);
+        if (a->verbose && !a->quiet) {
+            fprintf(cx->err, "h5div: entropy of %llu bins on %d ranks in %.3f s%s%s\n",
+                    (unsigned long long)res.bins, cx->size, elapsed,
+                    a->output ? "; results in " : "", a->output ? a->output : "");
+            fflush(cx->err);
+        }
+    }
+    return H5DIV_OK;
+}
+
+const h5div_cli_command h5div_cmd_entropy = {
+    "entropy",
+    "entropy of P with plugin, Miller-Madow, Chao-Shen, shrinkage or Dirichlet estimators",
+    entropy_help,
+    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_ESTIMATOR),
+    run_entropy,
+};

@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* h5div history: the result groups under /runs of a history file, as a table, CSV or plot. */
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char history_help[] =
+    "usage: h5div history [options] FILE[:/GROUP]\n"
+    "\n"
+    "List the evaluations recorded in a result history: every group under GROUP\n"
+    "(default /runs), e.g. written by h5div compare -o FILE:/runs/RUN_ID, in the\n"
+    "order of their `created` attribute, then by name. One row per run with its\n"
+    "id, created, p and q, and one column per measure (a measure of shape (k,)\n"
+    "gives the columns NAME[0] .. NAME[k-1]); an empty cell is a measure that\n"
+    "run did not compute.\n"
+    "\n"
+    "options:\n"
+    "      --csv                 print CSV (RFC 4180, values with 17 digits)\n"
+    "                            instead of the table\n"
+    "      --measures a,b,...    only these measure columns (default all)\n"
+    "      --plot OUT.png        also draw each measure over the runs, one line per\n"
+    "                            candidate q, into a PNG (runs gnuplot from PATH)\n"
+    "  -q, --quiet               nothing on stderr but errors\n"
+    "  -v, --verbose             show gnuplot's messages\n"
+    "  -h, --help                print this help and exit\n"
+    "      --version             print the version and exit\n"
+    "\n"
+    "It reads the file on rank 0 only; under mpirun the other ranks wait.\n"
+    "exit codes: 0 success, 1 internal, 2 usage, 3 input (no such file or group),\n"
+    "4 output (the plot could not be written).\n";
+
+/* Measures of every command in the order CONTRACT.md lists them; columns of
+ * other names follow in the order they are first met. */
+static const char *const known_measures[] = {"entropy_p",
+                                             "entropy_q",
+                                             "cross_entropy_pq",
+                                             "cross_entropy_qp",
+                                             "kl_pq",
+                                             "kl_qp",
+                                             "js_divergence",
+                                             "js_distance",
+                                             "total_variation",
+                                             "hellinger",
+                                             "bhattacharyya",
+                                             "chi2_pq",
+                                             "chi2_qp",
+                                             "wasserstein1",
+                                             "ks",
+                                             "entropy",
+                                             "perplexity",
+                                             "total_count",
+                                             "nonzero_bins",
+                                             "shrinkage_lambda",
+                                             "entropy_x",
+                                             "entropy_y",
+                                             "joint_entropy",
+                                             "conditional_entropy_x_given_y",
+                                             "conditional_entropy_y_given_x",
+                                             "mutual_information",
+                                             "normalized_mutual_information",
+                                             "variation_of_information"};
+#define NKNOWN (sizeof known_measures / sizeof known_measures[0])
+
+typedef struct column {
+    char *name;        /* "kl_pq" or "kl_pq[2]" */
+    size_t rank, seen; /* known measure index (or NKNOWN), order first met */
+    size_t index;      /* element of a (k,) measure */
+} column;
+
+typedef struct run {
+    char *name, *created, *p, *q;
+    double *value; /* per column */
+    unsigned char *has;
+    size_t n; /* cells allocated */
+} run;
+
+typedef struct history {
+    run *runs;
+    size_t nruns, cap_runs;
+    column *cols;
+    size_t ncols, cap_cols;
+    const char *measures; /* --measures list or NULL */
+    int failed;           /* out of memory */
+} history;
+
+/* An error message into msg[0..len); long paths are cut, not refused. */
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(p, n * elem);
+    if (q)
+        *cap = n;
+    return q;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Is `name` (without an index) selected by the comma-separated list? */
+static int selected(const char *list, const char *name)
+{
+    if (!list)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *s = list; *s;) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len == n && strncmp(s, name, n) == 0)
+            return 1;
+        s += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+/* The column named name[index] (index SIZE_MAX: a scalar), added if new. */
+static long column_of(history *h, const char *name, size_t index)
+{
+    char full[512];
+    if (index == (size_t)-1)
+        snprintf(full, sizeof full, "%s", name);
+    else
+        snprintf(full, sizeof full, "%s[%zu]", name, index);
+    for (size_t c = 0; c < h->ncols; c++)
+        if (strcmp(h->cols[c].name, full) == 0)
+            return (long)c;
+    column *cols = grow(h->cols, &h->cap_cols, h->ncols + 1, sizeof *cols);
+    char *copy = dup_str(full);
+    if (!cols || !copy) {
+        free(copy);
+        if (cols)
+            h->cols = cols;
+        h->failed = 1;
+        return -1;
+    }
+    h->cols = cols;
+    size_t rank = NKNOWN;
+    for (size_t k = 0; k < NKNOWN; k++)
+        if (strcmp(known_measures[k], name) == 0)
+            rank = k;
+    h->cols[h->ncols] = (column){copy, rank, h->ncols, index == (size_t)-1 ? 0 : index};
+    return (long)h->ncols++;
+}
+
+/* A string attribute (fixed or variable length, any number of elements
+ * joined with spaces) as a malloc'ed string; "" when absent or not text. */
+static char *string_attr(hid_t loc, const char *name)
+{
+    char *out = NULL;
+    if (H5Aexists(loc, name) <= 0)
+        return dup_str("");
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    if (ft >= 0 && sp >= 0 && H5Tget_class(ft) == H5T_STRING) {
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        if (H5Tis_variable_str(ft) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft));
+            char **v = n > 0 ? calloc((size_t)n, sizeof *v) : NULL;
+            if (v && H5Aread(a, mt, v) >= 0) {
+                size_t len = 1;
+                for (hssize_t i = 0; i < n; i++)
+                    len += (v[i] ? strlen(v[i]) : 0) + 1;
+                out = malloc(len);
+                if (out) {
+                    out[0] = '\0';
+                    for (hssize_t i = 0; i < n; i++) {
+                        if (i)
+                            strcat(out, " ");
+                        strcat(out, v[i] ? v[i] : "");
+                    }
+                }
+                H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
+            }
+            free(v);
+            H5Tclose(mt);
+        } else if (n > 0) {
+            size_t size = H5Tget_size(ft);
+            char *buf = calloc((size_t)n, size + 1);
+            hid_t mt = H5Tcopy(ft);
+            if (buf && H5Aread(a, mt, buf) >= 0) {
+                out = calloc((size_t)n, size + 1);
+                for (hssize_t i = 0; out && i < n; i++) {
+                    if (i)
+                        strcat(out, " ");
+                    strncat(out, buf + (size_t)i * size, size);
+                }
+            }
+            free(buf);
+            H5Tclose(mt);
+        }
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (a >= 0)
+        H5Aclose(a);
+    return out ? out : dup_str("");
+}
+
+/* Give a run cells for nc columns; the new ones are empty. */
+static int widen(run *r, size_t nc)
+{
+    if (nc <= r->n)
+        return 0;
+    double *val = realloc(r->value, nc * sizeof *val);
+    if (!val)
+        return -1;
+    r->value = val;
+    unsigned char *has = realloc(r->has, nc);
+    if (!has)
+        return -1;
+    r->has = has;
+    memset(has + r->n, 0, nc - r->n);
+    r->n = nc;
+    return 0;
+}
+
+typedef struct visit {
+    history *h;
+    run *r;
+} visit;
+
+/* One numeric dataset of a run group: its values into the run's columns. */
+static herr_t add_measure(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    visit *v = data;
+    if (!selected(v->h->measures, name))
+        return 0;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT); /* fails quietly on a group: skipped */
+    if (d < 0)
+        return 0;
+    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
+    H5T_class_t cls = H5Tget_class(t);
+    int nd = H5Sget_simple_extent_ndims(s);
+    hsize_t dims[1] = {1};
+    if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && (nd == 0 || nd == 1)) {
+        if (nd == 1)
+            H5Sget_simple_extent_dims(s, dims, NULL);
+        double *vals = dims[0] ? malloc((size_t)dims[0] * sizeof *vals) : NULL;
+        if (vals && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) >= 0) {
+            for (hsize_t i = 0; i < dims[0]; i++) {
+                long c = column_of(v->h, name, nd == 0 ? (size_t)-1 : (size_t)i);
+                if (c < 0)
+                    break;
+                if (widen(v->r, v->h->ncols) != 0) {
+                    v->h->failed = 1;
+                    break;
+                }
+                v->r->value[c] = vals[i];
+                v->r->has[c] = 1;
+            }
+        }
+        free(vals);
+    }
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    return v->h->failed ? -1 : 0;
+}
+
+/* One child of the history group: a run if it is a group. */
+static herr_t add_run(hid_t hg, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    history *h = data;
+    hid_t g = H5Gopen2(hg, name, H5P_DEFAULT); /* fails quietly on a dataset: skipped */
+    if (g < 0)
+        return 0;
+    run *runs = grow(h->runs, &h->cap_runs, h->nruns + 1, sizeof *runs);
+    if (!runs) {
+        H5Gclose(g);
+        h->failed = 1;
+        return -1;
+    }
+    h->runs = runs;
+    run *r = &h->runs[h->nruns++];
+    *r = (run){dup_str(name),
+               string_attr(g, "created"),
+               string_attr(g, "p"),
+               string_attr(g, "q"),
+               NULL,
+               NULL,
+               0};
+    if (!r->name || !r->created || !r->p || !r->q || widen(r, h->ncols) != 0)
+        h->failed = 1;
+    visit v = {h, r};
+    hsize_t idx = 0;
+    if (!h->failed)
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_measure, &v);
+    H5Gclose(g);
+    return h->failed ? -1 : 0;
+}
+
+static int cmp_runs(const void *a, const void *b)
+{
+    const run *x = a, *y = b;
+    int c = strcmp(x->created, y->created);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static int cmp_cols(const void *a, const void *b)
+{
+    const column *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->rank == NKNOWN) {
+        /* Unknown names: in the order first met, elements of one measure together. */
+        size_t bx = strcspn(x->name, "["), by = strcspn(y->name, "[");
+        if (bx != by || strncmp(x->name, y->name, bx) != 0)
+            return x->seen < y->seen ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : x->index > y->index ? 1 : 0;
+}
+
+static void free_history(history *h)
+{
+    for (size_t i = 0; i < h->nruns; i++) {
+        free(h->runs[i].name);
+        free(h->runs[i].created);
+        free(h->runs[i].p);
+        free(h->runs[i].q);
+        free(h->runs[i].value);
+        free(h->runs[i].has);
+    }
+    free(h->runs);
+    for (size_t c = 0; c < h->ncols; c++)
+        free(h->cols[c].name);
+    free(h->cols);
+}
+
+/* Read every run of group `group` of `file`; on rank 0 only. */
+static int read_history(const char *file, const char *group, history *h, char *msg, size_t len)
+{
+    H5E_auto2_t func;
+    void *cdata;
+    H5Eget_auto2(H5E_DEFAULT, &func, &cdata);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int st = H5DIV_OK;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    if (access(file, R_OK) != 0) {
+        set_msg(msg, len, "cannot read the history file (%s)", file);
+        st = H5DIV_EINPUT;
+    } else if ((f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        set_msg(msg, len, "not an HDF5 file (%s)", file);
+        st = H5DIV_EINPUT;
+    } else if ((g = H5Gopen2(f, group, H5P_DEFAULT)) < 0) {
+        set_msg(msg, len, "no such group in the history file (%s:%s)", file, group);
+        st = H5DIV_EINPUT;
+    } else {
+        hsize_t idx = 0;
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_run, h);
+        if (h->failed) {
+            set_msg(msg, len, "out of memory reading the history (%s:%s)", file, group);
+            st = H5DIV_EINTERNAL;
+        }
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    if (f >= 0)
+        H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, func, cdata);
+    if (st != H5DIV_OK)
+        return st;
+    /* Runs read before a column appeared have no cell for it: widen them. */
+    for (size_t i = 0; i < h->nruns; i++) {
+        if (widen(&h->runs[i], h->ncols ? h->ncols : 1) != 0) {
+            set_msg(msg, len, "out of memory reading the history (%s:%s)", file, group);
+            return H5DIV_EINTERNAL;
+        }
+    }
+    /* Sort the columns and permute every run's cells to match. */
+    size_t nc = h->ncols;
+    column *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
+    double *tv = malloc((nc ? nc : 1) * sizeof *tv);
+    unsigned char *th = malloc(nc ? nc : 1);
+    if (!sorted || !tv || !th) {
+        free(sorted);
+        free(tv);
+        free(th);
+        set_msg(msg, len, "out of memory reading the history (%s:%s)", file, group);
+        return H5DIV_EINTERNAL;
+    }
+    if (nc)
+        memcpy(sorted, h->cols, nc * sizeof *sorted);
+    qsort(sorted, nc, sizeof *sorted, cmp_cols);
+    for (size_t i = 0; i < h->nruns; i++) {
+        run *r = &h->runs[i];
+        for (size_t c = 0; c < nc; c++) {
+            size_t old = sorted[c].seen; /* a column's place before sorting */
+            tv[c] = r->value[old];
+            th[c] = r->has[old];
+        }
+        memcpy(r->value, tv, nc * sizeof *tv);
+        memcpy(r->has, th, nc);
+    }
+    memcpy(h->cols, sorted, nc * sizeof *sorted);
+    free(sorted);
+    free(tv);
+    free(th);
+    qsort(h->runs, h->nruns, sizeof *h->runs, cmp_runs);
+    return H5DIV_OK;
+}
+
+static void format_value(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "nan");
+    else if (isinf(v))
+        snprintf(buf, len, v > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, len, "%.17g", v);
+}
+
+static void csv_field(FILE *out, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void print_csv(FILE *out, const history *h)
+{
+    fputs("run,created,p,q", out);
+    for (size_t c = 0; c < h->ncols; c++) {
+        fputc(',', out);
+        csv_field(out, h->cols[c].name);
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < h->nruns; i++) {
+        const run *r = &h->runs[i];
+        csv_field(out, r->name);
+        fputc(',', out);
+        csv_field(out, r->created);
+        fputc(',', out);
+        csv_field(out, r->p);
+        fputc(',', out);
+        csv_field(out, r->q);
+        for (size_t c = 0; c < h->ncols; c++) {
+            char num[64] = "";
+            if (r->has[c])
+                format_value(num, sizeof num, r->value[c]);
+            fputc(',', out);
+            fputs(num, out);
+        }
+        fputc('\n', out);
+    }
+}
+
+static void print_table(FILE *out, const history *h)
+{
+    int wn = 3, wc = 7, wp = 1, wq = 1;
+    for (size_t i = 0; i < h->nruns; i++) {
+        const run *r = &h->runs[i];
+        wn = (int)strlen(r->name) > wn ? (int)strlen(r->name) : wn;
+        wc = (int)strlen(r->created) > wc ? (int)strlen(r->created) : wc;
+        wp = (int)strlen(r->p) > wp ? (int)strlen(r->p) : wp;
+        wq = (int)strlen(r->q) > wq ? (int)strlen(r->q) : wq;
+    }
+    fprintf(out, "%-*s  %-*s  %-*s  %-*s", wn, "run", wc, "created", wp, "p", wq, "q");
+    for (size_t c = 0; c < h->ncols; c++) {
+        int w = (int)strlen(h->cols[c].name) > 24 ? (int)strlen(h->cols[c].name) : 24;
+        fprintf(out, "  %-*s", w, h->cols[c].name);
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < h->nruns; i++) {
+        const run *r = &h->runs[i];
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s", wn, r->name, wc, r->created[0] ? r->created : "-",
+                wp, r->p[0] ? r->p : "-", wq, r->q[0] ? r->q : "-");
+        for (size_t c = 0; c < h->ncols; c++) {
+            int w = (int)strlen(h->cols[c].name) > 24 ? (int)strlen(h->cols[c].name) : 24;
+            char num[64] = "-";
+            if (r->has[c])
+                format_value(num, sizeof num, r->value[c]);
+            fprintf(out, "  %-*s", w, num);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* Days since 1970-01-01 of the date that starts "YYYY-MM-DD...", or -1. */
+static long day_number(const char *iso)
+{
+    int y, m, d;
+    if (sscanf(iso, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12)
+        return -1;
+    y -= m <= 2; /* days from civil, proleptic Gregorian */
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* gnuplot on PATH, or NULL. */
+static int find_gnuplot(char *path, size_t len)
+{
+    const char *env = getenv("PATH");
+    if (!env || !*env)
+        env = "/usr/bin:/bin";
+    for (const char *s = env; *s;) {
+        const char *end = strchr(s, ':');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        snprintf(path, len, "%.*s/gnuplot", (int)n, n ? s : ".");
+        if (access(path, X_OK) == 0)
+            return 0;
+        s += n + (end ? 1 : 0);
+    }
+    return -1;
+}
+
+/* A gnuplot string literal (single-quoted: only '' needs escaping). */
+static void gp_string(FILE *gp, const char *s)
+{
+    fputc('\'', gp);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputc('\'', gp);
+        if (*s != '\n')
+            fputc(*s, gp);
+    }
+    fputc('\'', gp);
+}
+
+/* Draw one panel per measure column with a finite value over the runs'
+ * `created` times, one line per distinct candidate q, into a PNG written by
+ * gnuplot to a temporary file that is renamed into place. gnuplot's own
+ * messages go to stderr only with verbose. */
+static int plot_history(const history *h, const char *png, int verbose, char *msg, size_t len)
+{
+    char gnuplot[4096];
+    if (find_gnuplot(gnuplot, sizeof gnuplot) != 0) {
+        set_msg(msg, len,
+                "gnuplot not found on PATH; install it (Debian: apt-get install gnuplot-nox) "
+                "to use --plot (%s)",
+                png);
+        return H5DIV_EOUTPUT;
+    }
+    /* Columns with at least one finite value in a run that has a time. */
+    unsigned char *drawn = calloc(h->ncols ? h->ncols : 1, 1);
+    size_t npanels = 0;
+    for (size_t c = 0; drawn && c < h->ncols; c++) {
+        for (size_t i = 0; i < h->nruns && !drawn[c]; i++)
+            drawn[c] = h->runs[i].created[0] && h->runs[i].has[c] && isfinite(h->runs[i].value[c]);
+        npanels += drawn[c];
+    }
+    if (!drawn || npanels == 0) {
+        free(drawn);
+        set_msg(msg, len, "the history has no finite measure values to plot (%s)", png);
+        return drawn ? H5DIV_EINPUT : H5DIV_EINTERNAL;
+    }
+    char dir[4096], tmp[4200];
+    {
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", png);
+        char *slash = strrchr(copy, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(dir, sizeof dir, "%s", slash ? (copy[0] ? copy : "/") : ".");
+    }
+    snprintf(tmp, sizeof tmp, "%s/.h5div-plot-XXXXXX", dir);
+    int tfd = mkstemp(tmp);
+    if (tfd < 0) {
+        free(drawn);
+        set_msg(msg, len, "cannot create the plot in %s: %s (%s)", dir, strerror(errno), png);
+        return H5DIV_EOUTPUT;
+    }
+    close(tfd);
+    /* Distinct candidates, in the order of their first run. */
+    size_t *cand = calloc(h->nruns, sizeof *cand), ncand = 0;
+    size_t *first = calloc(h->nruns, sizeof *first);
+    if (!cand || !first) {
+        free(cand);
+        free(first);
+        free(drawn);
+        unlink(tmp);
+        set_msg(msg, len, "out of memory (%s)", png);
+        return H5DIV_EINTERNAL;
+    }
+    for (size_t i = 0; i < h->nruns; i++) {
+        size_t k = 0;
+        while (k < ncand && strcmp(h->runs[first[k]].q, h->runs[i].q) != 0)
+            k++;
+        if (k == ncand)
+            first[ncand++] = i;
+        cand[i] = k;
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' >/dev/null%s", gnuplot, verbose ? "" : " 2>&1");
+    FILE *gp = popen(cmd, "w");
+    if (!gp) {
+        free(cand);
+        free(first);
+        free(drawn);
+        unlink(tmp);
+        set_msg(msg, len, "cannot run gnuplot (%s)", png);
+        return H5DIV_EOUTPUT;
+    }
+    size_t cols = npanels > 1 ? 2 : 1, rows = (npanels + cols - 1) / cols;
+    fprintf(gp, "set terminal pngcairo size %zu,%zu font ',9'\nset output ", 520 * cols,
+            60 + 260 * rows);
+    gp_string(gp, tmp);
+    /* Runs of one day are told apart by the time, nightly runs by the date
+     * (one tic a day for up to two weeks). */
+    long first_day = -1, last_day = -1;
+    for (size_t i = 0; i < h->nruns; i++) {
+        long day = day_number(h->runs[i].created);
+        if (day >= 0 && (first_day < 0 || day < first_day))
+            first_day = day;
+        if (day > last_day)
+            last_day = day;
+    }
+    int one_day = first_day == last_day;
+    fprintf(gp,
+            "\nset termoption noenhanced\nset datafile missing 'NaN'\nset xdata time\n"
+            "set timefmt '%%Y-%%m-%%dT%%H:%%M:%%SZ'\nset format x '%s'\nset xtics rotate by -30\n"
+            "set grid\nset key below font ',8'\nset style data linespoints\n"
+            "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n",
+            one_day ? "%H:%M:%S" : "%Y-%m-%d");
+    if (!one_day && last_day - first_day <= 14)
+        fputs("set xtics 86400\n", gp);
+    /* One data block per candidate: created, then every column. */
+    for (size_t k = 0; k < ncand; k++) {
+        fprintf(gp, "$c%zu << EOD\n", k);
+        for (size_t i = 0; i < h->nruns; i++) {
+            const run *r = &h->runs[i];
+            if (cand[i] != k || !r->created[0] || strchr(r->created, ' '))
+                continue;
+            fputs(r->created, gp);
+            for (size_t c = 0; c < h->ncols; c++) {
+                double v = r->value[c];
+                if (r->has[c] && isfinite(v))
+                    fprintf(gp, " %.17g", v);
+                else
+                    fputs(" NaN", gp);
+            }
+            fputc('\n', gp);
+        }
+        fputs("EOD\n", gp);
+    }
+    fprintf(gp, "set multiplot layout %zu,%zu title 'h5div history: %zu runs'\n", rows, cols,
+            h->nruns);
+    for (size_t c = 0; c < h->ncols; c++) {
+        if (!drawn[c])
+            continue;
+        fputs("set title ", gp);
+        gp_string(gp, h->cols[c].name);
+        fputs("\nplot ", gp);
+        for (size_t k = 0; k < ncand; k++) {
+            fprintf(gp, "%s$c%zu using 1:%zu title ", k ? ", " : "", k, c + 2);
+            const char *q = h->runs[first[k]].q;
+            gp_string(gp, q[0] ? q : "(no q)");
+        }
+        fputc('\n', gp);
+    }
+    fputs("unset multiplot\nset output\n", gp);
+    free(cand);
+    free(first);
+    free(drawn);
+    int rc = pclose(gp);
+    struct stat sb;
+    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0 || stat(tmp, &sb) != 0 ||
+        sb.st_size == 0) {
+        unlink(tmp);
+        set_msg(msg, len, "gnuplot failed to draw the plot; -v shows its messages (%s)", png);
+        return H5DIV_EOUTPUT;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(tmp, 0666 & ~mask); /* mkstemp made it private */
+    if (rename(tmp, png) != 0) {
+        set_msg(msg, len, "cannot move the plot into place: %s (%s)", strerror(errno), png);
+        unlink(tmp);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+}
+
+static int run_history(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->npos != 1) {
+        h5div_cli_error(cx,
+                        "history needs one history file FILE[:/group], got %d arguments "
+                        "(try h5div history --help)",
+                        a->npos);
+        return H5DIV_EUSAGE;
+    }
+    char file[4096], group[4096], msg[H5DIV_CLI_MSG] = "";
+    if (h5div_cli_split_output(a->pos[0], file, sizeof file, group, sizeof group, "/runs") != 0) {
+        h5div_cli_error(cx, "history must be FILE or FILE:/group, not the root group (%s)",
+                        a->pos[0]);
+        return H5DIV_EUSAGE;
+    }
+    /* Serial: rank 0 reads and prints, the others wait for its verdict. */
+    int st = H5DIV_OK;
+    if (cx->rank == 0) {
+        history h;
+        memset(&h, 0, sizeof h);
+        h.measures = a->measures;
+        st = read_history(file, group, &h, msg, sizeof msg);
+        /* The plot first: a failed command prints nothing on stdout. */
+        if (st == H5DIV_OK && a->plot)
+            st = plot_history(&h, a->plot, a->verbose && !a->quiet, msg, sizeof msg);
+        if (st == H5DIV_OK) {
+            if (a->csv)
+                print_csv(cx->out, &h);
+            else
+                print_table(cx->out, &h);
+            fflush(cx->out);
+        }
+        free_history(&h);
+    }
+    st = h5div_cli_agree(cx, st, msg);
+    if (st != H5DIV_OK) {
+        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+        return st;
+    }
+    return H5DIV_OK;
+}
+
+const h5div_cli_command h5div_cmd_history = {
+    "history",
+    "the runs of a result history (FILE:/runs) as a table, CSV or plot",
+    history_help,
+    H5DIV_CLI_OPT(H5DIV_OPT_CSV) | H5DIV_CLI_OPT(H5DIV_OPT_PLOT) |
+        H5DIV_CLI_OPT(H5DIV_OPT_MEASURES),
+    run_history,
+};

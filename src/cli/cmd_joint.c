@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* h5div joint: entropies and mutual information of a 2-D joint histogram. */
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+static const char joint_help[] =
+    "usage: h5div joint [options] FILE:/PXY\n"
+    "\n"
+    "Entropies and mutual information of a 2-D joint histogram [nx, ny] of counts\n"
+    "of (x, y) (any integer or float type): p(x,y) = PXY / sum PXY with the\n"
+    "marginals p(x) (row sums) and p(y) (column sums). Rows are split over the\n"
+    "ranks; column sums are reduced exactly in chunks of columns.\n"
+    "\n"
+    "measures: entropy_x entropy_y joint_entropy conditional_entropy_x_given_y\n"
+    "          conditional_entropy_y_given_x mutual_information\n"
+    "          normalized_mutual_information variation_of_information\n"
+    "  mutual_information = sum p(x,y) log_b [p(x,y) / (p(x) p(y))], a sum of\n"
+    "  non-negative per-cell terms; conditional entropies are sums of per-cell\n"
+    "  -p(x,y) log_b p(x|y) (never negative); normalized_mutual_information =\n"
+    "  2 I / (H(X) + H(Y)) (0 when both are 0); variation_of_information =\n"
+    "  H(X|Y) + H(Y|X).\n"
+    "\n"
+    "options:\n"
+    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
+    "                            (default group /h5div); other groups are kept\n"
+    "      --overwrite           replace an existing result group\n"
+    "      --json                print one JSON object instead of the table\n"
+    "      --pseudocount A       add A >= 0 to every cell before normalising\n"
+    "      --measures a,b,...    compute only these measures (default all)\n"
+    "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
+    "                            larger shard is read three times in pieces\n"
+    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
+    "      --independent-io      independent instead of collective MPI-IO reads\n"
+    "  -q, --quiet               nothing on stderr but errors\n"
+    "  -v, --verbose             timings on stderr\n"
+    "  -h, --help                print this help and exit\n"
+    "      --version             print the version and exit\n"
+    "\n"
+    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+
+static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->npos != 1) {
+        h5div_cli_error(cx,
+                        "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
+                        "(try h5div joint --help)",
+                        a->npos);
+        return H5DIV_EUSAGE;
+    }
+    h5div_options opt = a->opt;
+    opt.measures = H5DIV_JOINT_ALL;
+    if (a->measures) {
+        const char *names[H5DIV_JOINT_NMEASURES];
+        for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
+            names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
+        if (h5div_cli_parse_list(a->measures, names, H5DIV_JOINT_NMEASURES, &opt.measures)) {
+            h5div_cli_error(cx, "unknown measure in list; see h5div joint --help (--measures %s)",
+                            a->measures);
+            return H5DIV_EUSAGE;
+        }
+    }
+    char out_file[4096] = "", out_group[4096] = "", msg[H5DIV_CLI_MSG] = "";
+    if (a->output && h5div_cli_split_output(a->output, out_file, sizeof out_file, out_group,
+                                            sizeof out_group, "/h5div") != 0) {
+        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
+                        a->output);
+        return H5DIV_EUSAGE;
+    }
+    double t0 = MPI_Wtime();
+    int st = H5DIV_OK;
+    if (a->output && cx->rank == 0)
+        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
+    st = h5div_cli_agree(cx, st, msg);
+    h5div_joint_result res;
+    if (st == H5DIV_OK)
+        st = h5div_joint_files(cx->comm, a->pos[0], &opt, &res, msg, sizeof msg);
+    double elapsed = MPI_Wtime() - t0;
+    if (st == H5DIV_OK && a->output) {
+        if (cx->rank == 0) {
+            char *cmd = h5div_cli_command_line(cx);
+            h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
+            st = h5div_write_joint_result(out_file, out_group, a->overwrite, &opt, &res, &info,
+                                          msg, sizeof msg);
+            free(cmd);
+        }
+        st = h5div_cli_agree(cx, st, msg);
+    }
+    if (st != H5DIV_OK) {
+        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+        return st;
+    }
+    if (cx->rank == 0) {
+        h5div_cli_measures pm = {"joint", "pxy", a->pos[0], NULL, opt.base, cx->size,
+                                 a->json, 0, {0}, {0}, {0}};
+        for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
+            if (res.computed & H5DIV_MEASURE_BIT(m)) {
+                pm.names[pm.n] = h5div_joint_measure_name((h5div_joint_measure)m);
+                pm.units[pm.n] = h5div_joint_measure_units((h5div_joint_measure)m, opt.base);
+                pm.values[pm.n++] = res.value[m];
+            }
+        h5div_cli_print_measures(cx->out, &pm);
+        fflush(cx->out);
+        if (a->verbose && !a->quiet) {
+            fprintf(cx->err, "h5div: joint of %llu x %llu cells on %d ranks in %.3f s%s%s\n",
+                    (unsigned long long)res.nx, (unsigned long long)res.ny, cx->size, elapsed,
+                    a->output ? "; results in " : "", a->output ? a->output : "");
+            fflush(cx->err);
+        }
+    }
+    return H5DIV_OK;
+}
+
+const h5div_cli_command h5div_cmd_joint = {
+    "joint",
+    "entropies, conditional entropies and mutual information of a 2-D joint histogram",
+    joint_help,
+    H5DIV_CLI_EVAL_OPTS,
+    run_joint,
+};

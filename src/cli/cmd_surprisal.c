@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* h5div surprisal: per-bin self-information of a histogram, written as a dataset. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char surprisal_help[] =
+    "usage: h5div surprisal [options] FILE:/P -o OUT.h5:/dataset\n"
+    "\n"
+    "Write the self-information -log_b p(i) of every bin of a 1-D histogram,\n"
+    "p = P / sum P, as a chunked float64 dataset of P's shape (inf for empty\n"
+    "bins) with attributes units, base, p, pseudocount, ranks, h5div_version,\n"
+    "command and created. Every rank writes its own bins with collective\n"
+    "parallel HDF5 writes into a temporary copy of OUT.h5 that is renamed into\n"
+    "place when complete: a failed or killed run leaves OUT.h5 as it was.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE:/DSET   the output dataset (required; groups are created)\n"
+    "      --overwrite           replace an existing output dataset\n"
+    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+    "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
+    "      --json                print a JSON summary instead of a line of text\n"
+    "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB)\n"
+    "      --piece-size SIZE     bytes of one read or write (default 64MiB, at most 1GiB)\n"
+    "      --independent-io      independent instead of collective MPI-IO reads\n"
+    "  -q, --quiet               nothing on stderr but errors\n"
+    "  -v, --verbose             timings on stderr\n"
+    "  -h, --help                print this help and exit\n"
+    "      --version             print the version and exit\n"
+    "\n"
+    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+
+static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->npos != 1) {
+        h5div_cli_error(cx,
+                        "surprisal needs one histogram FILE:/P, got %d arguments "
+                        "(try h5div surprisal --help)",
+                        a->npos);
+        return H5DIV_EUSAGE;
+    }
+    char out_file[4096] = "", out_dset[4096] = "", msg[H5DIV_CLI_MSG] = "";
+    if (!a->output) {
+        h5div_cli_error(cx, "surprisal needs an output dataset -o FILE:/dataset (-o)");
+        return H5DIV_EUSAGE;
+    }
+    if (h5div_cli_split_output(a->output, out_file, sizeof out_file, out_dset, sizeof out_dset,
+                               "/surprisal") != 0) {
+        h5div_cli_error(cx, "output must be FILE:/dataset, not the root group (%s)", a->output);
+        return H5DIV_EUSAGE;
+    }
+    h5div_options opt = a->opt;
+    double t0 = MPI_Wtime();
+    int st = H5DIV_OK;
+    if (cx->rank == 0)
+        st = h5div_check_output_dataset(out_file, out_dset, a->overwrite, msg, sizeof msg);
+    st = h5div_cli_agree(cx, st, msg);
+    uint64_t bins = 0;
+    char *cmd = h5div_cli_command_line(cx);
+    if (st == H5DIV_OK)
+        st = h5div_surprisal_files(cx->comm, a->pos[0], out_file, out_dset, a->overwrite, cmd,
+                                   &opt, &bins, msg, sizeof msg);
+    free(cmd);
+    double elapsed = MPI_Wtime() - t0;
+    if (st != H5DIV_OK) {
+        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+        return st;
+    }
+    if (cx->rank == 0) {
+        const char *units = opt.base == H5DIV_BASE_2 ? "bits" : opt.base == H5DIV_BASE_E ? "nats" : "hartleys";
+        const char *base = opt.base == H5DIV_BASE_2 ? "2" : opt.base == H5DIV_BASE_E ? "e" : "10";
+        if (a->json) {
+            fprintf(cx->out,
+                    "{\"command\": \"surprisal\", \"base\": \"%s\", \"units\": \"%s\", "
+                    "\"ranks\": %d,\n \"inputs\": {\"p\": ",
+                    base, units, cx->size);
+            h5div_cli_json_string(cx->out, a->pos[0]);
+            fputs("},\n \"output\": ", cx->out);
+            h5div_cli_json_string(cx->out, a->output);
+            fprintf(cx->out, ", \"bins\": %llu}\n", (unsigned long long)bins);
+        } else if (!a->quiet) {
+            fprintf(cx->out, "surprisal of %llu bins in %s written to %s:%s\n",
+                    (unsigned long long)bins, units, out_file, out_dset);
+        }
+        fflush(cx->out);
+        if (a->verbose && !a->quiet) {
+            fprintf(cx->err, "h5div: surprisal of %llu bins on %d ranks in %.3f s\n",
+                    (unsigned long long)bins, cx->size, elapsed);
+            fflush(cx->err);
+        }
+    }
+    return H5DIV_OK;
+}
+
+const h5div_cli_command h5div_cmd_surprisal = {
+    "surprisal",
+    "per-bin self-information -log_b p(i) of P, written as a dataset (-o FILE:/dataset)",
+    surprisal_help,
+    H5DIV_CLI_EVAL_OPTS & ~H5DIV_CLI_OPT(H5DIV_OPT_MEASURES),
+    run_surprisal,
+};

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks. */
+#include "core/entropy.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LN2 0.693147180559945309417232121458176568
+#define LN10 2.30258509299404568401799145468436421
+
+/* Ratios below this are subnormal or close to it: their logarithms are
+ * taken as differences of logarithms of the unscaled values. */
+#define TINY 0x1p-960
+
+static const char *const entropy_names[H5DIV_ENTROPY_NMEASURES] = {
+    "entropy", "perplexity", "total_count", "nonzero_bins", "shrinkage_lambda"};
+
+const char *h5div_entropy_measure_name(h5div_entropy_measure m)
+{
+    if ((int)m < 0 || m >= H5DIV_ENTROPY_NMEASURES)
+        return NULL;
+    return entropy_names[m];
+}
+
+const char *h5div_entropy_measure_units(h5div_entropy_measure m, h5div_base base)
+{
+    if (m != H5DIV_ENTROPY)
+        return "1";
+    return base == H5DIV_BASE_2 ? "bits" : base == H5DIV_BASE_E ? "nats" : "hartleys";
+}
+
+const char *h5div_estimator_name(h5div_estimator e)
+{
+    switch (e) {
+    case H5DIV_ESTIMATOR_PLUGIN: return "plugin";
+    case H5DIV_ESTIMATOR_MILLER_MADOW: return "miller-madow";
+    case H5DIV_ESTIMATOR_CHAO_SHEN: return "chao-shen";
+    case H5DIV_ESTIMATOR_SHRINK: return "shrink";
+    case H5DIV_ESTIMATOR_DIRICHLET: return "dirichlet";
+    }
+    return NULL;
+}
+
+double h5div_ln_base(h5div_base base)
+{
+    return base == H5DIV_BASE_2 ? LN2 : base == H5DIV_BASE_10 ? LN10 : 1.0;
+}
+
+void h5div_entropy_stats_init(h5div_entropy_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    h5div_acc_init(&st->raw);
+    h5div_acc_init(&st->total);
+}
+
+size_t h5div_first_fraction(const double *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != floor(x[i]))
+            return i;
+    return n;
+}
+
+/* Block sums with error-free transformations, as h5div_total_add does. */
+static void block_total(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
+{
+    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
+        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        double s = 0.0, err = 0.0;
+        for (size_t i = b; i < b + e; i++) {
+            double v = x[i] + alpha, t = s + v, bp = t - s;
+            err += (s - (t - bp)) + (v - bp);
+            s = t;
+        }
+        if (isfinite(s) && isfinite(err)) {
+            h5div_acc_add(acc, s);
+            h5div_acc_add(acc, err);
+        } else {
+            for (size_t i = b; i < b + e; i++)
+                h5div_acc_add(acc, x[i] + alpha);
+        }
+    }
+}
+
+void h5div_entropy_stats_add(const double *restrict x, size_t n, double alpha,
+                             h5div_entropy_stats *st)
+{
+    block_total(x, n, 0.0, &st->raw);
+    block_total(x, n, alpha, &st->total);
+    for (size_t i = 0; i < n; i++) {
+        st->nonzero += x[i] > 0.0;
+        st->singletons += x[i] == 1.0;
+    }
+}
+
+void h5div_entropy_norm_init(h5div_entropy_norm *nm, double hi, double lo, double alpha)
+{
+    /* A power of two brings the total near 1 (exactly), so neither huge nor
+     * tiny counts overflow or underflow in the scaled values. */
+    int e;
+    frexp(hi, &e);
+    int k = 1 - e;
+    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
+    nm->scale = ldexp(1.0, k);
+    nm->log_t = log(hi);
+    nm->t_hi = hi * nm->scale;
+    nm->t_lo = lo * nm->scale;
+    nm->inv = (1.0 / nm->t_hi) * (1.0 - nm->t_lo / nm->t_hi);
+    nm->alpha = alpha;
+}
+
+double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm)
+{
+    double v = xr * nm->scale, r = v * nm->inv;
+    /* Near 1 through log1p of (T - v) / T, exact to a rounding because T is
+     * held as two parts. */
+    if (r > 0.5)
+        return log1p(-((nm->t_hi - v) + nm->t_lo) * nm->inv);
+    if (r < TINY)
+        return log(xr) - nm->log_t;
+    return log(r);
+}
+
+void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
+                              h5div_acc *acc)
+{
+    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
+        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        /* Four lanes by index within the block, combined in a fixed tree. */
+        double s[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < e; k++) {
+            double xr = x[b + k] + nm->alpha;
+            if (xr > 0.0)
+                s[k & 3] -= (xr * nm->scale * nm->inv) * h5div_entropy_log_p(xr, nm);
+        }
+        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
+    }
+}
+
+void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n,
+                                 double coverage, double log_coverage, h5div_acc *acc)
+{
+    for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
+        size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
+        double s[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < e; k++) {
+            double c = x[b + k];
+            if (!(c > 0.0))
+                continue;
+            double u = c / n;
+            /* log(u) near 1 from the exact n - c. */
+            double lu = u > 0.5 ? log1p(-(n - c) / n) : log(u);
+            double pa = coverage * u;
+            double la = -expm1(n * log1p(-pa)); /* 1 - (1 - pa)^n */
+            double t = la > 0.0 ? -pa * (log_coverage + lu) / la : 0.0;
+            s[k & 3] += t > 0.0 ? t : 0.0;
+        }
+        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
+    }
+}
+
+void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, double n, double k,
+                                   h5div_acc acc[2])
+{
+    const double nk = n * k;
+    for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
+        size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
+        double s2[4] = {0, 0, 0, 0}, m2[4] = {0, 0, 0, 0};
+        for (size_t j = 0; j < e; j++) {
+            double c = x[b + j], u = c / n;
+            /* u - 1/K = (c K - n) / (n K) without cancellation. */
+            double d = fma(c, k, -n) / nk;
+            s2[j & 3] += u * u;
+            m2[j & 3] += d * d;
+        }
+        h5div_acc_add(&acc[0], (s2[0] + s2[1]) + (s2[2] + s2[3]));
+        h5div_acc_add(&acc[1], (m2[0] + m2[1]) + (m2[2] + m2[3]));
+    }
+}
+
+double h5div_entropy_shrink_lambda(double n, double sum_u2, double msp)
+{
+    if (n <= 1.0 || msp == 0.0)
+        return 1.0;
+    double lambda = (1.0 - sum_u2) / ((n - 1.0) * msp);
+    return lambda > 1.0 ? 1.0 : (lambda < 0.0 ? 0.0 : lambda);
+}
+
+void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n, double k,
+                              double lambda, h5div_acc *acc)
+{
+    const double target = 1.0 / k, keep = 1.0 - lambda;
+    for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
+        size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
+        double s[4] = {0, 0, 0, 0};
+        for (size_t j = 0; j < e; j++) {
+            double c = x[b + j];
+            double ps = lambda * target + keep * (c / n);
+            if (!(ps > 0.0))
+                continue;
+            /* 1 - ps as a sum of non-negative parts, for log(ps) near 1. */
+            double lp = ps > 0.5 ? log1p(-(lambda * (1.0 - target) + keep * ((n - c) / n)))
+                                 : log(ps);
+            s[j & 3] -= ps * lp;
+        }
+        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
+    }
+}
+
+void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
+                            double ln_b, double *restrict out)
+{
+    for (size_t i = 0; i < n; i++) {
+        double xr = x[i] + nm->alpha;
+        /* -log p >= 0 always; + 0.0 turns -0.0 (p = 1) into +0.0. */
+        out[i] = xr > 0.0 ? -h5div_entropy_log_p(xr, nm) / ln_b + 0.0 : INFINITY;
+    }
+}

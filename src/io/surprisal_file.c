@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Per-bin self-information written with collective parallel HDF5 writes into a temporary file. */
+#include <errno.h>
+#include <math.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/entropy.h"
+#include "io/io.h"
+#include "par/par.h"
+
+/* Output chunks of 1 MiB of float64. */
+#define OUT_CHUNK_BINS ((hsize_t)1 << 17)
+
+typedef struct surprisal_job {
+    const char *p_ref, *out_file, *out_path, *command;
+    int overwrite;
+    const h5div_options *opt;
+    uint64_t *bins;
+    h5div_acc tot;
+    h5div_entropy_norm nm;
+    double ln_b;
+    hid_t dset, space; /* output dataset and its file space */
+    double *out;       /* piece-sized buffer of the values */
+} surprisal_job;
+
+enum { PASS_TOTAL = 0, PASS_WRITE };
+
+static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *v, char *msg,
+                      size_t len)
+{
+    hsize_t off = first, cnt = n, one = n ? cnt : 1;
+    hid_t mspace = H5Screate_simple(1, &one, NULL);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    herr_t rc = mspace >= 0 && dxpl >= 0 ? 0 : -1;
+    if (rc >= 0)
+        rc = n ? H5Sselect_hyperslab(j->space, H5S_SELECT_SET, &off, NULL, &cnt, NULL)
+               : (H5Sselect_none(j->space) < 0 ? -1 : H5Sselect_none(mspace));
+    if (rc >= 0)
+        rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (rc >= 0)
+        rc = H5Dwrite(j->dset, H5T_NATIVE_DOUBLE, mspace, j->space, dxpl, v);
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (rc < 0) {
+        h5div_set_error(msg, len, "cannot write bins %llu..%llu of the output (%s:%s)",
+                        (unsigned long long)first, (unsigned long long)(first + n), j->out_file,
+                        j->out_path);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+}
+
+static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
+                           char *msg, size_t len)
+{
+    surprisal_job *j = ctx;
+    if (pass == PASS_TOTAL) {
+        H5DIV_CHECK(h5div_check_values(v[0], n, first_bin, j->p_ref, msg, len));
+        h5div_total_add(v[0], n, j->opt->pseudocount, &j->tot);
+        return H5DIV_OK;
+    }
+    h5div_surprisal_values(v[0], n, &j->nm, j->ln_b, j->out);
+    return write_slab(j, first_bin, n, j->out, msg, len);
+}
+
+/* Collective: create the output dataset (and its groups) in the open
+ * temporary file, replacing an existing one only with overwrite. */
+static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, uint64_t bins,
+                         const char *created, char *msg, size_t len)
+{
+    int e = h5div_h5_path_exists(f, j->out_path);
+    if (e > 0 && !j->overwrite) {
+        h5div_set_error(msg, len, "output dataset exists; use --overwrite to replace it (%s:%s)",
+                        j->out_file, j->out_path);
+        return H5DIV_EOUTPUT;
+    }
+    if (e > 0 && H5Ldelete(f, j->out_path, H5P_DEFAULT) < 0) {
+        h5div_set_error(msg, len, "cannot replace the output dataset (%s:%s)", j->out_file,
+                        j->out_path);
+        return H5DIV_EOUTPUT;
+    }
+    hsize_t dims = bins, chunk = bins < OUT_CHUNK_BINS ? bins : OUT_CHUNK_BINS;
+    j->space = H5Screate_simple(1, &dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (j->space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 &&
+        H5Pset_create_intermediate_group(lcpl, 1) >= 0)
+        j->dset = H5Dcreate2(f, j->out_path, H5T_IEEE_F64LE, j->space, lcpl, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (j->dset < 0) {
+        h5div_set_error(msg, len, "cannot create the output dataset (%s:%s)", j->out_file,
+                        j->out_path);
+        return H5DIV_EOUTPUT;
+    }
+    /* Attributes are metadata: every rank writes the same values. */
+    const char *units = j->opt->base == H5DIV_BASE_2   ? "bits"
+                        : j->opt->base == H5DIV_BASE_E ? "nats"
+                                                       : "hartleys";
+    const char *base = j->opt->base == H5DIV_BASE_2 ? "2" : j->opt->base == H5DIV_BASE_E ? "e" : "10";
+    int size;
+    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
+    int64_t ranks = size;
+    herr_t rc = 0;
+    rc |= h5div_put_string_attr(j->dset, "units", units);
+    rc |= h5div_put_string_attr(j->dset, "base", base);
+    rc |= h5div_put_string_attr(j->dset, "p", j->p_ref);
+    rc |= h5div_put_string_attr(j->dset, "h5div_version", h5div_version_string());
+    rc |= h5div_put_string_attr(j->dset, "command", j->command ? j->command : "");
+    rc |= h5div_put_string_attr(j->dset, "created", created);
+    rc |= h5div_put_scalar_attr(j->dset, "ranks", H5T_NATIVE_INT64, &ranks);
+    rc |= h5div_put_scalar_attr(j->dset, "pseudocount", H5T_NATIVE_DOUBLE,
+                                &j->opt->pseudocount);
+    if (rc < 0) {
+        h5div_set_error(msg, len, "cannot write the output attributes (%s:%s)", j->out_file,
+                        j->out_path);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+}
+
+/* Rank 0: a locked temporary copy of the output file in its directory. */
+typedef struct temp_out {
+    int status, existing, lock;
+    char tmp[H5DIV_REF_MAX + 64];
+    char msg[1024];
+    char created[32]; /* ISO 8601, the same on every rank */
+} temp_out;
+
+static void make_temp(const surprisal_job *j, temp_out *t)
+{
+    char dir[H5DIV_REF_MAX];
+    h5div_results_dir_of(j->out_file, dir, sizeof dir);
+    t->lock = h5div_results_lock(j->out_file);
+    if (t->lock == -1) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot lock the output file: %s (%s.lock)",
+                        strerror(errno), j->out_file);
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    snprintf(t->tmp, sizeof t->tmp, "%s/.h5div-surprisal-XXXXXX", dir);
+    int fd = mkstemp(t->tmp);
+    if (fd < 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
+                        dir, strerror(errno), j->out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    struct stat sb;
+    t->existing = stat(j->out_file, &sb) == 0;
+    if (t->existing && h5div_results_copy_file(j->out_file, fd) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot copy the existing output file: %s (%s)",
+                        strerror(errno), j->out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
+    close(fd);
+}
+
+static int finish_temp(const surprisal_job *j, temp_out *t, char *msg, size_t len)
+{
+    char dir[H5DIV_REF_MAX];
+    h5div_results_dir_of(j->out_file, dir, sizeof dir);
+    int st = H5DIV_OK;
+    int fd = open(t->tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0)
+        st = H5DIV_EOUTPUT;
+    if (fd >= 0)
+        close(fd);
+    if (st == H5DIV_OK && rename(t->tmp, j->out_file) != 0)
+        st = H5DIV_EOUTPUT;
+    if (st != H5DIV_OK)
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        j->out_file);
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return st;
+}
+
+static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
+{
+    surprisal_job *j = arg;
+    const h5div_options *opt = j->opt;
+    int rank;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    H5DIV_CHECK(h5div_agree_options(comm, opt, msg, len));
+    h5div_dset d;
+    H5DIV_CHECK(h5div_dset_open(comm, j->p_ref, &d, msg, len));
+    *j->bins = d.bins;
+    h5div_dset *ds[1] = {&d};
+    h5div_sweep sw;
+    int st = h5div_sweep_init(comm, &sw, ds, 1, 1, opt, msg, len);
+    if (st != H5DIV_OK) {
+        h5div_dset_close(&d);
+        return st;
+    }
+    j->out = sw.scratch[0];
+    h5div_acc_init(&j->tot);
+    st = h5div_sweep_run(comm, &sw, PASS_TOTAL, 0, opt, surprisal_piece, j, msg, len);
+    if (st == H5DIV_OK)
+        st = h5div_par_sum_acc(comm, &j->tot, 1);
+    if (st == H5DIV_OK) {
+        double hi, lo;
+        h5div_acc_round2(&j->tot, &hi, &lo);
+        if (hi == 0.0) {
+            h5div_set_error(msg, len, "histogram is all zeros (%s)", j->p_ref);
+            st = H5DIV_EINPUT;
+        } else if (!isfinite(hi)) {
+            h5div_set_error(msg, len, "histogram total overflows a double (%s)", j->p_ref);
+            st = H5DIV_EINPUT;
+        } else {
+            h5div_entropy_norm_init(&j->nm, hi, lo, opt->pseudocount);
+            j->ln_b = h5div_ln_base(opt->base);
+        }
+    }
+    /* The temporary copy, made by rank 0 and opened by all. */
+    temp_out t;
+    memset(&t, 0, sizeof t);
+    t.lock = -2;
+    if (st == H5DIV_OK) {
+        if (rank == 0) {
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            make_temp(j, &t);
+            strftime(t.created, sizeof t.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        /* Everything but rank 0's lock descriptor is shared. */
+        int lock = t.lock;
+        H5DIV_MPI_CHECK(MPI_Bcast(&t, (int)sizeof t, MPI_BYTE, 0, comm));
+        if (rank == 0)
+            t.lock = lock;
+        st = t.status;
+        if (st != H5DIV_OK)
+            h5div_set_error(msg, len, "%s", t.msg);
+        const char *created = t.created;
+        hid_t f = H5I_INVALID_HID;
+        if (st == H5DIV_OK) {
+            hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+            if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
+                f = t.existing ? H5Fopen(t.tmp, H5F_ACC_RDWR, fapl)
+                               : H5Fcreate(t.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+            if (fapl >= 0)
+                H5Pclose(fapl);
+            if (f < 0) {
+                h5div_set_error(msg, len, "cannot open the output file for writing (%s)",
+                                j->out_file);
+                st = H5DIV_EOUTPUT;
+            }
+            st = h5div_par_agree(comm, st, msg, len);
+        }
+        j->dset = j->space = H5I_INVALID_HID;
+        if (st == H5DIV_OK) {
+            st = create_output(comm, j, f, d.bins, created, msg, len);
+            st = h5div_par_agree(comm, st, msg, len);
+        }
+        if (st == H5DIV_OK)
+            st = h5div_sweep_run(comm, &sw, PASS_WRITE, H5DIV_SWEEP_COLLECTIVE_FN, opt,
+                                 surprisal_piece, j, msg, len);
+        if (j->dset >= 0 && H5Dclose(j->dset) < 0 && st == H5DIV_OK) {
+            h5div_set_error(msg, len, "cannot close the output dataset (%s)", j->out_file);
+            st = H5DIV_EOUTPUT;
+        }
+        if (j->space >= 0)
+            H5Sclose(j->space);
+        if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
+            h5div_set_error(msg, len, "cannot close the output file (%s)", j->out_file);
+            st = H5DIV_EOUTPUT;
+        }
+        st = h5div_par_agree(comm, st, msg, len);
+        if (rank == 0 && st == H5DIV_OK)
+            st = finish_temp(j, &t, msg, len);
+        st = h5div_par_agree(comm, st, msg, len);
+        if (rank == 0 && st != H5DIV_OK && t.tmp[0])
+            unlink(t.tmp);
+        if (rank == 0 && t.lock >= 0)
+            close(t.lock);
+    }
+    h5div_sweep_free(&sw);
+    h5div_dset_close(&d);
+    return st;
+}
+
+int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file,
+                          const char *out_path, int overwrite, const char *command,
+                          const h5div_options *opt, uint64_t *bins, char *errmsg,
+                          size_t errlen)
+{
+    surprisal_job j;
+    memset(&j, 0, sizeof j);
+    uint64_t dummy = 0;
+    j.p_ref = p_ref;
+    j.out_file = out_file;
+    j.out_path = out_path;
+    j.command = command;
+    j.overwrite = overwrite;
+    j.opt = opt;
+    j.bins = bins ? bins : &dummy;
+    return h5div_io_collective(comm, surprisal_body, &j, errmsg, errlen);
+}
