@@ -109,7 +109,28 @@ int h5div_results_copy_file(const char *from, int to_fd);
 int h5div_results_lock(const char *path);
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value);
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
-herr_t h5div_put_measure(hid_t g, const char *name, double v, const char *units);
+
+#define H5DIV_GROUP_MAX_MEASURES 16
+
+/* What one result group holds besides the attributes every group has. */
+typedef struct h5div_group_spec {
+    const h5div_options *opt;
+    const h5div_result_info *info;
+    const char *input_attr[2]; /* "p", "q", "pxy" or NULL */
+    const char *input_ref[2];  /* their FILE:/dataset references */
+    const char *estimator;     /* string attribute `estimator`, or NULL */
+    double dirichlet_a;        /* attribute `dirichlet_a` when estimator is dirichlet */
+    int n;
+    const char *names[H5DIV_GROUP_MAX_MEASURES], *units[H5DIV_GROUP_MAX_MEASURES];
+    double values[H5DIV_GROUP_MAX_MEASURES];
+} h5div_group_spec;
+
+/* Write gs as group `group` of `path`: the file is copied to a temporary
+ * file in the same directory under the lock on path.lock, the group is
+ * added there, and the copy is renamed over `path` once it is on disk.
+ * Not collective. */
+int h5div_write_result_group(const char *path, const char *group, int overwrite,
+                             const h5div_group_spec *gs, char *errmsg, size_t errlen);
 
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen);

@@ -132,13 +132,11 @@ static const char *base_name(h5div_base b)
     return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
 }
 
-/* Fill an open file with the result group; returns < 0 on failure. */
-static int fill_group(hid_t f, const char *group, int overwrite, const h5div_options *opt,
-                      const h5div_compare_result *res, const h5div_result_info *info,
+/* Fill an open file with the result group of gs. */
+static int fill_group(hid_t f, const char *group, int overwrite, const h5div_group_spec *gs,
                       char *errmsg, size_t errlen)
 {
-    int exists = h5div_h5_path_exists(f, group);
-    if (exists > 0) {
+    if (h5div_h5_path_exists(f, group) > 0) {
         if (!overwrite) {
             h5div_set_error(errmsg, errlen,
                             "result group exists; use --overwrite to replace it (%s)", group);
@@ -162,21 +160,26 @@ static int fill_group(hid_t f, const char *group, int overwrite, const h5div_opt
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const h5div_result_info *info = gs->info;
     int64_t ranks = info->ranks;
     herr_t rc = 0;
     rc |= put_string_attr(g, "h5div_version", h5div_version_string());
     rc |= put_string_attr(g, "command", info->command ? info->command : "");
     rc |= put_string_attr(g, "created", created);
     rc |= put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= put_string_attr(g, "base", base_name(opt->base));
-    rc |= put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount);
+    rc |= put_string_attr(g, "base", base_name(gs->opt->base));
+    rc |= put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount);
     rc |= put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds);
-    rc |= put_string_attr(g, "p", info->p_ref ? info->p_ref : "");
-    rc |= put_string_attr(g, "q", info->q_ref ? info->q_ref : "");
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-        if (res->computed & H5DIV_MEASURE_BIT(m))
-            rc |= put_measure(g, h5div_measure_name((h5div_measure)m), res->value[m],
-                              h5div_measure_units((h5div_measure)m, opt->base));
+    for (int i = 0; i < 2; i++)
+        if (gs->input_attr[i])
+            rc |= put_string_attr(g, gs->input_attr[i], gs->input_ref[i] ? gs->input_ref[i] : "");
+    if (gs->estimator) {
+        rc |= put_string_attr(g, "estimator", gs->estimator);
+        if (!strcmp(gs->estimator, "dirichlet"))
+            rc |= put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a);
+    }
+    for (int m = 0; m < gs->n; m++)
+        rc |= put_measure(g, gs->names[m], gs->values[m], gs->units[m]);
     H5Gclose(g);
     if (rc < 0) {
         h5div_set_error(errmsg, errlen, "cannot write the result datasets (%s)", group);
@@ -212,9 +215,8 @@ static int lock_results(const char *path)
     return fd;
 }
 
-int h5div_write_compare_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_compare_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen)
+int h5div_write_result_group(const char *path, const char *group, int overwrite,
+                             const h5div_group_spec *gs, char *errmsg, size_t errlen)
 {
     char dir[H5DIV_REF_MAX], tmp[H5DIV_REF_MAX + 64], msg[1024] = "";
     dir_of(path, dir, sizeof dir);
@@ -261,7 +263,7 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
         }
     }
     if (st == H5DIV_OK)
-        st = fill_group(f, group, overwrite, opt, result, info, msg, sizeof msg);
+        st = fill_group(f, group, overwrite, gs, msg, sizeof msg);
     if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
         h5div_set_error(msg, sizeof msg, "cannot close the results file (%s)", path);
         st = H5DIV_EOUTPUT;
@@ -294,6 +296,23 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
     return st;
 }
 
+int h5div_write_compare_result(const char *path, const char *group, int overwrite,
+                               const h5div_options *opt, const h5div_compare_result *result,
+                               const h5div_result_info *info, char *errmsg, size_t errlen)
+{
+    h5div_group_spec gs = {.opt = opt,
+                           .info = info,
+                           .input_attr = {"p", "q"},
+                           .input_ref = {info->p_ref, info->q_ref}};
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        if (result->computed & H5DIV_MEASURE_BIT(m)) {
+            gs.names[gs.n] = h5div_measure_name((h5div_measure)m);
+            gs.units[gs.n] = h5div_measure_units((h5div_measure)m, opt->base);
+            gs.values[gs.n++] = result->value[m];
+        }
+    return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
+}
+
 /* Shared with the result writers of the other commands (results_entropy.c,
  * surprisal_file.c), which follow the same temporary-file discipline. */
 void h5div_results_dir_of(const char *path, char *dir, size_t len) { dir_of(path, dir, len); }
@@ -306,8 +325,4 @@ herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value)
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value)
 {
     return put_scalar_attr(loc, name, type, value);
-}
-herr_t h5div_put_measure(hid_t g, const char *name, double v, const char *units)
-{
-    return put_measure(g, name, v, units);
 }
