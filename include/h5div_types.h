@@ -60,6 +60,12 @@ typedef struct h5div_options {
     size_t memory_per_rank; /* bytes of input one rank may hold at once */
     size_t piece_bytes;     /* bytes of one dataset read (bounded by 1 GiB) */
     int collective_io;      /* 1: collective MPI-IO reads (default), 0: independent */
+    /* Called on rank 0 after every round of a pass over the input (a read
+     * round, or a piece of a shard kept in memory) with the pass number,
+     * the fraction of that pass done and the bytes all ranks have processed
+     * in it; NULL (default) for no reports. */
+    void (*progress)(void *ctx, int pass, double fraction, double bytes);
+    void *progress_ctx;
 } h5div_options;
 
 /* Result of `compare`: value[m] is valid when bit m of `computed` is set. */

@@ -140,11 +140,17 @@ def case_quiet_verbose(ctx):
         for q in (("-q", "--quiet") if n is None else ("-q",)):
             res = expect_ok(ctx, ["compare", q, "--json", P_REF, Q_REF], n)
             ctx.check(res.err == "", f"{q} {label(n)}: stderr not empty on success", res)
+            res = expect_ok(ctx, ["compare", q, "-v", "--json", P_REF, Q_REF], n)
+            ctx.check(res.err == "", f"{q} -v {label(n)}: -q must silence progress and timings", res)
             ctx.check(res.out == base.out, f"{q} {label(n)}: stdout differs from a run without {q}", res)
         for v in (("-v", "--verbose") if n is None else ("-v",)):
             res = expect_ok(ctx, ["compare", v, "--json", P_REF, Q_REF], n)
             ctx.check(res.err.strip() != "", f"{v} {label(n)}: nothing on stderr", res)
             ctx.check("h5div: error" not in res.err, f"{v} {label(n)}: error text on success", res)
+            # progress of both passes, once (rank 0 only), each reaching 100%
+            for p in (1, 2):
+                lines = [l for l in res.err.splitlines() if l.startswith(f"h5div: pass {p}: 100.0%")]
+                ctx.check(len(lines) == 1, f"{v} {label(n)}: want one 100% progress line of pass {p}", res)
             T.parse_json_output(ctx, res, f"{v} --json {label(n)} (stdout must stay pure JSON)")
         # -q also keeps the table
         res = expect_ok(ctx, ["compare", "-q", P_REF, Q_REF], n)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -33,6 +34,39 @@ void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
             *c = ' ';
     fprintf(cx->err, "h5div: error: %s\n", buf);
     fflush(cx->err);
+}
+
+static void progress_report(void *ctx, int pass, double fraction, double bytes)
+{
+    h5div_cli_progress *pr = ctx;
+    double now = MPI_Wtime();
+    if (pass != pr->pass) {
+        pr->pass = pass;
+        pr->t_start = pr->t_last; /* the pass began when the previous one ended */
+    }
+    if (fraction < 1.0 && now - pr->t_last < 1.0)
+        return;
+    double dt = now - pr->t_start;
+    double rate = dt > 0 ? bytes / dt : 0.0;
+    double eta = fraction > 0 ? dt * (1.0 - fraction) / fraction : 0.0;
+    fprintf(pr->err, "%sh5div: pass %d: %5.1f%%  %.2f GB/s  ETA %.0f s%s", pr->tty ? "\r" : "",
+            pass + 1, 100.0 * fraction, rate / 1e9, eta,
+            pr->tty && fraction < 1.0 ? "" : "\n");
+    fflush(pr->err);
+    pr->t_last = now;
+}
+
+void h5div_cli_progress_setup(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_options *opt,
+                              h5div_cli_progress *pr)
+{
+    pr->err = cx->err;
+    pr->tty = isatty(fileno(cx->err));
+    pr->pass = 0;
+    pr->t_start = pr->t_last = MPI_Wtime();
+    if (cx->rank == 0 && !a->quiet && (a->verbose || pr->tty)) {
+        opt->progress = progress_report;
+        opt->progress_ctx = pr;
+    }
 }
 
 int h5div_cli_agree(const h5div_cli_ctx *cx, int st, char *msg)

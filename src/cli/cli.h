@@ -86,6 +86,17 @@ void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
  * Collective. Returns the exit code (an h5div_status), the same on every rank. */
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err);
 
+/* Progress of long reads on rank 0's stderr: percent, GB/s and ETA per
+ * pass, at most once a second; on with -v or when stderr is a terminal,
+ * never with -q. */
+typedef struct h5div_cli_progress {
+    FILE *err;
+    int tty, pass;
+    double t_start, t_last;
+} h5div_cli_progress;
+void h5div_cli_progress_setup(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_options *opt,
+                              h5div_cli_progress *pr);
+
 /* One line "h5div: error: ..." on rank 0's err. */
 void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -47,6 +47,8 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         return H5DIV_EUSAGE;
     }
     h5div_options opt = a->opt;
+    h5div_cli_progress progress;
+    h5div_cli_progress_setup(cx, a, &opt, &progress);
     if (a->measures) {
         const char *names[H5DIV_COMPARE_NMEASURES];
         for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)

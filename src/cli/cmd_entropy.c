@@ -81,6 +81,8 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         return H5DIV_EUSAGE;
     }
     h5div_options opt = a->opt;
+    h5div_cli_progress progress;
+    h5div_cli_progress_setup(cx, a, &opt, &progress);
     h5div_estimator est = H5DIV_ESTIMATOR_PLUGIN;
     double dir_a = 0.0;
     if (a->estimator && parse_estimator(a->estimator, &est, &dir_a) != 0) {

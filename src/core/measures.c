@@ -34,6 +34,8 @@ void h5div_options_init(h5div_options *opt)
     opt->memory_per_rank = (size_t)1 << 30;
     opt->piece_bytes = (size_t)64 << 20;
     opt->collective_io = 1;
+    opt->progress = NULL;
+    opt->progress_ctx = NULL;
 }
 
 const char *h5div_version_string(void) { return H5DIV_VERSION_STRING; }

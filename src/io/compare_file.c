@@ -102,24 +102,22 @@ static int compare_open(MPI_Comm comm, const char *p_ref, const char *q_ref,
     return st;
 }
 
+typedef struct compare_args {
+    const char *p_ref, *q_ref;
+    const h5div_options *opt;
+    h5div_compare_result *result;
+} compare_args;
+
+static int compare_body(MPI_Comm c, void *arg, char *msg, size_t len)
+{
+    compare_args *ca = arg;
+    return compare_open(c, ca->p_ref, ca->q_ref, ca->opt, ca->result, msg, len);
+}
+
 int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
                         const h5div_options *opt, h5div_compare_result *result, char *errmsg,
                         size_t errlen)
 {
-    /* A private communicator whose errors return instead of aborting. */
-    MPI_Comm c;
-    if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
-        h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");
-        return H5DIV_EINTERNAL;
-    }
-    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
-    h5div_h5_quiet q;
-    h5div_h5_quiet_begin(&q);
-    char msg[1024] = "";
-    int st = compare_open(c, p_ref, q_ref, opt, result, msg, sizeof msg);
-    h5div_h5_quiet_end(&q);
-    MPI_Comm_free(&c);
-    if (st != H5DIV_OK)
-        h5div_set_error(errmsg, errlen, "%s", msg[0] ? msg : h5div_strerror(st));
-    return st;
+    compare_args ca = {p_ref, q_ref, opt, result};
+    return h5div_io_collective(comm, compare_body, &ca, errmsg, errlen);
 }

@@ -63,7 +63,11 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     /* A cached shard is read in the first pass that runs and reused after. */
     int from_memory = sw->cached && sw->loaded;
     int agree_each = !from_memory || (flags & H5DIV_SWEEP_COLLECTIVE_FN);
-    int st = H5DIV_OK;
+    int st = H5DIV_OK, rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    /* Every rank reads a round at a time, so rank 0's count of rounds is the
+     * whole job's progress; bins * 8 bytes per dataset is what all read. */
+    const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
     for (uint64_t r = 0; r < sw->rounds; r++) {
         uint64_t start = r * sw->piece_bins;
         uint64_t n = start < sw->count ? sw->count - start : 0;
@@ -88,6 +92,10 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
             H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
         else if (st != H5DIV_OK)
             break;
+        if (opt->progress && rank == 0) {
+            double f = (double)(r + 1) / (double)sw->rounds;
+            opt->progress(opt->progress_ctx, pass, f, f * pass_bytes);
+        }
     }
     if (!agree_each)
         H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
