@@ -78,10 +78,19 @@ size_t h5div_first_invalid(const double *restrict x, size_t n)
 }
 
 H5DIV_CLONES
-void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
+size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
 {
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        /* The block is checked and summed while it sits in L1: one trip
+         * through memory for both. */
+        int bad = 0;
+        for (size_t i = b; i < b + e; i++)
+            bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
+        if (bad)
+            for (size_t i = b; i < b + e; i++)
+                if (!(x[i] >= 0.0) || x[i] == INFINITY)
+                    return i;
         /* Knuth's TwoSum in four lanes by index: each lane's s + err tracks
          * its sum to about 2^-106, and all eight parts enter acc exactly. */
         double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
@@ -116,6 +125,13 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
                 h5div_acc_add(acc, x[i] + alpha);
         }
     }
+    return n;
+}
+
+void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
+{
+    /* Valid values are the caller's promise here; the scan costs little. */
+    (void)h5div_total_add_valid(x, n, alpha, acc);
 }
 
 void h5div_compare_partial_init(h5div_compare_partial *part)

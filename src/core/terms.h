@@ -52,6 +52,11 @@ size_t h5div_first_invalid(const double *restrict x, size_t n);
  * the total is independent of how the bins are split into pieces. */
 void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc *acc);
 
+/* h5div_total_add that also checks the values block by block in the same
+ * trip through memory: returns n, or the index of the first negative, NaN
+ * or infinite value (acc then holds a partial sum and is to be dropped). */
+size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc);
+
 /* Add the per-bin terms of bins x[0..n), y[0..n) (raw values; the
  * pseudocount and totals are in nm) to the sums selected by term_mask
  * (bits 1 << enum h5div_term). x starts on a global block boundary. */
