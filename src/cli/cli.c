@@ -144,6 +144,37 @@ int h5div_cli_parse_list(const char *list, const char *const *names, int n, unsi
     return *mask ? 0 : -1;
 }
 
+int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_cli_output *o,
+                           char *msg)
+{
+    o->file[0] = o->group[0] = '\0';
+    if (!a->output)
+        return H5DIV_OK;
+    if (h5div_cli_split_output(a->output, o->file, sizeof o->file, o->group, sizeof o->group,
+                               "/h5div") != 0) {
+        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
+                        a->output);
+        return H5DIV_EUSAGE;
+    }
+    int st = H5DIV_OK;
+    if (cx->rank == 0)
+        st = h5div_check_output(o->file, o->group, a->overwrite, msg, H5DIV_CLI_MSG);
+    return h5div_cli_agree(cx, st, msg);
+}
+
+int h5div_cli_select_measures(const h5div_cli_ctx *cx, const h5div_cli_args *a, const char *cmd,
+                              const char *const *names, int n, unsigned *mask)
+{
+    if (!a->measures)
+        return H5DIV_OK;
+    if (h5div_cli_parse_list(a->measures, names, n, mask) != 0) {
+        h5div_cli_error(cx, "unknown measure in list; see h5div %s --help (--measures %s)", cmd,
+                        a->measures);
+        return H5DIV_EUSAGE;
+    }
+    return H5DIV_OK;
+}
+
 static int parse_size(const char *s, size_t *out)
 {
     errno = 0;

@@ -97,6 +97,24 @@ typedef struct h5div_cli_progress {
 void h5div_cli_progress_setup(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_options *opt,
                               h5div_cli_progress *pr);
 
+/* The -o target of an evaluating command. */
+typedef struct h5div_cli_output {
+    char file[4096], group[4096];
+} h5div_cli_output;
+
+/* Split -o (default group /h5div) and, before any data is read, check on
+ * rank 0 that the result could be written. Collective. Returns H5DIV_OK
+ * (also without -o), H5DIV_EUSAGE after printing, or an agreed status
+ * with its message in msg (H5DIV_CLI_MSG bytes). */
+int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_cli_output *o,
+                           char *msg);
+
+/* --measures against names[0..n) of command `cmd`: sets *mask (bit i for
+ * names[i]) and returns H5DIV_OK, or prints one usage line and returns
+ * H5DIV_EUSAGE. Without --measures *mask is left as it is. */
+int h5div_cli_select_measures(const h5div_cli_ctx *cx, const h5div_cli_args *a, const char *cmd,
+                              const char *const *names, int n, unsigned *mask);
+
 /* One line "h5div: error: ..." on rank 0's err. */
 void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -50,29 +50,17 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     h5div_options opt = a->opt;
     h5div_cli_progress progress;
     h5div_cli_progress_setup(cx, a, &opt, &progress);
-    if (a->measures) {
-        const char *names[H5DIV_COMPARE_NMEASURES];
-        for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-            names[m] = h5div_measure_name((h5div_measure)m);
-        if (h5div_cli_parse_list(a->measures, names, H5DIV_COMPARE_NMEASURES, &opt.measures)) {
-            h5div_cli_error(cx, "unknown measure in list; see h5div compare --help (--measures %s)",
-                            a->measures);
-            return H5DIV_EUSAGE;
-        }
-    }
-    char out_file[4096] = "", out_group[4096] = "", msg[H5DIV_CLI_MSG] = "";
-    if (a->output && h5div_cli_split_output(a->output, out_file, sizeof out_file, out_group,
-                                            sizeof out_group, "/h5div") != 0) {
-        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
-                        a->output);
+    const char *names[H5DIV_COMPARE_NMEASURES];
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        names[m] = h5div_measure_name((h5div_measure)m);
+    if (h5div_cli_select_measures(cx, a, "compare", names, H5DIV_COMPARE_NMEASURES, &opt.measures))
         return H5DIV_EUSAGE;
-    }
+    char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
-    /* Refuse a result we could not write before spending the compute. */
-    int st = H5DIV_OK;
-    if (a->output && cx->rank == 0)
-        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
-    st = h5div_cli_agree(cx, st, msg);
+    h5div_cli_output out;
+    int st = h5div_cli_output_check(cx, a, &out, msg);
+    if (st == H5DIV_EUSAGE)
+        return st;
     h5div_compare_result res;
     if (st == H5DIV_OK)
         st = h5div_compare_files(cx->comm, a->pos[0], a->pos[1], &opt, &res, msg, sizeof msg);
@@ -81,7 +69,7 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         if (cx->rank == 0) {
             char *cmd = h5div_cli_command_line(cx);
             h5div_result_info info = {cmd, a->pos[0], a->pos[1], cx->size, elapsed};
-            st = h5div_write_compare_result(out_file, out_group, a->overwrite, &opt, &res, &info,
+            st = h5div_write_compare_result(out.file, out.group, a->overwrite, &opt, &res, &info,
                                             msg, sizeof msg);
             free(cmd);
         }

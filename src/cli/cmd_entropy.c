@@ -119,18 +119,12 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         }
         opt.measures = mask;
     }
-    char out_file[4096] = "", out_group[4096] = "", msg[H5DIV_CLI_MSG] = "";
-    if (a->output && h5div_cli_split_output(a->output, out_file, sizeof out_file, out_group,
-                                            sizeof out_group, "/h5div") != 0) {
-        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
-                        a->output);
-        return H5DIV_EUSAGE;
-    }
+    char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
-    int st = H5DIV_OK;
-    if (a->output && cx->rank == 0)
-        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
-    st = h5div_cli_agree(cx, st, msg);
+    h5div_cli_output out;
+    int st = h5div_cli_output_check(cx, a, &out, msg);
+    if (st == H5DIV_EUSAGE)
+        return st;
     h5div_entropy_result res;
     if (st == H5DIV_OK)
         st = h5div_entropy_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
@@ -139,7 +133,7 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         if (cx->rank == 0) {
             char *cmd = h5div_cli_command_line(cx);
             h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
-            st = h5div_write_entropy_result(out_file, out_group, a->overwrite, &opt, &res, &info,
+            st = h5div_write_entropy_result(out.file, out.group, a->overwrite, &opt, &res, &info,
                                             msg, sizeof msg);
             free(cmd);
         }

@@ -51,28 +51,17 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     }
     h5div_options opt = a->opt;
     opt.measures = H5DIV_JOINT_ALL;
-    if (a->measures) {
-        const char *names[H5DIV_JOINT_NMEASURES];
-        for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
-            names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
-        if (h5div_cli_parse_list(a->measures, names, H5DIV_JOINT_NMEASURES, &opt.measures)) {
-            h5div_cli_error(cx, "unknown measure in list; see h5div joint --help (--measures %s)",
-                            a->measures);
-            return H5DIV_EUSAGE;
-        }
-    }
-    char out_file[4096] = "", out_group[4096] = "", msg[H5DIV_CLI_MSG] = "";
-    if (a->output && h5div_cli_split_output(a->output, out_file, sizeof out_file, out_group,
-                                            sizeof out_group, "/h5div") != 0) {
-        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
-                        a->output);
+    const char *names[H5DIV_JOINT_NMEASURES];
+    for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
+        names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
+    if (h5div_cli_select_measures(cx, a, "joint", names, H5DIV_JOINT_NMEASURES, &opt.measures))
         return H5DIV_EUSAGE;
-    }
+    char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
-    int st = H5DIV_OK;
-    if (a->output && cx->rank == 0)
-        st = h5div_check_output(out_file, out_group, a->overwrite, msg, sizeof msg);
-    st = h5div_cli_agree(cx, st, msg);
+    h5div_cli_output out;
+    int st = h5div_cli_output_check(cx, a, &out, msg);
+    if (st == H5DIV_EUSAGE)
+        return st;
     h5div_joint_result res;
     if (st == H5DIV_OK)
         st = h5div_joint_files(cx->comm, a->pos[0], &opt, &res, msg, sizeof msg);
@@ -81,7 +70,7 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         if (cx->rank == 0) {
             char *cmd = h5div_cli_command_line(cx);
             h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
-            st = h5div_write_joint_result(out_file, out_group, a->overwrite, &opt, &res, &info,
+            st = h5div_write_joint_result(out.file, out.group, a->overwrite, &opt, &res, &info,
                                           msg, sizeof msg);
             free(cmd);
         }
