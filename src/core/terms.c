@@ -77,6 +77,15 @@ size_t h5div_first_invalid(const double *restrict x, size_t n)
     return n;
 }
 
+/* Knuth's TwoSum: *s + v exactly as a new *s plus an error added to *err. */
+static inline void two_sum_add(double *s, double *err, double v)
+{
+    double t = *s + v;
+    double bp = t - *s;
+    *err += (*s - (t - bp)) + (v - bp);
+    *s = t;
+}
+
 H5DIV_CLONES
 size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
 {
@@ -95,22 +104,11 @@ size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h
          * its sum to about 2^-106, and all eight parts enter acc exactly. */
         double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
         size_t k = 0;
-        for (; k + 4 <= e; k += 4) {
-            for (int l = 0; l < 4; l++) {
-                double v = x[b + k + (size_t)l] + alpha;
-                double t = s[l] + v;
-                double bp = t - s[l];
-                err[l] += (s[l] - (t - bp)) + (v - bp);
-                s[l] = t;
-            }
-        }
-        for (int l = 0; k < e; k++, l++) {
-            double v = x[b + k] + alpha;
-            double t = s[l] + v;
-            double bp = t - s[l];
-            err[l] += (s[l] - (t - bp)) + (v - bp);
-            s[l] = t;
-        }
+        for (; k + 4 <= e; k += 4)
+            for (int l = 0; l < 4; l++)
+                two_sum_add(&s[l], &err[l], x[b + k + (size_t)l] + alpha);
+        for (int l = 0; k < e; k++, l++)
+            two_sum_add(&s[l], &err[l], x[b + k] + alpha);
         int finite = 1;
         for (int l = 0; l < 4; l++)
             finite &= isfinite(s[l]) && isfinite(err[l]);
