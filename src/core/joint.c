@@ -4,11 +4,13 @@
 
 #include <math.h>
 
+#include "core/series.h"
+
 #define LN2 0.693147180559945309417232121458176568
 #define LN10 2.30258509299404568401799145468436421
 #define TINY 0x1p-960
 /* Below this |u| the mutual-information term uses its series. */
-#define SERIES_LIMIT 0.03125
+#define SERIES_LIMIT H5DIV_SERIES_LIMIT
 
 static const char *const joint_names[H5DIV_JOINT_NMEASURES] = {
     "entropy_x",
@@ -78,25 +80,6 @@ void h5div_joint_marginal_add(const double *restrict m_hi, size_t n, const h5div
     }
 }
 
-/* (1+u) log1p(u) - u = sum_{k>=2} (-1)^k u^k / (k (k-1)) for |u| < 1/32. */
-static inline double kl_series(double u)
-{
-    double s = 1.0 / 182;
-    s = s * u - 1.0 / 156;
-    s = s * u + 1.0 / 132;
-    s = s * u - 1.0 / 110;
-    s = s * u + 1.0 / 90;
-    s = s * u - 1.0 / 72;
-    s = s * u + 1.0 / 56;
-    s = s * u - 1.0 / 42;
-    s = s * u + 1.0 / 30;
-    s = s * u - 1.0 / 20;
-    s = s * u + 1.0 / 12;
-    s = s * u - 1.0 / 6;
-    s = s * u + 0.5;
-    return s * u * u;
-}
-
 /* The mutual-information term p log(p/q) - p + q >= 0 of one cell, with
  * p = v/N and q = r c / N^2 (all scaled). d = v N - r c is formed from
  * exact products, so u = p/q - 1 keeps its digits when X and Y are nearly
@@ -114,7 +97,7 @@ static inline double mi_term(double v, double r_hi, double r_lo, double c_hi, do
     double rc = h2 + (r_hi * c_lo + r_lo * c_hi);
     double u = d / rc;
     if (fabs(u) < SERIES_LIMIT)
-        return q * kl_series(u);
+        return q * h5div_kl_series(u);
     double p = v * inv, lr;
     if (u > -0.5 && isfinite(u) && rc > TINY)
         lr = log1p(u);

@@ -6,12 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/series.h"
 #include "h5div_types.h"
 
-/* Below this |u| the divergence terms use their series: the closed forms
- * cancel to first order there. At the switch the closed forms lose at most
- * a factor 64 to cancellation (about 1.4e-14 relative). */
-#define SERIES_LIMIT 0.03125
+#define SERIES_LIMIT H5DIV_SERIES_LIMIT
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(H5DIV_NO_CLONES)
 /* One clone per instruction set, picked when the library loads; the bits
@@ -139,26 +137,6 @@ void h5div_compare_partial_init(h5div_compare_partial *part)
         h5div_acc_init(&part->acc[t]);
 }
 
-/* (1+u) log1p(u) - u, the generalised KL term divided by q; >= 0. */
-static inline double kl_series(double u)
-{
-    /* sum_{k>=2} (-1)^k u^k / (k (k-1)); |u| < 1/32 needs terms to k = 14. */
-    double s = 1.0 / 182;
-    s = s * u - 1.0 / 156;
-    s = s * u + 1.0 / 132;
-    s = s * u - 1.0 / 110;
-    s = s * u + 1.0 / 90;
-    s = s * u - 1.0 / 72;
-    s = s * u + 1.0 / 56;
-    s = s * u - 1.0 / 42;
-    s = s * u + 1.0 / 30;
-    s = s * u - 1.0 / 20;
-    s = s * u + 1.0 / 12;
-    s = s * u - 1.0 / 6;
-    s = s * u + 0.5;
-    return s * u * u;
-}
-
 /* (1+t) log1p(t) + (1-t) log1p(-t) for |t| < 1/32: sum_{j>=1} t^2j / (j (2j-1)). */
 static inline double js_series(double t)
 {
@@ -230,7 +208,7 @@ static inline double kl_term(double x, double y, double d, double x_hi, double x
         return q;
     double u = d / (y * x_hi + y * x_lo); /* p/q - 1 */
     if (fabs(u) < SERIES_LIMIT)
-        return q * kl_series(u);
+        return q * h5div_kl_series(u);
     double lr = u > -0.5 && u < 1e300 ? log1p(u) : log_pq(x, y, x_hi, y_hi, raw);
     double t = (x * inv_x) * lr - d * inv_x * inv_y;
     return t > 0.0 ? t : 0.0;
@@ -437,8 +415,8 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double u = dk / (yk * a_hi + yk * a_lo);  /* p/q - 1 */
             double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
             double lr = log1p_fast(xz | yz ? 0.0 : u); /* log(p/q) */
-            double kpq = fabs(u) < SERIES_LIMIT ? qk * kl_series(u) : pk * lr - diff;
-            double kqp = fabs(v) < SERIES_LIMIT ? pk * kl_series(v) : diff - qk * lr;
+            double kpq = fabs(u) < SERIES_LIMIT ? qk * h5div_kl_series(u) : pk * lr - diff;
+            double kqp = fabs(v) < SERIES_LIMIT ? pk * h5div_kl_series(v) : diff - qk * lr;
             kpq = kpq > 0.0 ? kpq : 0.0;
             kqp = kqp > 0.0 ? kqp : 0.0;
             t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
