@@ -250,22 +250,27 @@ int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, i
         H5Sclose(mspace);
     if (st != H5DIV_OK || !count)
         return st;
+    h5div_dset_to_double(d, buf, count);
+    return st;
+}
+
+void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n)
+{
     /* Integers arrive as 64-bit values in the same 8-byte slots; convert in
      * place (values above 2^53 round to the nearest double). */
     if (H5Tequal(d->memtype, H5T_NATIVE_INT64) > 0) {
         const int64_t *v = (const int64_t *)(void *)buf;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < n; i++) {
             int64_t t = v[i];
             buf[i] = (double)t;
         }
     } else if (H5Tequal(d->memtype, H5T_NATIVE_UINT64) > 0) {
         const uint64_t *v = (const uint64_t *)(void *)buf;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < n; i++) {
             uint64_t t = v[i];
             buf[i] = (double)t;
         }
     }
-    return st;
 }
 
 void h5div_dset_close(h5div_dset *d)

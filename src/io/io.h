@@ -125,6 +125,16 @@ typedef struct h5div_group_spec {
     double values[H5DIV_GROUP_MAX_MEASURES];
 } h5div_group_spec;
 
+/* Before a long run: the directory of `path` is writable, `path` (if it
+ * exists) is an HDF5 file, and `obj` (a group, or with `dataset` set a
+ * dataset) does not exist unless `overwrite`. Not collective. */
+int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
+                              char *errmsg, size_t errlen);
+
+/* Convert n 64-bit integers read into buf (by d's memory type) to doubles
+ * in place; float data is left as it is. */
+void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
+
 /* Write gs as group `group` of `path`: the file is copied to a temporary
  * file in the same directory under the lock on path.lock, the group is
  * added there, and the copy is renamed over `path` once it is on disk.

@@ -47,19 +47,7 @@ static int read_block(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uin
         H5Sclose(mspace);
     if (st != H5DIV_OK || !n)
         return st;
-    if (H5Tequal(d->memtype, H5T_NATIVE_INT64) > 0) {
-        const int64_t *v = (const int64_t *)(void *)buf;
-        for (size_t i = 0; i < n; i++) {
-            int64_t t = v[i];
-            buf[i] = (double)t;
-        }
-    } else if (H5Tequal(d->memtype, H5T_NATIVE_UINT64) > 0) {
-        const uint64_t *v = (const uint64_t *)(void *)buf;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t t = v[i];
-            buf[i] = (double)t;
-        }
-    }
+    h5div_dset_to_double(d, buf, n);
     return st;
 }
 

@@ -23,14 +23,14 @@ static void dir_of(const char *path, char *dir, size_t len)
     snprintf(dir, len, "%s", dirname(tmp));
 }
 
-int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
-                       size_t errlen)
+int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
+                              char *errmsg, size_t errlen)
 {
     char dir[H5DIV_REF_MAX];
     dir_of(path, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0) {
-        h5div_set_error(errmsg, errlen, "cannot write results in directory %s: %s (%s)", dir,
-                        strerror(errno), path);
+        h5div_set_error(errmsg, errlen, "cannot write %s in directory %s: %s (%s)",
+                        dataset ? "output" : "results", dir, strerror(errno), path);
         return H5DIV_EOUTPUT;
     }
     struct stat sb;
@@ -48,17 +48,28 @@ int h5div_check_output(const char *path, const char *group, int overwrite, char 
         h5div_set_error(errmsg, errlen, "output exists and is not an HDF5 file (%s)", path);
         st = H5DIV_EOUTPUT;
     } else {
-        int e = strcmp(group, "/") == 0 ? 1 : h5div_h5_path_exists(f, group);
-        if (e != 0 && !overwrite) {
-            h5div_set_error(errmsg, errlen,
-                            "result group exists; use --overwrite to replace it (%s:%s)", path,
-                            group);
+        int e = strcmp(obj, "/") == 0 ? 1 : h5div_h5_path_exists(f, obj);
+        H5O_info_t oi;
+        if (dataset && e > 0 && H5Oget_info_by_name(f, obj, &oi, H5P_DEFAULT) >= 0 &&
+            oi.type != H5O_TYPE_DATASET) {
+            h5div_set_error(errmsg, errlen, "output path exists and is not a dataset (%s:%s)",
+                            path, obj);
+            st = H5DIV_EOUTPUT;
+        } else if (e != 0 && !overwrite) {
+            h5div_set_error(errmsg, errlen, "%s exists; use --overwrite to replace it (%s:%s)",
+                            dataset ? "output dataset" : "result group", path, obj);
             st = H5DIV_EOUTPUT;
         }
         H5Fclose(f);
     }
     h5div_h5_quiet_end(&q);
     return st;
+}
+
+int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
+                       size_t errlen)
+{
+    return h5div_check_output_object(path, group, 0, overwrite, errmsg, errlen);
 }
 
 static int copy_file(const char *from, int to_fd)
