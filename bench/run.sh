@@ -110,7 +110,7 @@ vals_wall() { local i; for ((i = 1; i <= REPEAT; i++)); do cat "$tmp/$1.$i.wall"
 vals_h5div() {
   local i
   for ((i = 1; i <= REPEAT; i++)); do
-    sed -n 's/.* bins on [0-9]* ranks in \([0-9.]*\) s.*/\1/p' "$tmp/$1.$i.err"
+    sed -n 's/.* on [0-9]* ranks in \([0-9.]*\) s.*/\1/p' "$tmp/$1.$i.err"
   done
 }
 vals_raw() {

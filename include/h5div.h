@@ -36,6 +36,40 @@ int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
                         const h5div_options *opt, h5div_compare_result *result, char *errmsg,
                         size_t errlen);
 
+/* Results with one value per (candidate, row, column): compare of one
+ * reference against k candidates, or entropy, for 1-D input (one row) or
+ * 2-D input [rows, bins] (one histogram per row). Each rank holds the
+ * values of rows [row_begin, row_begin + row_count); together the ranks
+ * hold every row once, in rank order. */
+typedef struct h5div_batch {
+    const char *command;  /* "compare" or "entropy" */
+    int candidates;       /* k (1 for entropy) */
+    int two_d;            /* 2-D input: a result per row */
+    uint64_t rows, bins;  /* rows (1 for 1-D input) and bins per row */
+    int ncolumns;
+    h5div_column columns[H5DIV_COMPARE_MAX_COLUMNS];
+    uint64_t row_begin, row_count;
+    double *values; /* [candidate][column][row - row_begin] */
+} h5div_batch;
+typedef h5div_batch h5div_compare_batch;
+
+/* Compare reference P against candidates q_refs[0..k) (k <= 
+ * H5DIV_CANDIDATES_MAX), all of P's shape, reading P once. Collective over
+ * `comm`; rows are split over ranks in whole blocks (a row may span ranks)
+ * and every (row, candidate) has the bits of a 1-D compare of that row
+ * alone, on any number of ranks. Free with h5div_compare_batch_free. Same
+ * status on every rank. */
+int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs, int k,
+                              const h5div_options *opt, h5div_compare_batch *out, char *errmsg,
+                              size_t errlen);
+void h5div_compare_batch_free(h5div_compare_batch *b);
+void h5div_batch_free(h5div_batch *b);
+
+/* Collective: the values of (candidate, column) for every row, in row order,
+ * into out[0..rows) on rank `root` (out unused elsewhere). */
+int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
+                               int column, int root, double *out);
+
 /* Metadata written with a result group (see h5div_write_compare_result). */
 typedef struct h5div_result_info {
     const char *command;   /* full command line */
@@ -57,6 +91,28 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
                                const h5div_options *opt, const h5div_compare_result *result,
                                const h5div_result_info *info, char *errmsg, size_t errlen);
 
+/* What a batch result group records besides its values. */
+typedef struct h5div_batch_inputs {
+    const char *command;       /* full command line */
+    const char *p_ref;         /* attribute `p` */
+    const char *const *q_refs; /* attribute `q` (compare: `candidates` of them), or NULL */
+    const char *estimator;     /* attribute `estimator` (entropy), or NULL */
+    double dirichlet_a;        /* attribute `dirichlet_a` with estimator "dirichlet" */
+    double elapsed_seconds;
+} h5div_batch_inputs;
+
+/* Write a batch result as group `group` of HDF5 file `path`: one float64
+ * dataset per column, of shape (), (rows,), (k,) or (k, rows) (leading axis
+ * only for k > 1), with `units` (and `order` for Renyi columns); group
+ * attributes as h5div_write_compare_result plus `q` a string or, for
+ * k > 1, an array of the k references, and `bin_width` with wasserstein1.
+ * Collective over `comm`: rank 0 makes a locked temporary copy of `path`,
+ * every rank writes its rows with collective parallel writes, and the copy
+ * is renamed into place only when complete. Same status on every rank. */
+int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
+                      const h5div_options *opt, const h5div_batch *b,
+                      const h5div_batch_inputs *in, char *errmsg, size_t errlen);
+
 /* Check, before a long evaluation, that the result group could be written:
  * the directory is writable, `path` (if it exists) is an HDF5 file, and the
  * group does not exist unless `overwrite` is set. Not collective. */
@@ -77,6 +133,15 @@ int h5div_check_output(const char *path, const char *group, int overwrite, char 
 int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
                         h5div_estimator estimator, double dirichlet_a,
                         h5div_entropy_result *result, char *errmsg, size_t errlen);
+
+/* Entropy of a 1-D histogram, or of each row of a 2-D dataset [rows, bins],
+ * as h5div_entropy_files computes it for one histogram: columns are the
+ * measures of opt->measures; every row has the bits of the row evaluated
+ * alone, on any number of ranks. Free with h5div_batch_free. Collective;
+ * same status on every rank. */
+int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
+                              h5div_estimator estimator, double dirichlet_a, h5div_batch *out,
+                              char *errmsg, size_t errlen);
 
 /* Entropies and mutual information of the 2-D joint histogram [nx, ny] of
  * counts of (x, y) stored in "FILE:/path". Collective over `comm`: rows are

@@ -11,9 +11,9 @@ extern "C" {
 #endif
 
 #define H5DIV_VERSION_MAJOR 0
-#define H5DIV_VERSION_MINOR 1
+#define H5DIV_VERSION_MINOR 2
 #define H5DIV_VERSION_PATCH 0
-#define H5DIV_VERSION_STRING "0.1.0"
+#define H5DIV_VERSION_STRING "0.2.0"
 
 /* Status codes. The values are pinned: they are also the process exit codes
  * of the h5div command (0 success, 1 internal, 2 usage, 3 input, 4 output). */
@@ -31,7 +31,8 @@ typedef enum h5div_status {
  * give results that do not depend on the decomposition. */
 #define H5DIV_BLOCK_BINS 256
 
-/* Measures of `compare`, in the order of the contract. */
+/* Measures of `compare`: the ten of the contract's default set in its
+ * order, then the divergences computed only when asked for. */
 typedef enum h5div_measure {
     H5DIV_ENTROPY_P = 0,
     H5DIV_ENTROPY_Q,
@@ -43,11 +44,25 @@ typedef enum h5div_measure {
     H5DIV_JS_DISTANCE,
     H5DIV_TOTAL_VARIATION,
     H5DIV_HELLINGER,
+    H5DIV_BHATTACHARYYA, /* -log_b sum sqrt(p q) */
+    H5DIV_CHI2_PQ,       /* Pearson chi^2: sum (p - q)^2 / q */
+    H5DIV_CHI2_QP,       /* sum (q - p)^2 / p */
+    H5DIV_RENYI_PQ,      /* Renyi divergences of the orders in h5div_options */
+    H5DIV_RENYI_QP,
+    H5DIV_WASSERSTEIN1,  /* sum |F_p - F_q| * bin_width over ordered bins */
+    H5DIV_KS,            /* max |F_p - F_q| */
     H5DIV_COMPARE_NMEASURES
 } h5div_measure;
 
 #define H5DIV_MEASURE_BIT(m) (1u << (unsigned)(m))
+/* The default set: the ten measures of the contract. */
+#define H5DIV_COMPARE_DEFAULT ((1u << (H5DIV_HELLINGER + 1)) - 1u)
+/* Every measure `compare` knows. */
 #define H5DIV_COMPARE_ALL ((1u << H5DIV_COMPARE_NMEASURES) - 1u)
+/* Orders of each Renyi divergence one evaluation can compute. */
+#define H5DIV_RENYI_MAX 8
+/* Candidates one `compare` can evaluate against one reference. */
+#define H5DIV_CANDIDATES_MAX 64
 
 /* Logarithm bases. */
 typedef enum h5div_base { H5DIV_BASE_2 = 0, H5DIV_BASE_E, H5DIV_BASE_10 } h5div_base;
@@ -59,6 +74,11 @@ typedef struct h5div_options {
     unsigned measures;      /* bit set of H5DIV_MEASURE_BIT(m) */
     size_t memory_per_rank; /* bytes of input one rank may hold at once */
     size_t piece_bytes;     /* bytes of one dataset read (bounded by 1 GiB) */
+    /* Orders A > 0, A != 1 of renyi_pq:A and renyi_qp:A; bits H5DIV_RENYI_PQ
+     * and H5DIV_RENYI_QP of `measures` are set exactly when n_renyi_* > 0. */
+    int n_renyi_pq, n_renyi_qp;
+    double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
+    double bin_width;       /* w of wasserstein1 (> 0, default 1) */
     int collective_io;      /* 1: collective MPI-IO reads (default), 0: independent */
     /* Called on rank 0 after every round of a pass over the input (a read
      * round, or a piece of a shard kept in memory) with the pass number,
@@ -68,17 +88,39 @@ typedef struct h5div_options {
     void *progress_ctx;
 } h5div_options;
 
-/* Result of `compare`: value[m] is valid when bit m of `computed` is set. */
+/* Result of `compare`: value[m] is valid when bit m of `computed` is set;
+ * the Renyi divergences are in renyi_pq[i] and renyi_qp[i], one per order of
+ * the options (value[H5DIV_RENYI_PQ] repeats the first). */
 typedef struct h5div_compare_result {
     double value[H5DIV_COMPARE_NMEASURES];
+    double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
     unsigned computed;
     uint64_t bins;   /* number of bins of each histogram */
-    double total_p;  /* sum of P after the pseudocount (correctly rounded) */
-    double total_q;  /* sum of Q after the pseudocount (correctly rounded) */
 } h5div_compare_result;
 
-/* Default options: base 2, no pseudocount, every compare measure,
- * 1 GiB per rank, 64 MiB pieces, collective reads. Not collective. */
+/* One output column of a command: a measure, or one order of a Renyi
+ * divergence; `name` is the JSON key and HDF5 dataset name ("kl_pq",
+ * "renyi_pq:2"), `units` its units attribute. */
+#define H5DIV_COMPARE_MAX_COLUMNS (H5DIV_COMPARE_NMEASURES + 2 * H5DIV_RENYI_MAX)
+typedef struct h5div_column {
+    int measure;  /* index in the command's measure enum (h5div_measure for compare) */
+    int order;    /* index into the options' Renyi orders, or -1 */
+    double A;     /* the Renyi order (written as attribute `order`), 0 for others */
+    char name[48];
+    char units[16];
+} h5div_column;
+
+/* The output columns of a set of options, in output order (the measures in
+ * enum order, each Renyi order in the order given); returns their number.
+ * Not collective. */
+int h5div_compare_columns(const h5div_options *opt, h5div_column *cols);
+
+/* Shortest decimal text that reads back as v ("2", "0.5"). Not collective. */
+void h5div_format_shortest(double v, char *buf, size_t len);
+
+/* Default options: base 2, no pseudocount, the ten default compare
+ * measures, bin width 1, 1 GiB per rank, 64 MiB pieces, collective reads.
+ * Not collective. */
 void h5div_options_init(h5div_options *opt);
 
 /* Version string "MAJOR.MINOR.PATCH". Not collective. */

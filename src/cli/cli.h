@@ -8,7 +8,7 @@
 
 #include "h5div.h"
 
-#define H5DIV_CLI_MAX_POSITIONAL 64
+#define H5DIV_CLI_MAX_POSITIONAL 128
 #define H5DIV_CLI_MSG 1200
 
 /* Where a command runs and writes; rank 0 prints, every rank computes. */
@@ -139,11 +139,16 @@ int h5div_cli_parse_list(const char *list, const char *const *names, int n, unsi
 void h5div_cli_json_number(FILE *out, double v);
 void h5div_cli_json_string(FILE *out, const char *s);
 
-/* Readable table of a compare result. */
-void h5div_print_table(FILE *out, const h5div_compare_result *res, h5div_base base);
+/* Collective: print a compare batch on rank 0's out as the table or JSON
+ * (json set), gathering one measure at a time. */
+int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base base, int json,
+                      const h5div_batch_inputs *in);
 
-/* One JSON object for a compare result, as CONTRACT.md fixes it. */
-void h5div_print_json(FILE *out, const h5div_compare_result *res, h5div_base base, int ranks,
-                      const char *p_ref, const char *q_ref);
+/* Summary of n values (sorted in place): min, median (mean of the two
+ * middle values for even n), max. */
+void h5div_cli_summary(double *v, size_t n, double *min, double *median, double *max);
+
+/* A value as the table shows it: %.17g, or inf, -inf, nan. */
+void h5div_cli_number(char *buf, size_t len, double v);
 
 #endif

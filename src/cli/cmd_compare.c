@@ -1,19 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* h5div compare: distances between two histograms. */
+/* h5div compare: distances between a reference and one or more candidates. */
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
 static const char compare_help[] =
-    "usage: h5div compare [options] FILE:/P FILE:/Q\n"
+    "usage: h5div compare [options] FILE:/P FILE:/Q [FILE:/Q2 ...]\n"
     "\n"
-    "Compare two 1-D histograms of the same length (any integer or float type,\n"
-    "contiguous, chunked or compressed). Each is normalised after the\n"
-    "pseudocount is added: p = P / sum P, q = Q / sum Q.\n"
+    "Compare histogram P with one or more candidates Q (up to 64; P is read\n"
+    "once). Each is normalised after the pseudocount is added: p = P / sum P,\n"
+    "q = Q / sum Q. A 1-D dataset is one histogram; a 2-D dataset [m, n] is m\n"
+    "histograms of n bins, one per row, and every measure then has one value\n"
+    "per row. Any integer or float type, contiguous, chunked or compressed;\n"
+    "every Q has P's shape. With several candidates every measure gets a\n"
+    "leading axis over them.\n"
     "\n"
-    "measures: entropy_p entropy_q cross_entropy_pq cross_entropy_qp kl_pq kl_qp\n"
-    "          js_divergence js_distance total_variation hellinger\n"
+    "measures (default): entropy_p entropy_q cross_entropy_pq cross_entropy_qp\n"
+    "          kl_pq kl_qp js_divergence js_distance total_variation hellinger\n"
+    "more, only when named in --measures:\n"
+    "          bhattacharyya      -log_b sum sqrt(p q)\n"
+    "          chi2_pq, chi2_qp   Pearson chi^2 divergence sum (p - q)^2 / q, and swapped\n"
+    "          renyi_pq:A, renyi_qp:A  Renyi divergence of order A > 0, A != 1\n"
+    "                             (up to 8 orders each, e.g. renyi_pq:0.5,renyi_pq:2)\n"
+    "          wasserstein1       sum |F_p - F_q| * bin width over the ordered bins\n"
+    "          ks                 max |F_p - F_q| (Kolmogorov-Smirnov distance)\n"
     "\n"
     "options:\n"
     "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
@@ -22,7 +35,8 @@ static const char compare_help[] =
     "      --overwrite           replace an existing result group\n"
     "      --json                print one JSON object instead of the table\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
-    "      --measures a,b,...    compute only these measures (default all)\n"
+    "      --measures a,b,...    compute only these measures (default the ten above)\n"
+    "      --bin-width W         bin width of wasserstein1 (default 1)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read twice in pieces\n"
     "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
@@ -34,74 +48,162 @@ static const char compare_help[] =
     "  -h, --help                print this help and exit\n"
     "      --version             print the version and exit\n"
     "\n"
+    "The table shows one value per measure; for 2-D input the min, median and\n"
+    "max over the rows and the first rows. JSON gives arrays over rows, and\n"
+    "over candidates when there are several.\n"
     "SIZE is a number of bytes with an optional unit: KiB, MiB, GiB, TiB (or K,\n"
     "M, G, T), kB, MB, GB, TB.\n"
     "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
 
+/* Add Renyi order A to the list (an order given twice is kept once). */
+static int add_order(double *orders, int *n, double A)
+{
+    for (int i = 0; i < *n; i++)
+        if (orders[i] == A)
+            return 0;
+    if (*n >= H5DIV_RENYI_MAX)
+        return -1;
+    orders[(*n)++] = A;
+    return 0;
+}
+
+/* --measures of compare: names of h5div_measure plus renyi_pq:A, renyi_qp:A. */
+static int select_compare_measures(const h5div_cli_ctx *cx, const char *list, h5div_options *opt)
+{
+    char *copy = strdup(list), *save = NULL;
+    if (!copy) {
+        h5div_cli_error(cx, "out of memory (--measures)");
+        return H5DIV_EINTERNAL;
+    }
+    unsigned mask = 0;
+    int st = H5DIV_OK;
+    opt->n_renyi_pq = opt->n_renyi_qp = 0;
+    int count = 0;
+    for (const char *c = list; *c; c++)
+        count += *c == ',';
+    if (list[0] == '\0' || list[0] == ',' || list[strlen(list) - 1] == ',')
+        st = H5DIV_EUSAGE;
+    for (char *tok = strtok_r(copy, ",", &save); tok && st == H5DIV_OK;
+         tok = strtok_r(NULL, ",", &save), count--) {
+        int qp = strncmp(tok, "renyi_qp", 8) == 0;
+        if (strncmp(tok, "renyi_pq", 8) == 0 || qp) {
+            char *end = NULL;
+            double A = NAN;
+            if (tok[8] == ':' && tok[9]) {
+                errno = 0;
+                A = strtod(tok + 9, &end);
+                if (errno || *end)
+                    A = NAN;
+            }
+            if (!(A > 0.0) || A == 1.0 || !isfinite(A)) {
+                h5div_cli_error(cx,
+                                "%s needs an order A > 0 other than 1, as in %s:2 (--measures %s)",
+                                qp ? "renyi_qp" : "renyi_pq", qp ? "renyi_qp" : "renyi_pq", list);
+                free(copy);
+                return H5DIV_EUSAGE;
+            }
+            if (add_order(qp ? opt->renyi_qp : opt->renyi_pq, qp ? &opt->n_renyi_qp : &opt->n_renyi_pq,
+                          A) != 0) {
+                h5div_cli_error(cx, "at most %d orders of %s (--measures %s)", H5DIV_RENYI_MAX,
+                                qp ? "renyi_qp" : "renyi_pq", list);
+                free(copy);
+                return H5DIV_EUSAGE;
+            }
+            mask |= H5DIV_MEASURE_BIT(qp ? H5DIV_RENYI_QP : H5DIV_RENYI_PQ);
+            continue;
+        }
+        int found = 0;
+        for (int m = 0; m < H5DIV_COMPARE_NMEASURES && !found; m++)
+            if (m != H5DIV_RENYI_PQ && m != H5DIV_RENYI_QP &&
+                strcmp(tok, h5div_measure_name((h5div_measure)m)) == 0) {
+                mask |= H5DIV_MEASURE_BIT(m);
+                found = 1;
+            }
+        if (!found)
+            st = H5DIV_EUSAGE;
+    }
+    free(copy);
+    if (st != H5DIV_OK || !mask) {
+        h5div_cli_error(cx, "unknown measure in list; see h5div compare --help (--measures %s)",
+                        list);
+        return H5DIV_EUSAGE;
+    }
+    opt->measures = mask;
+    return H5DIV_OK;
+}
+
 static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
-    if (a->npos != 2) {
+    if (a->npos < 2) {
         h5div_cli_error(cx,
-                        "compare needs two histograms FILE:/P FILE:/Q, got %d arguments "
-                        "(try h5div compare --help)",
+                        "compare needs a reference and at least one candidate FILE:/P FILE:/Q, "
+                        "got %d arguments (try h5div compare --help)",
                         a->npos);
         return H5DIV_EUSAGE;
     }
+    const int k = a->npos - 1;
+    if (k > H5DIV_CANDIDATES_MAX) {
+        h5div_cli_error(cx, "at most %d candidates can be compared at once (%d given)",
+                        H5DIV_CANDIDATES_MAX, k);
+        return H5DIV_EUSAGE;
+    }
     h5div_options opt = a->opt;
+    opt.bin_width = a->bin_width;
     h5div_cli_progress progress;
     h5div_cli_progress_setup(cx, a, &opt, &progress);
-    const char *names[H5DIV_COMPARE_NMEASURES];
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-        names[m] = h5div_measure_name((h5div_measure)m);
-    if (h5div_cli_select_measures(cx, a, "compare", names, H5DIV_COMPARE_NMEASURES, &opt.measures))
-        return H5DIV_EUSAGE;
+    if (a->measures) {
+        int st = select_compare_measures(cx, a->measures, &opt);
+        if (st != H5DIV_OK)
+            return st;
+    }
+    const char *const *q_refs = a->pos + 1;
     char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
     if (st == H5DIV_EUSAGE)
         return st;
-    h5div_compare_result res;
+    h5div_compare_batch res;
+    memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
-        st = h5div_compare_files(cx->comm, a->pos[0], a->pos[1], &opt, &res, msg, sizeof msg);
+        st = h5div_compare_batch_files(cx->comm, a->pos[0], q_refs, k, &opt, &res, msg,
+                                       sizeof msg);
     double elapsed = MPI_Wtime() - t0;
+    h5div_batch_inputs in = {NULL, a->pos[0], q_refs, NULL, 0.0, elapsed};
     if (st == H5DIV_OK && a->output) {
-        if (cx->rank == 0) {
-            char *cmd = h5div_cli_command_line(cx);
-            h5div_result_info info = {cmd, a->pos[0], a->pos[1], cx->size, elapsed};
-            st = h5div_write_compare_result(out.file, out.group, a->overwrite, &opt, &res, &info,
-                                            msg, sizeof msg);
-            free(cmd);
-        }
-        st = h5div_cli_agree(cx, st, msg);
+        char *cmd = h5div_cli_command_line(cx);
+        in.command = cmd;
+        st = h5div_write_batch(cx->comm, out.file, out.group, a->overwrite, &opt, &res, &in, msg,
+                               sizeof msg);
+        in.command = NULL;
+        free(cmd);
     }
+    if (st == H5DIV_OK)
+        st = h5div_print_batch(cx, &res, opt.base, a->json, &in);
     if (st != H5DIV_OK) {
+        h5div_compare_batch_free(&res);
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
         return st;
     }
-    if (cx->rank == 0) {
-        if (a->json)
-            h5div_print_json(cx->out, &res, opt.base, cx->size, a->pos[0], a->pos[1]);
-        else
-            h5div_print_table(cx->out, &res, opt.base);
-        fflush(cx->out);
-        if (a->verbose && !a->quiet) {
-            double bins = (double)res.bins;
-            fprintf(cx->err,
-                    "h5div: compare of %llu bins on %d ranks in %.3f s (%.3g bins/s)%s%s\n",
-                    (unsigned long long)res.bins, cx->size, elapsed,
-                    elapsed > 0 ? bins / elapsed : 0.0, a->output ? "; results in " : "",
-                    a->output ? a->output : "");
-            fflush(cx->err);
-        }
+    if (cx->rank == 0 && a->verbose && !a->quiet) {
+        double bins = (double)res.rows * (double)res.bins;
+        fprintf(cx->err,
+                "h5div: compare of %llu bins%s against %d candidate%s on %d ranks in %.3f s "
+                "(%.3g bins/s per candidate)%s%s\n",
+                (unsigned long long)(res.rows * res.bins), res.two_d ? " (2-D)" : "", k,
+                k > 1 ? "s" : "", cx->size, elapsed, elapsed > 0 ? bins / elapsed : 0.0,
+                a->output ? "; results in " : "", a->output ? a->output : "");
+        fflush(cx->err);
     }
+    h5div_compare_batch_free(&res);
     return H5DIV_OK;
 }
 
 const h5div_cli_command h5div_cmd_compare = {
     "compare",
-    "entropies, cross-entropies, KL, Jensen-Shannon, total variation and Hellinger of P and Q",
+    "entropies, cross-entropies, KL, Jensen-Shannon, total variation, Hellinger and more of P "
+    "against one or more Q",
     compare_help,
-    H5DIV_CLI_EVAL_OPTS,
+    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH),
     run_compare,
 };

@@ -11,7 +11,9 @@ static const char entropy_help[] =
     "usage: h5div entropy [options] FILE:/P\n"
     "\n"
     "Entropy of a 1-D histogram of counts (any integer or float type, contiguous,\n"
-    "chunked or compressed), p = P / sum P.\n"
+    "chunked or compressed), p = P / sum P. A 2-D dataset [m, n] is m histograms\n"
+    "of n bins, one per row: every measure then has one value per row (the table\n"
+    "shows min, median, max and the first rows; JSON gives arrays).\n"
     "\n"
     "measures: entropy perplexity total_count nonzero_bins\n"
     "          shrinkage_lambda (with --estimator shrink)\n"
@@ -125,46 +127,33 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     int st = h5div_cli_output_check(cx, a, &out, msg);
     if (st == H5DIV_EUSAGE)
         return st;
-    h5div_entropy_result res;
+    h5div_batch res;
+    memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
-        st = h5div_entropy_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
+        st = h5div_entropy_batch_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg,
+                                       sizeof msg);
     double elapsed = MPI_Wtime() - t0;
+    h5div_batch_inputs in = {NULL, a->pos[0], NULL, h5div_estimator_name(est), dir_a, elapsed};
     if (st == H5DIV_OK && a->output) {
-        if (cx->rank == 0) {
-            char *cmd = h5div_cli_command_line(cx);
-            h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
-            st = h5div_write_entropy_result(out.file, out.group, a->overwrite, &opt, &res, &info,
-                                            msg, sizeof msg);
-            free(cmd);
-        }
-        st = h5div_cli_agree(cx, st, msg);
+        char *cmd = h5div_cli_command_line(cx);
+        in.command = cmd;
+        st = h5div_write_batch(cx->comm, out.file, out.group, a->overwrite, &opt, &res, &in, msg,
+                               sizeof msg);
+        in.command = NULL;
+        free(cmd);
     }
+    if (st == H5DIV_OK)
+        st = h5div_print_batch(cx, &res, opt.base, a->json, &in);
+    h5div_batch_free(&res);
     if (st != H5DIV_OK) {
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
         return st;
     }
-    if (cx->rank == 0) {
-        char est_text[64];
-        if (est == H5DIV_ESTIMATOR_DIRICHLET)
-            snprintf(est_text, sizeof est_text, "dirichlet:%.17g", dir_a);
-        else
-            snprintf(est_text, sizeof est_text, "%s", h5div_estimator_name(est));
-        h5div_cli_measures pm = {"entropy", "p", a->pos[0], est_text, opt.base, cx->size,
-                                 a->json, 0, {0}, {0}, {0}};
-        for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++)
-            if (res.computed & H5DIV_MEASURE_BIT(m)) {
-                pm.names[pm.n] = h5div_entropy_measure_name((h5div_entropy_measure)m);
-                pm.units[pm.n] = h5div_entropy_measure_units((h5div_entropy_measure)m, opt.base);
-                pm.values[pm.n++] = res.value[m];
-            }
-        h5div_cli_print_measures(cx->out, &pm);
-        fflush(cx->out);
-        if (a->verbose && !a->quiet) {
-            fprintf(cx->err, "h5div: entropy of %llu bins on %d ranks in %.3f s%s%s\n",
-                    (unsigned long long)res.bins, cx->size, elapsed,
-                    a->output ? "; results in " : "", a->output ? a->output : "");
-            fflush(cx->err);
-        }
+    if (cx->rank == 0 && a->verbose && !a->quiet) {
+        fprintf(cx->err, "h5div: entropy of %llu bins%s on %d ranks in %.3f s%s%s\n",
+                (unsigned long long)(res.rows * res.bins), res.two_d ? " (2-D)" : "", cx->size,
+                elapsed, a->output ? "; results in " : "", a->output ? a->output : "");
+        fflush(cx->err);
     }
     return H5DIV_OK;
 }

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Text table and JSON output of results. */
+/* Text table and JSON output of batch results: one value, or arrays over rows and candidates. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+
+#define FIRST_ROWS 5
 
 static const char *base_text(h5div_base b)
 {
@@ -36,40 +40,175 @@ void h5div_cli_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void h5div_print_table(FILE *out, const h5div_compare_result *res, h5div_base base)
+void h5div_cli_number(char *buf, size_t len, double v)
 {
-    fprintf(out, "%-18s %-24s %s\n", "measure", "value", "units");
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
-        if (!(res->computed & H5DIV_MEASURE_BIT(m)))
-            continue;
-        char num[64];
-        if (isfinite(res->value[m]))
-            snprintf(num, sizeof num, "%.17g", res->value[m]);
-        else
-            snprintf(num, sizeof num, "%s", isnan(res->value[m]) ? "nan" : "inf");
-        fprintf(out, "%-18s %-24s %s\n", h5div_measure_name((h5div_measure)m), num,
-                h5div_measure_units((h5div_measure)m, base));
-    }
+    if (isfinite(v))
+        snprintf(buf, len, "%.17g", v);
+    else
+        snprintf(buf, len, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
-void h5div_print_json(FILE *out, const h5div_compare_result *res, h5div_base base, int ranks,
-                      const char *p_ref, const char *q_ref)
+static int cmp_double(const void *a, const void *b)
 {
-    const char *units = h5div_measure_units(H5DIV_ENTROPY_P, base);
-    fprintf(out, "{\"command\": \"compare\", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
-            base_text(base), units, ranks);
-    fputs(" \"inputs\": {\"p\": ", out);
-    h5div_cli_json_string(out, p_ref);
-    fputs(", \"q\": ", out);
-    h5div_cli_json_string(out, q_ref);
-    fputs("},\n \"measures\": {", out);
-    int first = 1;
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
-        if (!(res->computed & H5DIV_MEASURE_BIT(m)))
-            continue;
-        fprintf(out, "%s\"%s\": ", first ? "" : ", ", h5div_measure_name((h5div_measure)m));
-        h5div_cli_json_number(out, res->value[m]);
-        first = 0;
+    double x = *(const double *)a, y = *(const double *)b;
+    /* NaN sorts last */
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
+    return (x > y) - (x < y);
+}
+
+void h5div_cli_summary(double *v, size_t n, double *min, double *median, double *max)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    *min = v[0];
+    *max = v[n - 1];
+    *median = n % 2 ? v[n / 2] : 0.5 * v[n / 2 - 1] + 0.5 * v[n / 2];
+}
+
+static void json_array(FILE *out, const double *v, uint64_t n)
+{
+    fputc('[', out);
+    for (uint64_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", out);
+        h5div_cli_json_number(out, v[i]);
     }
-    fputs("}}\n", out);
+    fputc(']', out);
+}
+
+static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base base,
+                      const h5div_batch_inputs *in, double *buf)
+{
+    FILE *out = cx->out;
+    const int k = b->candidates, root = cx->rank == 0;
+    if (root) {
+        fprintf(out,
+                "{\"command\": \"%s\", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
+                b->command, base_text(base), h5div_measure_units(H5DIV_ENTROPY_P, base), cx->size);
+        fputs(" \"inputs\": {\"p\": ", out);
+        h5div_cli_json_string(out, in->p_ref);
+        if (in->q_refs) {
+            fputs(", \"q\": ", out);
+            if (k > 1)
+                fputc('[', out);
+            for (int c = 0; c < k; c++) {
+                if (c)
+                    fputs(", ", out);
+                h5div_cli_json_string(out, in->q_refs[c]);
+            }
+            if (k > 1)
+                fputc(']', out);
+        }
+        fputs("},\n", out);
+        if (in->estimator) {
+            char est[64];
+            if (!strcmp(in->estimator, "dirichlet"))
+                snprintf(est, sizeof est, "dirichlet:%.17g", in->dirichlet_a);
+            else
+                snprintf(est, sizeof est, "%s", in->estimator);
+            fputs(" \"estimator\": ", out);
+            h5div_cli_json_string(out, est);
+            fputs(",\n", out);
+        }
+        fputs(" \"measures\": {", out);
+    }
+    for (int i = 0; i < b->ncolumns; i++) {
+        if (root) {
+            fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
+            if (k > 1)
+                fputc('[', out);
+        }
+        for (int c = 0; c < k; c++) {
+            int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
+            if (st != H5DIV_OK)
+                return st;
+            if (!root)
+                continue;
+            if (c)
+                fputs(", ", out);
+            if (b->two_d)
+                json_array(out, buf, b->rows);
+            else
+                h5div_cli_json_number(out, buf[0]);
+        }
+        if (root && k > 1)
+            fputc(']', out);
+    }
+    if (root)
+        fputs("}}\n", out);
+    return H5DIV_OK;
+}
+
+static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
+                       const char *const *q_refs, double *buf)
+{
+    FILE *out = cx->out;
+    const int k = b->candidates, root = cx->rank == 0;
+    const uint64_t first = b->rows < FIRST_ROWS ? b->rows : FIRST_ROWS;
+    double head[H5DIV_COMPARE_MAX_COLUMNS][FIRST_ROWS];
+    for (int c = 0; c < k; c++) {
+        if (root && k > 1)
+            fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
+        if (root && b->two_d)
+            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max",
+                    "units");
+        else if (root)
+            fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
+        for (int i = 0; i < b->ncolumns; i++) {
+            int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
+            if (st != H5DIV_OK)
+                return st;
+            if (!root)
+                continue;
+            const char *units = b->columns[i].units;
+            char v0[40], v1[40], v2[40];
+            if (!b->two_d) {
+                h5div_cli_number(v0, sizeof v0, buf[0]);
+                fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
+                continue;
+            }
+            for (uint64_t r = 0; r < first; r++)
+                head[i][r] = buf[r];
+            double mn, med, mx;
+            h5div_cli_summary(buf, (size_t)b->rows, &mn, &med, &mx);
+            h5div_cli_number(v0, sizeof v0, mn);
+            h5div_cli_number(v1, sizeof v1, med);
+            h5div_cli_number(v2, sizeof v2, mx);
+            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", b->columns[i].name, v0, v1, v2, units);
+        }
+        if (!root || !b->two_d)
+            continue;
+        fprintf(out, "first rows:\n%-8s", "row");
+        for (int i = 0; i < b->ncolumns; i++)
+            fprintf(out, " %-24s", b->columns[i].name);
+        fputc('\n', out);
+        for (uint64_t r = 0; r < first; r++) {
+            fprintf(out, "%-8llu", (unsigned long long)r);
+            for (int i = 0; i < b->ncolumns; i++) {
+                char v[40];
+                h5div_cli_number(v, sizeof v, head[i][r]);
+                fprintf(out, " %-24s", v);
+            }
+            fputc('\n', out);
+        }
+    }
+    return H5DIV_OK;
+}
+
+int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base base, int json,
+                      const h5div_batch_inputs *in)
+{
+    /* Rank 0 holds one measure of one candidate at a time: rows doubles. */
+    double *buf = NULL;
+    int ok = 1;
+    if (cx->rank == 0)
+        ok = (buf = malloc((size_t)b->rows * sizeof *buf)) != NULL;
+    char msg[H5DIV_CLI_MSG] = "out of memory for the printed results";
+    int st = h5div_cli_agree(cx, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg);
+    if (st == H5DIV_OK)
+        st = json ? print_json(cx, b, base, in, buf) : print_table(cx, b, in->q_refs, buf);
+    free(buf);
+    if (cx->rank == 0)
+        fflush(cx->out);
+    return st;
 }

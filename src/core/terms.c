@@ -84,6 +84,39 @@ static inline void two_sum_add(double *s, double *err, double v)
     *s = t;
 }
 
+/* One block's contribution to a total: Knuth's TwoSum in four lanes by
+ * index (each lane's s + err tracks its sum to about 2^-106), and all eight
+ * parts enter acc exactly. */
+static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t k = 0;
+    for (; k + 4 <= e; k += 4)
+        for (int l = 0; l < 4; l++)
+            two_sum_add(&s[l], &err[l], x[k + (size_t)l] + alpha);
+    for (int l = 0; k < e; k++, l++)
+        two_sum_add(&s[l], &err[l], x[k] + alpha);
+    int finite = 1;
+    for (int l = 0; l < 4; l++)
+        finite &= isfinite(s[l]) && isfinite(err[l]);
+    if (finite) {
+        for (int l = 0; l < 4; l++) {
+            h5div_acc_add(acc, s[l]);
+            h5div_acc_add(acc, err[l]);
+        }
+    } else {
+        /* A lane overflowed: add the block's values exactly instead. */
+        for (size_t i = 0; i < e; i++)
+            h5div_acc_add(acc, x[i] + alpha);
+    }
+}
+
+H5DIV_CLONES
+void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
+{
+    total_block(x, e, alpha, acc);
+}
+
 H5DIV_CLONES
 size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
 {
@@ -98,28 +131,7 @@ size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h
             for (size_t i = b; i < b + e; i++)
                 if (!(x[i] >= 0.0) || x[i] == INFINITY)
                     return i;
-        /* Knuth's TwoSum in four lanes by index: each lane's s + err tracks
-         * its sum to about 2^-106, and all eight parts enter acc exactly. */
-        double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
-        size_t k = 0;
-        for (; k + 4 <= e; k += 4)
-            for (int l = 0; l < 4; l++)
-                two_sum_add(&s[l], &err[l], x[b + k + (size_t)l] + alpha);
-        for (int l = 0; k < e; k++, l++)
-            two_sum_add(&s[l], &err[l], x[b + k] + alpha);
-        int finite = 1;
-        for (int l = 0; l < 4; l++)
-            finite &= isfinite(s[l]) && isfinite(err[l]);
-        if (finite) {
-            for (int l = 0; l < 4; l++) {
-                h5div_acc_add(acc, s[l]);
-                h5div_acc_add(acc, err[l]);
-            }
-        } else {
-            /* A lane overflowed: add the block's values exactly instead. */
-            for (size_t i = b; i < b + e; i++)
-                h5div_acc_add(acc, x[i] + alpha);
-        }
+        total_block(x + b, e, alpha, acc);
     }
     return n;
 }
@@ -130,11 +142,13 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
     (void)h5div_total_add_valid(x, n, alpha, acc);
 }
 
-void h5div_compare_partial_init(h5div_compare_partial *part)
+void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask)
 {
-    memset(part, 0, sizeof *part);
+    part->p_without_q = part->q_without_p = 0;
+    part->ks = 0.0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        h5div_acc_init(&part->acc[t]);
+        if (mask & (1u << t))
+            h5div_acc_init(&part->acc[t]);
 }
 
 /* (1+t) log1p(t) + (1-t) log1p(-t) for |t| < 1/32: sum_{j>=1} t^2j / (j (2j-1)). */
@@ -161,6 +175,9 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
     double e1 = fma(x, nm->b_hi, -h1), e2 = fma(y, nm->a_hi, -h2);
     return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
 }
+
+/* Terms computed bin by bin into arrays: all but W1 and the Renyi terms. */
+#define NT_BIN (H5DIV_T_CHI2_QP + 1)
 
 /* Ratios below this are subnormal or close to it: their logarithms are
  * taken as differences of logarithms, which are then large and accurate. */
@@ -257,7 +274,7 @@ static void block_terms_careful(const double *restrict xs, const double *restric
     const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
     const double scale_a = nm->scale_a, scale_b = nm->scale_b;
     for (size_t k = 0; k < e; k++) {
-        for (int m = 0; m < H5DIV_T_COUNT; m++)
+        for (int m = 0; m < NT_BIN; m++)
             t[m][k] = 0.0;
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
@@ -303,6 +320,12 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         }
         if (mask & (1u << H5DIV_T_TV))
             t[H5DIV_T_TV][k] = fabs(diff);
+        /* (p - q)^2 / q as (p - q) * u with u = p/q - 1: no square to
+         * underflow, and u overflows only where the term does. */
+        if (mask & (1u << H5DIV_T_CHI2_PQ) && yr > 0.0 && diff != 0.0)
+            t[H5DIV_T_CHI2_PQ][k] = diff * (d / (y * nm->a_hi + y * nm->a_lo));
+        if (mask & (1u << H5DIV_T_CHI2_QP) && xr > 0.0 && diff != 0.0)
+            t[H5DIV_T_CHI2_QP][k] = diff * (d / (x * nm->b_hi + x * nm->b_lo));
         if (mask & (1u << H5DIV_T_HELLINGER)) {
             /* (sqrt p - sqrt q)^2 without cancellation. */
             double h = diff / (sqrt(p) + sqrt(q));
@@ -399,7 +422,8 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         }
     }
     if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
-                  (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))))
+                  (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
+                  (1u << H5DIV_T_CHI2_QP))))
         return 1;
     for (size_t k = 0; k < e; k++) {
         /* x*B - y*A with the exact product errors (fma is exact). */
@@ -448,24 +472,214 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             t[H5DIV_T_HELLINGER][k] = h * h;
         }
     }
+    if (mask & ((1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP))) {
+        for (size_t k = 0; k < e; k++) {
+            double xk = x[k], yk = y[k], dk = d[k];
+            double diff = dk * inv_a * inv_b;
+            /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
+            double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
+            double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
+            t[H5DIV_T_CHI2_PQ][k] = (yk == 0.0) | (diff == 0.0) ? 0.0 : c1;
+            t[H5DIV_T_CHI2_QP][k] = (xk == 0.0) | (diff == 0.0) ? 0.0 : c2;
+        }
+    }
     return 1;
 }
 
-void h5div_compare_add(const double *restrict xs, const double *restrict ys, size_t n,
-                       const h5div_norm *nm, unsigned mask, h5div_compare_partial *part)
+/* 1/j! for j = 0..20. */
+static const double inv_fact[21] = {
+    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
+    1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
+    1.0 / 355687428096000.0, 1.0 / 6402373705728000.0, 1.0 / 121645100408832000.0,
+    1.0 / 2432902008176640000.0};
+
+/* e^w - 1 - w >= 0 without cancellation. */
+static double em1mw(double w)
 {
-    double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
+    if (fabs(w) <= 1.0) {
+        double s = inv_fact[20]; /* sum_{j>=2} w^j / j!, to j = 20 */
+        for (int j = 19; j >= 2; j--)
+            s = s * w + inv_fact[j];
+        return s * w * w;
+    }
+    return w < 0.0 ? exp(w) + (-1.0 - w) : expm1(w) - w;
+}
+
+/* u - log1p(u) >= 0 (L = log1p(u) given), by its series for |u| < 1/4. */
+static double u_minus_log1p(double u, double L)
+{
+    if (fabs(u) < 0.25) {
+        double s = 1.0 / 30; /* sum_{j>=2} (-u)^j / j, to j = 30 */
+        for (int j = 29; j >= 2; j--)
+            s = s * -u + 1.0 / j;
+        return s * u * u;
+    }
+    return u - L;
+}
+
+/* One bin of a Renyi sum of order A: p^A q^(1-A) - q - A (p - q). The
+ * terms sum to S_A - 1 (sum p = sum q = 1) and all have the sign of A - 1,
+ * so the sum does not cancel. u = p/q - 1 and v = q/p - 1 (from the exact
+ * cross difference), diff = p - q, L = log(p/q), lp, lq the logarithms of
+ * p and q (used only where p^A q^(1-A) leaves the double range). */
+static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, double u, double v,
+                        double diff, double L, double lp, double lq)
+{
+    if (p_zero)
+        return (A - 1.0) * q;
+    if (q_zero)
+        return A < 1.0 ? -A * p : 0.0; /* A > 1: infinite, counted apart */
+    if (A < 1.0 && A > 0.5) /* the same sum in the order 1 - A < 1/2 */
+        return renyi_bin(1.0 - A, q, p, q_zero, p_zero, v, u, -diff, -L, lq, lp);
+    double kl = fabs(u) < SERIES_LIMIT ? q * h5div_kl_series(u) : p * L - diff;
+    if (A > 1.0) {
+        /* p (e^w - 1 - w) + (A - 1) (p log(p/q) - p + q), w = (A - 1) L:
+         * two terms >= 0. */
+        const double B = A - 1.0, w = B * L;
+        double pe = w > 700.0 ? exp(lp + w) - p * w : p * em1mw(w);
+        return pe + B * (kl > 0.0 ? kl : 0.0);
+    }
+    /* 0 < A <= 1/2: q (e^z - 1 - z) - A q (u - log1p u), z = A L; the first
+     * part is at most A/(1 - A) <= 1 times the second, so at most one bit
+     * cancels; near u = 0 the binomial series, near p = 0 the direct form. */
+    const double z = A * L;
+    if (!isfinite(u))
+        return -A * p;
+    if (u < -0.9)
+        return q * expm1(z) - A * diff;
+    if (fabs(u) < SERIES_LIMIT) {
+        double c = 0.5, s = 0.0, uk = 1.0; /* sum_{j>=2} C(A, j) u^j / (A (A - 1) u^2) */
+        for (int j = 2; j <= 16; j++) {
+            s += c * uk;
+            c *= (A - j) / (j + 1);
+            uk *= u;
+        }
+        return q * (A * (A - 1.0)) * (u * u) * s;
+    }
+    if (z > 700.0)
+        return exp(lq + z) - q - A * diff;
+    return q * em1mw(z) - A * (q * u_minus_log1p(u, L));
+}
+
+/* Block sums of the Renyi terms of every order in tp. */
+static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
+                        const h5div_norm *nm, const h5div_term_params *tp, double *sums)
+{
+    double t[2 * H5DIV_RENYI_MAX][H5DIV_BLOCK_BINS];
+    int orders[2 * H5DIV_RENYI_MAX], no = 0;
+    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+        if (tp->mask & (1u << (H5DIV_T_RENYI + i)))
+            orders[no++] = i;
+    for (size_t k = 0; k < e; k++) {
+        const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
+        if (xr == 0.0 && yr == 0.0) {
+            for (int o = 0; o < no; o++)
+                t[o][k] = 0.0;
+            continue;
+        }
+        const double x = xr * nm->scale_a, y = yr * nm->scale_b;
+        const double p = x * nm->inv_a, q = y * nm->inv_b;
+        const double d = cross_diff(x, y, nm), diff = d * nm->inv_a * nm->inv_b;
+        const int xz = xr == 0.0, yz = yr == 0.0;
+        double u = yz ? INFINITY : d / (y * nm->a_hi + y * nm->a_lo);
+        double v = xz ? INFINITY : -d / (x * nm->b_hi + x * nm->b_lo);
+        double L = 0.0, lp = 0.0, lq = 0.0;
+        if (!xz && !yz) {
+            const raw_bin raw = {xr, yr, nm->log_a, nm->log_b};
+            L = u > -0.5 && u < 1e300 ? log1p(u) : log_pq(x, y, nm->a_hi, nm->b_hi, raw);
+            lp = log(xr) - nm->log_a;
+            lq = log(yr) - nm->log_b;
+        }
+        for (int o = 0; o < no; o++) {
+            int i = orders[o];
+            double A = tp->order[i];
+            t[o][k] = i < H5DIV_RENYI_MAX
+                          ? renyi_bin(A, p, q, xz, yz, u, v, diff, L, lp, lq)
+                          : renyi_bin(A, q, p, yz, xz, v, u, -diff, -L, lq, lp);
+        }
+    }
+    for (int o = 0; o < no; o++)
+        sums[H5DIV_T_RENYI + orders[o]] = block_sum(t[o], e);
+}
+
+void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
+                         const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                         int64_t counts[2])
+{
+    double t[NT_BIN][H5DIV_BLOCK_BINS];
+    const unsigned mask = tp->mask & ((1u << NT_BIN) - 1u);
+    /* Which path a block takes depends only on its own data, and a block
+     * never straddles ranks or pieces: the same bits anywhere. */
+    int64_t pwq = 0, qwp = 0;
+    if (!block_terms_fast(xs, ys, e, nm, mask, t, &pwq, &qwp))
+        block_terms_careful(xs, ys, e, nm, mask, t, &pwq, &qwp);
+    counts[0] += pwq;
+    counts[1] += qwp;
+    for (int m = 0; m < NT_BIN; m++)
+        if (mask & (1u << m))
+            sums[m] = block_sum(t[m], e);
+    if (tp->mask >> H5DIV_T_RENYI)
+        block_renyi(xs, ys, e, nm, tp, sums);
+}
+
+double h5div_w1_block(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
+                      const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                      double *ks)
+{
+    (void)e; /* the bins past nw only carry the prefix on, and nothing follows them */
+    double t[H5DIV_BLOCK_BINS];
+    double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    double mx = *ks;
+    for (size_t k = 0; k < nw; k++) {
+        two_sum_add(&xh, &xl, xs[k] + nm->alpha);
+        two_sum_add(&yh, &yl, ys[k] + nm->alpha);
+        /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
+         * and totals A, B, with the exact product errors: prefix sums that
+         * agree to many digits keep their difference. */
+        double sxh = xh * nm->scale_a, sxl = xl * nm->scale_a;
+        double syh = yh * nm->scale_b, syl = yl * nm->scale_b;
+        double h1 = sxh * b_hi, h2 = syh * a_hi;
+        double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
+        double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+        double dd = fabs(num * nm->inv_a * nm->inv_b);
+        t[k] = dd;
+        mx = dd > mx ? dd : mx;
+    }
+    *ks = mx;
+    return block_sum(t, nw);
+}
+
+void h5div_compare_add(const double *restrict xs, const double *restrict ys, size_t n,
+                       const h5div_norm *nm, const h5div_term_params *tp,
+                       h5div_compare_partial *part)
+{
+    double sums[H5DIV_T_COUNT];
+    int64_t counts[2] = {0, 0};
+    const uint32_t mask = tp->mask & ~(1u << H5DIV_T_W1);
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        /* Which path a block takes depends only on its own data, and a
-         * block never straddles ranks or pieces: the same bits anywhere. */
-        if (!block_terms_fast(xs + b, ys + b, e, nm, mask, t, &part->p_without_q,
-                                    &part->q_without_p))
-            block_terms_careful(xs + b, ys + b, e, nm, mask, t, &part->p_without_q,
-                                &part->q_without_p);
+        h5div_compare_block(xs + b, ys + b, e, nm, tp, sums, counts);
         for (int m = 0; m < H5DIV_T_COUNT; m++)
             if (mask & (1u << m))
-                h5div_acc_add(&part->acc[m], block_sum(t[m], e));
+                h5div_acc_add(&part->acc[m], sums[m]);
+    }
+    part->p_without_q += counts[0];
+    part->q_without_p += counts[1];
+}
+
+void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
+{
+    memset(tp, 0, sizeof *tp);
+    tp->mask = h5div_terms_for_measures(opt->measures);
+    for (int i = 0; i < opt->n_renyi_pq && i < H5DIV_RENYI_MAX; i++) {
+        tp->mask |= 1u << (H5DIV_T_RENYI + i);
+        tp->order[i] = opt->renyi_pq[i];
+    }
+    for (int i = 0; i < opt->n_renyi_qp && i < H5DIV_RENYI_MAX; i++) {
+        tp->mask |= 1u << (H5DIV_T_RENYI + H5DIV_RENYI_MAX + i);
+        tp->order[H5DIV_RENYI_MAX + i] = opt->renyi_qp[i];
     }
 }
 
@@ -488,22 +702,43 @@ unsigned h5div_terms_for_measures(unsigned measures)
         t |= 1u << H5DIV_T_JS;
     if (measures & H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION))
         t |= 1u << H5DIV_T_TV;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_HELLINGER))
+    if (measures & (H5DIV_MEASURE_BIT(H5DIV_HELLINGER) | H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA)))
         t |= 1u << H5DIV_T_HELLINGER;
+    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_PQ))
+        t |= 1u << H5DIV_T_CHI2_PQ;
+    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_QP))
+        t |= 1u << H5DIV_T_CHI2_QP;
+    if (measures & (H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1) | H5DIV_MEASURE_BIT(H5DIV_KS)))
+        t |= 1u << H5DIV_T_W1;
     return t;
 }
 
 static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 
-void h5div_compare_finish(const h5div_compare_partial *part, unsigned measures, int base,
-                          double *value)
+/* Renyi divergence in nats from S - 1, the sum of its terms. */
+static double renyi_value(double A, double s1, int64_t infinite_bins)
+{
+    if (A > 1.0 && infinite_bins)
+        return INFINITY;
+    /* The terms all have the sign of A - 1 and S lies in [0, 1] for A < 1. */
+    if (A > 1.0)
+        s1 = s1 > 0.0 ? s1 : 0.0;
+    else
+        s1 = s1 < -1.0 ? -1.0 : (s1 > 0.0 ? 0.0 : s1);
+    double r = log1p(s1) / (A - 1.0); /* S = 0: +inf */
+    return r > 0.0 ? r : 0.0;
+}
+
+void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], double ks,
+                               const h5div_options *opt, h5div_compare_result *res)
 {
     /* Dividing by ln b (rather than multiplying by 1/ln b) maps ln 2 to
      * exactly 1 bit, so the JS bound holds exactly in base 2. */
+    const int base = (int)opt->base;
     const double ln_b = base == H5DIV_BASE_2 ? LN2 : base == H5DIV_BASE_10 ? LN10 : 1.0;
-    double nats[H5DIV_T_COUNT];
-    for (int t = 0; t < H5DIV_T_COUNT; t++)
-        nats[t] = h5div_acc_round(&part->acc[t]);
+    const int64_t p_without_q = counts[0], q_without_p = counts[1];
+    const unsigned measures = opt->measures;
+    double *value = res->value;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -512,13 +747,13 @@ void h5div_compare_finish(const h5div_compare_partial *part, unsigned measures, 
         case H5DIV_ENTROPY_P: v = nats[H5DIV_T_ENTROPY_P] / ln_b; break;
         case H5DIV_ENTROPY_Q: v = nats[H5DIV_T_ENTROPY_Q] / ln_b; break;
         case H5DIV_CROSS_ENTROPY_PQ:
-            v = part->p_without_q ? INFINITY : nats[H5DIV_T_CROSS_PQ] / ln_b;
+            v = p_without_q ? INFINITY : nats[H5DIV_T_CROSS_PQ] / ln_b;
             break;
         case H5DIV_CROSS_ENTROPY_QP:
-            v = part->q_without_p ? INFINITY : nats[H5DIV_T_CROSS_QP] / ln_b;
+            v = q_without_p ? INFINITY : nats[H5DIV_T_CROSS_QP] / ln_b;
             break;
-        case H5DIV_KL_PQ: v = part->p_without_q ? INFINITY : nats[H5DIV_T_KL_PQ] / ln_b; break;
-        case H5DIV_KL_QP: v = part->q_without_p ? INFINITY : nats[H5DIV_T_KL_QP] / ln_b; break;
+        case H5DIV_KL_PQ: v = p_without_q ? INFINITY : nats[H5DIV_T_KL_PQ] / ln_b; break;
+        case H5DIV_KL_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_KL_QP] / ln_b; break;
         case H5DIV_JS_DIVERGENCE:
         case H5DIV_JS_DISTANCE: {
             double js = nats[H5DIV_T_JS];
@@ -529,8 +764,47 @@ void h5div_compare_finish(const h5div_compare_partial *part, unsigned measures, 
         }
         case H5DIV_TOTAL_VARIATION: v = clamp01(0.5 * nats[H5DIV_T_TV]); break;
         case H5DIV_HELLINGER: v = sqrt(clamp01(0.5 * nats[H5DIV_T_HELLINGER])); break;
+        case H5DIV_BHATTACHARYYA: {
+            /* sum sqrt(p q) = 1 - H^2 with H^2 = sum (sqrt p - sqrt q)^2 / 2,
+             * accurate where the coefficient is near 1. */
+            double h2 = clamp01(0.5 * nats[H5DIV_T_HELLINGER]);
+            v = h2 >= 1.0 ? INFINITY : -log1p(-h2) / ln_b;
+            break;
+        }
+        case H5DIV_CHI2_PQ: v = p_without_q ? INFINITY : nats[H5DIV_T_CHI2_PQ]; break;
+        case H5DIV_CHI2_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_CHI2_QP]; break;
+        case H5DIV_RENYI_PQ:
+        case H5DIV_RENYI_QP: {
+            int qp = m == H5DIV_RENYI_QP;
+            int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
+            for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
+                double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
+                double r = renyi_value(A, nats[H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i],
+                                       qp ? q_without_p : p_without_q) / ln_b;
+                (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
+                if (i == 0)
+                    v = r;
+            }
+            break;
+        }
+        case H5DIV_WASSERSTEIN1: v = nats[H5DIV_T_W1] * opt->bin_width; break;
+        case H5DIV_KS: v = ks > 1.0 ? 1.0 : ks; break;
         case H5DIV_COMPARE_NMEASURES: break;
         }
         value[m] = v;
     }
+    res->computed = measures;
+}
+
+void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options *opt,
+                          h5div_compare_result *res)
+{
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
+    double nats[H5DIV_T_COUNT] = {0};
+    for (int t = 0; t < H5DIV_T_COUNT; t++)
+        if (tp.mask & (1u << t))
+            nats[t] = h5div_acc_round(&part->acc[t]);
+    int64_t counts[2] = {part->p_without_q, part->q_without_p};
+    h5div_compare_finish_sums(nats, counts, part->ks, opt, res);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/acc.h"
+#include "h5div_types.h"
 
 /* Sums accumulated by the compare kernel, all in nats. */
 enum h5div_term {
@@ -18,15 +19,32 @@ enum h5div_term {
     H5DIV_T_KL_QP,
     H5DIV_T_JS,
     H5DIV_T_TV,
-    H5DIV_T_HELLINGER,
-    H5DIV_T_COUNT
+    H5DIV_T_HELLINGER, /* also gives bhattacharyya */
+    H5DIV_T_CHI2_PQ,
+    H5DIV_T_CHI2_QP,
+    H5DIV_T_W1, /* sum of |F_p - F_q| over all bins but the last */
+    /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
+     * cancellation: orders of renyi_pq, then those of renyi_qp. */
+    H5DIV_T_RENYI,
+    H5DIV_T_COUNT = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX
 };
 
-/* Partial sums of one rank, combined across ranks exactly. */
+/* Which terms a kernel adds, and the Renyi orders they need. */
+typedef struct h5div_term_params {
+    uint32_t mask; /* bits 1 << enum h5div_term */
+    double order[2 * H5DIV_RENYI_MAX]; /* A of term H5DIV_T_RENYI + i */
+} h5div_term_params;
+
+/* Terms and parameters for a set of options (measures, Renyi orders). */
+void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt);
+
+/* Partial sums of one rank, combined across ranks exactly. Only the
+ * accumulators of the terms in use need to be initialised and reduced. */
 typedef struct h5div_compare_partial {
-    h5div_acc acc[H5DIV_T_COUNT];
     int64_t p_without_q; /* bins with p > 0 and q = 0: kl_pq, cross_entropy_pq infinite */
     int64_t q_without_p; /* bins with q > 0 and p = 0 */
+    double ks;           /* max |F_p - F_q| so far */
+    h5div_acc acc[H5DIV_T_COUNT];
 } h5div_compare_partial;
 
 /* Totals of the two histograms as unevaluated sums hi + lo (about 106 bits),
@@ -57,20 +75,50 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
  * or infinite value (acc then holds a partial sum and is to be dropped). */
 size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc);
 
-/* Add the per-bin terms of bins x[0..n), y[0..n) (raw values; the
- * pseudocount and totals are in nm) to the sums selected by term_mask
- * (bits 1 << enum h5div_term). x starts on a global block boundary. */
-void h5div_compare_add(const double *restrict x, const double *restrict y, size_t n,
-                       const h5div_norm *nm, unsigned term_mask, h5div_compare_partial *part);
+/* One block's part of a histogram total: what h5div_total_add adds for the
+ * block x[0..e), e <= H5DIV_BLOCK_BINS (values already checked). Running
+ * these over the blocks of a row gives prefix sums with the same bits on
+ * any decomposition. */
+void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc);
 
-void h5div_compare_partial_init(h5div_compare_partial *part);
+/* Sums of the per-bin terms of one block x[0..e), y[0..e), e <= block size
+ * (raw values; the pseudocount and totals are in nm): sums[t] for every
+ * term t of tp->mask but H5DIV_T_W1, each summed in a fixed order; counts
+ * of bins with p > 0 = q and q > 0 = p are added to counts[0], counts[1]. */
+void h5div_compare_block(const double *restrict x, const double *restrict y, size_t e,
+                         const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                         int64_t counts[2]);
+
+/* The Wasserstein/KS terms of one block: pfx_x, pfx_y are the raw prefix
+ * sums (with pseudocount) of everything before the block as hi + lo; the
+ * running sums continue through the block in bin order. Returns the block
+ * sum of |F_p - F_q| over its first nw bins (nw = e, or e - 1 when the
+ * block holds the row's last bin) and raises *ks to their maximum. */
+double h5div_w1_block(const double *restrict x, const double *restrict y, size_t e, size_t nw,
+                      const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                      double *ks);
+
+/* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
+ * x starts on a block boundary of its row. */
+void h5div_compare_add(const double *restrict x, const double *restrict y, size_t n,
+                       const h5div_norm *nm, const h5div_term_params *tp,
+                       h5div_compare_partial *part);
+
+/* Set part to zero for the terms of mask. */
+void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask);
 
 /* Terms needed for a set of measures (H5DIV_MEASURE_BIT bits). */
 unsigned h5div_terms_for_measures(unsigned measures);
 
-/* Turn reduced sums into measure values in the requested base.
- * value[] is indexed by h5div_measure; only bits of `measures` are set. */
-void h5div_compare_finish(const h5div_compare_partial *part, unsigned measures, int base,
-                          double *value);
+/* Turn sums into measure values in the options' base: nats[t] are the
+ * (rounded) sums of term t in nats, counts the p-without-q and q-without-p
+ * bin counts, ks the maximum. Writes the measures of opt->measures into
+ * res->value and the Renyi orders into res->renyi_pq / renyi_qp. */
+void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], double ks,
+                               const h5div_options *opt, h5div_compare_result *res);
+
+/* h5div_compare_finish_sums of a reduced partial. */
+void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options *opt,
+                          h5div_compare_result *res);
 
 #endif

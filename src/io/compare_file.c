@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* File-level compare: block-aligned shards swept in bounded pieces, two passes. */
+/* File-level compare of one reference against k candidates, 1-D or one histogram per row. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,104 +21,491 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, const char
     return H5DIV_EINPUT;
 }
 
-typedef struct pass_state {
-    double alpha;
-    h5div_acc tot[2];
-    const h5div_norm *nm;
-    unsigned terms;
-    h5div_compare_partial *part;
-    const char *ref[2];
-} pass_state;
+#define NO_ROW UINT64_MAX
 
-/* Pass 0 checks the values and sums the totals; pass 1 adds the terms. */
+/* One evaluation: P = dataset 0 against candidates 1..k, row by row. The
+ * rows are split over the ranks by whole blocks (see h5div_grid_split), so
+ * a rank holds whole rows plus at most a partial first and last one. Rows
+ * that span ranks ("slot" rows, at most ranks - 1 of them) have their sums
+ * combined across ranks; every other row is finished where it lies. */
+typedef struct cmp_job {
+    const h5div_options *opt;
+    const char *ref[H5DIV_SWEEP_MAX];
+    int k, nd, two_d;
+    h5div_term_params tp;
+    uint32_t acc_mask; /* terms summed in accumulators (W1 included) */
+    int w1;
+    h5div_grid g;
+    uint64_t row_lo, row_hi; /* rows this rank touches */
+    uint64_t own0, own1;     /* rows this rank finishes: their first block is here */
+    uint64_t *slot_row;      /* rows that span ranks, ascending */
+    int nslots;
+    /* pass 0: totals */
+    uint64_t cur_row;
+    h5div_acc *cur_tot; /* [nd] */
+    double *row_tot;    /* [row - row_lo][nd][2]: total as hi + lo */
+    h5div_acc *slot_tot; /* [slot][nd] */
+    h5div_acc *pfx0;     /* [nd]: sums of the first row on the ranks before this one */
+    /* pass 1: terms */
+    h5div_norm *nm;                /* [k] of the row in progress */
+    h5div_compare_partial *part;   /* [k] of the row in progress */
+    h5div_compare_partial *slot_part; /* [slot][k] */
+    h5div_acc *pfx;                /* [nd]: prefix sums of the row in progress */
+    /* results */
+    int ncols;
+    h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
+    double *values; /* [k][ncols][row - own0] */
+} cmp_job;
+
+/* Slot index of row r, or -1 when r lies on one rank. */
+static int slot_of(const cmp_job *j, uint64_t r) { return h5div_slot_of(j->slot_row, j->nslots, r); }
+
+/* Where a value error is: the bin, and for 2-D input its row and column. */
+static int bad_value(const cmp_job *j, int d, const double *v, uint64_t bin, char *msg,
+                     size_t len)
+{
+    double x = *v;
+    const char *what = isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative";
+    if (j->two_d)
+        h5div_set_error(msg, len, "%s value %g in histogram (%s, row %llu, bin %llu)", what, x,
+                        j->ref[d], (unsigned long long)(bin / j->g.cols),
+                        (unsigned long long)(bin % j->g.cols));
+    else
+        h5div_set_error(msg, len, "%s value %g in histogram (%s, bin %llu)", what, x, j->ref[d],
+                        (unsigned long long)bin);
+    return H5DIV_EINPUT;
+}
+
+static void flush_totals(cmp_job *j)
+{
+    if (j->cur_row == NO_ROW)
+        return;
+    int s = slot_of(j, j->cur_row);
+    double *t = j->row_tot + (j->cur_row - j->row_lo) * (uint64_t)j->nd * 2;
+    for (int d = 0; d < j->nd; d++) {
+        if (s >= 0)
+            j->slot_tot[(size_t)s * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
+        else
+            h5div_acc_round2(&j->cur_tot[d], &t[2 * d], &t[2 * d + 1]);
+    }
+    j->cur_row = NO_ROW;
+}
+
+/* Store the finished measures of (row, candidate c) in the result columns. */
+static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_result *res)
+{
+    uint64_t nown = j->own1 - j->own0;
+    for (int i = 0; i < j->ncols; i++) {
+        const h5div_column *col = &j->cols[i];
+        double v = col->order < 0 ? res->value[col->measure]
+                   : col->measure == H5DIV_RENYI_PQ ? res->renyi_pq[col->order]
+                                                    : res->renyi_qp[col->order];
+        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + (row - j->own0)] = v;
+    }
+}
+
+static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_partial *part)
+{
+    double nats[H5DIV_T_COUNT] = {0};
+    for (int t = 0; t < H5DIV_T_COUNT; t++)
+        if (j->acc_mask & (1u << t))
+            nats[t] = h5div_acc_round(&part->acc[t]);
+    int64_t counts[2] = {part->p_without_q, part->q_without_p};
+    h5div_compare_result res;
+    h5div_compare_finish_sums(nats, counts, part->ks, j->opt, &res);
+    put_values(j, row, c, &res);
+}
+
+static void flush_terms(cmp_job *j)
+{
+    if (j->cur_row == NO_ROW)
+        return;
+    int s = slot_of(j, j->cur_row);
+    for (int c = 0; c < j->k; c++) {
+        if (s >= 0)
+            j->slot_part[(size_t)s * (size_t)j->k + (size_t)c] = j->part[c];
+        else
+            finish_partial(j, j->cur_row, c, &j->part[c]);
+    }
+    j->cur_row = NO_ROW;
+}
+
+static void start_row_terms(cmp_job *j, uint64_t row, int partials)
+{
+    const double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
+    for (int c = 0; c < j->k; c++) {
+        h5div_norm_init(&j->nm[c], t[0], t[1], t[2 * (c + 1)], t[2 * (c + 1) + 1],
+                        j->opt->pseudocount);
+        if (partials)
+            h5div_compare_partial_init(&j->part[c], j->acc_mask);
+    }
+    if (j->w1 && partials)
+        for (int d = 0; d < j->nd; d++) {
+            /* A row that began on an earlier rank continues its prefix sums. */
+            if (row == j->row_lo && slot_of(j, row) >= 0)
+                j->pfx[d] = j->pfx0[d];
+            else
+                h5div_acc_init(&j->pfx[d]);
+        }
+    j->cur_row = row;
+}
+
+/* A row of a single block: its block sums are the sums, no accumulator. */
+static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, size_t e)
+{
+    start_row_terms(j, row, 0);
+    static const double zero[2] = {0.0, 0.0};
+    for (int c = 0; c < j->k; c++) {
+        double sums[H5DIV_T_COUNT] = {0};
+        int64_t counts[2] = {0, 0};
+        double ks = 0.0;
+        h5div_compare_block(v[0] + off, v[1 + c] + off, e, &j->nm[c], &j->tp, sums, counts);
+        if (j->w1)
+            sums[H5DIV_T_W1] =
+                h5div_w1_block(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c], zero, zero, &ks);
+        h5div_compare_result res;
+        h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
+        put_values(j, row, c, &res);
+    }
+    j->cur_row = NO_ROW;
+}
+
+/* The blocks of one row segment [c0, c0 + n) of `row` (c0 on a block boundary). */
+static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *v, size_t off,
+                          size_t n)
+{
+    const double alpha = j->opt->pseudocount;
+    const uint32_t sum_mask = j->acc_mask & ~(1u << H5DIV_T_W1);
+    if (row != j->cur_row) {
+        flush_terms(j);
+        start_row_terms(j, row, 1);
+    }
+    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
+        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        size_t nw = c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
+        const double *x = v[0] + off + b;
+        double px[2] = {0.0, 0.0};
+        if (j->w1)
+            h5div_acc_round2(&j->pfx[0], &px[0], &px[1]);
+        for (int c = 0; c < j->k; c++) {
+            const double *y = v[1 + c] + off + b;
+            h5div_compare_partial *part = &j->part[c];
+            double sums[H5DIV_T_COUNT];
+            int64_t counts[2] = {0, 0};
+            h5div_compare_block(x, y, e, &j->nm[c], &j->tp, sums, counts);
+            for (int t = 0; t < H5DIV_T_COUNT; t++)
+                if (sum_mask & (1u << t))
+                    h5div_acc_add(&part->acc[t], sums[t]);
+            part->p_without_q += counts[0];
+            part->q_without_p += counts[1];
+            if (j->w1) {
+                double py[2];
+                h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
+                h5div_acc_add(&part->acc[H5DIV_T_W1],
+                              h5div_w1_block(x, y, e, nw, &j->nm[c], px, py, &part->ks));
+                h5div_total_block(y, e, alpha, &j->pfx[1 + c]);
+            }
+        }
+        if (j->w1)
+            h5div_total_block(x, e, alpha, &j->pfx[0]);
+    }
+}
+
+enum { PASS_TOTALS = 0, PASS_TERMS };
+
 static int compare_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
                          char *msg, size_t len)
 {
-    pass_state *ps = ctx;
-    if (pass == 1) {
-        h5div_compare_add(v[0], v[1], n, ps->nm, ps->terms, ps->part);
-        return H5DIV_OK;
-    }
-    for (int k = 0; k < 2; k++) {
-        size_t i = h5div_total_add_valid(v[k], n, ps->alpha, &ps->tot[k]);
-        if (i < n)
-            return h5div_check_values(v[k] + i, n - i, first_bin + i, ps->ref[k], msg, len);
+    cmp_job *j = ctx;
+    const uint64_t cols = j->g.cols, end = first_bin + n;
+    for (uint64_t pos = first_bin; pos < end;) {
+        uint64_t row = pos / cols, c0 = pos % cols;
+        uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
+        size_t off = (size_t)(pos - first_bin), m = (size_t)(seg_end - pos);
+        if (pass == PASS_TOTALS) {
+            if (row != j->cur_row) {
+                flush_totals(j);
+                for (int d = 0; d < j->nd; d++)
+                    h5div_acc_init(&j->cur_tot[d]);
+                j->cur_row = row;
+            }
+            for (int d = 0; d < j->nd; d++) {
+                size_t i = h5div_total_add_valid(v[d] + off, m, j->opt->pseudocount,
+                                                 &j->cur_tot[d]);
+                if (i < m)
+                    return bad_value(j, d, v[d] + off + i, pos + i, msg, len);
+            }
+        } else if (j->g.nb == 1) {
+            short_row(j, row, v, off, m);
+        } else {
+            segment_terms(j, row, c0, v, off, m);
+        }
+        pos = seg_end;
     }
     return H5DIV_OK;
 }
 
-static int compare_open(MPI_Comm comm, const char *p_ref, const char *q_ref,
-                        const h5div_options *opt, h5div_compare_result *result, char *msg,
-                        size_t len)
+/* After pass 0: combine the totals of the slot rows (and their prefix sums
+ * for W1/KS), then refuse all-zero or overflowing histograms. */
+static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
 {
-    int st = h5div_agree_options(comm, opt, msg, len);
-    if (st != H5DIV_OK)
-        return st;
-    h5div_dset dp, dq;
-    H5DIV_CHECK(h5div_dset_open(comm, p_ref, &dp, msg, len));
-    st = h5div_dset_open(comm, q_ref, &dq, msg, len);
-    if (st != H5DIV_OK) {
-        h5div_dset_close(&dp);
-        return st;
+    flush_totals(j);
+    size_t ns = (size_t)j->nslots * (size_t)j->nd;
+    if (ns && j->w1) {
+        h5div_acc *pre = malloc(ns * sizeof *pre);
+        int ok = pre != NULL;
+        H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
+        memcpy(pre, j->slot_tot, ns * sizeof *pre);
+        int st = h5div_par_exscan_acc(comm, pre, (int)ns);
+        int s = j->row_hi > j->row_lo ? slot_of(j, j->row_lo) : -1;
+        if (st == H5DIV_OK && s >= 0)
+            for (int d = 0; d < j->nd; d++)
+                j->pfx0[d] = pre[(size_t)s * (size_t)j->nd + (size_t)d];
+        free(pre);
+        H5DIV_CHECK(st);
     }
-    if (dp.bins != dq.bins) {
-        /* Same metadata on every rank: every rank takes this branch. */
-        h5div_set_error(msg, len, "histograms differ in shape: %llu vs %llu bins (%s, %s)",
-                        (unsigned long long)dp.bins, (unsigned long long)dq.bins, p_ref, q_ref);
-        st = H5DIV_EINPUT;
+    if (ns)
+        H5DIV_CHECK(h5div_par_sum_acc(comm, j->slot_tot, (int)ns));
+    for (int s = 0; s < j->nslots; s++) {
+        uint64_t row = j->slot_row[s];
+        if (row < j->row_lo || row >= j->row_hi)
+            continue;
+        double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
+        for (int d = 0; d < j->nd; d++)
+            h5div_acc_round2(&j->slot_tot[(size_t)s * (size_t)j->nd + (size_t)d], &t[2 * d],
+                             &t[2 * d + 1]);
+    }
+    int st = H5DIV_OK;
+    for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
+        const double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
+        for (int d = 0; d < j->nd && st == H5DIV_OK; d++) {
+            double hi = t[2 * d];
+            if (hi > 0.0 && isfinite(hi))
+                continue;
+            const char *what = hi == 0.0 ? "is all zeros" : "total overflows a double";
+            if (j->two_d)
+                h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, j->ref[d],
+                                (unsigned long long)row);
+            else
+                h5div_set_error(msg, len, "histogram %s (%s)", what, j->ref[d]);
+            st = H5DIV_EINPUT;
+        }
+    }
+    /* The lowest rank holds the lowest rows: the message names the first bad row. */
+    return h5div_par_agree(comm, st, msg, len);
+}
+
+static int settle_terms(MPI_Comm comm, cmp_job *j)
+{
+    flush_terms(j);
+    if (!j->nslots)
+        return H5DIV_OK;
+    H5DIV_CHECK(h5div_par_sum_compare(comm, j->slot_part, j->nslots * j->k, j->acc_mask));
+    for (int s = 0; s < j->nslots; s++) {
+        uint64_t row = j->slot_row[s];
+        if (row >= j->own0 && row < j->own1)
+            for (int c = 0; c < j->k; c++)
+                finish_partial(j, row, c, &j->slot_part[(size_t)s * (size_t)j->k + (size_t)c]);
+    }
+    return H5DIV_OK;
+}
+
+static void job_free(cmp_job *j)
+{
+    free(j->slot_row);
+    free(j->cur_tot);
+    free(j->row_tot);
+    free(j->slot_tot);
+    free(j->pfx0);
+    free(j->nm);
+    free(j->part);
+    free(j->slot_part);
+    free(j->pfx);
+}
+
+/* Allocate the per-row and per-slot state once the geometry is known. */
+static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg, size_t len)
+{
+    int size;
+    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
+    h5div_grid_rows(&j->g, sw->blk0, sw->blk1, &j->row_lo, &j->row_hi, &j->own0, &j->own1);
+    int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
+    if (ok)
+        j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
+    size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = (size_t)j->nslots;
+    size_t nrows = (size_t)(j->row_hi - j->row_lo), nown = (size_t)(j->own1 - j->own0);
+    ok &= (j->cur_tot = malloc(nd * sizeof *j->cur_tot)) != NULL;
+    ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 2 * sizeof(double))) != NULL;
+    ok &= (j->slot_tot = malloc((ns ? ns : 1) * nd * sizeof *j->slot_tot)) != NULL;
+    ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
+    ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
+    ok &= (j->nm = malloc(k * sizeof *j->nm)) != NULL;
+    ok &= (j->part = malloc(k * sizeof *j->part)) != NULL;
+    ok &= (j->slot_part = calloc(ns ? ns * k : 1, sizeof *j->slot_part)) != NULL;
+    ok &= (j->values = malloc((nown ? nown : 1) * k * (size_t)j->ncols * sizeof(double))) != NULL;
+    for (size_t i = 0; ok && i < ns * nd; i++)
+        h5div_acc_init(&j->slot_tot[i]);
+    for (size_t i = 0; ok && i < ns * k; i++)
+        h5div_compare_partial_init(&j->slot_part[i], j->acc_mask);
+    if (!ok)
+        h5div_set_error(msg, len,
+                        "out of memory for the per-row state of %zu rows and %d candidates",
+                        nrows, j->k);
+    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+}
+
+typedef struct batch_args {
+    const char *p_ref;
+    const char *const *q_refs;
+    int k;
+    const h5div_options *opt;
+    h5div_compare_batch *out;
+} batch_args;
+
+static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
+{
+    batch_args *ba = arg;
+    const h5div_options *opt = ba->opt;
+    H5DIV_CHECK(h5div_agree_options(comm, opt, msg, len));
+    if (ba->k < 1 || ba->k > H5DIV_CANDIDATES_MAX) {
+        h5div_set_error(msg, len, "between 1 and %d candidates can be compared at once (%d given)",
+                        H5DIV_CANDIDATES_MAX, ba->k);
+        return H5DIV_EUSAGE;
+    }
+    cmp_job j;
+    memset(&j, 0, sizeof j);
+    j.opt = opt;
+    j.k = ba->k;
+    j.nd = ba->k + 1;
+    j.cur_row = NO_ROW;
+    j.ref[0] = ba->p_ref;
+    for (int c = 0; c < ba->k; c++)
+        j.ref[1 + c] = ba->q_refs[c];
+    h5div_term_params_init(&j.tp, opt);
+    j.acc_mask = j.tp.mask;
+    j.w1 = (j.tp.mask >> H5DIV_T_W1) & 1u;
+    j.ncols = h5div_compare_columns(opt, j.cols);
+    h5div_dset d[H5DIV_SWEEP_MAX];
+    h5div_dset *ds[H5DIV_SWEEP_MAX];
+    int opened = 0, st = H5DIV_OK;
+    for (; opened < j.nd && st == H5DIV_OK; opened++) {
+        ds[opened] = &d[opened];
+        st = h5div_dset_open_batch(comm, j.ref[opened], &d[opened], msg, len);
+        if (st != H5DIV_OK)
+            break;
+        if (opened && (d[opened].rows != d[0].rows || d[opened].bins != d[0].bins)) {
+            /* Same metadata on every rank: every rank takes this branch. */
+            char a[64], b[64];
+            snprintf(a, sizeof a, d[0].rows ? "[%llu, %llu]" : "%llu bins",
+                     (unsigned long long)(d[0].rows ? d[0].rows : d[0].bins),
+                     (unsigned long long)d[0].cols);
+            snprintf(b, sizeof b, d[opened].rows ? "[%llu, %llu]" : "%llu bins",
+                     (unsigned long long)(d[opened].rows ? d[opened].rows : d[opened].bins),
+                     (unsigned long long)d[opened].cols);
+            h5div_set_error(msg, len, "histograms differ in shape: %s vs %s (%s, %s)", a, b,
+                            j.ref[0], j.ref[opened]);
+            st = H5DIV_EINPUT;
+            opened++;
+            break;
+        }
     }
     h5div_sweep sw;
-    h5div_dset *ds[2] = {&dp, &dq};
     int have_sweep = 0;
     if (st == H5DIV_OK) {
-        st = h5div_sweep_init(comm, &sw, ds, 2, 0, opt, msg, len);
+        j.two_d = d[0].rows > 0;
+        j.g = h5div_grid_of(&d[0]);
+        st = h5div_sweep_init(comm, &sw, ds, j.nd, 0, opt, msg, len);
         have_sweep = st == H5DIV_OK;
     }
-    pass_state ps = {.alpha = opt->pseudocount, .ref = {p_ref, q_ref}};
-    h5div_acc_init(&ps.tot[0]);
-    h5div_acc_init(&ps.tot[1]);
-    h5div_norm nm;
-    h5div_compare_partial part;
+    if (st == H5DIV_OK)
+        st = job_alloc(comm, &j, &sw, msg, len);
+    if (st == H5DIV_OK)
+        st = h5div_sweep_run(comm, &sw, PASS_TOTALS, 0, opt, compare_piece, &j, msg, len);
+    if (st == H5DIV_OK)
+        st = settle_totals(comm, &j, msg, len);
     if (st == H5DIV_OK) {
-        memset(result, 0, sizeof *result);
-        result->bins = dp.bins;
-        st = h5div_sweep_run(comm, &sw, 0, 0, opt, compare_piece, &ps, msg, len);
+        j.cur_row = NO_ROW;
+        st = h5div_sweep_run(comm, &sw, PASS_TERMS, 0, opt, compare_piece, &j, msg, len);
     }
     if (st == H5DIV_OK)
-        st = h5div_par_totals(comm, ps.tot, opt->pseudocount, p_ref, q_ref, &nm, result, msg,
-                              len);
+        st = settle_terms(comm, &j);
     if (st == H5DIV_OK) {
-        h5div_compare_partial_init(&part);
-        ps.nm = &nm;
-        ps.terms = h5div_terms_for_measures(opt->measures);
-        ps.part = &part;
-        st = h5div_sweep_run(comm, &sw, 1, 0, opt, compare_piece, &ps, msg, len);
+        h5div_compare_batch *b = ba->out;
+        b->command = "compare";
+        b->candidates = j.k;
+        b->two_d = j.two_d;
+        b->rows = j.g.rows;
+        b->bins = j.g.cols;
+        b->ncolumns = j.ncols;
+        memcpy(b->columns, j.cols, sizeof j.cols);
+        b->row_begin = j.own0;
+        b->row_count = j.own1 - j.own0;
+        b->values = j.values;
+        j.values = NULL;
     }
-    if (st == H5DIV_OK)
-        st = h5div_par_finish(comm, &part, opt, result);
+    free(j.values);
+    job_free(&j);
     if (have_sweep)
         h5div_sweep_free(&sw);
-    h5div_dset_close(&dq);
-    h5div_dset_close(&dp);
+    for (int i = 0; i < opened && i < j.nd; i++)
+        h5div_dset_close(&d[i]);
     return st;
 }
 
-typedef struct compare_args {
-    const char *p_ref, *q_ref;
-    const h5div_options *opt;
-    h5div_compare_result *result;
-} compare_args;
-
-static int compare_body(MPI_Comm c, void *arg, char *msg, size_t len)
+int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs, int k,
+                              const h5div_options *opt, h5div_compare_batch *out, char *errmsg,
+                              size_t errlen)
 {
-    compare_args *ca = arg;
-    return compare_open(c, ca->p_ref, ca->q_ref, ca->opt, ca->result, msg, len);
+    memset(out, 0, sizeof *out);
+    batch_args ba = {p_ref, q_refs, k, opt, out};
+    return h5div_io_collective(comm, batch_body, &ba, errmsg, errlen);
+}
+
+void h5div_compare_batch_free(h5div_compare_batch *b) { h5div_batch_free(b); }
+
+void h5div_batch_free(h5div_batch *b)
+{
+    free(b->values);
+    b->values = NULL;
 }
 
 int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
                         const h5div_options *opt, h5div_compare_result *result, char *errmsg,
                         size_t errlen)
 {
-    compare_args ca = {p_ref, q_ref, opt, result};
-    return h5div_io_collective(comm, compare_body, &ca, errmsg, errlen);
+    h5div_compare_batch b;
+    const char *q[1] = {q_ref};
+    int st = h5div_compare_batch_files(comm, p_ref, q, 1, opt, &b, errmsg, errlen);
+    if (st != H5DIV_OK)
+        return st;
+    memset(result, 0, sizeof *result);
+    if (b.two_d) {
+        h5div_set_error(errmsg, errlen,
+                        "2-D input has one result per row; use h5div_compare_batch_files (%s)",
+                        p_ref);
+        h5div_compare_batch_free(&b);
+        return H5DIV_EINPUT;
+    }
+    /* The one row's values live on its owner; every rank returns them. */
+    double v[H5DIV_COMPARE_MAX_COLUMNS];
+    int owner = b.row_count ? 1 : 0, rank;
+    MPI_Comm_rank(comm, &rank);
+    for (int i = 0; i < b.ncolumns; i++)
+        v[i] = owner ? b.values[i] : 0.0;
+    int root = owner ? rank : 0, any;
+    MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Bcast(v, b.ncolumns, MPI_DOUBLE, any, comm);
+    result->bins = b.bins;
+    result->computed = opt->measures;
+    for (int i = 0; i < b.ncolumns; i++) {
+        const h5div_column *c = &b.columns[i];
+        if (c->order < 0)
+            result->value[c->measure] = v[i];
+        else
+            (c->measure == H5DIV_RENYI_PQ ? result->renyi_pq : result->renyi_qp)[c->order] = v[i];
+        if (c->order == 0)
+            result->value[c->measure] = v[i];
+    }
+    h5div_compare_batch_free(&b);
+    return H5DIV_OK;
 }

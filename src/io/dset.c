@@ -148,14 +148,34 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         }
         return H5DIV_OK;
     }
+    if (want_ndims == 0 && ndims == 2) {
+        hsize_t dims2[2] = {0, 0};
+        H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
+        d->rows = (uint64_t)dims2[0];
+        d->cols = (uint64_t)dims2[1];
+        d->bins = d->rows * d->cols;
+        if (d->bins == 0) {
+            h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+            return H5DIV_EINPUT;
+        }
+        return H5DIV_OK;
+    }
     if (ndims == 2) {
         h5div_set_error(msg, len,
-                        "2-D datasets (one histogram per row) are not supported yet; "
+                        "2-D datasets (one histogram per row) are not accepted here; "
                         "give a 1-D histogram (%s)",
                         d->ref);
         return H5DIV_EINPUT;
     }
     if (ndims != 1) {
+        if (want_ndims == 0) {
+            h5div_set_error(msg, len,
+                            "dataset has %d dimensions, expected a 1-D histogram or a 2-D "
+                            "[m, n] array of m histograms (%s)",
+                            ndims, d->ref);
+            return H5DIV_EINPUT;
+        }
         h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)",
                         ndims, d->ref);
         return H5DIV_EINPUT;
@@ -212,10 +232,46 @@ int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
     return dset_open(comm, ref, 1, d, errmsg, errlen);
 }
 
+int h5div_dset_open_batch(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
+                          size_t errlen)
+{
+    return dset_open(comm, ref, 0, d, errmsg, errlen);
+}
+
 int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
                        size_t errlen)
 {
     return dset_open(comm, ref, 2, d, errmsg, errlen);
+}
+
+/* Select bins [offset, offset + count) of a 2-D dataset in row-major order:
+ * the tail of the first row, whole rows, the head of the last row. */
+static herr_t select_flat(h5div_dset *d, uint64_t offset, uint64_t count)
+{
+    const uint64_t cols = d->cols, end = offset + count;
+    uint64_t r0 = offset / cols, c0 = offset % cols, r1 = end / cols, c1 = end % cols;
+    H5S_seloper_t op = H5S_SELECT_SET;
+    herr_t rc = 0;
+    if (r0 == r1) {
+        hsize_t st[2] = {r0, c0}, ct[2] = {1, c1 - c0};
+        return H5Sselect_hyperslab(d->filespace, op, st, NULL, ct, NULL);
+    }
+    if (c0) {
+        hsize_t st[2] = {r0, c0}, ct[2] = {1, cols - c0};
+        rc = H5Sselect_hyperslab(d->filespace, op, st, NULL, ct, NULL);
+        op = H5S_SELECT_OR;
+        r0++;
+    }
+    if (rc >= 0 && r1 > r0) {
+        hsize_t st[2] = {r0, 0}, ct[2] = {r1 - r0, cols};
+        rc = H5Sselect_hyperslab(d->filespace, op, st, NULL, ct, NULL);
+        op = H5S_SELECT_OR;
+    }
+    if (rc >= 0 && c1) {
+        hsize_t st[2] = {r1, 0}, ct[2] = {1, c1};
+        rc = H5Sselect_hyperslab(d->filespace, op, st, NULL, ct, NULL);
+    }
+    return rc;
 }
 
 int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,
@@ -226,7 +282,9 @@ int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, i
     hid_t mspace = H5Screate_simple(1, &one, NULL);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     herr_t sel;
-    if (count) {
+    if (count && d->rows) {
+        sel = select_flat(d, offset, count);
+    } else if (count) {
         sel = H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
     } else {
         sel = H5Sselect_none(d->filespace);

@@ -1,73 +1,258 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* File-level entropy with the estimators: a statistics pass, then the terms (two for shrink). */
+/* File-level entropy of one histogram or one per row: a statistics pass, then the terms (two for shrink). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/entropy.h"
 #include "io/io.h"
 #include "par/par.h"
 
+#define NO_ROW UINT64_MAX
+
+/* What a row needs after the statistics pass. */
+typedef struct row_param {
+    double hi, lo;   /* total with pseudocount, hi + lo */
+    double n;        /* total of the raw counts */
+    double nonzero, singletons;
+    double lambda;   /* shrinkage intensity (shrink only) */
+} row_param;
+
+/* Rows are split over ranks by whole blocks as in compare: rows that span
+ * ranks ("slots") have their sums combined; the others are finished where
+ * they lie, by the rank that holds their first block. */
 typedef struct entropy_job {
     const char *p_ref;
     const h5div_options *opt;
     h5div_estimator est;
     double alpha; /* pseudocount of the plugin or of dirichlet:A */
-    h5div_entropy_result *res;
-    /* filled as the passes go */
-    h5div_entropy_stats stats;
-    h5div_entropy_norm nm;
-    double n, k, coverage, log_coverage, lambda;
-    h5div_acc acc[2];
+    h5div_batch *out;
+    h5div_grid g;
+    int two_d;
+    uint64_t row_lo, row_hi, own0, own1;
+    uint64_t *slot_row;
+    int nslots;
+    uint64_t cur_row;
+    h5div_entropy_stats cur_st, *slot_st; /* pass 0 */
+    row_param *rp;                        /* [row - row_lo] */
+    h5div_entropy_norm nm;                /* of the row in progress */
+    double coverage, log_coverage;
+    h5div_acc cur_acc[2], *slot_acc;      /* [slot][2] in the term passes */
+    int ncols;
+    double *values; /* [column][row - own0] */
 } entropy_job;
 
 enum { PASS_STATS = 0, PASS_TERMS, PASS_SHRINK };
+
+static int slot_of(const entropy_job *j, uint64_t r)
+{
+    return h5div_slot_of(j->slot_row, j->nslots, r);
+}
+
+/* Per-row quantities of the finished statistics of `row`. */
+static void set_param(entropy_job *j, uint64_t row, const h5div_entropy_stats *st)
+{
+    row_param *p = &j->rp[row - j->row_lo];
+    h5div_acc_round2(&st->total, &p->hi, &p->lo);
+    p->n = h5div_acc_round(&st->raw);
+    p->nonzero = (double)st->nonzero;
+    p->singletons = (double)st->singletons;
+    p->lambda = 0.0;
+}
+
+static void flush_stats(entropy_job *j)
+{
+    if (j->cur_row == NO_ROW)
+        return;
+    int s = slot_of(j, j->cur_row);
+    if (s >= 0)
+        j->slot_st[s] = j->cur_st;
+    else
+        set_param(j, j->cur_row, &j->cur_st);
+    j->cur_row = NO_ROW;
+}
+
+/* The finished sums of a row: its measures, or (first shrink pass) lambda. */
+static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc acc[2])
+{
+    row_param *p = &j->rp[row - j->row_lo];
+    if (pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) {
+        p->lambda = h5div_entropy_shrink_lambda(p->n, h5div_acc_round(&acc[0]),
+                                                h5div_acc_round(&acc[1]));
+        return;
+    }
+    double nats = h5div_acc_round(&acc[0]);
+    if (j->est == H5DIV_ESTIMATOR_MILLER_MADOW)
+        nats += (p->nonzero - 1.0) / (2.0 * p->n);
+    nats = nats > 0.0 ? nats : 0.0; /* an entropy is never negative (nor -0) */
+    double v[H5DIV_ENTROPY_NMEASURES];
+    v[H5DIV_ENTROPY] = nats / h5div_ln_base(j->opt->base);
+    v[H5DIV_PERPLEXITY] = exp(nats);
+    v[H5DIV_TOTAL_COUNT] = p->n;
+    v[H5DIV_NONZERO_BINS] = p->nonzero;
+    v[H5DIV_SHRINKAGE_LAMBDA] = p->lambda;
+    uint64_t nown = j->own1 - j->own0;
+    for (int i = 0; i < j->ncols; i++)
+        j->values[(uint64_t)i * nown + (row - j->own0)] = v[j->out->columns[i].measure];
+}
+
+static void flush_terms(entropy_job *j, int pass)
+{
+    if (j->cur_row == NO_ROW)
+        return;
+    int s = slot_of(j, j->cur_row);
+    if (s >= 0) {
+        j->slot_acc[2 * s] = j->cur_acc[0];
+        j->slot_acc[2 * s + 1] = j->cur_acc[1];
+    } else {
+        finish_row(j, pass, j->cur_row, j->cur_acc);
+    }
+    j->cur_row = NO_ROW;
+}
+
+static void start_row_terms(entropy_job *j, uint64_t row)
+{
+    const row_param *p = &j->rp[row - j->row_lo];
+    h5div_entropy_norm_init(&j->nm, p->hi, p->lo, j->alpha);
+    double f1 = p->singletons;
+    if (f1 == p->n)
+        f1 = p->n - 1.0; /* a sample of singletons only: coverage 1/n, not 0 */
+    j->coverage = 1.0 - f1 / p->n;
+    j->log_coverage = log1p(-f1 / p->n);
+    h5div_acc_init(&j->cur_acc[0]);
+    h5div_acc_init(&j->cur_acc[1]);
+    j->cur_row = row;
+}
+
+static int bad_value(const entropy_job *j, const char *what, double x, uint64_t bin, char *msg,
+                     size_t len)
+{
+    char where[96];
+    if (j->two_d)
+        snprintf(where, sizeof where, "row %llu, bin %llu", (unsigned long long)(bin / j->g.cols),
+                 (unsigned long long)(bin % j->g.cols));
+    else
+        snprintf(where, sizeof where, "bin %llu", (unsigned long long)bin);
+    if (!what)
+        h5div_set_error(msg, len,
+                        "value %.17g is not a whole number; the %s estimator needs counts (%s, %s)",
+                        x, h5div_estimator_name(j->est), j->p_ref, where);
+    else
+        h5div_set_error(msg, len, "%s value %g in histogram (%s, %s)", what, x, j->p_ref, where);
+    return H5DIV_EINPUT;
+}
 
 static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
                          char *msg, size_t len)
 {
     entropy_job *j = ctx;
-    const double *x = v[0];
-    if (pass == PASS_STATS) {
-        H5DIV_CHECK(h5div_check_values(x, n, first_bin, j->p_ref, msg, len));
-        if (j->est != H5DIV_ESTIMATOR_PLUGIN) {
-            size_t i = h5div_first_fraction(x, n);
-            if (i < n) {
-                h5div_set_error(msg, len,
-                                "value %.17g is not a whole number; the %s estimator needs "
-                                "counts (%s, bin %llu)",
-                                x[i], h5div_estimator_name(j->est), j->p_ref,
-                                (unsigned long long)(first_bin + i));
-                return H5DIV_EINPUT;
+    const uint64_t cols = j->g.cols, end = first_bin + n;
+    for (uint64_t pos = first_bin; pos < end;) {
+        uint64_t row = pos / cols;
+        uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
+        const double *x = v[0] + (pos - first_bin);
+        size_t m = (size_t)(seg_end - pos);
+        if (pass == PASS_STATS) {
+            if (row != j->cur_row) {
+                flush_stats(j);
+                h5div_entropy_stats_init(&j->cur_st);
+                j->cur_row = row;
             }
+            size_t i = h5div_first_invalid(x, m);
+            if (i < m)
+                return bad_value(j, isnan(x[i]) ? "NaN" : isinf(x[i]) ? "infinite" : "negative",
+                                 x[i], pos + i, msg, len);
+            if (j->est != H5DIV_ESTIMATOR_PLUGIN && (i = h5div_first_fraction(x, m)) < m)
+                return bad_value(j, NULL, x[i], pos + i, msg, len);
+            h5div_entropy_stats_add(x, m, j->alpha, &j->cur_st);
+        } else {
+            if (row != j->cur_row) {
+                flush_terms(j, pass);
+                start_row_terms(j, row);
+            }
+            const row_param *p = &j->rp[row - j->row_lo];
+            if (pass == PASS_SHRINK)
+                h5div_entropy_shrink_add(x, m, p->n, (double)cols, p->lambda, &j->cur_acc[0]);
+            else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
+                h5div_entropy_chao_shen_add(x, m, p->n, j->coverage, j->log_coverage,
+                                            &j->cur_acc[0]);
+            else if (j->est == H5DIV_ESTIMATOR_SHRINK)
+                h5div_entropy_shrink_sums_add(x, m, p->n, (double)cols, j->cur_acc);
+            else
+                h5div_entropy_plugin_add(x, m, &j->nm, &j->cur_acc[0]);
         }
-        h5div_entropy_stats_add(x, n, j->alpha, &j->stats);
-        return H5DIV_OK;
-    }
-    if (pass == PASS_SHRINK) {
-        h5div_entropy_shrink_add(x, n, j->n, j->k, j->lambda, &j->acc[0]);
-        return H5DIV_OK;
-    }
-    switch (j->est) {
-    case H5DIV_ESTIMATOR_CHAO_SHEN:
-        h5div_entropy_chao_shen_add(x, n, j->n, j->coverage, j->log_coverage, &j->acc[0]);
-        break;
-    case H5DIV_ESTIMATOR_SHRINK: h5div_entropy_shrink_sums_add(x, n, j->n, j->k, j->acc); break;
-    default: h5div_entropy_plugin_add(x, n, &j->nm, &j->acc[0]); break;
+        pos = seg_end;
     }
     return H5DIV_OK;
 }
 
-/* Collective: the first-pass quantities summed over ranks (exactly). */
-static int reduce_stats(MPI_Comm comm, h5div_entropy_stats *st)
+/* After the statistics pass: combine the slot rows, refuse all-zero rows. */
+static int settle_stats(MPI_Comm comm, entropy_job *j, char *msg, size_t len)
 {
-    h5div_acc a[2] = {st->raw, st->total};
-    H5DIV_CHECK(h5div_par_sum_acc(comm, a, 2));
-    st->raw = a[0];
-    st->total = a[1];
-    int64_t c[2] = {st->nonzero, st->singletons};
-    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, 2, MPI_INT64_T, MPI_SUM, comm));
-    st->nonzero = c[0];
-    st->singletons = c[1];
+    flush_stats(j);
+    int ns = j->nslots;
+    if (ns) {
+        h5div_acc *a = malloc((size_t)ns * 2 * sizeof *a);
+        int64_t *c = malloc((size_t)ns * 2 * sizeof *c);
+        int ok = a && c;
+        int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+        for (int s = 0; st == H5DIV_OK && s < ns; s++) {
+            a[2 * s] = j->slot_st[s].raw;
+            a[2 * s + 1] = j->slot_st[s].total;
+            c[2 * s] = j->slot_st[s].nonzero;
+            c[2 * s + 1] = j->slot_st[s].singletons;
+        }
+        if (st == H5DIV_OK)
+            st = h5div_par_sum_acc(comm, a, 2 * ns);
+        if (st == H5DIV_OK &&
+            MPI_Allreduce(MPI_IN_PLACE, c, 2 * ns, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
+            st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(entropy statistics)", __FILE__,
+                                  __LINE__);
+        for (int s = 0; st == H5DIV_OK && s < ns; s++) {
+            uint64_t row = j->slot_row[s];
+            if (row < j->row_lo || row >= j->row_hi)
+                continue;
+            h5div_entropy_stats t = {a[2 * s], a[2 * s + 1], c[2 * s], c[2 * s + 1]};
+            set_param(j, row, &t);
+        }
+        free(a);
+        free(c);
+        H5DIV_CHECK(st);
+    }
+    int st = H5DIV_OK;
+    for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
+        const row_param *p = &j->rp[row - j->row_lo];
+        if (p->hi > 0.0 && isfinite(p->hi) && isfinite(p->n))
+            continue;
+        const char *what = p->hi == 0.0 ? "is all zeros" : "total overflows a double";
+        if (j->two_d)
+            h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, j->p_ref,
+                            (unsigned long long)row);
+        else
+            h5div_set_error(msg, len, "histogram %s (%s)", what, j->p_ref);
+        st = H5DIV_EINPUT;
+    }
+    return h5div_par_agree(comm, st, msg, len);
+}
+
+/* After a term pass: combine the slot rows and finish the ones owned here. */
+static int settle_terms(MPI_Comm comm, entropy_job *j, int pass)
+{
+    flush_terms(j, pass);
+    if (!j->nslots)
+        return H5DIV_OK;
+    H5DIV_CHECK(h5div_par_sum_acc(comm, j->slot_acc, 2 * j->nslots));
+    for (int s = 0; s < j->nslots; s++) {
+        uint64_t row = j->slot_row[s];
+        /* lambda is needed on every rank that holds part of the row */
+        int here = pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK
+                       ? row >= j->row_lo && row < j->row_hi
+                       : row >= j->own0 && row < j->own1;
+        if (here)
+            finish_row(j, pass, row, &j->slot_acc[2 * s]);
+    }
+    for (int s = 0; s < 2 * j->nslots; s++)
+        h5div_acc_init(&j->slot_acc[s]);
     return H5DIV_OK;
 }
 
@@ -103,6 +288,48 @@ static int check_entropy_args(const entropy_job *j, char *msg, size_t len)
     return H5DIV_OK;
 }
 
+static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char *msg, size_t len)
+{
+    int size;
+    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
+    h5div_grid_rows(&j->g, sw->blk0, sw->blk1, &j->row_lo, &j->row_hi, &j->own0, &j->own1);
+    int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
+    if (ok)
+        j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
+    size_t ns = (size_t)j->nslots, nrows = (size_t)(j->row_hi - j->row_lo);
+    size_t nown = (size_t)(j->own1 - j->own0);
+    ok &= (j->slot_st = malloc((ns ? ns : 1) * sizeof *j->slot_st)) != NULL;
+    ok &= (j->slot_acc = malloc((ns ? ns : 1) * 2 * sizeof *j->slot_acc)) != NULL;
+    ok &= (j->rp = calloc(nrows ? nrows : 1, sizeof *j->rp)) != NULL;
+    ok &= (j->values = malloc((nown ? nown : 1) * (size_t)j->ncols * sizeof(double))) != NULL;
+    for (size_t s = 0; ok && s < ns; s++) {
+        h5div_entropy_stats_init(&j->slot_st[s]);
+        h5div_acc_init(&j->slot_acc[2 * s]);
+        h5div_acc_init(&j->slot_acc[2 * s + 1]);
+    }
+    if (!ok)
+        h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows", nrows);
+    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+}
+
+/* The columns of the measures asked for, in enum order. */
+static int entropy_columns(const h5div_options *opt, h5div_column *cols)
+{
+    int n = 0;
+    for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++) {
+        if (!(opt->measures & H5DIV_MEASURE_BIT(m)))
+            continue;
+        h5div_column *c = &cols[n++];
+        memset(c, 0, sizeof *c);
+        c->measure = m;
+        c->order = -1;
+        snprintf(c->name, sizeof c->name, "%s", h5div_entropy_measure_name((h5div_entropy_measure)m));
+        snprintf(c->units, sizeof c->units, "%s",
+                 h5div_entropy_measure_units((h5div_entropy_measure)m, opt->base));
+    }
+    return n;
+}
+
 static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
 {
     entropy_job *j = arg;
@@ -112,7 +339,7 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = check_entropy_args(j, msg, len);
     H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     h5div_dset d;
-    H5DIV_CHECK(h5div_dset_open(comm, j->p_ref, &d, msg, len));
+    H5DIV_CHECK(h5div_dset_open_batch(comm, j->p_ref, &d, msg, len));
     h5div_dset *ds[1] = {&d};
     h5div_sweep sw;
     st = h5div_sweep_init(comm, &sw, ds, 1, 0, opt, msg, len);
@@ -120,76 +347,95 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         h5div_dset_close(&d);
         return st;
     }
-    memset(j->res, 0, sizeof *j->res);
-    j->res->bins = d.bins;
-    j->res->estimator = j->est;
-    j->res->dirichlet_a = j->est == H5DIV_ESTIMATOR_DIRICHLET ? j->alpha : 0.0;
-    h5div_entropy_stats_init(&j->stats);
-    h5div_acc_init(&j->acc[0]);
-    h5div_acc_init(&j->acc[1]);
-    st = h5div_sweep_run(comm, &sw, PASS_STATS, 0, opt, entropy_piece, j, msg, len);
+    h5div_batch *b = j->out;
+    j->g = sw.grid;
+    j->two_d = d.rows > 0;
+    j->cur_row = NO_ROW;
+    j->ncols = entropy_columns(opt, b->columns);
+    st = job_alloc(comm, j, &sw, msg, len);
     if (st == H5DIV_OK)
-        st = reduce_stats(comm, &j->stats);
-    double hi = 0.0, lo = 0.0;
-    if (st == H5DIV_OK) {
-        /* Every rank holds the same reduced values: the same branch everywhere. */
-        h5div_acc_round2(&j->stats.total, &hi, &lo);
-        j->n = h5div_acc_round(&j->stats.raw);
-        j->k = (double)d.bins;
-        if (hi == 0.0) {
-            h5div_set_error(msg, len, "histogram is all zeros (%s)", j->p_ref);
-            st = H5DIV_EINPUT;
-        } else if (!isfinite(hi) || !isfinite(j->n)) {
-            h5div_set_error(msg, len, "histogram total overflows a double (%s)", j->p_ref);
-            st = H5DIV_EINPUT;
-        }
-    }
-    if (st == H5DIV_OK) {
-        h5div_entropy_norm_init(&j->nm, hi, lo, j->alpha);
-        double f1 = (double)j->stats.singletons;
-        if (f1 == j->n)
-            f1 = j->n - 1.0; /* a sample of singletons only: coverage 1/n, not 0 */
-        j->coverage = 1.0 - f1 / j->n;
-        j->log_coverage = log1p(-f1 / j->n);
-        st = h5div_sweep_run(comm, &sw, PASS_TERMS, 0, opt, entropy_piece, j, msg, len);
-    }
-    if (st == H5DIV_OK && j->est == H5DIV_ESTIMATOR_SHRINK) {
-        H5DIV_CHECK(h5div_par_sum_acc(comm, j->acc, 2));
-        j->lambda = h5div_entropy_shrink_lambda(j->n, h5div_acc_round(&j->acc[0]),
-                                                h5div_acc_round(&j->acc[1]));
-        h5div_acc_init(&j->acc[0]);
-        st = h5div_sweep_run(comm, &sw, PASS_SHRINK, 0, opt, entropy_piece, j, msg, len);
-    }
+        st = h5div_sweep_run(comm, &sw, PASS_STATS, 0, opt, entropy_piece, j, msg, len);
     if (st == H5DIV_OK)
-        st = h5div_par_sum_acc(comm, &j->acc[0], 1);
-    if (st == H5DIV_OK) {
-        double nats = h5div_acc_round(&j->acc[0]);
-        if (j->est == H5DIV_ESTIMATOR_MILLER_MADOW)
-            nats += ((double)j->stats.nonzero - 1.0) / (2.0 * j->n);
-        nats = nats > 0.0 ? nats : 0.0; /* an entropy is never negative (nor -0) */
-        double *v = j->res->value;
-        v[H5DIV_ENTROPY] = nats / h5div_ln_base(opt->base);
-        v[H5DIV_PERPLEXITY] = exp(nats);
-        v[H5DIV_TOTAL_COUNT] = j->n;
-        v[H5DIV_NONZERO_BINS] = (double)j->stats.nonzero;
-        v[H5DIV_SHRINKAGE_LAMBDA] = j->lambda;
-        j->res->computed = opt->measures;
+        st = settle_stats(comm, j, msg, len);
+    for (int pass = PASS_TERMS; st == H5DIV_OK && pass <= PASS_SHRINK; pass++) {
+        if (pass == PASS_SHRINK && j->est != H5DIV_ESTIMATOR_SHRINK)
+            break;
+        j->cur_row = NO_ROW;
+        st = h5div_sweep_run(comm, &sw, pass, 0, opt, entropy_piece, j, msg, len);
+        if (st == H5DIV_OK)
+            st = settle_terms(comm, j, pass);
     }
+    if (st == H5DIV_OK) {
+        b->command = "entropy";
+        b->candidates = 1;
+        b->two_d = j->two_d;
+        b->rows = j->g.rows;
+        b->bins = j->g.cols;
+        b->ncolumns = j->ncols;
+        b->row_begin = j->own0;
+        b->row_count = j->own1 - j->own0;
+        b->values = j->values;
+        j->values = NULL;
+    }
+    free(j->values);
+    free(j->slot_row);
+    free(j->slot_st);
+    free(j->slot_acc);
+    free(j->rp);
     h5div_sweep_free(&sw);
     h5div_dset_close(&d);
     return st;
+}
+
+int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
+                              h5div_estimator estimator, double dirichlet_a, h5div_batch *out,
+                              char *errmsg, size_t errlen)
+{
+    entropy_job j;
+    memset(&j, 0, sizeof j);
+    memset(out, 0, sizeof *out);
+    j.p_ref = p_ref;
+    j.opt = opt;
+    j.est = estimator;
+    j.alpha = estimator == H5DIV_ESTIMATOR_DIRICHLET ? dirichlet_a : opt ? opt->pseudocount : 0.0;
+    j.out = out;
+    return h5div_io_collective(comm, entropy_body, &j, errmsg, errlen);
 }
 
 int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
                         h5div_estimator estimator, double dirichlet_a,
                         h5div_entropy_result *result, char *errmsg, size_t errlen)
 {
-    entropy_job j;
-    memset(&j, 0, sizeof j);
-    j.p_ref = p_ref;
-    j.opt = opt;
-    j.est = estimator;
-    j.alpha = estimator == H5DIV_ESTIMATOR_DIRICHLET ? dirichlet_a : opt ? opt->pseudocount : 0.0;
-    j.res = result;
-    return h5div_io_collective(comm, entropy_body, &j, errmsg, errlen);
+    h5div_batch b;
+    int st = h5div_entropy_batch_files(comm, p_ref, opt, estimator, dirichlet_a, &b, errmsg,
+                                       errlen);
+    if (st != H5DIV_OK)
+        return st;
+    memset(result, 0, sizeof *result);
+    if (b.two_d) {
+        h5div_set_error(errmsg, errlen,
+                        "2-D input has one result per row; use h5div_entropy_batch_files (%s)",
+                        p_ref);
+        h5div_batch_free(&b);
+        return H5DIV_EINPUT;
+    }
+    /* The one row's values live on its owner; every rank returns them. */
+    double v[H5DIV_ENTROPY_NMEASURES] = {0};
+    int rank, root = 0, any;
+    MPI_Comm_rank(comm, &rank);
+    if (b.row_count) {
+        root = rank;
+        for (int i = 0; i < b.ncolumns; i++)
+            v[i] = b.values[i];
+    }
+    MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Bcast(v, b.ncolumns, MPI_DOUBLE, any, comm);
+    result->bins = b.bins;
+    result->estimator = estimator;
+    result->dirichlet_a = estimator == H5DIV_ESTIMATOR_DIRICHLET ? dirichlet_a : 0.0;
+    result->computed = opt->measures;
+    for (int i = 0; i < b.ncolumns; i++)
+        result->value[b.columns[i].measure] = v[i];
+    h5div_batch_free(&b);
+    return H5DIV_OK;
 }

@@ -26,11 +26,17 @@ int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, si
  * driver. Returns the same status on every rank. */
 int h5div_dset_open(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen);
 
+/* Collective: open a 1-D histogram or a 2-D dataset [rows, cols] of one
+ * histogram per row (rows and cols set; bins = rows * cols). */
+int h5div_dset_open_batch(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
+                          size_t errlen);
+
 /* Collective: as h5div_dset_open, for a 2-D dataset [rows, cols]. */
 int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
                        size_t errlen);
 
-/* Read bins [offset, offset + count) as doubles into buf. With collective
+/* Read bins [offset, offset + count) as doubles into buf (for a 2-D dataset
+ * the bins of the rows in row-major order, any range of them). With collective
  * set every rank of the file's communicator must call it (count may be 0).
  * Not agreed: callers agree on the status afterwards. */
 int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,
@@ -51,16 +57,46 @@ void h5div_h5_quiet_end(const h5div_h5_quiet *q);
 int h5div_h5_path_exists(hid_t loc, const char *path);
 
 
-/* A sweep over this rank's block of the bins of up to H5DIV_SWEEP_MAX 1-D
- * datasets of the same length, in pieces of whole summation blocks. The
- * shards are kept in memory between passes when they fit
+/* A sweep over this rank's part of the bins of up to H5DIV_SWEEP_MAX
+ * datasets of the same shape, in pieces of whole summation blocks. Blocks
+ * are aligned to the start of each row (a 1-D dataset is one row), and the
+ * rows' blocks are split evenly over the ranks, so a row may span ranks.
+ * The shards are kept in memory between passes when they fit
  * opt->memory_per_rank; otherwise every pass reads them again in pieces. */
-#define H5DIV_SWEEP_MAX 4
+#define H5DIV_SWEEP_MAX (H5DIV_CANDIDATES_MAX + 1)
+
+/* The block grid of a dataset: rows of `cols` bins, `nb` blocks a row. */
+typedef struct h5div_grid {
+    uint64_t rows, cols, nb;
+} h5div_grid;
+
+/* The grid of an open dataset (a 1-D one is a single row). */
+h5div_grid h5div_grid_of(const h5div_dset *d);
+/* First bin of block b of the grid (b = rows * nb gives the end). */
+uint64_t h5div_grid_bin(const h5div_grid *g, uint64_t b);
+/* The blocks [*b0, *b1) of rank `rank` of `size`. */
+void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uint64_t *b1);
+
+/* Rows of the blocks [b0, b1): touched [*lo, *hi), and owned [*own0, *own1)
+ * (those whose first block lies in the range: each row has one owner). */
+void h5div_grid_rows(const h5div_grid *g, uint64_t b0, uint64_t b1, uint64_t *lo, uint64_t *hi,
+                     uint64_t *own0, uint64_t *own1);
+
+/* The rows that span ranks (a rank boundary inside the row), ascending,
+ * into rows[0..size); returns their number. Same on every rank. */
+int h5div_grid_slots(const h5div_grid *g, int size, uint64_t *rows);
+
+/* Index of row r in slots[0..n), or -1. */
+int h5div_slot_of(const uint64_t *slots, int n, uint64_t r);
+
 typedef struct h5div_sweep {
     h5div_dset *d[H5DIV_SWEEP_MAX];
     int nd, nscratch;
+    h5div_grid grid;
+    uint64_t blk0, blk1;    /* this rank's blocks */
     uint64_t offset, count; /* this rank's bins */
-    uint64_t piece_bins;    /* bins per piece, a multiple of the block size */
+    uint64_t piece_blocks;  /* blocks per piece */
+    uint64_t piece_bins;    /* bins per piece at most */
     uint64_t rounds;        /* pieces per pass, the same on every rank */
     int cached, loaded;     /* whole shard in memory; already read */
     double *buf[H5DIV_SWEEP_MAX];     /* whole shard when cached, else one piece */
@@ -141,6 +177,26 @@ void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
  * Not collective. */
 int h5div_write_result_group(const char *path, const char *group, int overwrite,
                              const h5div_group_spec *gs, char *errmsg, size_t errlen);
+
+/* A temporary copy of an output file in its directory, written by every
+ * rank through the MPI-IO driver and renamed into place when complete. */
+typedef struct h5div_temp_out {
+    int status, existing, lock; /* lock: rank 0's descriptor */
+    char tmp[H5DIV_REF_MAX + 64];
+    char msg[1024];
+    char created[32]; /* ISO 8601 UTC, the same on every rank */
+} h5div_temp_out;
+
+/* Collective: rank 0 takes the lock on "out_file.lock" and copies out_file
+ * (if it exists) to a temporary file; every rank opens it as *f. Agreed. */
+int h5div_temp_open(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t *f, char *msg,
+                    size_t len);
+
+/* Collective: close f and, when every rank has status OK, move the copy
+ * over out_file (after an fsync); otherwise remove it. Releases the lock.
+ * Returns the agreed status. */
+int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
+                     char *msg, size_t len);
 
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen);

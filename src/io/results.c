@@ -337,3 +337,123 @@ herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void
 {
     return put_scalar_attr(loc, name, type, value);
 }
+
+/* Rank 0: a locked temporary copy of the output file in its directory. */
+static void make_temp(const char *out_file, h5div_temp_out *t)
+{
+    char dir[H5DIV_REF_MAX];
+    dir_of(out_file, dir, sizeof dir);
+    t->lock = lock_results(out_file);
+    if (t->lock == -1) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot lock the output file: %s (%s.lock)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    snprintf(t->tmp, sizeof t->tmp, "%s/.h5div-output-XXXXXX", dir);
+    int fd = mkstemp(t->tmp);
+    if (fd < 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
+                        dir, strerror(errno), out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    struct stat sb;
+    t->existing = stat(out_file, &sb) == 0;
+    if (t->existing && copy_file(out_file, fd) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot copy the existing output file: %s (%s)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
+    close(fd);
+}
+
+int h5div_temp_open(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t *f, char *msg,
+                    size_t len)
+{
+    int rank;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    memset(t, 0, sizeof *t);
+    t->lock = -2;
+    *f = H5I_INVALID_HID;
+    if (rank == 0) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        make_temp(out_file, t);
+        strftime(t->created, sizeof t->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    /* Everything but rank 0's lock descriptor is shared. */
+    int lock = t->lock;
+    H5DIV_MPI_CHECK(MPI_Bcast(t, (int)sizeof *t, MPI_BYTE, 0, comm));
+    t->lock = rank == 0 ? lock : -2;
+    int st = t->status;
+    if (st != H5DIV_OK) {
+        h5div_set_error(msg, len, "%s", t->msg);
+    } else {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
+            *f = t->existing ? H5Fopen(t->tmp, H5F_ACC_RDWR, fapl)
+                             : H5Fcreate(t->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        if (*f < 0) {
+            h5div_set_error(msg, len, "cannot open the output file for writing (%s)", out_file);
+            st = H5DIV_EOUTPUT;
+        }
+    }
+    st = h5div_par_agree(comm, st, msg, len);
+    if (st != H5DIV_OK)
+        st = h5div_temp_close(comm, out_file, t, *f, st, msg, len);
+    return st;
+}
+
+static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[H5DIV_REF_MAX];
+    dir_of(out_file, dir, sizeof dir);
+    int st = H5DIV_OK;
+    int fd = open(t->tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0)
+        st = H5DIV_EOUTPUT;
+    if (fd >= 0)
+        close(fd);
+    if (st == H5DIV_OK && rename(t->tmp, out_file) != 0)
+        st = H5DIV_EOUTPUT;
+    if (st != H5DIV_OK)
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return st;
+}
+
+int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
+                     char *msg, size_t len)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    int st = status;
+    if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
+        h5div_set_error(msg, len, "cannot close the output file (%s)", out_file);
+        st = H5DIV_EOUTPUT;
+    }
+    st = h5div_par_agree(comm, st, msg, len);
+    if (rank == 0 && st == H5DIV_OK)
+        st = finish_temp(out_file, t, msg, len);
+    st = h5div_par_agree(comm, st, msg, len);
+    if (rank == 0 && st != H5DIV_OK && t->tmp[0])
+        unlink(t->tmp);
+    if (rank == 0 && t->lock >= 0)
+        close(t->lock);
+    t->lock = -2;
+    t->tmp[0] = '\0';
+    return st;
+}

@@ -1,14 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Per-bin self-information written with collective parallel HDF5 writes into a temporary file. */
-#include <errno.h>
 #include <math.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/entropy.h"
 #include "io/io.h"
@@ -128,70 +123,6 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, uint64_t bins
     return H5DIV_OK;
 }
 
-/* Rank 0: a locked temporary copy of the output file in its directory. */
-typedef struct temp_out {
-    int status, existing, lock;
-    char tmp[H5DIV_REF_MAX + 64];
-    char msg[1024];
-    char created[32]; /* ISO 8601, the same on every rank */
-} temp_out;
-
-static void make_temp(const surprisal_job *j, temp_out *t)
-{
-    char dir[H5DIV_REF_MAX];
-    h5div_results_dir_of(j->out_file, dir, sizeof dir);
-    t->lock = h5div_results_lock(j->out_file);
-    if (t->lock == -1) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot lock the output file: %s (%s.lock)",
-                        strerror(errno), j->out_file);
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
-    snprintf(t->tmp, sizeof t->tmp, "%s/.h5div-surprisal-XXXXXX", dir);
-    int fd = mkstemp(t->tmp);
-    if (fd < 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
-                        dir, strerror(errno), j->out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
-    struct stat sb;
-    t->existing = stat(j->out_file, &sb) == 0;
-    if (t->existing && h5div_results_copy_file(j->out_file, fd) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot copy the existing output file: %s (%s)",
-                        strerror(errno), j->out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
-    close(fd);
-}
-
-static int finish_temp(const surprisal_job *j, temp_out *t, char *msg, size_t len)
-{
-    char dir[H5DIV_REF_MAX];
-    h5div_results_dir_of(j->out_file, dir, sizeof dir);
-    int st = H5DIV_OK;
-    int fd = open(t->tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (fd >= 0)
-        close(fd);
-    if (st == H5DIV_OK && rename(t->tmp, j->out_file) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st != H5DIV_OK)
-        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                        j->out_file);
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return st;
-}
-
 static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
 {
     surprisal_job *j = arg;
@@ -229,44 +160,13 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         }
     }
     /* The temporary copy, made by rank 0 and opened by all. */
-    temp_out t;
-    memset(&t, 0, sizeof t);
-    t.lock = -2;
+    h5div_temp_out t;
+    hid_t f = H5I_INVALID_HID;
     if (st == H5DIV_OK) {
-        if (rank == 0) {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            make_temp(j, &t);
-            strftime(t.created, sizeof t.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        }
-        /* Everything but rank 0's lock descriptor is shared. */
-        int lock = t.lock;
-        H5DIV_MPI_CHECK(MPI_Bcast(&t, (int)sizeof t, MPI_BYTE, 0, comm));
-        if (rank == 0)
-            t.lock = lock;
-        st = t.status;
-        if (st != H5DIV_OK)
-            h5div_set_error(msg, len, "%s", t.msg);
-        const char *created = t.created;
-        hid_t f = H5I_INVALID_HID;
-        if (st == H5DIV_OK) {
-            hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-            if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
-                f = t.existing ? H5Fopen(t.tmp, H5F_ACC_RDWR, fapl)
-                               : H5Fcreate(t.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-            if (fapl >= 0)
-                H5Pclose(fapl);
-            if (f < 0) {
-                h5div_set_error(msg, len, "cannot open the output file for writing (%s)",
-                                j->out_file);
-                st = H5DIV_EOUTPUT;
-            }
-            st = h5div_par_agree(comm, st, msg, len);
-        }
+        st = h5div_temp_open(comm, j->out_file, &t, &f, msg, len);
         j->dset = j->space = H5I_INVALID_HID;
         if (st == H5DIV_OK) {
-            st = create_output(comm, j, f, d.bins, created, msg, len);
+            st = create_output(comm, j, f, d.bins, t.created, msg, len);
             st = h5div_par_agree(comm, st, msg, len);
         }
         if (st == H5DIV_OK)
@@ -278,18 +178,7 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         }
         if (j->space >= 0)
             H5Sclose(j->space);
-        if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
-            h5div_set_error(msg, len, "cannot close the output file (%s)", j->out_file);
-            st = H5DIV_EOUTPUT;
-        }
-        st = h5div_par_agree(comm, st, msg, len);
-        if (rank == 0 && st == H5DIV_OK)
-            st = finish_temp(j, &t, msg, len);
-        st = h5div_par_agree(comm, st, msg, len);
-        if (rank == 0 && st != H5DIV_OK && t.tmp[0])
-            unlink(t.tmp);
-        if (rank == 0 && t.lock >= 0)
-            close(t.lock);
+        st = h5div_temp_close(comm, j->out_file, &t, f, st, msg, len);
     }
     h5div_sweep_free(&sw);
     h5div_dset_close(&d);

@@ -9,6 +9,67 @@
 /* No single read may approach the 2 GiB limit of one MPI-IO request. */
 #define PIECE_BYTES_MAX ((size_t)1 << 30)
 
+h5div_grid h5div_grid_of(const h5div_dset *d)
+{
+    h5div_grid g;
+    g.rows = d->rows ? d->rows : 1;
+    g.cols = d->rows ? d->cols : d->bins;
+    g.nb = g.cols / H5DIV_BLOCK_BINS + (g.cols % H5DIV_BLOCK_BINS != 0);
+    return g;
+}
+
+uint64_t h5div_grid_bin(const h5div_grid *g, uint64_t b)
+{
+    return (b / g->nb) * g->cols + (b % g->nb) * H5DIV_BLOCK_BINS;
+}
+
+void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uint64_t *b1)
+{
+    /* Whole blocks per rank keep every summation block on one rank; for a
+     * single row this is h5div_partition. */
+    unsigned __int128 t = (unsigned __int128)g->rows * g->nb;
+    *b0 = (uint64_t)(t * (unsigned)rank / (unsigned)size);
+    *b1 = (uint64_t)(t * ((unsigned)rank + 1) / (unsigned)size);
+}
+
+void h5div_grid_rows(const h5div_grid *g, uint64_t b0, uint64_t b1, uint64_t *lo, uint64_t *hi,
+                     uint64_t *own0, uint64_t *own1)
+{
+    *lo = *hi = b0 / g->nb;
+    if (b1 > b0)
+        *hi = (b1 - 1) / g->nb + 1;
+    *own0 = (b0 + g->nb - 1) / g->nb;
+    *own1 = (b1 + g->nb - 1) / g->nb;
+}
+
+int h5div_grid_slots(const h5div_grid *g, int size, uint64_t *rows)
+{
+    int n = 0;
+    for (int r = 1; r < size; r++) {
+        uint64_t b0, b1;
+        h5div_grid_split(g, size, r, &b0, &b1);
+        if (b0 % g->nb == 0 || b0 >= g->rows * g->nb)
+            continue;
+        uint64_t row = b0 / g->nb;
+        if (n == 0 || rows[n - 1] != row)
+            rows[n++] = row;
+    }
+    return n;
+}
+
+int h5div_slot_of(const uint64_t *slots, int n, uint64_t r)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (slots[mid] < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && slots[lo] == r ? lo : -1;
+}
+
 int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
                      const h5div_options *opt, char *msg, size_t len)
 {
@@ -25,7 +86,10 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     int rank, size;
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
-    h5div_partition(d[0]->bins, size, rank, &sw->offset, &sw->count);
+    sw->grid = h5div_grid_of(d[0]);
+    h5div_grid_split(&sw->grid, size, rank, &sw->blk0, &sw->blk1);
+    sw->offset = h5div_grid_bin(&sw->grid, sw->blk0);
+    sw->count = h5div_grid_bin(&sw->grid, sw->blk1) - sw->offset;
     /* 8 bytes a bin once converted to double; scratch buffers are piece-sized. */
     size_t piece_bytes = opt->piece_bytes < PIECE_BYTES_MAX ? opt->piece_bytes : PIECE_BYTES_MAX;
     uint64_t piece = piece_bytes / sizeof(double);
@@ -38,9 +102,12 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t bound = opt->memory_per_rank / ((uint64_t)(nd + scratch) * sizeof(double));
     if (!sw->cached && piece > bound)
         piece = bound;
-    piece -= piece % H5DIV_BLOCK_BINS;
-    sw->piece_bins = piece ? piece : H5DIV_BLOCK_BINS;
-    uint64_t mine = (sw->count + sw->piece_bins - 1) / sw->piece_bins;
+    /* A piece is whole blocks: of 256 bins, or a short row's bins. */
+    uint64_t blk_bins = sw->grid.cols < H5DIV_BLOCK_BINS ? sw->grid.cols : H5DIV_BLOCK_BINS;
+    sw->piece_blocks = piece / blk_bins ? piece / blk_bins : 1;
+    sw->piece_bins = sw->piece_blocks * blk_bins;
+    uint64_t nblk = sw->blk1 - sw->blk0;
+    uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
@@ -69,10 +136,11 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
      * whole job's progress; bins * 8 bytes per dataset is what all read. */
     const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
     for (uint64_t r = 0; r < sw->rounds; r++) {
-        uint64_t start = r * sw->piece_bins;
-        uint64_t n = start < sw->count ? sw->count - start : 0;
-        if (n > sw->piece_bins)
-            n = sw->piece_bins;
+        uint64_t b = sw->blk0 + r * sw->piece_blocks, e = b + sw->piece_blocks;
+        b = b < sw->blk1 ? b : sw->blk1;
+        e = e < sw->blk1 ? e : sw->blk1;
+        uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
+        uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
         double *v[H5DIV_SWEEP_MAX];
         for (int k = 0; k < sw->nd; k++)
             v[k] = sw->cached ? sw->buf[k] + start : sw->buf[k];

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Compare of two histograms whose shards are already in memory. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "par/par.h"
@@ -38,17 +39,46 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
     }
     memset(result, 0, sizeof *result);
     result->bins = bins;
-    h5div_acc tot[2];
+    h5div_acc tot[2], pfx[2];
     h5div_acc_init(&tot[0]);
     h5div_acc_init(&tot[1]);
     h5div_total_add(p, count, opt->pseudocount, &tot[0]);
     h5div_total_add(q, count, opt->pseudocount, &tot[1]);
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
+    const int w1 = (tp.mask >> H5DIV_T_W1) & 1u;
+    if (w1) { /* what the ranks before this one hold: the prefix at its start */
+        pfx[0] = tot[0];
+        pfx[1] = tot[1];
+        st = h5div_par_exscan_acc(comm, pfx, 2);
+        if (st != H5DIV_OK)
+            return st;
+    }
     h5div_norm nm;
     st = h5div_par_totals(comm, tot, opt->pseudocount, "p", "q", &nm, result, errmsg, errlen);
     if (st != H5DIV_OK)
         return st;
-    h5div_compare_partial part;
-    h5div_compare_partial_init(&part);
-    h5div_compare_add(p, q, count, &nm, h5div_terms_for_measures(opt->measures), &part);
-    return h5div_par_finish(comm, &part, opt, result);
+    h5div_compare_partial *part = malloc(sizeof *part);
+    st = h5div_par_agree(comm, part ? H5DIV_OK : H5DIV_EINTERNAL, msg, sizeof msg);
+    if (st != H5DIV_OK) {
+        free(part);
+        h5div_set_error(errmsg, errlen, "out of memory");
+        return st;
+    }
+    h5div_compare_partial_init(part, tp.mask);
+    h5div_compare_add(p, q, count, &nm, &tp, part);
+    for (size_t b = 0; w1 && b < count; b += H5DIV_BLOCK_BINS) {
+        size_t e = count - b < H5DIV_BLOCK_BINS ? count - b : H5DIV_BLOCK_BINS;
+        size_t nw = offset + b + e == bins ? e - 1 : e; /* not the last bin */
+        double px[2], py[2];
+        h5div_acc_round2(&pfx[0], &px[0], &px[1]);
+        h5div_acc_round2(&pfx[1], &py[0], &py[1]);
+        h5div_acc_add(&part->acc[H5DIV_T_W1],
+                      h5div_w1_block(p + b, q + b, e, nw, &nm, px, py, &part->ks));
+        h5div_total_block(p + b, e, opt->pseudocount, &pfx[0]);
+        h5div_total_block(q + b, e, opt->pseudocount, &pfx[1]);
+    }
+    st = h5div_par_finish(comm, part, opt, result);
+    free(part);
+    return st;
 }

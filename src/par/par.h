@@ -43,8 +43,16 @@ int h5div_par_agree(MPI_Comm comm, int status, char *msg, size_t len);
 /* Collective: exact in-place sum of n accumulators over comm. */
 int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n);
 
-/* Collective: reduce the compare partial sums over comm (exact). */
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part);
+/* Collective: exclusive prefix sum of n accumulators over comm (exact;
+ * rank 0 gets zeros). */
+int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n);
+
+/* Collective: reduce n compare partials over comm (exact sums of the
+ * accumulators of the terms in mask, bin counts summed, ks maximum). */
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint32_t mask);
+
+/* Renyi orders and the bin width of compare options (H5DIV_EUSAGE). */
+int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t errlen);
 
 /* Collective: reduce the totals of P and Q, refuse all-zero histograms
  * (H5DIV_EINPUT naming p_name or q_name) and set up the normalisation. */
@@ -55,6 +63,11 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
 /* Collective: reduce the partial sums and compute the measures of opt. */
 int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_options *opt,
                      h5div_compare_result *result);
+
+/* Collective: every rank's mine[0..row_count) (rows in rank order, rows in
+ * all) into out[0..rows) on rank root. */
+int h5div_par_gather_rows(MPI_Comm comm, const double *mine, uint64_t row_count, uint64_t rows,
+                          int root, double *out);
 
 /* Validate options shared by every entry point (H5DIV_EUSAGE). */
 int h5div_check_options(const h5div_options *opt, char *errmsg, size_t errlen);

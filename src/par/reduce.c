@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Exact, order-independent reductions of accumulators with a user-defined MPI_Op. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "par/par.h"
@@ -21,7 +22,9 @@ static void acc_sum_op(void *in, void *inout, int *len, MPI_Datatype *type)
     }
 }
 
-int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n)
+/* Allreduce, or with `exscan` an exclusive prefix (rank 0 gets zeros),
+ * of n accumulators with the exact sum. */
+static int acc_collective(MPI_Comm comm, h5div_acc *acc, int n, int exscan)
 {
     MPI_Datatype type;
     MPI_Op op;
@@ -31,22 +34,83 @@ int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n)
                                         &type));
     H5DIV_MPI_CHECK(MPI_Type_commit(&type));
     H5DIV_MPI_CHECK(MPI_Op_create(acc_sum_op, 1, &op));
-    int rc = MPI_Allreduce(MPI_IN_PLACE, acc, n, type, op, comm);
+    int rc;
+    if (exscan) {
+        h5div_acc *in = malloc((size_t)(n ? n : 1) * sizeof *in);
+        if (!in) {
+            MPI_Op_free(&op);
+            MPI_Type_free(&type);
+            return h5div_mpi_failed(MPI_ERR_NO_MEM, "malloc(exscan)", __FILE__, __LINE__);
+        }
+        memcpy(in, acc, (size_t)n * sizeof *in);
+        rc = MPI_Exscan(in, acc, n, type, op, comm);
+        free(in);
+        int rank = 0;
+        MPI_Comm_rank(comm, &rank);
+        if (rank == 0) /* MPI leaves rank 0's result undefined: nothing precedes it */
+            for (int i = 0; i < n; i++)
+                h5div_acc_init(&acc[i]);
+    } else {
+        rc = MPI_Allreduce(MPI_IN_PLACE, acc, n, type, op, comm);
+    }
     MPI_Op_free(&op);
     MPI_Type_free(&type);
     if (rc != MPI_SUCCESS)
-        return h5div_mpi_failed(rc, "MPI_Allreduce(accumulators)", __FILE__, __LINE__);
+        return h5div_mpi_failed(rc, exscan ? "MPI_Exscan(accumulators)" : "MPI_Allreduce(accumulators)",
+                                __FILE__, __LINE__);
     return H5DIV_OK;
 }
 
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part)
+int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n)
 {
-    H5DIV_CHECK(h5div_par_sum_acc(comm, part->acc, H5DIV_T_COUNT));
-    int64_t counts[2] = {part->p_without_q, part->q_without_p};
-    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_INT64_T, MPI_SUM, comm));
-    part->p_without_q = counts[0];
-    part->q_without_p = counts[1];
-    return H5DIV_OK;
+    return acc_collective(comm, acc, n, 0);
+}
+
+int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n)
+{
+    return acc_collective(comm, acc, n, 1);
+}
+
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint32_t mask)
+{
+    int na = 0;
+    for (int t = 0; t < H5DIV_T_COUNT; t++)
+        na += (int)((mask >> t) & 1u);
+    size_t nacc = (size_t)n * (size_t)na;
+    h5div_acc *acc = malloc((nacc ? nacc : 1) * sizeof *acc);
+    int64_t *counts = malloc((size_t)(2 * n + 1) * sizeof *counts);
+    double *ks = malloc((size_t)(n + 1) * sizeof *ks);
+    int st = acc && counts && ks ? H5DIV_OK : H5DIV_EINTERNAL;
+    if (st != H5DIV_OK)
+        h5div_mpi_failed(MPI_ERR_NO_MEM, "malloc(partials)", __FILE__, __LINE__);
+    /* Only the accumulators of the terms in use travel. */
+    for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
+        for (int t = 0; t < H5DIV_T_COUNT; t++)
+            if (mask & (1u << t))
+                acc[k++] = part[i].acc[t];
+        counts[2 * i] = part[i].p_without_q;
+        counts[2 * i + 1] = part[i].q_without_p;
+        ks[i] = part[i].ks;
+    }
+    if (st == H5DIV_OK)
+        st = h5div_par_sum_acc(comm, acc, (int)nacc);
+    if (st == H5DIV_OK && (MPI_Allreduce(MPI_IN_PLACE, counts, 2 * n, MPI_INT64_T, MPI_SUM, comm) !=
+                               MPI_SUCCESS ||
+                           MPI_Allreduce(MPI_IN_PLACE, ks, n, MPI_DOUBLE, MPI_MAX, comm) !=
+                               MPI_SUCCESS))
+        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(partials)", __FILE__, __LINE__);
+    for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
+        for (int t = 0; t < H5DIV_T_COUNT; t++)
+            if (mask & (1u << t))
+                part[i].acc[t] = acc[k++];
+        part[i].p_without_q = counts[2 * i];
+        part[i].q_without_p = counts[2 * i + 1];
+        part[i].ks = ks[i];
+    }
+    free(acc);
+    free(counts);
+    free(ks);
+    return st;
 }
 
 int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
@@ -68,17 +132,17 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
         return H5DIV_EINPUT;
     }
     h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
-    result->total_p = a_hi;
-    result->total_q = b_hi;
+    (void)result;
     return H5DIV_OK;
 }
 
 int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_options *opt,
                      h5div_compare_result *result)
 {
-    H5DIV_CHECK(h5div_par_sum_compare(comm, part));
-    h5div_compare_finish(part, opt->measures, (int)opt->base, result->value);
-    result->computed = opt->measures;
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
+    H5DIV_CHECK(h5div_par_sum_compare(comm, part, 1, tp.mask));
+    h5div_compare_finish(part, opt, result);
     return H5DIV_OK;
 }
 
@@ -105,11 +169,38 @@ int h5div_check_options(const h5div_options *opt, char *errmsg, size_t errlen)
         h5div_set_error(errmsg, errlen, "no valid measure selected (measures)");
         return H5DIV_EUSAGE;
     }
-    return H5DIV_OK;
+    return h5div_check_compare_extras(opt, errmsg, errlen);
 }
 
 int h5div_agree_options(MPI_Comm comm, const h5div_options *opt, char *errmsg, size_t errlen)
 {
     int st = h5div_check_options(opt, errmsg, errlen);
     return h5div_par_agree(comm, st, errmsg, errlen);
+}
+
+int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t errlen)
+{
+    for (int qp = 0; qp < 2; qp++) {
+        int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
+        const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
+        unsigned bit = H5DIV_MEASURE_BIT(qp ? H5DIV_RENYI_QP : H5DIV_RENYI_PQ);
+        if (n < 0 || n > H5DIV_RENYI_MAX || (n > 0) != ((opt->measures & bit) != 0)) {
+            h5div_set_error(errmsg, errlen, "between 1 and %d orders of renyi_%s must be given "
+                            "with the measure (%d orders)", H5DIV_RENYI_MAX, qp ? "qp" : "pq", n);
+            return H5DIV_EUSAGE;
+        }
+        for (int i = 0; i < n; i++)
+            if (!(A[i] > 0.0) || A[i] == 1.0 || !isfinite(A[i])) {
+                h5div_set_error(errmsg, errlen,
+                                "a Renyi order must be a finite number > 0 other than 1 "
+                                "(renyi_%s:%g)", qp ? "qp" : "pq", A[i]);
+                return H5DIV_EUSAGE;
+            }
+    }
+    if (!(opt->bin_width > 0.0) || !isfinite(opt->bin_width)) {
+        h5div_set_error(errmsg, errlen, "bin width must be a finite number > 0 (%g)",
+                        opt->bin_width);
+        return H5DIV_EUSAGE;
+    }
+    return H5DIV_OK;
 }

@@ -41,12 +41,31 @@ int main(void)
         h5div_acc_round2(&tot[1], &bh, &bl);
         h5div_norm nm;
         h5div_norm_init(&nm, ah, al, bh, bl, 0.0);
-        h5div_compare_partial part;
-        h5div_compare_partial_init(&part);
-        h5div_compare_add(x, y, N, &nm, h5div_terms_for_measures(H5DIV_COMPARE_ALL), &part);
-        double v[H5DIV_COMPARE_NMEASURES];
-        h5div_compare_finish(&part, H5DIV_COMPARE_ALL, H5DIV_BASE_2, v);
-        for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
+        /* Every measure, with Renyi orders on both sides of 1 and 1/2. */
+        h5div_options opt;
+        h5div_options_init(&opt);
+        opt.measures = H5DIV_COMPARE_ALL & ~H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1) &
+                       ~H5DIV_MEASURE_BIT(H5DIV_KS);
+        opt.n_renyi_pq = opt.n_renyi_qp = 3;
+        opt.renyi_pq[0] = opt.renyi_qp[0] = 0.25;
+        opt.renyi_pq[1] = opt.renyi_qp[1] = 0.75;
+        opt.renyi_pq[2] = opt.renyi_qp[2] = 3.0;
+        h5div_term_params tp;
+        h5div_term_params_init(&tp, &opt);
+        static h5div_compare_partial part;
+        h5div_compare_partial_init(&part, tp.mask);
+        h5div_compare_add(x, y, N, &nm, &tp, &part);
+        h5div_compare_result res;
+        memset(&res, 0, sizeof res);
+        h5div_compare_finish(&part, &opt, &res);
+        double v[H5DIV_COMPARE_NMEASURES + 6];
+        for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+            v[m] = res.value[m];
+        for (int i = 0; i < 3; i++) {
+            v[H5DIV_COMPARE_NMEASURES + i] = res.renyi_pq[i];
+            v[H5DIV_COMPARE_NMEASURES + 3 + i] = res.renyi_qp[i];
+        }
+        for (int m = 0; m < H5DIV_COMPARE_NMEASURES + 6; m++) {
             uint64_t b;
             memcpy(&b, &v[m], sizeof b);
             printf("kind %d measure %d %016llx %.17g\n", kind, m, (unsigned long long)b, v[m]);

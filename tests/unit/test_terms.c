@@ -25,14 +25,21 @@ static void compare(const double *x, const double *y, size_t n, size_t piece, do
     h5div_acc_round2(&tot[1], &bh, &bl);
     h5div_norm nm;
     h5div_norm_init(&nm, ah, al, bh, bl, alpha);
-    h5div_compare_partial part;
-    h5div_compare_partial_init(&part);
+    h5div_options opt;
+    h5div_options_init(&opt);
+    opt.base = (h5div_base)base;
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, &opt);
+    static h5div_compare_partial part;
+    h5div_compare_partial_init(&part, tp.mask);
     for (size_t s = 0; s < n; s += piece) {
         size_t m = n - s < piece ? n - s : piece;
-        h5div_compare_add(x + s, y + s, m, &nm, h5div_terms_for_measures(H5DIV_COMPARE_ALL),
-                          &part);
+        h5div_compare_add(x + s, y + s, m, &nm, &tp, &part);
     }
-    h5div_compare_finish(&part, H5DIV_COMPARE_ALL, base, value);
+    h5div_compare_result res;
+    h5div_compare_finish(&part, &opt, &res);
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        value[m] = res.value[m];
 }
 
 /* p = (1/2, 1/2), q = (1/4, 3/4), from counts (1, 1) and (1, 3). */

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Batch results ((), (rows,), (k,), (k, rows) datasets) written with collective parallel writes. */
+#include <string.h>
+
+#include "io/io.h"
+#include "par/par.h"
+
+/* A 1-D attribute of n variable-length UTF-8 strings. */
+static herr_t put_string_array_attr(hid_t loc, const char *name, const char *const *v, int n)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    herr_t rc = -1;
+    hsize_t dims = (hsize_t)n;
+    if (type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(type, H5T_CSET_UTF8) >= 0) {
+        hid_t space = H5Screate_simple(1, &dims, NULL);
+        hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (attr >= 0) {
+            rc = H5Awrite(attr, type, v);
+            H5Aclose(attr);
+        }
+        H5Sclose(space);
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    return rc;
+}
+
+typedef struct batch_out {
+    const char *path, *group;
+    int overwrite;
+    double elapsed;
+    const h5div_options *opt;
+    const h5div_batch *b;
+    const h5div_batch_inputs *in;
+} batch_out;
+
+/* Write column i of every candidate: this rank's rows, collectively. */
+static herr_t write_column(hid_t g, const batch_out *o, int i)
+{
+    const h5div_compare_batch *b = o->b;
+    const int k = b->candidates;
+    hsize_t dims[2];
+    int nd = 0;
+    if (k > 1)
+        dims[nd++] = (hsize_t)k;
+    if (b->two_d)
+        dims[nd++] = (hsize_t)b->rows;
+    const h5div_column *col = &b->columns[i];
+    hid_t fspace = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(g, col->name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    herr_t rc = fspace >= 0 && d >= 0 ? 0 : -1;
+    if (rc >= 0)
+        rc = h5div_put_string_attr(d, "units", col->units);
+    if (rc >= 0 && col->order >= 0)
+        rc = h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A);
+    /* Memory: values[c][i][0..row_count) for c < k, a strided selection. */
+    hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1);
+    hid_t mspace = H5Screate_simple(1, &total, NULL);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (rc >= 0 && (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0))
+        rc = -1;
+    if (rc >= 0 && nrow) {
+        hsize_t mstart = (hsize_t)i * nrow, mstride = (hsize_t)b->ncolumns * nrow;
+        hsize_t mcount = (hsize_t)k, mblock = nrow;
+        rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
+        if (rc >= 0 && nd) {
+            hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)k, nrow};
+            if (k > 1 && b->two_d)
+                start[1] = b->row_begin;
+            else if (b->two_d)
+                start[0] = b->row_begin, count[0] = nrow;
+            rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        }
+    } else if (rc >= 0) {
+        rc = H5Sselect_none(mspace) < 0 || H5Sselect_none(fspace) < 0 ? -1 : 0;
+    }
+    if (rc >= 0)
+        rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, b->values);
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (d >= 0 && H5Dclose(d) < 0)
+        rc = -1;
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    return rc;
+}
+
+static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
+                            char *msg, size_t len)
+{
+    int e = h5div_h5_path_exists(f, o->group);
+    if (e > 0 && !o->overwrite) {
+        h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s)",
+                        o->group);
+        return H5DIV_EOUTPUT;
+    }
+    if (e > 0 && H5Ldelete(f, o->group, H5P_DEFAULT) < 0) {
+        h5div_set_error(msg, len, "cannot replace the result group (%s)", o->group);
+        return H5DIV_EOUTPUT;
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f, o->group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0) {
+        h5div_set_error(msg, len, "cannot create the result group (%s)", o->group);
+        return H5DIV_EOUTPUT;
+    }
+    int size;
+    MPI_Comm_size(comm, &size);
+    int64_t ranks = size;
+    const h5div_options *opt = o->opt;
+    const char *base = opt->base == H5DIV_BASE_2 ? "2" : opt->base == H5DIV_BASE_E ? "e" : "10";
+    /* Attributes are metadata: every rank writes the same values. */
+    herr_t rc = 0;
+    rc |= h5div_put_string_attr(g, "h5div_version", h5div_version_string());
+    const h5div_batch_inputs *in = o->in;
+    rc |= h5div_put_string_attr(g, "command", in->command ? in->command : "");
+    rc |= h5div_put_string_attr(g, "created", created);
+    rc |= h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
+    rc |= h5div_put_string_attr(g, "base", base);
+    rc |= h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount);
+    rc |= h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed);
+    rc |= h5div_put_string_attr(g, "p", in->p_ref);
+    if (in->q_refs && o->b->candidates > 1)
+        rc |= put_string_array_attr(g, "q", in->q_refs, o->b->candidates);
+    else if (in->q_refs)
+        rc |= h5div_put_string_attr(g, "q", in->q_refs[0]);
+    if (in->estimator) {
+        rc |= h5div_put_string_attr(g, "estimator", in->estimator);
+        if (!strcmp(in->estimator, "dirichlet"))
+            rc |= h5div_put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &in->dirichlet_a);
+    }
+    if (!strcmp(o->b->command, "compare") &&
+        (opt->measures & H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1)))
+        rc |= h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width);
+    for (int i = 0; i < o->b->ncolumns && rc >= 0; i++)
+        rc |= write_column(g, o, i);
+    if (H5Gclose(g) < 0)
+        rc = -1;
+    if (rc < 0) {
+        h5div_set_error(msg, len, "cannot write the result datasets (%s)", o->group);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+}
+
+static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
+{
+    batch_out *o = arg;
+    /* Metadata must be the same on every rank: rank 0's clock decides. */
+    H5DIV_MPI_CHECK(MPI_Bcast(&o->elapsed, 1, MPI_DOUBLE, 0, comm));
+    h5div_temp_out t;
+    hid_t f;
+    H5DIV_CHECK(h5div_temp_open(comm, o->path, &t, &f, msg, len));
+    int st = fill_batch_group(comm, f, o, t.created, msg, len);
+    return h5div_temp_close(comm, o->path, &t, f, st, msg, len);
+}
+
+int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
+                      const h5div_options *opt, const h5div_batch *b,
+                      const h5div_batch_inputs *in, char *errmsg, size_t errlen)
+{
+    batch_out o = {path, group, overwrite, in->elapsed_seconds, opt, b, in};
+    return h5div_io_collective(comm, batch_write_body, &o, errmsg, errlen);
+}
