@@ -170,32 +170,21 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
                                        sizeof msg);
     double elapsed = MPI_Wtime() - t0;
     h5div_batch_inputs in = {NULL, a->pos[0], q_refs, NULL, 0.0, elapsed};
-    if (st == H5DIV_OK && a->output) {
-        char *cmd = h5div_cli_command_line(cx);
-        in.command = cmd;
-        st = h5div_write_batch(cx->comm, out.file, out.group, a->overwrite, &opt, &res, &in, msg,
-                               sizeof msg);
-        in.command = NULL;
-        free(cmd);
-    }
-    if (st == H5DIV_OK)
-        st = h5div_print_batch(cx, &res, opt.base, a->json, &in);
-    if (st != H5DIV_OK) {
-        h5div_compare_batch_free(&res);
-        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+    uint64_t rows = res.rows, bins = res.bins;
+    int two_d = res.two_d;
+    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    if (st != H5DIV_OK)
         return st;
-    }
     if (cx->rank == 0 && a->verbose && !a->quiet) {
-        double bins = (double)res.rows * (double)res.bins;
+        double n = (double)rows * (double)bins;
         fprintf(cx->err,
                 "h5div: compare of %llu bins%s against %d candidate%s on %d ranks in %.3f s "
                 "(%.3g bins/s per candidate)%s%s\n",
-                (unsigned long long)(res.rows * res.bins), res.two_d ? " (2-D)" : "", k,
-                k > 1 ? "s" : "", cx->size, elapsed, elapsed > 0 ? bins / elapsed : 0.0,
-                a->output ? "; results in " : "", a->output ? a->output : "");
+                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
+                cx->size, elapsed, elapsed > 0 ? n / elapsed : 0.0, a->output ? "; results in " : "",
+                a->output ? a->output : "");
         fflush(cx->err);
     }
-    h5div_compare_batch_free(&res);
     return H5DIV_OK;
 }
 

@@ -134,24 +134,14 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
                                        sizeof msg);
     double elapsed = MPI_Wtime() - t0;
     h5div_batch_inputs in = {NULL, a->pos[0], NULL, h5div_estimator_name(est), dir_a, elapsed};
-    if (st == H5DIV_OK && a->output) {
-        char *cmd = h5div_cli_command_line(cx);
-        in.command = cmd;
-        st = h5div_write_batch(cx->comm, out.file, out.group, a->overwrite, &opt, &res, &in, msg,
-                               sizeof msg);
-        in.command = NULL;
-        free(cmd);
-    }
-    if (st == H5DIV_OK)
-        st = h5div_print_batch(cx, &res, opt.base, a->json, &in);
-    h5div_batch_free(&res);
-    if (st != H5DIV_OK) {
-        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
+    uint64_t rows = res.rows, bins = res.bins;
+    int two_d = res.two_d;
+    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    if (st != H5DIV_OK)
         return st;
-    }
     if (cx->rank == 0 && a->verbose && !a->quiet) {
         fprintf(cx->err, "h5div: entropy of %llu bins%s on %d ranks in %.3f s%s%s\n",
-                (unsigned long long)(res.rows * res.bins), res.two_d ? " (2-D)" : "", cx->size,
+                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", cx->size,
                 elapsed, a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }

@@ -178,16 +178,17 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
         }
         if (!root || !b->two_d)
             continue;
+        const int last = b->ncolumns - 1;
         fprintf(out, "first rows:\n%-8s", "row");
         for (int i = 0; i < b->ncolumns; i++)
-            fprintf(out, " %-24s", b->columns[i].name);
+            fprintf(out, i < last ? " %-24s" : " %s", b->columns[i].name);
         fputc('\n', out);
         for (uint64_t r = 0; r < first; r++) {
             fprintf(out, "%-8llu", (unsigned long long)r);
             for (int i = 0; i < b->ncolumns; i++) {
                 char v[40];
                 h5div_cli_number(v, sizeof v, head[i][r]);
-                fprintf(out, " %-24s", v);
+                fprintf(out, i < last ? " %-24s" : " %s", v);
             }
             fputc('\n', out);
         }
@@ -210,5 +211,25 @@ int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     free(buf);
     if (cx->rank == 0)
         fflush(cx->out);
+    return st;
+}
+
+int h5div_cli_finish_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                           const h5div_cli_output *out, const h5div_options *opt, h5div_batch *b,
+                           h5div_batch_inputs *in, int st, char *msg)
+{
+    if (st == H5DIV_OK && a->output) {
+        char *cmd = h5div_cli_command_line(cx);
+        in->command = cmd;
+        st = h5div_write_batch(cx->comm, out->file, out->group, a->overwrite, opt, b, in, msg,
+                               H5DIV_CLI_MSG);
+        in->command = NULL;
+        free(cmd);
+    }
+    if (st == H5DIV_OK)
+        st = h5div_print_batch(cx, b, opt->base, a->json, in);
+    h5div_batch_free(b);
+    if (st != H5DIV_OK)
+        h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
     return st;
 }

@@ -40,16 +40,17 @@ typedef struct cmp_job {
     uint64_t own0, own1;     /* rows this rank finishes: their first block is here */
     uint64_t *slot_row;      /* rows that span ranks, ascending */
     int nslots;
+    h5div_slot_comms sc;     /* this rank's shared rows, by index parity */
     /* pass 0: totals */
     uint64_t cur_row;
     h5div_acc *cur_tot; /* [nd] */
     double *row_tot;    /* [row - row_lo][nd][2]: total as hi + lo */
-    h5div_acc *slot_tot; /* [slot][nd] */
+    h5div_acc *slot_tot; /* [parity][nd]: totals of this rank's shared rows */
     h5div_acc *pfx0;     /* [nd]: sums of the first row on the ranks before this one */
     /* pass 1: terms */
     h5div_norm *nm;                /* [k] of the row in progress */
     h5div_compare_partial *part;   /* [k] of the row in progress */
-    h5div_compare_partial *slot_part; /* [slot][k] */
+    h5div_compare_partial *slot_part; /* [parity][k] */
     h5div_acc *pfx;                /* [nd]: prefix sums of the row in progress */
     /* results */
     int ncols;
@@ -84,7 +85,7 @@ static void flush_totals(cmp_job *j)
     double *t = j->row_tot + (j->cur_row - j->row_lo) * (uint64_t)j->nd * 2;
     for (int d = 0; d < j->nd; d++) {
         if (s >= 0)
-            j->slot_tot[(size_t)s * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
+            j->slot_tot[(size_t)(s % 2) * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
         else
             h5div_acc_round2(&j->cur_tot[d], &t[2 * d], &t[2 * d + 1]);
     }
@@ -123,7 +124,7 @@ static void flush_terms(cmp_job *j)
     int s = slot_of(j, j->cur_row);
     for (int c = 0; c < j->k; c++) {
         if (s >= 0)
-            j->slot_part[(size_t)s * (size_t)j->k + (size_t)c] = j->part[c];
+            j->slot_part[(size_t)(s % 2) * (size_t)j->k + (size_t)c] = j->part[c];
         else
             finish_partial(j, j->cur_row, c, &j->part[c]);
     }
@@ -245,35 +246,30 @@ static int compare_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
     return H5DIV_OK;
 }
 
-/* After pass 0: combine the totals of the slot rows (and their prefix sums
- * for W1/KS), then refuse all-zero or overflowing histograms. */
+/* After pass 0: combine the totals of the shared rows among the ranks that
+ * hold them (and, for W1/KS, the sums before this rank's part of its first
+ * row), then refuse all-zero or overflowing histograms. */
 static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
 {
     flush_totals(j);
-    size_t ns = (size_t)j->nslots * (size_t)j->nd;
-    if (ns && j->w1) {
-        h5div_acc *pre = malloc(ns * sizeof *pre);
-        int ok = pre != NULL;
-        H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
-        memcpy(pre, j->slot_tot, ns * sizeof *pre);
-        int st = h5div_par_exscan_acc(comm, pre, (int)ns);
-        int s = j->row_hi > j->row_lo ? slot_of(j, j->row_lo) : -1;
-        if (st == H5DIV_OK && s >= 0)
-            for (int d = 0; d < j->nd; d++)
-                j->pfx0[d] = pre[(size_t)s * (size_t)j->nd + (size_t)d];
-        free(pre);
-        H5DIV_CHECK(st);
-    }
-    if (ns)
-        H5DIV_CHECK(h5div_par_sum_acc(comm, j->slot_tot, (int)ns));
-    for (int s = 0; s < j->nslots; s++) {
-        uint64_t row = j->slot_row[s];
-        if (row < j->row_lo || row >= j->row_hi)
+    const size_t nd = (size_t)j->nd;
+    for (int p = 0; p < 2; p++) {
+        if (j->sc.c[p] == MPI_COMM_NULL)
             continue;
-        double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
-        for (int d = 0; d < j->nd; d++)
-            h5div_acc_round2(&j->slot_tot[(size_t)s * (size_t)j->nd + (size_t)d], &t[2 * d],
-                             &t[2 * d + 1]);
+        h5div_acc *t = j->slot_tot + (size_t)p * nd;
+        uint64_t row = j->slot_row[j->sc.slot[p]];
+        if (j->w1) {
+            /* The lowest rank of the row gets zeros: the row starts there.
+             * (j->pfx is free until the terms pass.) */
+            memcpy(j->pfx, t, nd * sizeof *t);
+            H5DIV_CHECK(h5div_par_exscan_acc(j->sc.c[p], j->pfx, j->nd));
+            if (row == j->row_lo)
+                memcpy(j->pfx0, j->pfx, nd * sizeof *t);
+        }
+        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], t, j->nd));
+        double *rt = j->row_tot + (row - j->row_lo) * nd * 2;
+        for (size_t d = 0; d < nd; d++)
+            h5div_acc_round2(&t[d], &rt[2 * d], &rt[2 * d + 1]);
     }
     int st = H5DIV_OK;
     for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
@@ -295,17 +291,18 @@ static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
     return h5div_par_agree(comm, st, msg, len);
 }
 
-static int settle_terms(MPI_Comm comm, cmp_job *j)
+static int settle_terms(cmp_job *j)
 {
     flush_terms(j);
-    if (!j->nslots)
-        return H5DIV_OK;
-    H5DIV_CHECK(h5div_par_sum_compare(comm, j->slot_part, j->nslots * j->k, j->acc_mask));
-    for (int s = 0; s < j->nslots; s++) {
-        uint64_t row = j->slot_row[s];
+    for (int p = 0; p < 2; p++) {
+        if (j->sc.c[p] == MPI_COMM_NULL)
+            continue;
+        h5div_compare_partial *part = j->slot_part + (size_t)p * (size_t)j->k;
+        H5DIV_CHECK(h5div_par_sum_compare(j->sc.c[p], part, j->k, j->acc_mask));
+        uint64_t row = j->slot_row[j->sc.slot[p]];
         if (row >= j->own0 && row < j->own1)
             for (int c = 0; c < j->k; c++)
-                finish_partial(j, row, c, &j->slot_part[(size_t)s * (size_t)j->k + (size_t)c]);
+                finish_partial(j, row, c, &part[c]);
     }
     return H5DIV_OK;
 }
@@ -321,6 +318,7 @@ static void job_free(cmp_job *j)
     free(j->part);
     free(j->slot_part);
     free(j->pfx);
+    h5div_slot_comms_free(&j->sc);
 }
 
 /* Allocate the per-row and per-slot state once the geometry is known. */
@@ -332,16 +330,16 @@ static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg
     int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
     if (ok)
         j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
-    size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = (size_t)j->nslots;
+    size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = 2;
     size_t nrows = (size_t)(j->row_hi - j->row_lo), nown = (size_t)(j->own1 - j->own0);
     ok &= (j->cur_tot = malloc(nd * sizeof *j->cur_tot)) != NULL;
     ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 2 * sizeof(double))) != NULL;
-    ok &= (j->slot_tot = malloc((ns ? ns : 1) * nd * sizeof *j->slot_tot)) != NULL;
+    ok &= (j->slot_tot = malloc(ns * nd * sizeof *j->slot_tot)) != NULL;
     ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
     ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
     ok &= (j->nm = malloc(k * sizeof *j->nm)) != NULL;
     ok &= (j->part = malloc(k * sizeof *j->part)) != NULL;
-    ok &= (j->slot_part = calloc(ns ? ns * k : 1, sizeof *j->slot_part)) != NULL;
+    ok &= (j->slot_part = calloc(ns * k, sizeof *j->slot_part)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * k * (size_t)j->ncols * sizeof(double))) != NULL;
     for (size_t i = 0; ok && i < ns * nd; i++)
         h5div_acc_init(&j->slot_tot[i]);
@@ -351,7 +349,9 @@ static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg
         h5div_set_error(msg, len,
                         "out of memory for the per-row state of %zu rows and %d candidates",
                         nrows, j->k);
-    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
+    int sf = nrows ? slot_of(j, j->row_lo) : -1, sl = nrows ? slot_of(j, j->row_hi - 1) : -1;
+    return h5div_slot_comms_init(comm, sf, sl, &j->sc);
 }
 
 typedef struct batch_args {
@@ -374,6 +374,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     }
     cmp_job j;
     memset(&j, 0, sizeof j);
+    j.sc.c[0] = j.sc.c[1] = MPI_COMM_NULL;
     j.opt = opt;
     j.k = ba->k;
     j.nd = ba->k + 1;
@@ -428,7 +429,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = h5div_sweep_run(comm, &sw, PASS_TERMS, 0, opt, compare_piece, &j, msg, len);
     }
     if (st == H5DIV_OK)
-        st = settle_terms(comm, &j);
+        st = settle_terms(&j);
     if (st == H5DIV_OK) {
         h5div_compare_batch *b = ba->out;
         b->command = "compare";
@@ -486,15 +487,12 @@ int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
         h5div_compare_batch_free(&b);
         return H5DIV_EINPUT;
     }
-    /* The one row's values live on its owner; every rank returns them. */
     double v[H5DIV_COMPARE_MAX_COLUMNS];
-    int owner = b.row_count ? 1 : 0, rank;
-    MPI_Comm_rank(comm, &rank);
-    for (int i = 0; i < b.ncolumns; i++)
-        v[i] = owner ? b.values[i] : 0.0;
-    int root = owner ? rank : 0, any;
-    MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm);
-    MPI_Bcast(v, b.ncolumns, MPI_DOUBLE, any, comm);
+    st = h5div_par_batch_single(comm, &b, v);
+    if (st != H5DIV_OK) {
+        h5div_compare_batch_free(&b);
+        return st;
+    }
     result->bins = b.bins;
     result->computed = opt->measures;
     for (int i = 0; i < b.ncolumns; i++) {

@@ -128,35 +128,25 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
     }
     d->filespace = H5Dget_space(d->dset);
     int ndims = d->filespace >= 0 ? H5Sget_simple_extent_ndims(d->filespace) : -1;
-    if (want_ndims == 2) {
-        hsize_t dims2[2] = {0, 0};
-        if (ndims != 2) {
-            h5div_set_error(msg, len,
-                            "dataset has %d dimensions, expected a 2-D joint histogram "
-                            "[nx, ny] (%s)",
-                            ndims, d->ref);
-            return H5DIV_EINPUT;
-        }
-        H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
-        d->rows = (uint64_t)dims2[0];
-        d->cols = (uint64_t)dims2[1];
-        d->bins = d->rows * d->cols;
-        if (d->bins == 0) {
-            h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
-                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
-            return H5DIV_EINPUT;
-        }
-        return H5DIV_OK;
+    if (want_ndims == 2 && ndims != 2) {
+        h5div_set_error(msg, len,
+                        "dataset has %d dimensions, expected a 2-D joint histogram [nx, ny] (%s)",
+                        ndims, d->ref);
+        return H5DIV_EINPUT;
     }
-    if (want_ndims == 0 && ndims == 2) {
+    if (want_ndims != 1 && ndims == 2) {
         hsize_t dims2[2] = {0, 0};
         H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
         d->rows = (uint64_t)dims2[0];
         d->cols = (uint64_t)dims2[1];
         d->bins = d->rows * d->cols;
         if (d->bins == 0) {
-            h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
-                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+            if (want_ndims == 2)
+                h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
+                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+            else
+                h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
+                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
             return H5DIV_EINPUT;
         }
         return H5DIV_OK;

@@ -32,12 +32,13 @@ typedef struct entropy_job {
     uint64_t row_lo, row_hi, own0, own1;
     uint64_t *slot_row;
     int nslots;
+    h5div_slot_comms sc;                  /* this rank's shared rows, by index parity */
     uint64_t cur_row;
-    h5div_entropy_stats cur_st, *slot_st; /* pass 0 */
+    h5div_entropy_stats cur_st, *slot_st; /* pass 0; slot_st[parity] */
     row_param *rp;                        /* [row - row_lo] */
     h5div_entropy_norm nm;                /* of the row in progress */
     double coverage, log_coverage;
-    h5div_acc cur_acc[2], *slot_acc;      /* [slot][2] in the term passes */
+    h5div_acc cur_acc[2], *slot_acc;      /* [parity][2] in the term passes */
     int ncols;
     double *values; /* [column][row - own0] */
 } entropy_job;
@@ -66,7 +67,7 @@ static void flush_stats(entropy_job *j)
         return;
     int s = slot_of(j, j->cur_row);
     if (s >= 0)
-        j->slot_st[s] = j->cur_st;
+        j->slot_st[s % 2] = j->cur_st;
     else
         set_param(j, j->cur_row, &j->cur_st);
     j->cur_row = NO_ROW;
@@ -102,8 +103,8 @@ static void flush_terms(entropy_job *j, int pass)
         return;
     int s = slot_of(j, j->cur_row);
     if (s >= 0) {
-        j->slot_acc[2 * s] = j->cur_acc[0];
-        j->slot_acc[2 * s + 1] = j->cur_acc[1];
+        j->slot_acc[2 * (s % 2)] = j->cur_acc[0];
+        j->slot_acc[2 * (s % 2) + 1] = j->cur_acc[1];
     } else {
         finish_row(j, pass, j->cur_row, j->cur_acc);
     }
@@ -186,38 +187,21 @@ static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
     return H5DIV_OK;
 }
 
-/* After the statistics pass: combine the slot rows, refuse all-zero rows. */
+/* After the statistics pass: combine the shared rows among the ranks that
+ * hold them, refuse all-zero rows. */
 static int settle_stats(MPI_Comm comm, entropy_job *j, char *msg, size_t len)
 {
     flush_stats(j);
-    int ns = j->nslots;
-    if (ns) {
-        h5div_acc *a = malloc((size_t)ns * 2 * sizeof *a);
-        int64_t *c = malloc((size_t)ns * 2 * sizeof *c);
-        int ok = a && c;
-        int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
-        for (int s = 0; st == H5DIV_OK && s < ns; s++) {
-            a[2 * s] = j->slot_st[s].raw;
-            a[2 * s + 1] = j->slot_st[s].total;
-            c[2 * s] = j->slot_st[s].nonzero;
-            c[2 * s + 1] = j->slot_st[s].singletons;
-        }
-        if (st == H5DIV_OK)
-            st = h5div_par_sum_acc(comm, a, 2 * ns);
-        if (st == H5DIV_OK &&
-            MPI_Allreduce(MPI_IN_PLACE, c, 2 * ns, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS)
-            st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(entropy statistics)", __FILE__,
-                                  __LINE__);
-        for (int s = 0; st == H5DIV_OK && s < ns; s++) {
-            uint64_t row = j->slot_row[s];
-            if (row < j->row_lo || row >= j->row_hi)
-                continue;
-            h5div_entropy_stats t = {a[2 * s], a[2 * s + 1], c[2 * s], c[2 * s + 1]};
-            set_param(j, row, &t);
-        }
-        free(a);
-        free(c);
-        H5DIV_CHECK(st);
+    for (int p = 0; p < 2; p++) {
+        if (j->sc.c[p] == MPI_COMM_NULL)
+            continue;
+        h5div_entropy_stats *t = &j->slot_st[p];
+        h5div_acc a[2] = {t->raw, t->total};
+        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], a, 2));
+        int64_t c[2] = {t->nonzero, t->singletons};
+        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, 2, MPI_INT64_T, MPI_SUM, j->sc.c[p]));
+        h5div_entropy_stats sum = {a[0], a[1], c[0], c[1]};
+        set_param(j, j->slot_row[j->sc.slot[p]], &sum);
     }
     int st = H5DIV_OK;
     for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
@@ -235,24 +219,23 @@ static int settle_stats(MPI_Comm comm, entropy_job *j, char *msg, size_t len)
     return h5div_par_agree(comm, st, msg, len);
 }
 
-/* After a term pass: combine the slot rows and finish the ones owned here. */
-static int settle_terms(MPI_Comm comm, entropy_job *j, int pass)
+/* After a term pass: combine the shared rows and finish the ones owned here
+ * (lambda, after the first shrink pass, on every rank that holds the row). */
+static int settle_terms(entropy_job *j, int pass)
 {
     flush_terms(j, pass);
-    if (!j->nslots)
-        return H5DIV_OK;
-    H5DIV_CHECK(h5div_par_sum_acc(comm, j->slot_acc, 2 * j->nslots));
-    for (int s = 0; s < j->nslots; s++) {
-        uint64_t row = j->slot_row[s];
-        /* lambda is needed on every rank that holds part of the row */
-        int here = pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK
-                       ? row >= j->row_lo && row < j->row_hi
-                       : row >= j->own0 && row < j->own1;
-        if (here)
-            finish_row(j, pass, row, &j->slot_acc[2 * s]);
+    for (int p = 0; p < 2; p++) {
+        if (j->sc.c[p] == MPI_COMM_NULL)
+            continue;
+        h5div_acc *a = &j->slot_acc[2 * p];
+        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], a, 2));
+        uint64_t row = j->slot_row[j->sc.slot[p]];
+        if ((pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) ||
+            (row >= j->own0 && row < j->own1))
+            finish_row(j, pass, row, a);
+        h5div_acc_init(&a[0]);
+        h5div_acc_init(&a[1]);
     }
-    for (int s = 0; s < 2 * j->nslots; s++)
-        h5div_acc_init(&j->slot_acc[s]);
     return H5DIV_OK;
 }
 
@@ -296,10 +279,10 @@ static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char 
     int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
     if (ok)
         j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
-    size_t ns = (size_t)j->nslots, nrows = (size_t)(j->row_hi - j->row_lo);
+    size_t ns = 2, nrows = (size_t)(j->row_hi - j->row_lo);
     size_t nown = (size_t)(j->own1 - j->own0);
-    ok &= (j->slot_st = malloc((ns ? ns : 1) * sizeof *j->slot_st)) != NULL;
-    ok &= (j->slot_acc = malloc((ns ? ns : 1) * 2 * sizeof *j->slot_acc)) != NULL;
+    ok &= (j->slot_st = malloc(ns * sizeof *j->slot_st)) != NULL;
+    ok &= (j->slot_acc = malloc(ns * 2 * sizeof *j->slot_acc)) != NULL;
     ok &= (j->rp = calloc(nrows ? nrows : 1, sizeof *j->rp)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * (size_t)j->ncols * sizeof(double))) != NULL;
     for (size_t s = 0; ok && s < ns; s++) {
@@ -309,7 +292,9 @@ static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char 
     }
     if (!ok)
         h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows", nrows);
-    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
+    int sf = nrows ? slot_of(j, j->row_lo) : -1, sl = nrows ? slot_of(j, j->row_hi - 1) : -1;
+    return h5div_slot_comms_init(comm, sf, sl, &j->sc);
 }
 
 /* The columns of the measures asked for, in enum order. */
@@ -363,7 +348,7 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         j->cur_row = NO_ROW;
         st = h5div_sweep_run(comm, &sw, pass, 0, opt, entropy_piece, j, msg, len);
         if (st == H5DIV_OK)
-            st = settle_terms(comm, j, pass);
+            st = settle_terms(j, pass);
     }
     if (st == H5DIV_OK) {
         b->command = "entropy";
@@ -382,6 +367,7 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     free(j->slot_st);
     free(j->slot_acc);
     free(j->rp);
+    h5div_slot_comms_free(&j->sc);
     h5div_sweep_free(&sw);
     h5div_dset_close(&d);
     return st;
@@ -393,6 +379,7 @@ int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_opti
 {
     entropy_job j;
     memset(&j, 0, sizeof j);
+    j.sc.c[0] = j.sc.c[1] = MPI_COMM_NULL;
     memset(out, 0, sizeof *out);
     j.p_ref = p_ref;
     j.opt = opt;
@@ -419,17 +406,12 @@ int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *o
         h5div_batch_free(&b);
         return H5DIV_EINPUT;
     }
-    /* The one row's values live on its owner; every rank returns them. */
-    double v[H5DIV_ENTROPY_NMEASURES] = {0};
-    int rank, root = 0, any;
-    MPI_Comm_rank(comm, &rank);
-    if (b.row_count) {
-        root = rank;
-        for (int i = 0; i < b.ncolumns; i++)
-            v[i] = b.values[i];
+    double v[H5DIV_COMPARE_MAX_COLUMNS];
+    st = h5div_par_batch_single(comm, &b, v);
+    if (st != H5DIV_OK) {
+        h5div_batch_free(&b);
+        return st;
     }
-    MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm);
-    MPI_Bcast(v, b.ncolumns, MPI_DOUBLE, any, comm);
     result->bins = b.bins;
     result->estimator = estimator;
     result->dirichlet_a = estimator == H5DIV_ESTIMATOR_DIRICHLET ? dirichlet_a : 0.0;

@@ -47,3 +47,45 @@ int h5div_par_gather_rows(MPI_Comm comm, const double *mine, uint64_t row_count,
         return h5div_mpi_failed(rc, "MPI_Gatherv(values)", __FILE__, __LINE__);
     return H5DIV_OK;
 }
+
+int h5div_par_batch_single(MPI_Comm comm, const h5div_batch *b, double *v)
+{
+    /* The one row lives on its owner (the rank with its first block). */
+    int rank, root = 0, any;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    for (int i = 0; i < b->ncolumns; i++)
+        v[i] = b->row_count ? b->values[i] : 0.0;
+    if (b->row_count)
+        root = rank;
+    H5DIV_MPI_CHECK(MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm));
+    H5DIV_MPI_CHECK(MPI_Bcast(v, b->ncolumns, MPI_DOUBLE, any, comm));
+    return H5DIV_OK;
+}
+
+int h5div_slot_comms_init(MPI_Comm comm, int slot_first, int slot_last, h5div_slot_comms *sc)
+{
+    int rank;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    for (int p = 0; p < 2; p++) {
+        sc->c[p] = MPI_COMM_NULL;
+        sc->slot[p] = -1;
+    }
+    if (slot_first >= 0)
+        sc->slot[slot_first % 2] = slot_first;
+    if (slot_last >= 0)
+        sc->slot[slot_last % 2] = slot_last;
+    for (int p = 0; p < 2; p++) {
+        int color = sc->slot[p] >= 0 ? sc->slot[p] : MPI_UNDEFINED;
+        H5DIV_MPI_CHECK(MPI_Comm_split(comm, color, rank, &sc->c[p]));
+        if (sc->c[p] != MPI_COMM_NULL)
+            MPI_Comm_set_errhandler(sc->c[p], MPI_ERRORS_RETURN);
+    }
+    return H5DIV_OK;
+}
+
+void h5div_slot_comms_free(h5div_slot_comms *sc)
+{
+    for (int p = 0; p < 2; p++)
+        if (sc->c[p] != MPI_COMM_NULL)
+            MPI_Comm_free(&sc->c[p]);
+}

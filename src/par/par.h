@@ -69,6 +69,27 @@ int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_opt
 int h5div_par_gather_rows(MPI_Comm comm, const double *mine, uint64_t row_count, uint64_t rows,
                           int root, double *out);
 
+/* The communicators of the rows a rank shares with other ranks. A rank
+ * holds at most two such rows (its first and its last), and they are
+ * neighbours in the ascending list of shared rows, so one has an even
+ * index there and the other an odd one: c[p] joins the ranks that hold
+ * part of shared row slot[p] (index parity p), ordered by rank, or is
+ * MPI_COMM_NULL. Reductions of a row's partial sums then involve only the
+ * ranks that hold it; do parity 0 before parity 1 on every rank. */
+typedef struct h5div_slot_comms {
+    MPI_Comm c[2];
+    int slot[2];
+} h5div_slot_comms;
+
+/* Collective: slot_first / slot_last are the shared-row indices of this
+ * rank's first and last row, or -1. */
+int h5div_slot_comms_init(MPI_Comm comm, int slot_first, int slot_last, h5div_slot_comms *sc);
+void h5div_slot_comms_free(h5div_slot_comms *sc);
+
+/* Collective: the values of the one row of a 1-D, one-candidate batch into
+ * v[0..ncolumns) on every rank. */
+int h5div_par_batch_single(MPI_Comm comm, const h5div_batch *b, double *v);
+
 /* Validate options shared by every entry point (H5DIV_EUSAGE). */
 int h5div_check_options(const h5div_options *opt, char *errmsg, size_t errlen);
 
