@@ -151,7 +151,7 @@ int h5div_cli_finish_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
                            const h5div_cli_output *out, const h5div_options *opt, h5div_batch *b,
                            h5div_batch_inputs *in, int st, char *msg);
 
-/* Summary of n values (sorted in place): min, median (mean of the two
+/* Summary of n values (reordered in place): min, median (mean of the two
  * middle values for even n), max. */
 void h5div_cli_summary(double *v, size_t n, double *min, double *median, double *max);
 

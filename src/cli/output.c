@@ -57,12 +57,67 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Rearrange v[0..n) so that v[k] holds the value of rank k in the order of
+ * cmp_double, smaller ones before it and larger ones after (quickselect,
+ * median-of-three pivot): linear time, where sorting a million rows per
+ * measure would dominate printing the table. */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_double(&v[mid], &v[lo]) < 0) { double t = v[mid]; v[mid] = v[lo]; v[lo] = t; }
+        if (cmp_double(&v[hi], &v[lo]) < 0) { double t = v[hi]; v[hi] = v[lo]; v[lo] = t; }
+        if (cmp_double(&v[hi], &v[mid]) < 0) { double t = v[hi]; v[hi] = v[mid]; v[mid] = t; }
+        double pivot = v[mid];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (cmp_double(&v[i], &pivot) < 0)
+                i++;
+            while (cmp_double(&v[j], &pivot) > 0)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
 void h5div_cli_summary(double *v, size_t n, double *min, double *median, double *max)
 {
-    qsort(v, n, sizeof *v, cmp_double);
-    *min = v[0];
-    *max = v[n - 1];
-    *median = n % 2 ? v[n / 2] : 0.5 * v[n / 2 - 1] + 0.5 * v[n / 2];
+    double mn = v[0], mx = v[0];
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_double(&v[i], &mn) < 0)
+            mn = v[i];
+        if (cmp_double(&v[i], &mx) > 0)
+            mx = v[i];
+    }
+    *min = mn;
+    *max = mx;
+    select_kth(v, n, n / 2);
+    double upper = v[n / 2];
+    if (n % 2) {
+        *median = upper;
+        return;
+    }
+    /* The lower middle value is the largest of those before it. */
+    double lower = v[0];
+    for (size_t i = 1; i < n / 2; i++)
+        if (cmp_double(&v[i], &lower) > 0)
+            lower = v[i];
+    *median = 0.5 * lower + 0.5 * upper;
 }
 
 static void json_array(FILE *out, const double *v, uint64_t n)

@@ -15,15 +15,26 @@ void h5div_acc_init(h5div_acc *a) { memset(a, 0, sizeof *a); }
 
 void h5div_acc_normalize(h5div_acc *a)
 {
+    /* Zero limbs below the lowest nonzero one and above the highest stay
+     * zero unless a carry reaches them: a typical sum occupies a few limbs,
+     * so the carry chain usually stops long before the top (the result is
+     * the same as running it over every limb). */
+    int lo = 0, hi = H5DIV_ACC_LIMBS - 1;
+    while (lo < H5DIV_ACC_LIMBS && a->limb[lo] == 0)
+        lo++;
+    a->pending = 0;
+    if (lo == H5DIV_ACC_LIMBS)
+        return;
+    while (a->limb[hi] == 0)
+        hi--;
     int64_t carry = 0;
-    for (int k = 0; k < H5DIV_ACC_LIMBS - 1; k++) {
+    for (int k = lo; k < H5DIV_ACC_LIMBS - 1 && (k <= hi || carry != 0); k++) {
         int64_t v = a->limb[k] + carry;
         /* Arithmetic shift floors, so the remainder lands in [0, 2^32). */
         carry = v >> LIMB_BITS;
         a->limb[k] = v & LIMB_MASK;
     }
     a->limb[H5DIV_ACC_LIMBS - 1] += carry;
-    a->pending = 0;
 }
 
 void h5div_acc_add(h5div_acc *a, double x)

@@ -27,7 +27,8 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, const char
  * rows are split over the ranks by whole blocks (see h5div_grid_split), so
  * a rank holds whole rows plus at most a partial first and last one. Rows
  * that span ranks ("slot" rows, at most ranks - 1 of them) have their sums
- * combined across ranks; every other row is finished where it lies. */
+ * combined among the ranks that hold them; every other row is finished
+ * where it lies. */
 typedef struct cmp_job {
     const h5div_options *opt;
     const char *ref[H5DIV_SWEEP_MAX];
