@@ -106,13 +106,15 @@ run() {
       { cat "$tmp/$name.$i.err" >&2; die "failed: h5div compare $*"; }
   done
 }
-# Median of h5div's own timer (-v) over the runs.
-secs() {
+# Median of h5div's own timer (-v) over the runs; spread: "[min-max]".
+times() {
   local i
   for ((i = 1; i <= REPEAT; i++)); do
     sed -n 's/.* on [0-9]* ranks in \([0-9.]*\) s.*/\1/p' "$tmp/$1.$i.err"
-  done | sort -g | awk '{v[NR] = $1} END {printf "%.3f", v[int((NR + 1) / 2)]}'
+  done | sort -g
 }
+secs() { times "$1" | awk '{v[NR] = $1} END {printf "%.3f", v[int((NR + 1) / 2)]}'; }
+spread() { times "$1" | awk 'NR == 1 {a = $1} {b = $1} END {printf "[%.2f-%.2f]", a, b}'; }
 rss() { awk '{printf "%.0f\n", $2 / 1024}' "$tmp/$1".*.rank | sort -g | tail -1; }
 calc() { awk "BEGIN {printf \"$1\", $2}"; }
 
@@ -184,14 +186,14 @@ cat <<EOF
 
 ## 2-D inputs: one result per row, against the same bins as one histogram
 
-| input | ranks | 2-D s | same bins 1-D s | 2-D / 1-D | 2-D peak RSS MiB | 2-D, --memory-per-rank 64MiB s (RSS MiB) |
+| input | ranks | 2-D s [min-max] | same bins 1-D s [min-max] | 2-D / 1-D | 2-D peak RSS MiB | 2-D, --memory-per-rank 64MiB s [min-max] (RSS MiB) |
 |---|---|---|---|---|---|---|
 EOF
 for n in "${ranks[@]}"; do
   s2=$(secs "short2d.$n"); s1=$(secs "short1d.$n")
   l2=$(secs "long2d.$n"); l1=$(secs "long1d.$n")
-  echo "| [$rows_s, $SHORT] | $n | $s2 | $s1 | $(calc %.2f "$s2 / $s1") | $(rss "short2d.$n") | $(secs "short2dlow.$n") ($(rss "short2dlow.$n")) |"
-  echo "| [$LONG_ROWS, $cols_l] | $n | $l2 | $l1 | $(calc %.2f "$l2 / $l1") | $(rss "long2d.$n") | |"
+  echo "| [$rows_s, $SHORT] | $n | $s2 $(spread "short2d.$n") | $s1 $(spread "short1d.$n") | $(calc %.2f "$s2 / $s1") | $(rss "short2d.$n") | $(secs "short2dlow.$n") $(spread "short2dlow.$n") ($(rss "short2dlow.$n")) |"
+  echo "| [$LONG_ROWS, $cols_l] | $n | $l2 $(spread "long2d.$n") | $l1 $(spread "long1d.$n") | $(calc %.2f "$l2 / $l1") | $(rss "long2d.$n") | |"
 done
 cat <<EOF
 
@@ -200,15 +202,15 @@ ${scipy_short:-not run (no scipy)}.
 
 ## One reference against $K candidates
 
-| ranks | memory per rank | $K at once s | $K separate runs s (sum) | separate / at once | bits equal |
+| ranks | memory per rank | $K at once s [min-max] | $K separate runs s (sum of medians) | separate / at once | bits equal |
 |---|---|---|---|---|---|
 EOF
 for n in "${ranks[@]}"; do
   for mode in default low; do
-    if [[ $mode == low ]]; then b=batchlow; s=singlelow; mem=64MiB; else b=batch; s=single; mem="1GiB (default)"; fi
+    if [[ $mode == low ]]; then b="batchlow"; s="singlelow"; mem="64MiB"; else b="batch"; s="single"; mem="1GiB (default)"; fi
     tb=$(secs "$b.$n"); sum=0
     for ((j = 0; j < K; j++)); do sum=$(calc %.3f "$sum + $(secs "$s$j.$n")"); done
-    echo "| $n | $mem | $tb | $sum | $(calc %.2f "$sum / $tb") | $same_batch |"
+    echo "| $n | $mem | $tb $(spread "$b.$n") | $sum | $(calc %.2f "$sum / $tb") | $same_batch |"
   done
 done
 echo
