@@ -136,6 +136,42 @@ def case_table_csv(ctx):
         ctx.check(parse_csv(res.out) == rows, "history --csv on 3 ranks differs from 1 rank", res)
 
 
+def case_rows(ctx):
+    """2-D results: a measure of shape (m,) becomes NAME.median and NAME.max
+    over the rows, one of shape (k, m) NAME[j].median and NAME[j].max per
+    candidate (numpy's median and max of the stored datasets)."""
+    rng = np.random.default_rng(11)
+    with h5py.File(ctx.path("rows.h5"), "w") as f:
+        f["P"] = rng.integers(1, 50, (8, 300)).astype(np.int32)
+        f["Q"] = rng.integers(1, 50, (8, 300)).astype(np.int32)
+        f["R"] = rng.integers(1, 9, (8, 300)).astype(np.int32)
+    res = ctx.h5div_run(["compare", "rows.h5:/P", "rows.h5:/Q", "-o", "h.h5:/runs/one", "-q"])
+    T.check_success(ctx, res, "compare 2-D -o h.h5:/runs/one")
+    res = ctx.h5div_run(["compare", "rows.h5:/P", "rows.h5:/Q", "rows.h5:/R", "-o",
+                         "h.h5:/runs/two", "-q"], ranks=2)
+    T.check_success(ctx, res, "compare 2-D, 2 candidates, -o h.h5:/runs/two")
+    res = ctx.h5div_run(["history", "h.h5", "--csv", "--measures", "kl_pq,hellinger"])
+    if not T.check_success(ctx, res, "history --csv of 2-D runs"):
+        return
+    header = res.out.splitlines()[0].split(",")
+    want = ["run", "created", "p", "q"]
+    for m in ("kl_pq", "hellinger"):
+        want += [f"{m}.median", f"{m}.max"] + [f"{m}[{j}].{s}" for j in (0, 1) for s in ("median", "max")]
+    ctx.check(header == want, f"history --csv header {header}, want {want}", res)
+    by = {r["run"]: r for r in parse_csv(res.out)}
+    with h5py.File(ctx.path("h.h5"), "r") as f:
+        for run, cols in (("one", [("", None)]), ("two", [("[0]", 0), ("[1]", 1)])):
+            for m in ("kl_pq", "hellinger"):
+                data = f[f"runs/{run}/{m}"][...]
+                for suffix, j in cols:
+                    v = data if j is None else data[j]
+                    for stat, want_v in (("median", float(np.median(v))), ("max", float(np.max(v)))):
+                        key = f"{m}{suffix}.{stat}"
+                        got = by[run].get(key, "")
+                        ctx.check(got != "" and T.close(float(got), want_v, 1e-15),
+                                  f"history --csv: {run} {key} = {got!r}, want {want_v!r}", res)
+
+
 def case_errors(ctx):
     """Usage and input errors: one line, the same code on every rank."""
     p, q = inputs(ctx, bins=1000)
@@ -275,6 +311,7 @@ def case_kill_append(ctx):
 
 CASES = {
     "history_table_csv": case_table_csv,
+    "history_rows": case_rows,
     "history_errors": case_errors,
     "history_plot": case_plot,
     "concurrent_append": case_concurrent_append,

@@ -20,8 +20,9 @@ static const char history_help[] =
     "(default /runs), e.g. written by h5div compare -o FILE:/runs/RUN_ID, in the\n"
     "order of their `created` attribute, then by name. One row per run with its\n"
     "id, created, p and q, and one column per measure (a measure of shape (k,)\n"
-    "gives the columns NAME[0] .. NAME[k-1]); an empty cell is a measure that\n"
-    "run did not compute.\n"
+    "gives the columns NAME[0] .. NAME[k-1]; one over the rows of 2-D input\n"
+    "gives NAME.median and NAME.max, or NAME[j].median .. for (k, m)); an empty\n"
+    "cell is a measure that run did not compute.\n"
     "\n"
     "options:\n"
     "      --csv                 print CSV (RFC 4180, values with 17 digits)\n"
@@ -73,7 +74,7 @@ static const char *const known_measures[] = {"entropy_p",
 typedef struct column {
     char *name;        /* "kl_pq" or "kl_pq[2]" */
     size_t rank, seen; /* known measure index (or NKNOWN), order first met */
-    size_t index;      /* element of a (k,) measure */
+    size_t index;      /* order within a measure: scalar, then elements of (k,); stats after each */
 } column;
 
 typedef struct run {
@@ -141,14 +142,19 @@ static int selected(const char *list, const char *name)
     return 0;
 }
 
-/* The column named name[index] (index SIZE_MAX: a scalar), added if new. */
-static long column_of(history *h, const char *name, size_t index)
+/* Summaries of a measure over the rows of 2-D input, as column suffixes. */
+enum { STAT_NONE = 0, STAT_MEDIAN, STAT_MAX, STAT_COUNT };
+static const char *const stat_suffix[STAT_COUNT] = {"", ".median", ".max"};
+
+/* The column named name[index] (index SIZE_MAX: a scalar) with the suffix
+ * of stat, added if new. */
+static long column_of(history *h, const char *name, size_t index, int stat)
 {
     char full[512];
     if (index == (size_t)-1)
-        snprintf(full, sizeof full, "%s", name);
+        snprintf(full, sizeof full, "%s%s", name, stat_suffix[stat]);
     else
-        snprintf(full, sizeof full, "%s[%zu]", name, index);
+        snprintf(full, sizeof full, "%s[%zu]%s", name, index, stat_suffix[stat]);
     for (size_t c = 0; c < h->ncols; c++)
         if (strcmp(h->cols[c].name, full) == 0)
             return (long)c;
@@ -166,7 +172,9 @@ static long column_of(history *h, const char *name, size_t index)
     for (size_t k = 0; k < NKNOWN; k++)
         if (strcmp(known_measures[k], name) == 0)
             rank = k;
-    h->cols[h->ncols] = (column){copy, rank, h->ncols, index == (size_t)-1 ? 0 : index};
+    h->cols[h->ncols] =
+        (column){copy, rank, h->ncols,
+                 (index == (size_t)-1 ? 0 : index + 1) * STAT_COUNT + (size_t)stat};
     return (long)h->ncols++;
 }
 
@@ -229,6 +237,21 @@ static char *string_attr(hid_t loc, const char *name)
     return out ? out : dup_str("");
 }
 
+/* Number of elements of attribute `name` (1 for a scalar, 0 if absent). */
+static size_t attr_elements(hid_t loc, const char *name)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : 0;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (a >= 0)
+        H5Aclose(a);
+    return n > 0 ? (size_t)n : 0;
+}
+
 /* Give a run cells for nc columns; the new ones are empty. */
 static int widen(run *r, size_t nc)
 {
@@ -250,7 +273,21 @@ static int widen(run *r, size_t nc)
 typedef struct visit {
     history *h;
     run *r;
+    size_t ncand; /* elements of the run's `q`: candidates */
 } visit;
+
+/* Set cell (name, index, stat) of the run. */
+static int put_cell(visit *v, const char *name, size_t index, int stat, double x)
+{
+    long c = column_of(v->h, name, index, stat);
+    if (c < 0 || widen(v->r, v->h->ncols) != 0) {
+        v->h->failed = 1;
+        return -1;
+    }
+    v->r->value[c] = x;
+    v->r->has[c] = 1;
+    return 0;
+}
 
 /* One numeric dataset of a run group: its values into the run's columns. */
 static herr_t add_measure(hid_t g, const char *name, const H5L_info_t *info, void *data)
@@ -265,22 +302,28 @@ static herr_t add_measure(hid_t g, const char *name, const H5L_info_t *info, voi
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
     H5T_class_t cls = H5Tget_class(t);
     int nd = H5Sget_simple_extent_ndims(s);
-    hsize_t dims[1] = {1};
-    if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && (nd == 0 || nd == 1)) {
-        if (nd == 1)
+    hsize_t dims[2] = {1, 1};
+    if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && nd >= 0 && nd <= 2) {
+        if (nd > 0)
             H5Sget_simple_extent_dims(s, dims, NULL);
-        double *vals = dims[0] ? malloc((size_t)dims[0] * sizeof *vals) : NULL;
+        /* (k,) over candidates: one column each; a rows axis ((m,) of 2-D
+         * input, or (k, m)): the median and the maximum over the rows. */
+        int by_cand = nd == 1 && v->ncand > 1 && dims[0] == v->ncand;
+        size_t groups = nd == 2 ? (size_t)dims[0] : (nd == 1 && !by_cand ? 1 : (size_t)dims[0]);
+        size_t per = nd == 2 ? (size_t)dims[1] : (nd == 1 && !by_cand ? (size_t)dims[0] : 1);
+        size_t n = groups * per;
+        double *vals = n ? malloc(n * sizeof *vals) : NULL;
         if (vals && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) >= 0) {
-            for (hsize_t i = 0; i < dims[0]; i++) {
-                long c = column_of(v->h, name, nd == 0 ? (size_t)-1 : (size_t)i);
-                if (c < 0)
-                    break;
-                if (widen(v->r, v->h->ncols) != 0) {
-                    v->h->failed = 1;
-                    break;
+            for (size_t i = 0; i < groups && !v->h->failed; i++) {
+                size_t index = nd == 0 || (nd == 1 && !by_cand) ? (size_t)-1 : i;
+                if (nd == 0 || by_cand) {
+                    put_cell(v, name, index, STAT_NONE, vals[i]);
+                    continue;
                 }
-                v->r->value[c] = vals[i];
-                v->r->has[c] = 1;
+                double mn, med, mx;
+                h5div_cli_summary(vals + i * per, per, &mn, &med, &mx);
+                if (put_cell(v, name, index, STAT_MEDIAN, med) == 0)
+                    put_cell(v, name, index, STAT_MAX, mx);
             }
         }
         free(vals);
@@ -316,7 +359,7 @@ static herr_t add_run(hid_t hg, const char *name, const H5L_info_t *info, void *
                0};
     if (!r->name || !r->created || !r->p || !r->q || widen(r, h->ncols) != 0)
         h->failed = 1;
-    visit v = {h, r};
+    visit v = {h, r, attr_elements(g, "q")};
     hsize_t idx = 0;
     if (!h->failed)
         H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_measure, &v);
@@ -338,7 +381,7 @@ static int cmp_cols(const void *a, const void *b)
         return x->rank < y->rank ? -1 : 1;
     if (x->rank == NKNOWN) {
         /* Unknown names: in the order first met, elements of one measure together. */
-        size_t bx = strcspn(x->name, "["), by = strcspn(y->name, "[");
+        size_t bx = strcspn(x->name, "[."), by = strcspn(y->name, "[.");
         if (bx != by || strncmp(x->name, y->name, bx) != 0)
             return x->seen < y->seen ? -1 : 1;
     }
