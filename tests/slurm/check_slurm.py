@@ -42,8 +42,11 @@ def same_group(got, want, what, ranks=2):
     for name in MEASURES:
         if not check(name in got, f"{what}: no measure {name}"):
             continue
-        g, w = float(got[name][()]), float(want[name][()])
-        check(bits(g) == bits(w), f"{what}: {name} = {g!r}, direct mpirun gave {w!r}")
+        g, w = got[name][()], want[name][()]
+        check(got[name].shape == want[name].shape and
+              struct.pack(f"<{g.size}d", *g.ravel()) == struct.pack(f"<{w.size}d", *w.ravel())
+              if hasattr(g, "shape") else bits(float(g)) == bits(float(w)),
+              f"{what}: {name} = {g!r}, direct mpirun gave {w!r}")
         check(text(got[name].attrs.get("units")) == text(want[name].attrs.get("units")),
               f"{what}: {name} units differ")
     for attr in ("h5div_version", "command", "created", "ranks", "base", "pseudocount",
@@ -70,6 +73,10 @@ def main():
         with h5py.File("compare.h5", "r") as f:
             if check("/runs/one" in f, "compare.sbatch: compare.h5 has no /runs/one"):
                 same_group(f["/runs/one"], direct["/compare"], "compare.sbatch")
+            if check("/runs/two" in f, "compare.sbatch: compare.h5 has no /runs/two"):
+                check(f["/runs/two/kl_pq"].shape == (2,) and len(f["/runs/two"].attrs["q"]) == 2,
+                      "compare.sbatch with two candidates: want (2,) measures and a q list of 2")
+                same_group(f["/runs/two"], direct["/compare2"], "compare.sbatch, two candidates")
 
         with h5py.File("history.h5", "r") as hist:
             runs = sorted(hist["/runs"].keys()) if "/runs" in hist else []

@@ -83,9 +83,9 @@ wait_job() {
 }
 
 # Only the ranks count of the direct run differs from the Slurm jobs: two ranks each.
-direct() { # OUTPUT P Q
-    "$mpiexec" -q --oversubscribe -n 2 "$h5div" compare "$2" "$3" -o "$1" -q >/dev/null ||
-        fail "direct mpirun compare $2 $3 failed"
+direct() { # OUTPUT P Q [Q2 ...]
+    "$mpiexec" -q --oversubscribe -n 2 "$h5div" compare "${@:2}" -o "$1" -q >/dev/null ||
+        fail "direct mpirun compare ${*:2} failed"
 }
 
 # Open MPI as root (CI) and without cross-memory attach (containers), for mpirun and srun alike.
@@ -100,6 +100,11 @@ id=$(P=ref.h5:/reference Q=one.h5:/generated OUTPUT=compare.h5:/runs/one \
 wait_job "$id"
 grep -q 'running: srun --mpi=pmix' "h5div-compare-$id.out" || fail "compare.sbatch did not echo its srun command"
 direct direct.h5:/compare ref.h5:/reference one.h5:/generated
+# ... and with two candidates in Q (P read once, results of shape (2,)).
+id=$(P=ref.h5:/reference Q="one.h5:/generated one.h5:/reference" OUTPUT=compare.h5:/runs/two \
+    sbatch --parsable --ntasks=2 "$src/jobs/compare.sbatch")
+wait_job "$id"
+direct direct.h5:/compare2 ref.h5:/reference one.h5:/generated one.h5:/reference
 
 # 2. Three nights of jobs/nightly.sh, three candidates each. The candidate files keep their names
 #    and change every night, like the latest checkpoint of three models.
