@@ -481,23 +481,17 @@ int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
     if (st != H5DIV_OK)
         return st;
     memset(result, 0, sizeof *result);
-    if (b.two_d) {
-        h5div_set_error(errmsg, errlen,
-                        "2-D input has one result per row; use h5div_compare_batch_files (%s)",
-                        p_ref);
-        h5div_compare_batch_free(&b);
-        return H5DIV_EINPUT;
-    }
     double v[H5DIV_COMPARE_MAX_COLUMNS];
-    st = h5div_par_batch_single(comm, &b, v);
-    if (st != H5DIV_OK) {
-        h5div_compare_batch_free(&b);
-        return st;
-    }
+    h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
+    int ncols = b.ncolumns;
+    memcpy(cols, b.columns, sizeof cols);
     result->bins = b.bins;
+    st = h5div_par_batch_single(comm, &b, p_ref, "h5div_compare_batch_files", v, errmsg, errlen);
+    if (st != H5DIV_OK)
+        return st;
     result->computed = opt->measures;
-    for (int i = 0; i < b.ncolumns; i++) {
-        const h5div_column *c = &b.columns[i];
+    for (int i = 0; i < ncols; i++) {
+        const h5div_column *c = &cols[i];
         if (c->order < 0)
             result->value[c->measure] = v[i];
         else
@@ -505,6 +499,5 @@ int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
         if (c->order == 0)
             result->value[c->measure] = v[i];
     }
-    h5div_compare_batch_free(&b);
     return H5DIV_OK;
 }

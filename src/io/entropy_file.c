@@ -399,25 +399,18 @@ int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *o
     if (st != H5DIV_OK)
         return st;
     memset(result, 0, sizeof *result);
-    if (b.two_d) {
-        h5div_set_error(errmsg, errlen,
-                        "2-D input has one result per row; use h5div_entropy_batch_files (%s)",
-                        p_ref);
-        h5div_batch_free(&b);
-        return H5DIV_EINPUT;
-    }
     double v[H5DIV_COMPARE_MAX_COLUMNS];
-    st = h5div_par_batch_single(comm, &b, v);
-    if (st != H5DIV_OK) {
-        h5div_batch_free(&b);
-        return st;
-    }
+    int measure[H5DIV_COMPARE_MAX_COLUMNS], ncols = b.ncolumns;
+    for (int i = 0; i < ncols; i++)
+        measure[i] = b.columns[i].measure;
     result->bins = b.bins;
+    st = h5div_par_batch_single(comm, &b, p_ref, "h5div_entropy_batch_files", v, errmsg, errlen);
+    if (st != H5DIV_OK)
+        return st;
     result->estimator = estimator;
     result->dirichlet_a = estimator == H5DIV_ESTIMATOR_DIRICHLET ? dirichlet_a : 0.0;
     result->computed = opt->measures;
-    for (int i = 0; i < b.ncolumns; i++)
-        result->value[b.columns[i].measure] = v[i];
-    h5div_batch_free(&b);
+    for (int i = 0; i < ncols; i++)
+        result->value[measure[i]] = v[i];
     return H5DIV_OK;
 }

@@ -48,18 +48,28 @@ int h5div_par_gather_rows(MPI_Comm comm, const double *mine, uint64_t row_count,
     return H5DIV_OK;
 }
 
-int h5div_par_batch_single(MPI_Comm comm, const h5div_batch *b, double *v)
+int h5div_par_batch_single(MPI_Comm comm, h5div_batch *b, const char *ref, const char *batch_fn,
+                           double *v, char *errmsg, size_t errlen)
 {
+    int st = H5DIV_OK;
+    if (b->two_d) {
+        /* Same metadata on every rank: every rank takes this branch. */
+        h5div_set_error(errmsg, errlen, "2-D input has one result per row; use %s (%s)", batch_fn,
+                        ref);
+        st = H5DIV_EINPUT;
+    }
     /* The one row lives on its owner (the rank with its first block). */
-    int rank, root = 0, any;
-    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    for (int i = 0; i < b->ncolumns; i++)
+    int rank, root = 0, any = 0;
+    if (st == H5DIV_OK && (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS ||
+                           (root = b->row_count ? rank : 0,
+                            MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm)) != MPI_SUCCESS))
+        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(owner)", __FILE__, __LINE__);
+    for (int i = 0; st == H5DIV_OK && i < b->ncolumns; i++)
         v[i] = b->row_count ? b->values[i] : 0.0;
-    if (b->row_count)
-        root = rank;
-    H5DIV_MPI_CHECK(MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm));
-    H5DIV_MPI_CHECK(MPI_Bcast(v, b->ncolumns, MPI_DOUBLE, any, comm));
-    return H5DIV_OK;
+    if (st == H5DIV_OK && MPI_Bcast(v, b->ncolumns, MPI_DOUBLE, any, comm) != MPI_SUCCESS)
+        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Bcast(values)", __FILE__, __LINE__);
+    h5div_batch_free(b);
+    return st;
 }
 
 int h5div_slot_comms_init(MPI_Comm comm, int slot_first, int slot_last, h5div_slot_comms *sc)

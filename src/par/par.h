@@ -87,8 +87,10 @@ int h5div_slot_comms_init(MPI_Comm comm, int slot_first, int slot_last, h5div_sl
 void h5div_slot_comms_free(h5div_slot_comms *sc);
 
 /* Collective: the values of the one row of a 1-D, one-candidate batch into
- * v[0..ncolumns) on every rank. */
-int h5div_par_batch_single(MPI_Comm comm, const h5div_batch *b, double *v);
+ * v[0..ncolumns) on every rank (H5DIV_EINPUT for 2-D input, naming ref and
+ * the batch function to use instead). Frees b. */
+int h5div_par_batch_single(MPI_Comm comm, h5div_batch *b, const char *ref, const char *batch_fn,
+                           double *v, char *errmsg, size_t errlen);
 
 /* Validate options shared by every entry point (H5DIV_EUSAGE). */
 int h5div_check_options(const h5div_options *opt, char *errmsg, size_t errlen);
