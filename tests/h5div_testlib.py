@@ -430,6 +430,20 @@ def oracle_scipy(P, Q, base="2", alpha=0.0):
     return r
 
 
+def mp_normalised(P, Q, base="2", alpha=0.0):
+    """p, q and ln(base) with mpmath at the current precision, from the exact
+    values of the raw counts (Python ints or floats) plus the pseudocount."""
+    import mpmath
+
+    mpf, fsum, log = mpmath.mpf, mpmath.fsum, mpmath.log
+    a = mpf(alpha)
+    Pm = [mpf(x) + a for x in P]
+    Qm = [mpf(x) + a for x in Q]
+    sp, sq = fsum(Pm), fsum(Qm)
+    return ([x / sp for x in Pm], [x / sq for x in Qm],
+            {"2": log(2), "e": mpf(1), "10": log(10)}[base])
+
+
 def oracle_mp(P, Q, base="2", alpha=0.0, dps=40):
     """The compare measures from mpmath at DPS digits, starting from the exact
     values of the raw counts (Python ints or floats)."""
@@ -437,13 +451,7 @@ def oracle_mp(P, Q, base="2", alpha=0.0, dps=40):
 
     with mpmath.workdps(dps):
         mpf, log, sqrt, fsum = mpmath.mpf, mpmath.log, mpmath.sqrt, mpmath.fsum
-        a = mpf(alpha)
-        Pm = [mpf(x) + a for x in P]
-        Qm = [mpf(x) + a for x in Q]
-        sp, sq = fsum(Pm), fsum(Qm)
-        p = [x / sp for x in Pm]
-        q = [x / sq for x in Qm]
-        lb = {"2": log(2), "e": mpf(1), "10": log(10)}[base]
+        p, q, lb = mp_normalised(P, Q, base, alpha)
         inf = mpmath.inf
 
         def entropy(x):

@@ -215,13 +215,7 @@ def oracle_extra(P, Q, names, base="2", alpha=0.0, bin_width=1.0, dps=40):
 
     with mpmath.workdps(dps):
         mpf, log, fsum, inf = mpmath.mpf, mpmath.log, mpmath.fsum, mpmath.inf
-        a = mpf(alpha)
-        Pm = [mpf(x) + a for x in P]
-        Qm = [mpf(x) + a for x in Q]
-        sp, sq = fsum(Pm), fsum(Qm)
-        p = [x / sp for x in Pm]
-        q = [x / sq for x in Qm]
-        lb = {"2": log(2), "e": mpf(1), "10": log(10)}[base]
+        p, q, lb = T.mp_normalised(P, Q, base, alpha)
 
         def chi2(x, y):
             if any(u and not v for u, v in zip(x, y)):
