@@ -57,20 +57,29 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->alpha = alpha;
 }
 
+/* Index of the first negative, NaN or infinite value of x[0..e), or e: a
+ * flag for the whole block first (a loop the compiler vectorises), the
+ * index only in a block that has a bad value. */
+static inline size_t block_first_invalid(const double *restrict x, size_t e)
+{
+    int bad = 0;
+    for (size_t i = 0; i < e; i++)
+        bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
+    if (bad)
+        for (size_t i = 0; i < e; i++)
+            if (!(x[i] >= 0.0) || x[i] == INFINITY)
+                return i;
+    return e;
+}
+
 H5DIV_CLONES
 size_t h5div_first_invalid(const double *restrict x, size_t n)
 {
-    /* A flag per block first (a loop the compiler vectorises); the index is
-     * looked for only in a block that has a bad value. */
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        int bad = 0;
-        for (size_t i = b; i < b + e; i++)
-            bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
-        if (bad)
-            for (size_t i = b; i < b + e; i++)
-                if (!(x[i] >= 0.0) || x[i] == INFINITY)
-                    return i;
+        size_t i = block_first_invalid(x + b, e);
+        if (i < e)
+            return b + i;
     }
     return n;
 }
@@ -124,13 +133,9 @@ size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         /* The block is checked and summed while it sits in L1: one trip
          * through memory for both. */
-        int bad = 0;
-        for (size_t i = b; i < b + e; i++)
-            bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
-        if (bad)
-            for (size_t i = b; i < b + e; i++)
-                if (!(x[i] >= 0.0) || x[i] == INFINITY)
-                    return i;
+        size_t i = block_first_invalid(x + b, e);
+        if (i < e)
+            return b + i;
         total_block(x + b, e, alpha, acc);
     }
     return n;

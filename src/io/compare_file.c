@@ -7,18 +7,29 @@
 #include "io/io.h"
 #include "par/par.h"
 
-/* Report the first invalid value of a piece, naming the global bin. */
-int h5div_check_values(const double *v, size_t n, uint64_t first_bin, const char *ref, char *msg,
-                       size_t len)
+void h5div_where(uint64_t bin, uint64_t cols, char *buf, size_t len)
+{
+    if (cols)
+        snprintf(buf, len, "row %llu, bin %llu", (unsigned long long)(bin / cols),
+                 (unsigned long long)(bin % cols));
+    else
+        snprintf(buf, len, "bin %llu", (unsigned long long)bin);
+}
+
+int h5div_bad_value(double x, uint64_t bin, uint64_t cols, const char *ref, char *msg, size_t len)
+{
+    char where[96];
+    h5div_where(bin, cols, where, sizeof where);
+    const char *what = isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative";
+    h5div_set_error(msg, len, "%s value %g in histogram (%s, %s)", what, x, ref, where);
+    return H5DIV_EINPUT;
+}
+
+int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t cols,
+                       const char *ref, char *msg, size_t len)
 {
     size_t i = h5div_first_invalid(v, n);
-    if (i == n)
-        return H5DIV_OK;
-    double x = v[i];
-    const char *what = isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative";
-    h5div_set_error(msg, len, "%s value %g in histogram (%s, bin %llu)", what, x, ref,
-                    (unsigned long long)(first_bin + i));
-    return H5DIV_EINPUT;
+    return i == n ? H5DIV_OK : h5div_bad_value(v[i], first_bin + i, cols, ref, msg, len);
 }
 
 #define NO_ROW UINT64_MAX
@@ -34,18 +45,13 @@ typedef struct cmp_job {
     const char *ref[H5DIV_SWEEP_MAX];
     int k, nd, two_d;
     h5div_term_params tp;
-    uint32_t acc_mask; /* terms summed in accumulators (W1 included) */
     int w1;
     h5div_grid g;
-    uint64_t row_lo, row_hi; /* rows this rank touches */
-    uint64_t own0, own1;     /* rows this rank finishes: their first block is here */
-    uint64_t *slot_row;      /* rows that span ranks, ascending */
-    int nslots;
-    h5div_slot_comms sc;     /* this rank's shared rows, by index parity */
+    h5div_rows rw;           /* rows touched, owned and shared */
     /* pass 0: totals */
     uint64_t cur_row;
     h5div_acc *cur_tot; /* [nd] */
-    double *row_tot;    /* [row - row_lo][nd][2]: total as hi + lo */
+    double *row_tot;    /* [row - rw.lo][nd][2]: total as hi + lo */
     h5div_acc *slot_tot; /* [parity][nd]: totals of this rank's shared rows */
     h5div_acc *pfx0;     /* [nd]: sums of the first row on the ranks before this one */
     /* pass 1: terms */
@@ -59,31 +65,12 @@ typedef struct cmp_job {
     double *values; /* [k][ncols][row - own0] */
 } cmp_job;
 
-/* Slot index of row r, or -1 when r lies on one rank. */
-static int slot_of(const cmp_job *j, uint64_t r) { return h5div_slot_of(j->slot_row, j->nslots, r); }
-
-/* Where a value error is: the bin, and for 2-D input its row and column. */
-static int bad_value(const cmp_job *j, int d, const double *v, uint64_t bin, char *msg,
-                     size_t len)
-{
-    double x = *v;
-    const char *what = isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative";
-    if (j->two_d)
-        h5div_set_error(msg, len, "%s value %g in histogram (%s, row %llu, bin %llu)", what, x,
-                        j->ref[d], (unsigned long long)(bin / j->g.cols),
-                        (unsigned long long)(bin % j->g.cols));
-    else
-        h5div_set_error(msg, len, "%s value %g in histogram (%s, bin %llu)", what, x, j->ref[d],
-                        (unsigned long long)bin);
-    return H5DIV_EINPUT;
-}
-
 static void flush_totals(cmp_job *j)
 {
     if (j->cur_row == NO_ROW)
         return;
-    int s = slot_of(j, j->cur_row);
-    double *t = j->row_tot + (j->cur_row - j->row_lo) * (uint64_t)j->nd * 2;
+    int s = h5div_rows_shared(&j->rw, j->cur_row);
+    double *t = j->row_tot + (j->cur_row - j->rw.lo) * (uint64_t)j->nd * 2;
     for (int d = 0; d < j->nd; d++) {
         if (s >= 0)
             j->slot_tot[(size_t)(s % 2) * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
@@ -96,13 +83,13 @@ static void flush_totals(cmp_job *j)
 /* Store the finished measures of (row, candidate c) in the result columns. */
 static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_result *res)
 {
-    uint64_t nown = j->own1 - j->own0;
+    uint64_t nown = j->rw.own1 - j->rw.own0;
     for (int i = 0; i < j->ncols; i++) {
         const h5div_column *col = &j->cols[i];
         double v = col->order < 0 ? res->value[col->measure]
                    : col->measure == H5DIV_RENYI_PQ ? res->renyi_pq[col->order]
                                                     : res->renyi_qp[col->order];
-        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + (row - j->own0)] = v;
+        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + (row - j->rw.own0)] = v;
     }
 }
 
@@ -110,7 +97,7 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_
 {
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (j->acc_mask & (1u << t))
+        if (j->tp.mask & (1u << t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_result res;
@@ -122,7 +109,7 @@ static void flush_terms(cmp_job *j)
 {
     if (j->cur_row == NO_ROW)
         return;
-    int s = slot_of(j, j->cur_row);
+    int s = h5div_rows_shared(&j->rw, j->cur_row);
     for (int c = 0; c < j->k; c++) {
         if (s >= 0)
             j->slot_part[(size_t)(s % 2) * (size_t)j->k + (size_t)c] = j->part[c];
@@ -134,17 +121,17 @@ static void flush_terms(cmp_job *j)
 
 static void start_row_terms(cmp_job *j, uint64_t row, int partials)
 {
-    const double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
+    const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
     for (int c = 0; c < j->k; c++) {
         h5div_norm_init(&j->nm[c], t[0], t[1], t[2 * (c + 1)], t[2 * (c + 1) + 1],
                         j->opt->pseudocount);
         if (partials)
-            h5div_compare_partial_init(&j->part[c], j->acc_mask);
+            h5div_compare_partial_init(&j->part[c], j->tp.mask);
     }
     if (j->w1 && partials)
         for (int d = 0; d < j->nd; d++) {
             /* A row that began on an earlier rank continues its prefix sums. */
-            if (row == j->row_lo && slot_of(j, row) >= 0)
+            if (row == j->rw.lo && h5div_rows_shared(&j->rw, row) >= 0)
                 j->pfx[d] = j->pfx0[d];
             else
                 h5div_acc_init(&j->pfx[d]);
@@ -177,7 +164,7 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                           size_t n)
 {
     const double alpha = j->opt->pseudocount;
-    const uint32_t sum_mask = j->acc_mask & ~(1u << H5DIV_T_W1);
+    const uint32_t sum_mask = j->tp.mask & ~(1u << H5DIV_T_W1);
     if (row != j->cur_row) {
         flush_terms(j);
         start_row_terms(j, row, 1);
@@ -235,7 +222,8 @@ static int compare_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
                 size_t i = h5div_total_add_valid(v[d] + off, m, j->opt->pseudocount,
                                                  &j->cur_tot[d]);
                 if (i < m)
-                    return bad_value(j, d, v[d] + off + i, pos + i, msg, len);
+                    return h5div_bad_value(v[d][off + i], pos + i, j->two_d ? cols : 0, j->ref[d],
+                                           msg, len);
             }
         } else if (j->g.nb == 1) {
             short_row(j, row, v, off, m);
@@ -255,26 +243,26 @@ static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
     flush_totals(j);
     const size_t nd = (size_t)j->nd;
     for (int p = 0; p < 2; p++) {
-        if (j->sc.c[p] == MPI_COMM_NULL)
+        if (j->rw.sc.c[p] == MPI_COMM_NULL)
             continue;
         h5div_acc *t = j->slot_tot + (size_t)p * nd;
-        uint64_t row = j->slot_row[j->sc.slot[p]];
+        uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
         if (j->w1) {
             /* The lowest rank of the row gets zeros: the row starts there.
              * (j->pfx is free until the terms pass.) */
             memcpy(j->pfx, t, nd * sizeof *t);
-            H5DIV_CHECK(h5div_par_exscan_acc(j->sc.c[p], j->pfx, j->nd));
-            if (row == j->row_lo)
+            H5DIV_CHECK(h5div_par_exscan_acc(j->rw.sc.c[p], j->pfx, j->nd));
+            if (row == j->rw.lo)
                 memcpy(j->pfx0, j->pfx, nd * sizeof *t);
         }
-        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], t, j->nd));
-        double *rt = j->row_tot + (row - j->row_lo) * nd * 2;
+        H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], t, j->nd));
+        double *rt = j->row_tot + (row - j->rw.lo) * nd * 2;
         for (size_t d = 0; d < nd; d++)
             h5div_acc_round2(&t[d], &rt[2 * d], &rt[2 * d + 1]);
     }
     int st = H5DIV_OK;
-    for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
-        const double *t = j->row_tot + (row - j->row_lo) * (uint64_t)j->nd * 2;
+    for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
+        const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
         for (int d = 0; d < j->nd && st == H5DIV_OK; d++) {
             double hi = t[2 * d];
             if (hi > 0.0 && isfinite(hi))
@@ -296,12 +284,12 @@ static int settle_terms(cmp_job *j)
 {
     flush_terms(j);
     for (int p = 0; p < 2; p++) {
-        if (j->sc.c[p] == MPI_COMM_NULL)
+        if (j->rw.sc.c[p] == MPI_COMM_NULL)
             continue;
         h5div_compare_partial *part = j->slot_part + (size_t)p * (size_t)j->k;
-        H5DIV_CHECK(h5div_par_sum_compare(j->sc.c[p], part, j->k, j->acc_mask));
-        uint64_t row = j->slot_row[j->sc.slot[p]];
-        if (row >= j->own0 && row < j->own1)
+        H5DIV_CHECK(h5div_par_sum_compare(j->rw.sc.c[p], part, j->k, j->tp.mask));
+        uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
+        if (row >= j->rw.own0 && row < j->rw.own1)
             for (int c = 0; c < j->k; c++)
                 finish_partial(j, row, c, &part[c]);
     }
@@ -310,7 +298,7 @@ static int settle_terms(cmp_job *j)
 
 static void job_free(cmp_job *j)
 {
-    free(j->slot_row);
+    h5div_rows_free(&j->rw);
     free(j->cur_tot);
     free(j->row_tot);
     free(j->slot_tot);
@@ -319,20 +307,15 @@ static void job_free(cmp_job *j)
     free(j->part);
     free(j->slot_part);
     free(j->pfx);
-    h5div_slot_comms_free(&j->sc);
 }
 
 /* Allocate the per-row and per-slot state once the geometry is known. */
 static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
-    int size;
-    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
-    h5div_grid_rows(&j->g, sw->blk0, sw->blk1, &j->row_lo, &j->row_hi, &j->own0, &j->own1);
-    int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
-    if (ok)
-        j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
+    H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
+    int ok = 1;
     size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = 2;
-    size_t nrows = (size_t)(j->row_hi - j->row_lo), nown = (size_t)(j->own1 - j->own0);
+    size_t nrows = (size_t)(j->rw.hi - j->rw.lo), nown = (size_t)(j->rw.own1 - j->rw.own0);
     ok &= (j->cur_tot = malloc(nd * sizeof *j->cur_tot)) != NULL;
     ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 2 * sizeof(double))) != NULL;
     ok &= (j->slot_tot = malloc(ns * nd * sizeof *j->slot_tot)) != NULL;
@@ -345,14 +328,12 @@ static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg
     for (size_t i = 0; ok && i < ns * nd; i++)
         h5div_acc_init(&j->slot_tot[i]);
     for (size_t i = 0; ok && i < ns * k; i++)
-        h5div_compare_partial_init(&j->slot_part[i], j->acc_mask);
+        h5div_compare_partial_init(&j->slot_part[i], j->tp.mask);
     if (!ok)
         h5div_set_error(msg, len,
                         "out of memory for the per-row state of %zu rows and %d candidates",
                         nrows, j->k);
-    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
-    int sf = nrows ? slot_of(j, j->row_lo) : -1, sl = nrows ? slot_of(j, j->row_hi - 1) : -1;
-    return h5div_slot_comms_init(comm, sf, sl, &j->sc);
+    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
 }
 
 typedef struct batch_args {
@@ -375,7 +356,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     }
     cmp_job j;
     memset(&j, 0, sizeof j);
-    j.sc.c[0] = j.sc.c[1] = MPI_COMM_NULL;
+    j.rw.sc.c[0] = j.rw.sc.c[1] = MPI_COMM_NULL;
     j.opt = opt;
     j.k = ba->k;
     j.nd = ba->k + 1;
@@ -384,8 +365,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     for (int c = 0; c < ba->k; c++)
         j.ref[1 + c] = ba->q_refs[c];
     h5div_term_params_init(&j.tp, opt);
-    j.acc_mask = j.tp.mask;
-    j.w1 = (j.tp.mask >> H5DIV_T_W1) & 1u;
+        j.w1 = (j.tp.mask >> H5DIV_T_W1) & 1u;
     j.ncols = h5div_compare_columns(opt, j.cols);
     h5div_dset d[H5DIV_SWEEP_MAX];
     h5div_dset *ds[H5DIV_SWEEP_MAX];
@@ -440,8 +420,8 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         b->bins = j.g.cols;
         b->ncolumns = j.ncols;
         memcpy(b->columns, j.cols, sizeof j.cols);
-        b->row_begin = j.own0;
-        b->row_count = j.own1 - j.own0;
+        b->row_begin = j.rw.own0;
+        b->row_count = j.rw.own1 - j.rw.own0;
         b->values = j.values;
         j.values = NULL;
     }

@@ -29,13 +29,10 @@ typedef struct entropy_job {
     h5div_batch *out;
     h5div_grid g;
     int two_d;
-    uint64_t row_lo, row_hi, own0, own1;
-    uint64_t *slot_row;
-    int nslots;
-    h5div_slot_comms sc;                  /* this rank's shared rows, by index parity */
+    h5div_rows rw;                        /* rows touched, owned and shared */
     uint64_t cur_row;
     h5div_entropy_stats cur_st, *slot_st; /* pass 0; slot_st[parity] */
-    row_param *rp;                        /* [row - row_lo] */
+    row_param *rp;                        /* [row - rw.lo] */
     h5div_entropy_norm nm;                /* of the row in progress */
     double coverage, log_coverage;
     h5div_acc cur_acc[2], *slot_acc;      /* [parity][2] in the term passes */
@@ -45,15 +42,10 @@ typedef struct entropy_job {
 
 enum { PASS_STATS = 0, PASS_TERMS, PASS_SHRINK };
 
-static int slot_of(const entropy_job *j, uint64_t r)
-{
-    return h5div_slot_of(j->slot_row, j->nslots, r);
-}
-
 /* Per-row quantities of the finished statistics of `row`. */
 static void set_param(entropy_job *j, uint64_t row, const h5div_entropy_stats *st)
 {
-    row_param *p = &j->rp[row - j->row_lo];
+    row_param *p = &j->rp[row - j->rw.lo];
     h5div_acc_round2(&st->total, &p->hi, &p->lo);
     p->n = h5div_acc_round(&st->raw);
     p->nonzero = (double)st->nonzero;
@@ -65,7 +57,7 @@ static void flush_stats(entropy_job *j)
 {
     if (j->cur_row == NO_ROW)
         return;
-    int s = slot_of(j, j->cur_row);
+    int s = h5div_rows_shared(&j->rw, j->cur_row);
     if (s >= 0)
         j->slot_st[s % 2] = j->cur_st;
     else
@@ -76,7 +68,7 @@ static void flush_stats(entropy_job *j)
 /* The finished sums of a row: its measures, or (first shrink pass) lambda. */
 static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc acc[2])
 {
-    row_param *p = &j->rp[row - j->row_lo];
+    row_param *p = &j->rp[row - j->rw.lo];
     if (pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) {
         p->lambda = h5div_entropy_shrink_lambda(p->n, h5div_acc_round(&acc[0]),
                                                 h5div_acc_round(&acc[1]));
@@ -92,16 +84,16 @@ static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc a
     v[H5DIV_TOTAL_COUNT] = p->n;
     v[H5DIV_NONZERO_BINS] = p->nonzero;
     v[H5DIV_SHRINKAGE_LAMBDA] = p->lambda;
-    uint64_t nown = j->own1 - j->own0;
+    uint64_t nown = j->rw.own1 - j->rw.own0;
     for (int i = 0; i < j->ncols; i++)
-        j->values[(uint64_t)i * nown + (row - j->own0)] = v[j->out->columns[i].measure];
+        j->values[(uint64_t)i * nown + (row - j->rw.own0)] = v[j->out->columns[i].measure];
 }
 
 static void flush_terms(entropy_job *j, int pass)
 {
     if (j->cur_row == NO_ROW)
         return;
-    int s = slot_of(j, j->cur_row);
+    int s = h5div_rows_shared(&j->rw, j->cur_row);
     if (s >= 0) {
         j->slot_acc[2 * (s % 2)] = j->cur_acc[0];
         j->slot_acc[2 * (s % 2) + 1] = j->cur_acc[1];
@@ -113,7 +105,7 @@ static void flush_terms(entropy_job *j, int pass)
 
 static void start_row_terms(entropy_job *j, uint64_t row)
 {
-    const row_param *p = &j->rp[row - j->row_lo];
+    const row_param *p = &j->rp[row - j->rw.lo];
     h5div_entropy_norm_init(&j->nm, p->hi, p->lo, j->alpha);
     double f1 = p->singletons;
     if (f1 == p->n)
@@ -123,24 +115,6 @@ static void start_row_terms(entropy_job *j, uint64_t row)
     h5div_acc_init(&j->cur_acc[0]);
     h5div_acc_init(&j->cur_acc[1]);
     j->cur_row = row;
-}
-
-static int bad_value(const entropy_job *j, const char *what, double x, uint64_t bin, char *msg,
-                     size_t len)
-{
-    char where[96];
-    if (j->two_d)
-        snprintf(where, sizeof where, "row %llu, bin %llu", (unsigned long long)(bin / j->g.cols),
-                 (unsigned long long)(bin % j->g.cols));
-    else
-        snprintf(where, sizeof where, "bin %llu", (unsigned long long)bin);
-    if (!what)
-        h5div_set_error(msg, len,
-                        "value %.17g is not a whole number; the %s estimator needs counts (%s, %s)",
-                        x, h5div_estimator_name(j->est), j->p_ref, where);
-    else
-        h5div_set_error(msg, len, "%s value %g in histogram (%s, %s)", what, x, j->p_ref, where);
-    return H5DIV_EINPUT;
 }
 
 static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
@@ -159,19 +133,25 @@ static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
                 h5div_entropy_stats_init(&j->cur_st);
                 j->cur_row = row;
             }
-            size_t i = h5div_first_invalid(x, m);
-            if (i < m)
-                return bad_value(j, isnan(x[i]) ? "NaN" : isinf(x[i]) ? "infinite" : "negative",
-                                 x[i], pos + i, msg, len);
-            if (j->est != H5DIV_ESTIMATOR_PLUGIN && (i = h5div_first_fraction(x, m)) < m)
-                return bad_value(j, NULL, x[i], pos + i, msg, len);
+            const uint64_t where_cols = j->two_d ? cols : 0;
+            H5DIV_CHECK(h5div_check_values(x, m, pos, where_cols, j->p_ref, msg, len));
+            size_t i;
+            if (j->est != H5DIV_ESTIMATOR_PLUGIN && (i = h5div_first_fraction(x, m)) < m) {
+                char where[96];
+                h5div_where(pos + i, where_cols, where, sizeof where);
+                h5div_set_error(msg, len,
+                                "value %.17g is not a whole number; the %s estimator needs "
+                                "counts (%s, %s)",
+                                x[i], h5div_estimator_name(j->est), j->p_ref, where);
+                return H5DIV_EINPUT;
+            }
             h5div_entropy_stats_add(x, m, j->alpha, &j->cur_st);
         } else {
             if (row != j->cur_row) {
                 flush_terms(j, pass);
                 start_row_terms(j, row);
             }
-            const row_param *p = &j->rp[row - j->row_lo];
+            const row_param *p = &j->rp[row - j->rw.lo];
             if (pass == PASS_SHRINK)
                 h5div_entropy_shrink_add(x, m, p->n, (double)cols, p->lambda, &j->cur_acc[0]);
             else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
@@ -193,19 +173,19 @@ static int settle_stats(MPI_Comm comm, entropy_job *j, char *msg, size_t len)
 {
     flush_stats(j);
     for (int p = 0; p < 2; p++) {
-        if (j->sc.c[p] == MPI_COMM_NULL)
+        if (j->rw.sc.c[p] == MPI_COMM_NULL)
             continue;
         h5div_entropy_stats *t = &j->slot_st[p];
         h5div_acc a[2] = {t->raw, t->total};
-        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], a, 2));
+        H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], a, 2));
         int64_t c[2] = {t->nonzero, t->singletons};
-        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, 2, MPI_INT64_T, MPI_SUM, j->sc.c[p]));
+        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, c, 2, MPI_INT64_T, MPI_SUM, j->rw.sc.c[p]));
         h5div_entropy_stats sum = {a[0], a[1], c[0], c[1]};
-        set_param(j, j->slot_row[j->sc.slot[p]], &sum);
+        set_param(j, j->rw.shared[j->rw.sc.slot[p]], &sum);
     }
     int st = H5DIV_OK;
-    for (uint64_t row = j->row_lo; row < j->row_hi && st == H5DIV_OK; row++) {
-        const row_param *p = &j->rp[row - j->row_lo];
+    for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
+        const row_param *p = &j->rp[row - j->rw.lo];
         if (p->hi > 0.0 && isfinite(p->hi) && isfinite(p->n))
             continue;
         const char *what = p->hi == 0.0 ? "is all zeros" : "total overflows a double";
@@ -225,13 +205,13 @@ static int settle_terms(entropy_job *j, int pass)
 {
     flush_terms(j, pass);
     for (int p = 0; p < 2; p++) {
-        if (j->sc.c[p] == MPI_COMM_NULL)
+        if (j->rw.sc.c[p] == MPI_COMM_NULL)
             continue;
         h5div_acc *a = &j->slot_acc[2 * p];
-        H5DIV_CHECK(h5div_par_sum_acc(j->sc.c[p], a, 2));
-        uint64_t row = j->slot_row[j->sc.slot[p]];
+        H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], a, 2));
+        uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
         if ((pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) ||
-            (row >= j->own0 && row < j->own1))
+            (row >= j->rw.own0 && row < j->rw.own1))
             finish_row(j, pass, row, a);
         h5div_acc_init(&a[0]);
         h5div_acc_init(&a[1]);
@@ -273,14 +253,10 @@ static int check_entropy_args(const entropy_job *j, char *msg, size_t len)
 
 static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
-    int size;
-    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
-    h5div_grid_rows(&j->g, sw->blk0, sw->blk1, &j->row_lo, &j->row_hi, &j->own0, &j->own1);
-    int ok = (j->slot_row = malloc((size_t)size * sizeof *j->slot_row)) != NULL;
-    if (ok)
-        j->nslots = h5div_grid_slots(&j->g, size, j->slot_row);
-    size_t ns = 2, nrows = (size_t)(j->row_hi - j->row_lo);
-    size_t nown = (size_t)(j->own1 - j->own0);
+    H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
+    int ok = 1;
+    size_t ns = 2, nrows = (size_t)(j->rw.hi - j->rw.lo);
+    size_t nown = (size_t)(j->rw.own1 - j->rw.own0);
     ok &= (j->slot_st = malloc(ns * sizeof *j->slot_st)) != NULL;
     ok &= (j->slot_acc = malloc(ns * 2 * sizeof *j->slot_acc)) != NULL;
     ok &= (j->rp = calloc(nrows ? nrows : 1, sizeof *j->rp)) != NULL;
@@ -292,9 +268,7 @@ static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char 
     }
     if (!ok)
         h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows", nrows);
-    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
-    int sf = nrows ? slot_of(j, j->row_lo) : -1, sl = nrows ? slot_of(j, j->row_hi - 1) : -1;
-    return h5div_slot_comms_init(comm, sf, sl, &j->sc);
+    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
 }
 
 /* The columns of the measures asked for, in enum order. */
@@ -357,17 +331,16 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         b->rows = j->g.rows;
         b->bins = j->g.cols;
         b->ncolumns = j->ncols;
-        b->row_begin = j->own0;
-        b->row_count = j->own1 - j->own0;
+        b->row_begin = j->rw.own0;
+        b->row_count = j->rw.own1 - j->rw.own0;
         b->values = j->values;
         j->values = NULL;
     }
     free(j->values);
-    free(j->slot_row);
+    h5div_rows_free(&j->rw);
     free(j->slot_st);
     free(j->slot_acc);
     free(j->rp);
-    h5div_slot_comms_free(&j->sc);
     h5div_sweep_free(&sw);
     h5div_dset_close(&d);
     return st;
@@ -379,7 +352,7 @@ int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_opti
 {
     entropy_job j;
     memset(&j, 0, sizeof j);
-    j.sc.c[0] = j.sc.c[1] = MPI_COMM_NULL;
+    j.rw.sc.c[0] = j.rw.sc.c[1] = MPI_COMM_NULL;
     memset(out, 0, sizeof *out);
     j.p_ref = p_ref;
     j.opt = opt;

@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include "h5div.h"
+#include "par/par.h"
 
 #define H5DIV_REF_MAX 4096
 
@@ -77,18 +78,6 @@ uint64_t h5div_grid_bin(const h5div_grid *g, uint64_t b);
 /* The blocks [*b0, *b1) of rank `rank` of `size`. */
 void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uint64_t *b1);
 
-/* Rows of the blocks [b0, b1): touched [*lo, *hi), and owned [*own0, *own1)
- * (those whose first block lies in the range: each row has one owner). */
-void h5div_grid_rows(const h5div_grid *g, uint64_t b0, uint64_t b1, uint64_t *lo, uint64_t *hi,
-                     uint64_t *own0, uint64_t *own1);
-
-/* The rows that span ranks (a rank boundary inside the row), ascending,
- * into rows[0..size); returns their number. Same on every rank. */
-int h5div_grid_slots(const h5div_grid *g, int size, uint64_t *rows);
-
-/* Index of row r in slots[0..n), or -1. */
-int h5div_slot_of(const uint64_t *slots, int n, uint64_t r);
-
 typedef struct h5div_sweep {
     h5div_dset *d[H5DIV_SWEEP_MAX];
     int nd, nscratch;
@@ -127,10 +116,37 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
 
 void h5div_sweep_free(h5div_sweep *sw);
 
-/* The first negative, NaN or infinite value of v[0..n) as an H5DIV_EINPUT
- * error naming ref and the global bin (first_bin + index). Not collective. */
-int h5div_check_values(const double *v, size_t n, uint64_t first_bin, const char *ref, char *msg,
-                       size_t len);
+/* The rows of a sweep's blocks on this rank: those it touches, those it
+ * finishes (a row's first block lies on its owner), and the rows that span
+ * ranks ("shared" rows, ascending; at most ranks - 1) with the
+ * sub-communicators of this rank's shared rows (see h5div_slot_comms). */
+typedef struct h5div_rows {
+    uint64_t lo, hi;     /* rows touched: [lo, hi) */
+    uint64_t own0, own1; /* rows owned: [own0, own1) */
+    uint64_t *shared;
+    int nshared;
+    h5div_slot_comms sc;
+} h5div_rows;
+
+/* Collective: the rows of sw on this rank. Agreed status. */
+int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len);
+/* Index of row `row` among the shared rows, or -1 when it lies on one rank. */
+int h5div_rows_shared(const h5div_rows *r, uint64_t row);
+void h5div_rows_free(h5div_rows *r);
+
+/* Where bin `bin` (flat index) is, for messages: "bin N", or for a 2-D
+ * dataset of `cols` columns (cols > 0) "row R, bin C". Not collective. */
+void h5div_where(uint64_t bin, uint64_t cols, char *buf, size_t len);
+
+/* The value v[i] of flat bin first_bin + i is negative, NaN or infinite:
+ * an H5DIV_EINPUT error naming ref and where the bin is (cols as for
+ * h5div_where). Not collective. */
+int h5div_bad_value(double x, uint64_t bin, uint64_t cols, const char *ref, char *msg, size_t len);
+
+/* The first negative, NaN or infinite value of v[0..n) as h5div_bad_value,
+ * or H5DIV_OK. Not collective. */
+int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t cols,
+                       const char *ref, char *msg, size_t len);
 
 /* Run body(c, arg, msg, len) on a duplicate c of comm whose MPI errors
  * return, with HDF5's error printing off; the message (or the status text)

@@ -58,7 +58,7 @@ static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, do
 {
     surprisal_job *j = ctx;
     if (pass == PASS_TOTAL) {
-        H5DIV_CHECK(h5div_check_values(v[0], n, first_bin, j->p_ref, msg, len));
+        H5DIV_CHECK(h5div_check_values(v[0], n, first_bin, 0, j->p_ref, msg, len));
         h5div_total_add(v[0], n, j->opt->pseudocount, &j->tot);
         return H5DIV_OK;
     }

@@ -32,42 +32,55 @@ void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uin
     *b1 = (uint64_t)(t * ((unsigned)rank + 1) / (unsigned)size);
 }
 
-void h5div_grid_rows(const h5div_grid *g, uint64_t b0, uint64_t b1, uint64_t *lo, uint64_t *hi,
-                     uint64_t *own0, uint64_t *own1)
+int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len)
 {
-    *lo = *hi = b0 / g->nb;
-    if (b1 > b0)
-        *hi = (b1 - 1) / g->nb + 1;
-    *own0 = (b0 + g->nb - 1) / g->nb;
-    *own1 = (b1 + g->nb - 1) / g->nb;
-}
-
-int h5div_grid_slots(const h5div_grid *g, int size, uint64_t *rows)
-{
-    int n = 0;
-    for (int r = 1; r < size; r++) {
+    const h5div_grid *g = &sw->grid;
+    int size;
+    memset(r, 0, sizeof *r);
+    r->sc.c[0] = r->sc.c[1] = MPI_COMM_NULL;
+    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
+    r->lo = r->hi = sw->blk0 / g->nb;
+    if (sw->blk1 > sw->blk0)
+        r->hi = (sw->blk1 - 1) / g->nb + 1;
+    r->own0 = (sw->blk0 + g->nb - 1) / g->nb;
+    r->own1 = (sw->blk1 + g->nb - 1) / g->nb;
+    int ok = (r->shared = malloc((size_t)size * sizeof *r->shared)) != NULL;
+    if (!ok)
+        h5div_set_error(msg, len, "out of memory for the list of shared rows");
+    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
+    /* A rank boundary inside a row makes it shared; every rank finds the same list. */
+    for (int k = 1; k < size; k++) {
         uint64_t b0, b1;
-        h5div_grid_split(g, size, r, &b0, &b1);
+        h5div_grid_split(g, size, k, &b0, &b1);
         if (b0 % g->nb == 0 || b0 >= g->rows * g->nb)
             continue;
         uint64_t row = b0 / g->nb;
-        if (n == 0 || rows[n - 1] != row)
-            rows[n++] = row;
+        if (r->nshared == 0 || r->shared[r->nshared - 1] != row)
+            r->shared[r->nshared++] = row;
     }
-    return n;
+    int first = r->hi > r->lo ? h5div_rows_shared(r, r->lo) : -1;
+    int last = r->hi > r->lo ? h5div_rows_shared(r, r->hi - 1) : -1;
+    return h5div_slot_comms_init(comm, first, last, &r->sc);
 }
 
-int h5div_slot_of(const uint64_t *slots, int n, uint64_t r)
+int h5div_rows_shared(const h5div_rows *r, uint64_t row)
 {
-    int lo = 0, hi = n;
+    int lo = 0, hi = r->nshared;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (slots[mid] < r)
+        if (r->shared[mid] < row)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < n && slots[lo] == r ? lo : -1;
+    return lo < r->nshared && r->shared[lo] == row ? lo : -1;
+}
+
+void h5div_rows_free(h5div_rows *r)
+{
+    free(r->shared);
+    r->shared = NULL;
+    h5div_slot_comms_free(&r->sc);
 }
 
 int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
