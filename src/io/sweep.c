@@ -157,10 +157,18 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         double *v[H5DIV_SWEEP_MAX];
         for (int k = 0; k < sw->nd; k++)
             v[k] = sw->cached ? sw->buf[k] + start : sw->buf[k];
+        /* Every dataset's read is made even after one failed: with collective
+         * I/O the others wait for this rank inside H5Dread. The first error is
+         * the one reported. */
         if (!from_memory)
-            for (int k = 0; k < sw->nd && st == H5DIV_OK; k++)
-                st = h5div_dset_read(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
-                                     opt->collective_io, msg, len);
+            for (int k = 0; k < sw->nd; k++) {
+                char other[256];
+                int s = h5div_dset_read(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
+                                        opt->collective_io, st == H5DIV_OK ? msg : other,
+                                        st == H5DIV_OK ? len : sizeof other);
+                if (st == H5DIV_OK)
+                    st = s;
+            }
         /* A callback that makes collective calls runs on every rank or on none. */
         if (flags & H5DIV_SWEEP_COLLECTIVE_FN)
             H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
