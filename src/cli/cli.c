@@ -144,34 +144,39 @@ int h5div_cli_parse_list(const char *list, const char *const *names, int n, unsi
     return *mask ? 0 : -1;
 }
 
+int h5div_cli_check_output(h5div_cli_args *a, const char *default_group, const char *what,
+                           char *msg)
+{
+    if (!a->output)
+        return H5DIV_OK;
+    if (h5div_cli_split_output(a->output, a->out_file, sizeof a->out_file, a->out_path,
+                               sizeof a->out_path, default_group) != 0)
+        return h5div_cli_usage(msg, "output must be %s, not the root group (%s)", what, a->output);
+    return H5DIV_OK;
+}
+
 int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_cli_output *o,
                            char *msg)
 {
     o->file[0] = o->group[0] = '\0';
     if (!a->output)
         return H5DIV_OK;
-    if (h5div_cli_split_output(a->output, o->file, sizeof o->file, o->group, sizeof o->group,
-                               "/h5div") != 0) {
-        h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
-                        a->output);
-        return H5DIV_EUSAGE;
-    }
+    snprintf(o->file, sizeof o->file, "%s", a->out_file);
+    snprintf(o->group, sizeof o->group, "%s", a->out_path);
     int st = H5DIV_OK;
     if (cx->rank == 0)
         st = h5div_check_output(o->file, o->group, a->overwrite, msg, H5DIV_CLI_MSG);
     return h5div_cli_agree(cx, st, msg);
 }
 
-int h5div_cli_select_measures(const h5div_cli_ctx *cx, const h5div_cli_args *a, const char *cmd,
-                              const char *const *names, int n, unsigned *mask)
+int h5div_cli_select_measures(const h5div_cli_args *a, const char *cmd, const char *const *names,
+                              int n, unsigned *mask, char *msg)
 {
     if (!a->measures)
         return H5DIV_OK;
-    if (h5div_cli_parse_list(a->measures, names, n, mask) != 0) {
-        h5div_cli_error(cx, "unknown measure in list; see h5div %s --help (--measures %s)", cmd,
-                        a->measures);
-        return H5DIV_EUSAGE;
-    }
+    if (h5div_cli_parse_list(a->measures, names, n, mask) != 0)
+        return h5div_cli_usage(msg, "unknown measure in list; see h5div %s --help (--measures %s)",
+                               cmd, a->measures);
     return H5DIV_OK;
 }
 
@@ -223,35 +228,60 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
+/* The option table: every option of every command, its short letter (or 0)
+ * and whether it takes a value. Parsing follows getopt_long: short options
+ * may be bundled (-qv, -qb e, -qbe, -b10), a value follows its option as
+ * the next argument or attached (-ofile, --base=e), options and operands
+ * mix in any order, and "--" ends the options. Long names are matched in
+ * full, never abbreviated, so a new option can never make an abbreviation
+ * in a script ambiguous. */
 typedef struct opt_spec {
-    const char *shrt, *lng;
+    char shrt;
+    const char *lng;
     int opt;       /* enum h5div_cli_opt, or -1 for the options of every command */
     int has_value;
 } opt_spec;
 
 static const opt_spec specs[] = {
-    {"-b", "--base", H5DIV_OPT_BASE, 1},
-    {"-o", "--output", H5DIV_OPT_OUTPUT, 1},
-    {NULL, "--overwrite", H5DIV_OPT_OVERWRITE, 0},
-    {NULL, "--json", H5DIV_OPT_JSON, 0},
-    {NULL, "--pseudocount", H5DIV_OPT_PSEUDOCOUNT, 1},
-    {NULL, "--measures", H5DIV_OPT_MEASURES, 1},
-    {NULL, "--memory-per-rank", H5DIV_OPT_MEMORY, 1},
-    {NULL, "--piece-size", H5DIV_OPT_PIECE, 1},
-    {NULL, "--independent-io", H5DIV_OPT_INDEPENDENT_IO, 0},
-    {NULL, "--estimator", H5DIV_OPT_ESTIMATOR, 1},
-    {NULL, "--csv", H5DIV_OPT_CSV, 0},
-    {NULL, "--plot", H5DIV_OPT_PLOT, 1},
-    {NULL, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
-    {"-q", "--quiet", -1, 0},
-    {"-v", "--verbose", -1, 0},
-    {"-h", "--help", -1, 0},
-    {NULL, "--version", -1, 0},
+    {'b', "--base", H5DIV_OPT_BASE, 1},
+    {'o', "--output", H5DIV_OPT_OUTPUT, 1},
+    {0, "--overwrite", H5DIV_OPT_OVERWRITE, 0},
+    {0, "--json", H5DIV_OPT_JSON, 0},
+    {0, "--pseudocount", H5DIV_OPT_PSEUDOCOUNT, 1},
+    {0, "--measures", H5DIV_OPT_MEASURES, 1},
+    {0, "--memory-per-rank", H5DIV_OPT_MEMORY, 1},
+    {0, "--piece-size", H5DIV_OPT_PIECE, 1},
+    {0, "--independent-io", H5DIV_OPT_INDEPENDENT_IO, 0},
+    {0, "--estimator", H5DIV_OPT_ESTIMATOR, 1},
+    {0, "--csv", H5DIV_OPT_CSV, 0},
+    {0, "--plot", H5DIV_OPT_PLOT, 1},
+    {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {'q', "--quiet", -1, 0},
+    {'v', "--verbose", -1, 0},
+    {'h', "--help", -1, 0},
+    {0, "--version", -1, 0},
 };
+#define NSPECS (sizeof specs / sizeof specs[0])
 
-/* Store one option; returns H5DIV_EUSAGE (after printing) on a bad value. */
-static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec *sp,
-                      const char *value)
+/* Propagate a usage error of a parsing step. */
+#define H5DIV_CLI_TRY(call)                                                                        \
+    do {                                                                                           \
+        int st_ = (call);                                                                          \
+        if (st_ != H5DIV_OK)                                                                       \
+            return st_;                                                                            \
+    } while (0)
+
+int h5div_cli_usage(char *msg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, H5DIV_CLI_MSG, fmt, ap);
+    va_end(ap);
+    return H5DIV_EUSAGE;
+}
+
+/* Store one option; returns H5DIV_EUSAGE with the text in msg on a bad value. */
+static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
 {
     const char *name = sp->lng;
     if (sp->opt >= 0)
@@ -287,10 +317,9 @@ static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec
     case H5DIV_OPT_INDEPENDENT_IO: a->opt.collective_io = 0; return H5DIV_OK;
     case H5DIV_OPT_CSV: a->csv = 1; return H5DIV_OK;
     case H5DIV_OPT_PSEUDOCOUNT:
-        if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0)) {
-            h5div_cli_error(cx, "pseudocount must be a finite number >= 0 (%s %s)", name, value);
-            return H5DIV_EUSAGE;
-        }
+        if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0))
+            return h5div_cli_usage(msg, "pseudocount must be a finite number >= 0 (%s %s)", name,
+                                   value);
         return H5DIV_OK;
     case H5DIV_OPT_MEASURES:
         if (!*value)
@@ -301,14 +330,12 @@ static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec
     case H5DIV_OPT_PIECE: {
         size_t v;
         int piece = sp->opt == H5DIV_OPT_PIECE;
-        if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30))) {
-            h5div_cli_error(cx, "%s (%s %s)",
-                            piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
-                                  : "size must be a positive number with an optional unit, "
-                                    "e.g. 512MiB",
-                            name, value);
-            return H5DIV_EUSAGE;
-        }
+        if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30)))
+            return h5div_cli_usage(msg, "%s (%s %s)",
+                                   piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
+                                         : "size must be a positive number with an optional "
+                                           "unit, e.g. 512MiB",
+                                   name, value);
         if (piece)
             a->opt.piece_bytes = v;
         else
@@ -323,80 +350,127 @@ static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec
     case H5DIV_OPT_PLOT:
         if (!*value)
             break;
-        a->plot = value;
+        a->plot = value; /* checked by the command */
         return H5DIV_OK;
     case H5DIV_OPT_BIN_WIDTH:
-        if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0)) {
-            h5div_cli_error(cx, "bin width must be a finite number > 0 (%s %s)", name, value);
-            return H5DIV_EUSAGE;
-        }
+        if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0))
+            return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,
+                                   value);
         return H5DIV_OK;
     default: break;
     }
-    h5div_cli_error(cx, "bad value%s (%s %s)",
-                    sp->opt == H5DIV_OPT_BASE ? "; the base is 2, e or 10" : "", name, value);
-    return H5DIV_EUSAGE;
+    return h5div_cli_usage(msg, "bad value%s (%s %s)",
+                           sp->opt == H5DIV_OPT_BASE ? "; the base is 2, e or 10" : "", name,
+                           value);
 }
 
-/* Parse argv; on error print one line and return H5DIV_EUSAGE. Every rank
- * parses the same argv, so every rank reaches the same verdict. */
-static int parse_args(const h5div_cli_ctx *cx, int argc, char **argv, h5div_cli_args *a)
+static const opt_spec *find_long(const char *arg, size_t len)
 {
-    memset(a, 0, sizeof *a);
-    h5div_options_init(&a->opt);
-    a->bin_width = 1.0;
-    int only_positional = 0;
+    for (size_t k = 0; k < NSPECS; k++)
+        if (strlen(specs[k].lng) == len && strncmp(arg, specs[k].lng, len) == 0)
+            return &specs[k];
+    return NULL;
+}
+
+static const opt_spec *find_short(char c)
+{
+    for (size_t k = 0; k < NSPECS; k++)
+        if (specs[k].shrt && specs[k].shrt == c)
+            return &specs[k];
+    return NULL;
+}
+
+static int add_operand(h5div_cli_args *a, const char *arg, char *msg)
+{
+    if (!a->command)
+        a->command = arg;
+    else if (a->npos < H5DIV_CLI_MAX_POSITIONAL)
+        a->pos[a->npos++] = arg;
+    else
+        return h5div_cli_usage(msg, "too many arguments (%s)", arg);
+    return H5DIV_OK;
+}
+
+/* argv into a, table-driven; argv itself is left as it is (the command
+ * line is recorded in the results as given). */
+static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
+{
+    int only_operands = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (!a->command) {
-                a->command = arg;
-            } else if (a->npos < H5DIV_CLI_MAX_POSITIONAL) {
-                a->pos[a->npos++] = arg;
-            } else {
-                h5div_cli_error(cx, "too many arguments (%s)", arg);
-                return H5DIV_EUSAGE;
-            }
+        if (only_operands || arg[0] != '-' || arg[1] == '\0') {
+            H5DIV_CLI_TRY(add_operand(a, arg, msg));
             continue;
         }
         if (strcmp(arg, "--") == 0) {
-            only_positional = 1;
+            only_operands = 1;
             continue;
         }
-        /* --name=value, --name value, -x value, -xvalue */
-        const opt_spec *sp = NULL;
-        const char *value = NULL;
-        for (size_t k = 0; k < sizeof specs / sizeof specs[0] && !sp; k++) {
-            const opt_spec *s = &specs[k];
-            size_t ln = strlen(s->lng);
-            if (!strncmp(arg, s->lng, ln) && (arg[ln] == '\0' || arg[ln] == '=')) {
-                sp = s;
-                value = arg[ln] == '=' ? arg + ln + 1 : NULL;
-            } else if (s->shrt && arg[1] == s->shrt[1] && arg[1] != '-') {
-                sp = s;
-                value = arg[2] ? arg + 2 : NULL;
+        if (arg[1] == '-') { /* --name, --name=value, --name value */
+            const char *eq = strchr(arg, '=');
+            size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+            const opt_spec *sp = find_long(arg, len);
+            if (!sp)
+                return h5div_cli_usage(msg, "unknown option (%.*s)", (int)len, arg);
+            const char *value = eq ? eq + 1 : NULL;
+            if (!sp->has_value && value)
+                return h5div_cli_usage(msg, "option takes no value (%s)", arg);
+            if (sp->has_value && !value) {
+                if (i + 1 >= argc)
+                    return h5div_cli_usage(msg, "option needs a value (%s)", sp->lng);
+                value = argv[++i];
             }
+            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            continue;
         }
-        if (!sp) {
-            h5div_cli_error(cx, "unknown option (%s)", arg);
-            return H5DIV_EUSAGE;
-        }
-        if (!sp->has_value && value) {
-            h5div_cli_error(cx, "option takes no value (%s)", arg);
-            return H5DIV_EUSAGE;
-        }
-        if (sp->has_value && !value) {
-            if (i + 1 >= argc) {
-                h5div_cli_error(cx, "option needs a value (%s)", sp->lng);
-                return H5DIV_EUSAGE;
+        /* -x, or a bundle of flags (-qv) that may end in one option taking
+         * the rest (-qbe) or the next argument (-qb e) as its value. */
+        for (const char *c = arg + 1; *c; c++) {
+            const opt_spec *sp = find_short(*c);
+            int alone = c == arg + 1 && !c[1];
+            if (!sp)
+                return h5div_cli_usage(msg, "unknown option (-%c%s%s)", *c, alone ? "" : " in ",
+                                       alone ? "" : arg);
+            if (!sp->has_value) {
+                H5DIV_CLI_TRY(set_option(a, sp, NULL, msg));
+                continue;
             }
-            value = argv[++i];
+            const char *value = c[1] ? c + 1 : NULL;
+            if (!value) {
+                if (i + 1 >= argc)
+                    return h5div_cli_usage(msg, "option needs a value (-%c, %s)", *c, sp->lng);
+                value = argv[++i];
+            }
+            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            break;
         }
-        int st = set_option(cx, a, sp, value);
-        if (st != H5DIV_OK)
-            return st;
     }
     return H5DIV_OK;
+}
+
+int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
+{
+    memset(a, 0, sizeof *a);
+    msg[0] = '\0';
+    h5div_options_init(&a->opt);
+    a->bin_width = 1.0;
+    a->est = H5DIV_ESTIMATOR_PLUGIN;
+    H5DIV_CLI_TRY(parse_argv(argc, argv, a, msg));
+    if (a->version || !a->command)
+        return H5DIV_OK; /* --version, --help, or no command (an error unless --help) */
+    for (size_t i = 0; i < NCOMMANDS && !a->cmd; i++)
+        if (strcmp(a->command, commands[i]->name) == 0)
+            a->cmd = commands[i];
+    if (!a->cmd)
+        return h5div_cli_usage(msg, "unknown command; try h5div --help (%s)", a->command);
+    if (a->help)
+        return H5DIV_OK;
+    unsigned extra = a->given & ~a->cmd->options;
+    for (size_t k = 0; extra && k < NSPECS; k++)
+        if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt)))
+            return h5div_cli_usage(msg, "option not valid for h5div %s (%s)", a->cmd->name,
+                                   specs[k].lng);
+    return a->cmd->check ? a->cmd->check(a, msg) : H5DIV_OK;
 }
 
 static void print_top_help(FILE *out)
@@ -417,21 +491,50 @@ static void print_top_help(FILE *out)
           out);
 }
 
+int h5div_cli_launcher_rank(void)
+{
+    /* The rank each launcher puts in its processes' environment: Open MPI's
+     * mpirun, PMIx (Open MPI 4+, srun --mpi=pmix), PMI-1/2 (MPICH's hydra,
+     * Intel MPI, srun --mpi=pmi2, Cray), MVAPICH2, any srun, Flux, IBM jsrun,
+     * Cray aprun. The first one set decides. */
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",   "PMI_RANK",
+                                       "MV2_COMM_WORLD_RANK",  "SLURM_PROCID", "FLUX_TASK_RANK",
+                                       "JSM_NAMESPACE_RANK",   "ALPS_APP_PE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        long r = strtol(v, &end, 10);
+        if (!*end && !errno && r >= 0 && r <= 0x7fffffffL)
+            return (int)r;
+    }
+    return 0;
+}
+
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
 {
     h5div_cli_ctx cx = {comm, 0, 1, out, err, argc, argv};
-    MPI_Comm_rank(comm, &cx.rank);
-    MPI_Comm_size(comm, &cx.size);
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &cx.rank);
+        MPI_Comm_size(comm, &cx.size);
+    } else {
+        cx.rank = h5div_cli_launcher_rank();
+    }
     h5div_cli_args a;
-    int st = parse_args(&cx, argc, argv, &a);
-    if (st != H5DIV_OK)
+    char msg[H5DIV_CLI_MSG];
+    int st = h5div_cli_parse(argc, argv, &a, msg);
+    if (st != H5DIV_OK) {
+        h5div_cli_error(&cx, "%s", msg);
         return st;
+    }
     if (a.version) {
         if (cx.rank == 0)
             fprintf(out, "h5div %s\n", h5div_version_string());
         return H5DIV_OK;
     }
-    if (!a.command) {
+    if (!a.cmd) {
         if (a.help) {
             if (cx.rank == 0)
                 print_top_help(out);
@@ -440,29 +543,40 @@ int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
         h5div_cli_error(&cx, "no command given; try h5div --help (h5div)");
         return H5DIV_EUSAGE;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        const h5div_cli_command *c = commands[i];
-        if (strcmp(a.command, c->name) != 0)
-            continue;
-        if (a.help) {
-            if (cx.rank == 0)
-                fputs(c->help, out);
-            return H5DIV_OK;
-        }
-        unsigned extra = a.given & ~c->options;
-        if (extra) {
-            for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
-                if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt))) {
-                    h5div_cli_error(&cx, "option not valid for h5div %s (%s)", c->name,
-                                    specs[k].lng);
-                    break;
-                }
-            return H5DIV_EUSAGE;
-        }
-        st = c->run(&cx, &a);
-        fflush(out);
-        return st;
+    if (a.help) {
+        if (cx.rank == 0)
+            fputs(a.cmd->help, out);
+        return H5DIV_OK;
     }
-    h5div_cli_error(&cx, "unknown command; try h5div --help (%s)", a.command);
-    return H5DIV_EUSAGE;
+    if (a.cmd->mpi && comm == MPI_COMM_NULL) {
+        h5div_cli_error(&cx, "h5div %s needs MPI: pass a communicator (h5div_cli_main)",
+                        a.cmd->name);
+        return H5DIV_EINTERNAL;
+    }
+    st = a.cmd->run(&cx, &a);
+    fflush(out);
+    return st;
+}
+
+int h5div_cli_program(int argc, char **argv, FILE *out, FILE *err)
+{
+    /* Parse first: help, version, usage errors and history never start MPI
+     * (they run where MPI cannot, e.g. under env -i or on a login node), and
+     * a usage error costs no MPI start-up. Every rank of a launch parses the
+     * same argv and reaches the same verdict; which one prints is the
+     * launcher's rank 0. */
+    h5div_cli_args a;
+    char msg[H5DIV_CLI_MSG];
+    int st = h5div_cli_parse(argc, argv, &a, msg);
+    if (st != H5DIV_OK || a.help || a.version || !a.cmd || !a.cmd->mpi)
+        return h5div_cli_main(argc, argv, MPI_COMM_NULL, out, err);
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(err, "h5div: error: MPI_Init failed (MPI)\n");
+        return H5DIV_EINTERNAL;
+    }
+    st = h5div_cli_main(argc, argv, MPI_COMM_WORLD, out, err);
+    fflush(out);
+    fflush(err);
+    MPI_Finalize();
+    return st;
 }

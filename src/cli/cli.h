@@ -46,15 +46,24 @@ enum h5div_cli_opt {
      H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
      H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO))
 
+struct h5div_cli_command;
+
 typedef struct h5div_cli_args {
-    const char *command;
-    h5div_options opt; /* base, pseudocount, memory, piece size, I/O mode */
+    const char *command;                 /* the first operand as given */
+    const struct h5div_cli_command *cmd; /* set when it names a command */
+    /* base, pseudocount, memory, piece size, I/O mode; the command's check
+     * also sets the measures (and Renyi orders) from --measures */
+    h5div_options opt;
     const char *output, *measures, *estimator, *plot;
     double bin_width;
     int overwrite, json, quiet, verbose, help, version, csv;
     unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
     const char *pos[H5DIV_CLI_MAX_POSITIONAL];
     int npos;
+    /* Set by a command's check from the options above. */
+    h5div_estimator est;
+    double dirichlet_a;
+    char out_file[4096], out_path[4096]; /* -o (or history's operand) split */
 } h5div_cli_args;
 
 typedef struct h5div_cli_command {
@@ -62,6 +71,11 @@ typedef struct h5div_cli_command {
     const char *summary; /* one line for h5div --help */
     const char *help;    /* h5div NAME --help */
     unsigned options;    /* H5DIV_CLI_OPT bits it accepts (plus -q -v -h --version) */
+    int mpi;             /* needs MPI (evaluating commands); history does not */
+    /* Usage checks that need neither MPI nor a file: operand count and the
+     * values of the command's own options. Returns H5DIV_OK, or
+     * H5DIV_EUSAGE with the error text in msg (H5DIV_CLI_MSG bytes). */
+    int (*check)(h5div_cli_args *a, char *msg);
     int (*run)(const h5div_cli_ctx *cx, const h5div_cli_args *a);
 } h5div_cli_command;
 
@@ -83,8 +97,43 @@ typedef struct h5div_cli_measures {
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 
 /* Run the h5div command line on `comm`; rank 0 writes to out and err.
- * Collective. Returns the exit code (an h5div_status), the same on every rank. */
+ * Collective. Returns the exit code (an h5div_status), the same on every rank.
+ * With comm MPI_COMM_NULL no MPI call is made: help, version, usage errors
+ * and history run so (the printing rank is then the launcher's, see
+ * h5div_cli_launcher_rank), and an evaluating command is an internal error.
+ * MPI_COMM_SELF runs any command as one rank (as the tests do). */
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err);
+
+/* The program: parse argv without MPI; initialise MPI (MPI_COMM_WORLD) only
+ * for a valid evaluating command, then run h5div_cli_main. Returns the exit
+ * code. Not collective before MPI_Init, collective after. */
+int h5div_cli_program(int argc, char **argv, FILE *out, FILE *err);
+
+/* Parse argv and run the command's check, without MPI or files: every
+ * rank reaches the same verdict. Returns H5DIV_OK or H5DIV_EUSAGE with the
+ * error text in msg (H5DIV_CLI_MSG bytes). */
+int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg);
+
+/* This process's rank as its launcher announces it before MPI_Init (mpirun,
+ * srun, hydra, ...: OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID,
+ * ...), or 0 when started on its own. Decides which process prints when no
+ * MPI is started. */
+int h5div_cli_launcher_rank(void);
+
+/* A usage error: its text into msg (H5DIV_CLI_MSG bytes); returns
+ * H5DIV_EUSAGE. */
+int h5div_cli_usage(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The start of every JSON object h5div prints: command, version, base,
+ * units (of the base) and ranks, ending with ",\n". */
+void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ranks);
+
+/* ", \"measure_units\": {name: units, ...}" for names[0..n). */
+void h5div_cli_json_units(FILE *out, const char *const *names, const char *const *units, int n);
+
+/* "2", "e", "10" and "bits", "nats", "hartleys" of a base. */
+const char *h5div_cli_base_text(h5div_base b);
+const char *h5div_cli_base_units(h5div_base b);
 
 /* Progress of long reads on rank 0's stderr: percent, GB/s and ETA per
  * pass, at most once a second; on with -v or when stderr is a terminal,
@@ -102,18 +151,24 @@ typedef struct h5div_cli_output {
     char file[4096], group[4096];
 } h5div_cli_output;
 
-/* Split -o (default group /h5div) and, before any data is read, check on
- * rank 0 that the result could be written. Collective. Returns H5DIV_OK
- * (also without -o), H5DIV_EUSAGE after printing, or an agreed status
- * with its message in msg (H5DIV_CLI_MSG bytes). */
+/* Usage check of -o: split it into a->out_file and a->out_path (the group
+ * or dataset, default_group when not given); `what` names the form in the
+ * error ("FILE or FILE:/group"). H5DIV_OK also without -o. Not collective. */
+int h5div_cli_check_output(h5div_cli_args *a, const char *default_group, const char *what,
+                           char *msg);
+
+/* Before any data is read, check on rank 0 that the result of -o (split by
+ * h5div_cli_check_output) could be written. Collective. Returns H5DIV_OK
+ * (also without -o) or an agreed status with its message in msg
+ * (H5DIV_CLI_MSG bytes). */
 int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5div_cli_output *o,
                            char *msg);
 
 /* --measures against names[0..n) of command `cmd`: sets *mask (bit i for
- * names[i]) and returns H5DIV_OK, or prints one usage line and returns
- * H5DIV_EUSAGE. Without --measures *mask is left as it is. */
-int h5div_cli_select_measures(const h5div_cli_ctx *cx, const h5div_cli_args *a, const char *cmd,
-                              const char *const *names, int n, unsigned *mask);
+ * names[i]) and returns H5DIV_OK, or H5DIV_EUSAGE with the error text in
+ * msg. Without --measures *mask is left as it is. */
+int h5div_cli_select_measures(const h5div_cli_args *a, const char *cmd, const char *const *names,
+                              int n, unsigned *mask, char *msg);
 
 /* One line "h5div: error: ..." on rank 0's err. */
 void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)

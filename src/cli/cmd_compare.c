@@ -68,13 +68,11 @@ static int add_order(double *orders, int *n, double A)
 }
 
 /* --measures of compare: names of h5div_measure plus renyi_pq:A, renyi_qp:A. */
-static int select_compare_measures(const h5div_cli_ctx *cx, const char *list, h5div_options *opt)
+static int select_compare_measures(const char *list, h5div_options *opt, char *msg)
 {
     char *copy = strdup(list), *save = NULL;
-    if (!copy) {
-        h5div_cli_error(cx, "out of memory (--measures)");
-        return H5DIV_EINTERNAL;
-    }
+    if (!copy)
+        return h5div_cli_usage(msg, "out of memory (--measures)");
     unsigned mask = 0;
     int st = H5DIV_OK;
     opt->n_renyi_pq = opt->n_renyi_qp = 0;
@@ -96,18 +94,16 @@ static int select_compare_measures(const h5div_cli_ctx *cx, const char *list, h5
                     A = NAN;
             }
             if (!(A > 0.0) || A == 1.0 || !isfinite(A)) {
-                h5div_cli_error(cx,
-                                "%s needs an order A > 0 other than 1, as in %s:2 (--measures %s)",
-                                qp ? "renyi_qp" : "renyi_pq", qp ? "renyi_qp" : "renyi_pq", list);
                 free(copy);
-                return H5DIV_EUSAGE;
+                return h5div_cli_usage(
+                    msg, "%s needs an order A > 0 other than 1, as in %s:2 (--measures %s)",
+                    qp ? "renyi_qp" : "renyi_pq", qp ? "renyi_qp" : "renyi_pq", list);
             }
             if (add_order(qp ? opt->renyi_qp : opt->renyi_pq, qp ? &opt->n_renyi_qp : &opt->n_renyi_pq,
                           A) != 0) {
-                h5div_cli_error(cx, "at most %d orders of %s (--measures %s)", H5DIV_RENYI_MAX,
-                                qp ? "renyi_qp" : "renyi_pq", list);
                 free(copy);
-                return H5DIV_EUSAGE;
+                return h5div_cli_usage(msg, "at most %d orders of %s (--measures %s)",
+                                       H5DIV_RENYI_MAX, qp ? "renyi_qp" : "renyi_pq", list);
             }
             mask |= H5DIV_MEASURE_BIT(qp ? H5DIV_RENYI_QP : H5DIV_RENYI_PQ);
             continue;
@@ -123,46 +119,44 @@ static int select_compare_measures(const h5div_cli_ctx *cx, const char *list, h5
             st = H5DIV_EUSAGE;
     }
     free(copy);
-    if (st != H5DIV_OK || !mask) {
-        h5div_cli_error(cx, "unknown measure in list; see h5div compare --help (--measures %s)",
-                        list);
-        return H5DIV_EUSAGE;
-    }
+    if (st != H5DIV_OK || !mask)
+        return h5div_cli_usage(msg,
+                               "unknown measure in list; see h5div compare --help (--measures %s)",
+                               list);
     opt->measures = mask;
     return H5DIV_OK;
 }
 
-static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+static int check_compare(h5div_cli_args *a, char *msg)
 {
-    if (a->npos < 2) {
-        h5div_cli_error(cx,
-                        "compare needs a reference and at least one candidate FILE:/P FILE:/Q, "
-                        "got %d arguments (try h5div compare --help)",
-                        a->npos);
-        return H5DIV_EUSAGE;
-    }
-    const int k = a->npos - 1;
-    if (k > H5DIV_CANDIDATES_MAX) {
-        h5div_cli_error(cx, "at most %d candidates can be compared at once (%d given)",
-                        H5DIV_CANDIDATES_MAX, k);
-        return H5DIV_EUSAGE;
-    }
-    h5div_options opt = a->opt;
-    opt.bin_width = a->bin_width;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
+    if (a->npos < 2)
+        return h5div_cli_usage(msg,
+                               "compare needs a reference and at least one candidate FILE:/P "
+                               "FILE:/Q, got %d arguments (try h5div compare --help)",
+                               a->npos);
+    if (a->npos - 1 > H5DIV_CANDIDATES_MAX)
+        return h5div_cli_usage(msg, "at most %d candidates can be compared at once (%d given)",
+                               H5DIV_CANDIDATES_MAX, a->npos - 1);
+    a->opt.bin_width = a->bin_width;
     if (a->measures) {
-        int st = select_compare_measures(cx, a->measures, &opt);
+        int st = select_compare_measures(a->measures, &a->opt, msg);
         if (st != H5DIV_OK)
             return st;
     }
+    return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
+}
+
+static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    const int k = a->npos - 1;
+    h5div_options opt = a->opt;
+    h5div_cli_progress progress;
+    h5div_cli_progress_setup(cx, a, &opt, &progress);
     const char *const *q_refs = a->pos + 1;
     char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
-    if (st == H5DIV_EUSAGE)
-        return st;
     h5div_compare_batch res;
     memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
@@ -194,5 +188,7 @@ const h5div_cli_command h5div_cmd_compare = {
     "against one or more Q",
     compare_help,
     H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH),
+    1,
+    check_compare,
     run_compare,
 };

@@ -73,60 +73,54 @@ static int parse_estimator(const char *s, h5div_estimator *e, double *a)
     return 0;
 }
 
-static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+static int check_entropy(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1) {
-        h5div_cli_error(cx,
-                        "entropy needs one histogram FILE:/P, got %d arguments "
-                        "(try h5div entropy --help)",
-                        a->npos);
-        return H5DIV_EUSAGE;
-    }
-    h5div_options opt = a->opt;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
-    h5div_estimator est = H5DIV_ESTIMATOR_PLUGIN;
-    double dir_a = 0.0;
-    if (a->estimator && parse_estimator(a->estimator, &est, &dir_a) != 0) {
-        h5div_cli_error(cx,
-                        "unknown estimator; use plugin, miller-madow, chao-shen, shrink or "
-                        "dirichlet:A with A >= 0 (--estimator %s)",
-                        a->estimator);
-        return H5DIV_EUSAGE;
-    }
-    if (est != H5DIV_ESTIMATOR_PLUGIN && opt.pseudocount != 0.0) {
-        h5div_cli_error(cx,
-                        "--pseudocount applies to the plugin estimator only; use --estimator "
-                        "dirichlet:A (--estimator %s)",
-                        a->estimator);
-        return H5DIV_EUSAGE;
-    }
-    opt.measures = H5DIV_ENTROPY_ALL;
-    if (est != H5DIV_ESTIMATOR_SHRINK)
-        opt.measures &= ~H5DIV_MEASURE_BIT(H5DIV_SHRINKAGE_LAMBDA);
+    if (a->npos != 1)
+        return h5div_cli_usage(msg,
+                               "entropy needs one histogram FILE:/P, got %d arguments "
+                               "(try h5div entropy --help)",
+                               a->npos);
+    if (a->estimator && parse_estimator(a->estimator, &a->est, &a->dirichlet_a) != 0)
+        return h5div_cli_usage(msg,
+                               "unknown estimator; use plugin, miller-madow, chao-shen, shrink "
+                               "or dirichlet:A with A >= 0 (--estimator %s)",
+                               a->estimator);
+    if (a->est != H5DIV_ESTIMATOR_PLUGIN && a->opt.pseudocount != 0.0)
+        return h5div_cli_usage(msg,
+                               "--pseudocount applies to the plugin estimator only; use "
+                               "--estimator dirichlet:A (--estimator %s)",
+                               a->estimator);
+    a->opt.measures = H5DIV_ENTROPY_ALL;
+    if (a->est != H5DIV_ESTIMATOR_SHRINK)
+        a->opt.measures &= ~H5DIV_MEASURE_BIT(H5DIV_SHRINKAGE_LAMBDA);
     if (a->measures) {
         const char *names[H5DIV_ENTROPY_NMEASURES];
         for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++)
             names[m] = h5div_entropy_measure_name((h5div_entropy_measure)m);
         unsigned mask;
-        if (h5div_cli_parse_list(a->measures, names, H5DIV_ENTROPY_NMEASURES, &mask)) {
-            h5div_cli_error(cx, "unknown measure in list; see h5div entropy --help (--measures %s)",
-                            a->measures);
-            return H5DIV_EUSAGE;
-        }
-        if (mask & ~opt.measures) {
-            h5div_cli_error(cx, "shrinkage_lambda needs --estimator shrink (--measures %s)",
-                            a->measures);
-            return H5DIV_EUSAGE;
-        }
-        opt.measures = mask;
+        if (h5div_cli_parse_list(a->measures, names, H5DIV_ENTROPY_NMEASURES, &mask))
+            return h5div_cli_usage(
+                msg, "unknown measure in list; see h5div entropy --help (--measures %s)",
+                a->measures);
+        if (mask & ~a->opt.measures)
+            return h5div_cli_usage(msg, "shrinkage_lambda needs --estimator shrink (--measures %s)",
+                                   a->measures);
+        a->opt.measures = mask;
     }
+    return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
+}
+
+static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    h5div_options opt = a->opt;
+    h5div_cli_progress progress;
+    h5div_cli_progress_setup(cx, a, &opt, &progress);
+    const h5div_estimator est = a->est;
+    const double dir_a = a->dirichlet_a;
     char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
-    if (st == H5DIV_EUSAGE)
-        return st;
     h5div_batch res;
     memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
@@ -153,5 +147,7 @@ const h5div_cli_command h5div_cmd_entropy = {
     "entropy of P with plugin, Miller-Madow, Chao-Shen, shrinkage or Dirichlet estimators",
     entropy_help,
     H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_ESTIMATOR),
+    1,
+    check_entropy,
     run_entropy,
 };

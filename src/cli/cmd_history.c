@@ -28,14 +28,17 @@ static const char history_help[] =
     "      --csv                 print CSV (RFC 4180, values with 17 digits)\n"
     "                            instead of the table\n"
     "      --measures a,b,...    only these measure columns (default all)\n"
-    "      --plot OUT.png        also draw each measure over the runs, one line per\n"
-    "                            candidate q, into a PNG (runs gnuplot from PATH)\n"
+    "      --plot OUT.png|.svg|.pdf  also draw each measure over the runs, one line\n"
+    "                            per candidate q, as PNG, SVG or PDF by the file's\n"
+    "                            extension (runs gnuplot from PATH)\n"
     "  -q, --quiet               nothing on stderr but errors\n"
     "  -v, --verbose             show gnuplot's messages\n"
     "  -h, --help                print this help and exit\n"
     "      --version             print the version and exit\n"
     "\n"
-    "It reads the file on rank 0 only; under mpirun the other ranks wait.\n"
+    "history starts no MPI and reads the file serially: run it without mpirun or\n"
+    "srun (under a launcher every process reads it, and only rank 0 prints and\n"
+    "plots).\n"
     "exit codes: 0 success, 1 internal, 2 usage, 3 input (no such file or group),\n"
     "4 output (the plot could not be written).\n";
 
@@ -604,12 +607,44 @@ static void gp_string(FILE *gp, const char *s)
     fputc('\'', gp);
 }
 
+/* The gnuplot terminals of the plot formats, chosen by the file's extension
+ * (case-insensitive); sizes are pixels for PNG and SVG, inches for PDF. */
+typedef struct plot_format {
+    const char *ext, *terminal, *fallback; /* fallback: when gnuplot lacks terminal */
+    double unit;                           /* size units per pixel of the layout */
+    const char *unit_name;
+} plot_format;
+
+static const plot_format plot_formats[] = {
+    {".png", "pngcairo", "png", 1.0, ""},
+    {".svg", "svg", NULL, 1.0, ""},
+    {".pdf", "pdfcairo", NULL, 1.0 / 96.0, "in"},
+};
+
+static const plot_format *plot_format_of(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof plot_formats / sizeof plot_formats[0]; i++) {
+        const char *ext = plot_formats[i].ext;
+        size_t e = strlen(ext);
+        if (n <= e || path[n - e - 1] == '/')
+            continue;
+        int same = 1;
+        for (size_t k = 0; k < e; k++)
+            same &= (path[n - e + k] | 0x20) == ext[k]; /* ext is lower case */
+        if (same)
+            return &plot_formats[i];
+    }
+    return NULL;
+}
+
 /* Draw one panel per measure column with a finite value over the runs'
  * `created` times, one line per distinct candidate q, into a PNG written by
  * gnuplot to a temporary file that is renamed into place. gnuplot's own
  * messages go to stderr only with verbose. */
 static int plot_history(const history *h, const char *png, int verbose, char *msg, size_t len)
 {
+    const plot_format *fmt = plot_format_of(png);
     char gnuplot[4096];
     if (find_gnuplot(gnuplot, sizeof gnuplot) != 0) {
         set_msg(msg, len,
@@ -679,8 +714,16 @@ static int plot_history(const history *h, const char *png, int verbose, char *ms
         return H5DIV_EOUTPUT;
     }
     size_t cols = npanels > 1 ? 2 : 1, rows = (npanels + cols - 1) / cols;
-    fprintf(gp, "set terminal pngcairo size %zu,%zu font ',9'\nset output ", 520 * cols,
-            60 + 260 * rows);
+    double w = (double)(520 * cols) * fmt->unit, ht = (double)(60 + 260 * rows) * fmt->unit;
+    if (fmt->fallback)
+        fprintf(gp, "if (strstrt(' '.GPVAL_TERMINALS.' ', ' %s ') == 0) { set terminal %s size "
+                    "%g%s,%g%s } else { set terminal %s size %g%s,%g%s font ',9' }\n",
+                fmt->terminal, fmt->fallback, w, fmt->unit_name, ht, fmt->unit_name,
+                fmt->terminal, w, fmt->unit_name, ht, fmt->unit_name);
+    else
+        fprintf(gp, "set terminal %s size %g%s,%g%s font ',9'\n", fmt->terminal, w,
+                fmt->unit_name, ht, fmt->unit_name);
+    fputs("set output ", gp);
     gp_string(gp, tmp);
     /* Runs of one day are told apart by the time, nightly runs by the date
      * (one tic a day for up to two weeks). */
@@ -758,46 +801,49 @@ static int plot_history(const history *h, const char *png, int verbose, char *ms
     return H5DIV_OK;
 }
 
+static int check_history(h5div_cli_args *a, char *msg)
+{
+    if (a->npos != 1)
+        return h5div_cli_usage(msg,
+                               "history needs one history file FILE[:/group], got %d arguments "
+                               "(try h5div history --help)",
+                               a->npos);
+    if (h5div_cli_split_output(a->pos[0], a->out_file, sizeof a->out_file, a->out_path,
+                               sizeof a->out_path, "/runs") != 0)
+        return h5div_cli_usage(msg, "history must be FILE or FILE:/group, not the root group (%s)",
+                               a->pos[0]);
+    if (a->plot && !plot_format_of(a->plot))
+        return h5div_cli_usage(msg,
+                               "the plot is PNG, SVG or PDF: name it .png, .svg or .pdf "
+                               "(--plot %s)",
+                               a->plot);
+    return H5DIV_OK;
+}
+
+/* Serial and without MPI: HDF5's default (sec2) driver reads the file.
+ * Under a launcher every process reads it and reaches the same verdict;
+ * only rank 0 draws and prints. */
 static int run_history(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
-    if (a->npos != 1) {
-        h5div_cli_error(cx,
-                        "history needs one history file FILE[:/group], got %d arguments "
-                        "(try h5div history --help)",
-                        a->npos);
-        return H5DIV_EUSAGE;
+    char msg[H5DIV_CLI_MSG] = "";
+    history h;
+    memset(&h, 0, sizeof h);
+    h.measures = a->measures;
+    int st = read_history(a->out_file, a->out_path, &h, msg, sizeof msg);
+    /* The plot first: a failed command prints nothing on stdout. */
+    if (st == H5DIV_OK && a->plot && cx->rank == 0)
+        st = plot_history(&h, a->plot, a->verbose && !a->quiet, msg, sizeof msg);
+    if (st == H5DIV_OK && cx->rank == 0) {
+        if (a->csv)
+            print_csv(cx->out, &h);
+        else
+            print_table(cx->out, &h);
+        fflush(cx->out);
     }
-    char file[4096], group[4096], msg[H5DIV_CLI_MSG] = "";
-    if (h5div_cli_split_output(a->pos[0], file, sizeof file, group, sizeof group, "/runs") != 0) {
-        h5div_cli_error(cx, "history must be FILE or FILE:/group, not the root group (%s)",
-                        a->pos[0]);
-        return H5DIV_EUSAGE;
-    }
-    /* Serial: rank 0 reads and prints, the others wait for its verdict. */
-    int st = H5DIV_OK;
-    if (cx->rank == 0) {
-        history h;
-        memset(&h, 0, sizeof h);
-        h.measures = a->measures;
-        st = read_history(file, group, &h, msg, sizeof msg);
-        /* The plot first: a failed command prints nothing on stdout. */
-        if (st == H5DIV_OK && a->plot)
-            st = plot_history(&h, a->plot, a->verbose && !a->quiet, msg, sizeof msg);
-        if (st == H5DIV_OK) {
-            if (a->csv)
-                print_csv(cx->out, &h);
-            else
-                print_table(cx->out, &h);
-            fflush(cx->out);
-        }
-        free_history(&h);
-    }
-    st = h5div_cli_agree(cx, st, msg);
-    if (st != H5DIV_OK) {
+    free_history(&h);
+    if (st != H5DIV_OK)
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
-        return st;
-    }
-    return H5DIV_OK;
+    return st;
 }
 
 const h5div_cli_command h5div_cmd_history = {
@@ -806,5 +852,7 @@ const h5div_cli_command h5div_cmd_history = {
     history_help,
     H5DIV_CLI_OPT(H5DIV_OPT_CSV) | H5DIV_CLI_OPT(H5DIV_OPT_PLOT) |
         H5DIV_CLI_OPT(H5DIV_OPT_MEASURES),
+    0,
+    check_history,
     run_history,
 };

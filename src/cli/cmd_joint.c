@@ -40,28 +40,31 @@ static const char joint_help[] =
     "\n"
     "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
 
-static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+static int check_joint(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1) {
-        h5div_cli_error(cx,
-                        "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
-                        "(try h5div joint --help)",
-                        a->npos);
-        return H5DIV_EUSAGE;
-    }
-    h5div_options opt = a->opt;
-    opt.measures = H5DIV_JOINT_ALL;
+    if (a->npos != 1)
+        return h5div_cli_usage(msg,
+                               "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
+                               "(try h5div joint --help)",
+                               a->npos);
+    a->opt.measures = H5DIV_JOINT_ALL;
     const char *names[H5DIV_JOINT_NMEASURES];
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
-    if (h5div_cli_select_measures(cx, a, "joint", names, H5DIV_JOINT_NMEASURES, &opt.measures))
-        return H5DIV_EUSAGE;
+    int st = h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES,
+                                       &a->opt.measures, msg);
+    if (st != H5DIV_OK)
+        return st;
+    return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
+}
+
+static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    h5div_options opt = a->opt;
     char msg[H5DIV_CLI_MSG] = "";
     double t0 = MPI_Wtime();
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
-    if (st == H5DIV_EUSAGE)
-        return st;
     h5div_joint_result res;
     if (st == H5DIV_OK)
         st = h5div_joint_files(cx->comm, a->pos[0], &opt, &res, msg, sizeof msg);
@@ -106,5 +109,7 @@ const h5div_cli_command h5div_cmd_joint = {
     "entropies, conditional entropies and mutual information of a 2-D joint histogram",
     joint_help,
     H5DIV_CLI_EVAL_OPTS,
+    1,
+    check_joint,
     run_joint,
 };

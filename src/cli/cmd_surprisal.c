@@ -32,25 +32,22 @@ static const char surprisal_help[] =
     "\n"
     "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
 
+static int check_surprisal(h5div_cli_args *a, char *msg)
+{
+    if (a->npos != 1)
+        return h5div_cli_usage(msg,
+                               "surprisal needs one histogram FILE:/P, got %d arguments "
+                               "(try h5div surprisal --help)",
+                               a->npos);
+    if (!a->output)
+        return h5div_cli_usage(msg, "surprisal needs an output dataset -o FILE:/dataset (-o)");
+    return h5div_cli_check_output(a, "/surprisal", "FILE:/dataset", msg);
+}
+
 static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
-    if (a->npos != 1) {
-        h5div_cli_error(cx,
-                        "surprisal needs one histogram FILE:/P, got %d arguments "
-                        "(try h5div surprisal --help)",
-                        a->npos);
-        return H5DIV_EUSAGE;
-    }
-    char out_file[4096] = "", out_dset[4096] = "", msg[H5DIV_CLI_MSG] = "";
-    if (!a->output) {
-        h5div_cli_error(cx, "surprisal needs an output dataset -o FILE:/dataset (-o)");
-        return H5DIV_EUSAGE;
-    }
-    if (h5div_cli_split_output(a->output, out_file, sizeof out_file, out_dset, sizeof out_dset,
-                               "/surprisal") != 0) {
-        h5div_cli_error(cx, "output must be FILE:/dataset, not the root group (%s)", a->output);
-        return H5DIV_EUSAGE;
-    }
+    const char *out_file = a->out_file, *out_dset = a->out_path;
+    char msg[H5DIV_CLI_MSG] = "";
     h5div_options opt = a->opt;
     double t0 = MPI_Wtime();
     int st = H5DIV_OK;
@@ -69,13 +66,10 @@ static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         return st;
     }
     if (cx->rank == 0) {
-        const char *units = opt.base == H5DIV_BASE_2 ? "bits" : opt.base == H5DIV_BASE_E ? "nats" : "hartleys";
-        const char *base = opt.base == H5DIV_BASE_2 ? "2" : opt.base == H5DIV_BASE_E ? "e" : "10";
+        const char *units = h5div_cli_base_units(opt.base);
         if (a->json) {
-            fprintf(cx->out,
-                    "{\"command\": \"surprisal\", \"base\": \"%s\", \"units\": \"%s\", "
-                    "\"ranks\": %d,\n \"inputs\": {\"p\": ",
-                    base, units, cx->size);
+            h5div_cli_json_head(cx->out, "surprisal", opt.base, cx->size);
+            fputs(" \"inputs\": {\"p\": ", cx->out);
             h5div_cli_json_string(cx->out, a->pos[0]);
             fputs("},\n \"output\": ", cx->out);
             h5div_cli_json_string(cx->out, a->output);
@@ -99,5 +93,7 @@ const h5div_cli_command h5div_cmd_surprisal = {
     "per-bin self-information -log_b p(i) of P, written as a dataset (-o FILE:/dataset)",
     surprisal_help,
     H5DIV_CLI_EVAL_OPTS & ~H5DIV_CLI_OPT(H5DIV_OPT_MEASURES),
+    1,
+    check_surprisal,
     run_surprisal,
 };

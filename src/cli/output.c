@@ -9,9 +9,38 @@
 
 #define FIRST_ROWS 5
 
-static const char *base_text(h5div_base b)
+const char *h5div_cli_base_text(h5div_base b)
 {
     return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
+}
+
+const char *h5div_cli_base_units(h5div_base b)
+{
+    return b == H5DIV_BASE_2 ? "bits" : b == H5DIV_BASE_E ? "nats" : "hartleys";
+}
+
+/* "units" is the unit of the base (kept for readers of the first JSON
+ * layout); "measure_units" gives each measure's own, "1" for unitless ones. */
+void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ranks)
+{
+    fputs("{\"command\": ", out);
+    h5div_cli_json_string(out, command);
+    fputs(", \"version\": ", out);
+    h5div_cli_json_string(out, h5div_version_string());
+    fprintf(out, ", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
+            h5div_cli_base_text(base), h5div_cli_base_units(base), ranks);
+}
+
+void h5div_cli_json_units(FILE *out, const char *const *names, const char *const *units, int n)
+{
+    fputs(",\n \"measure_units\": {", out);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ", " : "", out);
+        h5div_cli_json_string(out, names[i]);
+        fputs(": ", out);
+        h5div_cli_json_string(out, units[i]);
+    }
+    fputc('}', out);
 }
 
 /* 17 significant digits round-trip every double; non-finite values as text. */
@@ -137,9 +166,7 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     FILE *out = cx->out;
     const int k = b->candidates, root = cx->rank == 0;
     if (root) {
-        fprintf(out,
-                "{\"command\": \"%s\", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
-                b->command, base_text(base), h5div_measure_units(H5DIV_ENTROPY_P, base), cx->size);
+        h5div_cli_json_head(out, b->command, base, cx->size);
         fputs(" \"inputs\": {\"p\": ", out);
         h5div_cli_json_string(out, in->p_ref);
         if (in->q_refs) {
@@ -189,8 +216,16 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
         if (root && k > 1)
             fputc(']', out);
     }
-    if (root)
-        fputs("}}\n", out);
+    if (root) {
+        const char *names[H5DIV_COMPARE_MAX_COLUMNS], *units[H5DIV_COMPARE_MAX_COLUMNS];
+        for (int i = 0; i < b->ncolumns; i++) {
+            names[i] = b->columns[i].name;
+            units[i] = b->columns[i].units;
+        }
+        fputc('}', out);
+        h5div_cli_json_units(out, names, units, b->ncolumns);
+        fputs("}\n", out);
+    }
     return H5DIV_OK;
 }
 

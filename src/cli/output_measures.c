@@ -20,10 +20,7 @@ void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m)
         }
         return;
     }
-    const char *b = m->base == H5DIV_BASE_2 ? "2" : m->base == H5DIV_BASE_E ? "e" : "10";
-    const char *u = m->base == H5DIV_BASE_2 ? "bits" : m->base == H5DIV_BASE_E ? "nats" : "hartleys";
-    fprintf(out, "{\"command\": \"%s\", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
-            m->command, b, u, m->ranks);
+    h5div_cli_json_head(out, m->command, m->base, m->ranks);
     fprintf(out, " \"inputs\": {\"%s\": ", m->input_name);
     h5div_cli_json_string(out, m->input_ref);
     fputs("},\n", out);
@@ -37,5 +34,7 @@ void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m)
         fprintf(out, "%s\"%s\": ", i ? ", " : "", m->names[i]);
         h5div_cli_json_number(out, m->values[i]);
     }
-    fputs("}}\n", out);
+    fputc('}', out);
+    h5div_cli_json_units(out, m->names, m->units, m->n);
+    fputs("}\n", out);
 }
