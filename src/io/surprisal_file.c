@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Per-bin self-information written with collective parallel HDF5 writes into a temporary file. */
+/* Per-bin self-information of a histogram or of each row of a 2-D dataset, written with collective
+ * parallel HDF5 writes into a temporary file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,25 @@
 /* Output chunks of 1 MiB of float64. */
 #define OUT_CHUNK_BINS ((hsize_t)1 << 17)
 
+#define NO_ROW UINT64_MAX
+
+/* Each row (a 1-D histogram is one row) is normalised by its own total.
+ * Rows are split over the ranks by whole blocks as in entropy: the total of
+ * a row that spans ranks is reduced exactly among just the ranks that hold
+ * it, so every row's total, and each bin's value, has the same bits on any
+ * number of ranks. */
 typedef struct surprisal_job {
     const char *p_ref, *out_file, *out_path, *command;
     int overwrite;
     const h5div_options *opt;
     uint64_t *bins;
-    h5div_acc tot;
-    h5div_entropy_norm nm;
+    h5div_grid g;
+    int two_d;
+    h5div_rows rw;                /* rows touched, owned and shared */
+    uint64_t cur_row;             /* row in progress */
+    h5div_acc cur_tot, slot_tot[2];
+    double *tot_hi, *tot_lo;      /* [row - rw.lo]: each touched row's total */
+    h5div_entropy_norm nm;        /* of the row in progress */
     double ln_b;
     hid_t dset, space; /* output dataset and its file space */
     double *out;       /* piece-sized buffer of the values */
@@ -26,15 +39,39 @@ typedef struct surprisal_job {
 
 enum { PASS_TOTAL = 0, PASS_WRITE };
 
+/* Select the flat bins [first, first + n) of the output: one hyperslab of a
+ * 1-D dataset; of a 2-D one the rest of the first row, the whole rows
+ * between, and the start of the last row (row-major, as the values are). */
+static herr_t select_bins(const surprisal_job *j, uint64_t first, size_t n)
+{
+    if (!j->two_d) {
+        hsize_t off = first, cnt = n;
+        return H5Sselect_hyperslab(j->space, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
+    }
+    const uint64_t cols = j->g.cols, last = first + n - 1;
+    const uint64_t r0 = first / cols, c0 = first % cols, r1 = last / cols, c1 = last % cols;
+    hsize_t off[2] = {r0, c0}, cnt[2] = {1, r0 == r1 ? n : cols - c0};
+    herr_t rc = H5Sselect_hyperslab(j->space, H5S_SELECT_SET, off, NULL, cnt, NULL);
+    if (rc >= 0 && r1 > r0 + 1) {
+        hsize_t o[2] = {r0 + 1, 0}, c[2] = {r1 - r0 - 1, cols};
+        rc = H5Sselect_hyperslab(j->space, H5S_SELECT_OR, o, NULL, c, NULL);
+    }
+    if (rc >= 0 && r1 > r0) {
+        hsize_t o[2] = {r1, 0}, c[2] = {1, c1 + 1};
+        rc = H5Sselect_hyperslab(j->space, H5S_SELECT_OR, o, NULL, c, NULL);
+    }
+    return rc;
+}
+
 static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *v, char *msg,
                       size_t len)
 {
-    hsize_t off = first, cnt = n, one = n ? cnt : 1;
+    hsize_t one = n ? (hsize_t)n : 1;
     hid_t mspace = H5Screate_simple(1, &one, NULL);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     herr_t rc = mspace >= 0 && dxpl >= 0 ? 0 : -1;
     if (rc >= 0)
-        rc = n ? H5Sselect_hyperslab(j->space, H5S_SELECT_SET, &off, NULL, &cnt, NULL)
+        rc = n ? select_bins(j, first, n)
                : (H5Sselect_none(j->space) < 0 ? -1 : H5Sselect_none(mspace));
     if (rc >= 0)
         rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
@@ -53,23 +90,89 @@ static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *
     return H5DIV_OK;
 }
 
+/* The total of the row in progress is complete here, or (a row shared with
+ * other ranks) waits in its slot for the reduction. */
+static void flush_total(surprisal_job *j)
+{
+    if (j->cur_row == NO_ROW)
+        return;
+    int s = h5div_rows_shared(&j->rw, j->cur_row);
+    if (s >= 0)
+        j->slot_tot[s % 2] = j->cur_tot;
+    else
+        h5div_acc_round2(&j->cur_tot, &j->tot_hi[j->cur_row - j->rw.lo],
+                         &j->tot_lo[j->cur_row - j->rw.lo]);
+    j->cur_row = NO_ROW;
+}
+
 static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
                            char *msg, size_t len)
 {
     surprisal_job *j = ctx;
-    if (pass == PASS_TOTAL) {
-        H5DIV_CHECK(h5div_check_values(v[0], n, first_bin, 0, j->p_ref, msg, len));
-        h5div_total_add(v[0], n, j->opt->pseudocount, &j->tot);
-        return H5DIV_OK;
+    const uint64_t cols = j->g.cols, end = first_bin + n;
+    /* Segments of one row each; a piece starts on a block boundary of its
+     * row and rows start on one, so every segment does too. */
+    for (uint64_t pos = first_bin; pos < end;) {
+        const uint64_t row = pos / cols;
+        const uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
+        const double *x = v[0] + (pos - first_bin);
+        const size_t m = (size_t)(seg_end - pos);
+        if (row != j->cur_row) {
+            if (pass == PASS_TOTAL) {
+                flush_total(j);
+                h5div_acc_init(&j->cur_tot);
+            } else {
+                h5div_entropy_norm_init(&j->nm, j->tot_hi[row - j->rw.lo],
+                                        j->tot_lo[row - j->rw.lo], j->opt->pseudocount);
+            }
+            j->cur_row = row;
+        }
+        if (pass == PASS_TOTAL) {
+            H5DIV_CHECK(h5div_check_values(x, m, pos, j->two_d ? cols : 0, j->p_ref, msg, len));
+            h5div_total_add(x, m, j->opt->pseudocount, &j->cur_tot);
+        } else {
+            h5div_surprisal_values(x, m, &j->nm, j->ln_b, j->out + (pos - first_bin));
+        }
+        pos = seg_end;
     }
-    h5div_surprisal_values(v[0], n, &j->nm, j->ln_b, j->out);
+    if (pass == PASS_TOTAL)
+        return H5DIV_OK;
     return write_slab(j, first_bin, n, j->out, msg, len);
+}
+
+/* After the total pass: reduce the shared rows' totals among the ranks
+ * that hold them (parity 0 first on every rank), refuse empty rows and
+ * totals that overflow. Agreed status. */
+static int settle_totals(MPI_Comm comm, surprisal_job *j, char *msg, size_t len)
+{
+    flush_total(j);
+    for (int p = 0; p < 2; p++) {
+        if (j->rw.sc.c[p] == MPI_COMM_NULL)
+            continue;
+        H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], &j->slot_tot[p], 1));
+        uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
+        h5div_acc_round2(&j->slot_tot[p], &j->tot_hi[row - j->rw.lo], &j->tot_lo[row - j->rw.lo]);
+    }
+    int st = H5DIV_OK;
+    for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
+        double hi = j->tot_hi[row - j->rw.lo];
+        if (hi > 0.0 && isfinite(hi))
+            continue;
+        const char *what = hi == 0.0 ? "is all zeros" : "total overflows a double";
+        if (j->two_d)
+            h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, j->p_ref,
+                            (unsigned long long)row);
+        else
+            h5div_set_error(msg, len, "histogram %s (%s)", what, j->p_ref);
+        st = H5DIV_EINPUT;
+    }
+    return h5div_par_agree(comm, st, msg, len);
 }
 
 /* Collective: create the output dataset (and its groups) in the open
  * temporary file, replacing an existing one only with overwrite. */
-static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, uint64_t bins,
-                         const char *created, char *msg, size_t len)
+static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created,
+                         char *msg, size_t len)
 {
     int e = h5div_h5_path_exists(f, j->out_path);
     if (e > 0 && !j->overwrite) {
@@ -82,10 +185,17 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, uint64_t bins
                         j->out_path);
         return H5DIV_EOUTPUT;
     }
-    hsize_t dims = bins, chunk = bins < OUT_CHUNK_BINS ? bins : OUT_CHUNK_BINS;
-    j->space = H5Screate_simple(1, &dims, NULL);
+    /* P's shape; chunks of about OUT_CHUNK_BINS values, whole rows of a
+     * 2-D output when they fit. */
+    const int rank = j->two_d ? 2 : 1;
+    hsize_t dims[2] = {j->g.rows, j->g.cols}, chunk[2];
+    chunk[1] = j->g.cols < OUT_CHUNK_BINS ? j->g.cols : OUT_CHUNK_BINS;
+    chunk[0] = OUT_CHUNK_BINS / chunk[1] < j->g.rows ? OUT_CHUNK_BINS / chunk[1] : j->g.rows;
+    if (!j->two_d)
+        dims[0] = j->g.cols, chunk[0] = chunk[1];
+    j->space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), lcpl = H5Pcreate(H5P_LINK_CREATE);
-    if (j->space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 &&
+    if (j->space >= 0 && dcpl >= 0 && lcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 &&
         H5Pset_create_intermediate_group(lcpl, 1) >= 0)
         j->dset = H5Dcreate2(f, j->out_path, H5T_IEEE_F64LE, j->space, lcpl, dcpl, H5P_DEFAULT);
     if (dcpl >= 0)
@@ -131,7 +241,7 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     H5DIV_CHECK(h5div_agree_options(comm, opt, msg, len));
     h5div_dset d;
-    H5DIV_CHECK(h5div_dset_open(comm, j->p_ref, &d, msg, len));
+    H5DIV_CHECK(h5div_dset_open_batch(comm, j->p_ref, &d, msg, len));
     *j->bins = d.bins;
     h5div_dset *ds[1] = {&d};
     h5div_sweep sw;
@@ -141,24 +251,25 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         return st;
     }
     j->out = sw.scratch[0];
-    h5div_acc_init(&j->tot);
-    st = h5div_sweep_run(comm, &sw, PASS_TOTAL, 0, opt, surprisal_piece, j, msg, len);
-    if (st == H5DIV_OK)
-        st = h5div_par_sum_acc(comm, &j->tot, 1);
+    j->g = sw.grid;
+    j->two_d = d.rows > 0;
+    j->cur_row = NO_ROW;
+    j->ln_b = h5div_ln_base(opt->base);
+    st = h5div_rows_init(comm, &sw, &j->rw, msg, len);
     if (st == H5DIV_OK) {
-        double hi, lo;
-        h5div_acc_round2(&j->tot, &hi, &lo);
-        if (hi == 0.0) {
-            h5div_set_error(msg, len, "histogram is all zeros (%s)", j->p_ref);
-            st = H5DIV_EINPUT;
-        } else if (!isfinite(hi)) {
-            h5div_set_error(msg, len, "histogram total overflows a double (%s)", j->p_ref);
-            st = H5DIV_EINPUT;
-        } else {
-            h5div_entropy_norm_init(&j->nm, hi, lo, opt->pseudocount);
-            j->ln_b = h5div_ln_base(opt->base);
-        }
+        size_t nrows = (size_t)(j->rw.hi - j->rw.lo);
+        int ok = (j->tot_hi = calloc(nrows ? nrows : 1, sizeof *j->tot_hi)) != NULL &&
+                 (j->tot_lo = calloc(nrows ? nrows : 1, sizeof *j->tot_lo)) != NULL;
+        if (!ok)
+            h5div_set_error(msg, len, "out of memory for the totals of %zu rows", nrows);
+        st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
     }
+    h5div_acc_init(&j->slot_tot[0]);
+    h5div_acc_init(&j->slot_tot[1]);
+    if (st == H5DIV_OK)
+        st = h5div_sweep_run(comm, &sw, PASS_TOTAL, 0, opt, surprisal_piece, j, msg, len);
+    if (st == H5DIV_OK)
+        st = settle_totals(comm, j, msg, len);
     /* The temporary copy, made by rank 0 and opened by all. */
     h5div_temp_out t;
     hid_t f = H5I_INVALID_HID;
@@ -166,9 +277,10 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = h5div_temp_open(comm, j->out_file, &t, &f, msg, len);
         j->dset = j->space = H5I_INVALID_HID;
         if (st == H5DIV_OK) {
-            st = create_output(comm, j, f, d.bins, t.created, msg, len);
+            st = create_output(comm, j, f, t.created, msg, len);
             st = h5div_par_agree(comm, st, msg, len);
         }
+        j->cur_row = NO_ROW;
         if (st == H5DIV_OK)
             st = h5div_sweep_run(comm, &sw, PASS_WRITE, H5DIV_SWEEP_COLLECTIVE_FN, opt,
                                  surprisal_piece, j, msg, len);
@@ -180,6 +292,9 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             H5Sclose(j->space);
         st = h5div_temp_close(comm, j->out_file, &t, f, st, msg, len);
     }
+    free(j->tot_hi);
+    free(j->tot_lo);
+    h5div_rows_free(&j->rw);
     h5div_sweep_free(&sw);
     h5div_dset_close(&d);
     return st;
@@ -192,6 +307,7 @@ int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file
 {
     surprisal_job j;
     memset(&j, 0, sizeof j);
+    j.rw.sc.c[0] = j.rw.sc.c[1] = MPI_COMM_NULL;
     uint64_t dummy = 0;
     j.p_ref = p_ref;
     j.out_file = out_file;
