@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """`h5div surprisal`: the written dataset against mpmath (-log_b p at 40
 digits) for integer and float inputs and every base, inf for empty bins,
-identical bits on 1-4 ranks and under small pieces, layout (shape, chunked
-float64, attribute units), write safety (an existing dataset needs
+identical bits on 1-4 ranks and under small pieces, 2-D input [m, n] (one
+row of self-information per histogram, each row normalised by its own total,
+against mpmath and numpy at 1-3 ranks, rows spanning ranks and pieces),
+layout (shape, chunked float64, attribute units), write safety (an existing dataset needs
 --overwrite; a failed run leaves the earlier file intact and no temporary
 file behind), and the error paths."""
 
@@ -32,6 +34,11 @@ def oracle(P, base="2", alpha=0.0):
         s = mpmath.fsum(vals)
         lb = {"2": mpmath.log(2), "e": 1, "10": mpmath.log(10)}[base]
         return [float(-mpmath.log(v / s) / lb) if v else math.inf for v in vals]
+
+
+def oracle_rows(P, base="2"):
+    """-log_b(p) of every bin, p = P[r] / sum P[r] per row, from mpmath."""
+    return np.array([oracle(row, base) for row in P.tolist()])
 
 
 def read_out(path, dset):
@@ -138,8 +145,76 @@ def case_errors(ctx):
     ctx.check(not os.path.exists(ctx.path("x.h5")), "failed runs created the output file")
 
 
+def case_rows(ctx):
+    """2-D input [m, n]: a float64 dataset of P's shape whose row r is the
+    self-information of row r normalised by its own total (mpmath at 80
+    digits; numpy's -log(P / P.sum(axis=1)) as a second oracle), inf exactly
+    on the empty bins, the same bits on 1, 2 and 3 ranks and with pieces
+    smaller than a row, so rows span ranks and pieces. Rows of very
+    different totals (1e-3 to 1e12) catch a total shared between rows."""
+    rng = np.random.default_rng(16)
+    m, n = 7, 700
+    P = rng.integers(0, 1000, (m, n)).astype(np.int64)
+    P[1, ::5] = 0
+    P[3] = 0
+    P[3, 17] = 4                      # a point mass: 0 bits there, inf elsewhere
+    P[4] *= 10**9                     # a row of a much larger total
+    P[5, -1] = 10**12                 # one dominant bin at the end of a row
+    p = write(ctx, "rows", P, "i8")
+    want = {b: oracle_rows(P, b) for b in ("2", "e")}
+    with np.errstate(divide="ignore"):
+        Pf = P.astype(np.float64)
+        np_bits = -np.log2(Pf / Pf.sum(axis=1, keepdims=True))
+    ref = None
+    for n_ranks in (None, 2, 3):
+        for base in ("2", "e"):
+            out = ctx.path(f"rows{n_ranks}{base}.h5")
+            what = f"surprisal 2-D -b {base} ranks={n_ranks}"
+            res = ctx.h5div_run(["surprisal", "-qb", base, p, "-o", out + ":/s"], ranks=n_ranks)
+            if not T.check_success(ctx, res, what):
+                continue
+            v, attrs, chunks, dt = read_out(out, "/s")
+            if not ctx.check(v.shape == (m, n) and dt == np.float64,
+                             f"{what}: shape {v.shape} dtype {dt}, want ({m}, {n}) float64", res):
+                continue
+            ctx.check(chunks is not None and len(chunks) == 2, f"{what}: chunks {chunks}")
+            ctx.check(attrs.get("units") == T.BASE_UNITS[base], f"{what}: units {attrs.get('units')!r}")
+            w = want[base]
+            ctx.check(np.array_equal(np.isinf(v), P == 0) and not np.any(np.isnan(v)),
+                      f"{what}: inf must be exactly on the empty bins")
+            fin = np.isfinite(w) & (w != 0)
+            err = float((np.abs(v[fin] - w[fin]) / np.abs(w[fin])).max())
+            ctx.check(err <= 1e-14, f"{what}: max relative error vs mpmath {err:.3g} > 1e-14")
+            ctx.check(v[3, 17] == 0.0 and not np.signbit(v[3, 17]), f"{what}: point mass {v[3, 17]!r}, want +0")
+            if base == "2":
+                nfin = np.isfinite(np_bits) & (np_bits > 1e-3)
+                nerr = float((np.abs(v[nfin] - np_bits[nfin]) / np_bits[nfin]).max())
+                ctx.check(nerr <= 1e-12, f"{what}: max relative error vs numpy {nerr:.3g} > 1e-12")
+                if ref is None:
+                    ref = v
+                else:
+                    ctx.check(ref.tobytes() == v.tobytes(), f"{what}: bits differ from 1 rank")
+    # Pieces of 2 KiB (256 bins) and rows of 700 bins: every row spans pieces and ranks.
+    out = ctx.path("rows_small.h5")
+    res = ctx.h5div_run(["surprisal", "--memory-per-rank", "4KiB", "--piece-size", "2KiB", p,
+                         "-o", out + ":/g/s"], ranks=3)
+    if T.check_success(ctx, res, "2-D, small pieces, 3 ranks") and ref is not None:
+        ctx.check(read_out(out, "/g/s")[0].tobytes() == ref.tobytes(), "2-D small pieces: bits differ")
+    # An all-zero row is an input error naming the row; 3-D input is refused.
+    Z = P.copy()
+    Z[6] = 0
+    z = write(ctx, "zrow", Z, "i8")
+    for n_ranks in (None, 3):
+        T.check_error(ctx, ctx.h5div_run(["surprisal", z, "-o", ctx.path("z.h5") + ":/s"], ranks=n_ranks),
+                      3, f"all-zero row (ranks={n_ranks})", r"all zeros.*row 6")
+    c = write(ctx, "cube", np.ones((2, 3, 4)), "f8")
+    T.check_error(ctx, ctx.h5div_run(["surprisal", c, "-o", ctx.path("z.h5") + ":/s"]), 3, "3-D input")
+    ctx.check(not os.path.exists(ctx.path("z.h5")), "failed runs created the output file")
+
+
 CASES = {
     "values": case_values,
+    "rows": case_rows,
     "floats_pseudocount": case_floats_pseudocount,
     "safety": case_safety,
     "errors": case_errors,

@@ -485,7 +485,11 @@ static void print_top_help(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n"
-          "h5div COMMAND --help shows the options of a command.\n"
+          "h5div COMMAND --help shows the options of a command. Options and operands\n"
+          "mix in any order; short options bundle (-qv, -qb e, -be), values may be\n"
+          "attached (--base=e); -- ends the options.\n"
+          "Only compare, entropy, joint and surprisal start MPI; --help, --version,\n"
+          "usage errors and history run without it.\n"
           "  --version  print the version and exit\n"
           "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n",
           out);
