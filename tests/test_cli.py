@@ -5,9 +5,13 @@ input (3) and output (4) error path of CONTRACT.md, plain and on 3 ranks.
 An error must be one line `h5div: error: <what> (<where>)` on stderr,
 printed once, nothing on stdout, and the same exit code on every rank."""
 
+import json
 import os
 import re
+import shutil
 import stat
+import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -119,18 +123,27 @@ def case_base_options(ctx):
 
 
 def case_json(ctx):
-    """--json is one JSON object (not one per rank) with the contract keys."""
+    """--json is one JSON object (not one per rank) with the contract keys,
+    the version of --version and each measure's units in measure_units."""
     make_input(ctx)
+    res = expect_ok(ctx, ["--version"])
+    version = res.out.split()[-1] if res.out.strip() else None
     for n in (None, 1, 2, 3, 4):
         res = expect_ok(ctx, ["compare", "--json", P_REF, Q_REF], n)
         obj, values = T.parse_json_output(ctx, res, f"--json {label(n)}")
         if obj is None:
             continue
         T.check_json_header(ctx, obj, res, f"--json {label(n)}", ranks=n or 1, p=P_REF, q=Q_REF)
-        ctx.check(set(obj) >= {"command", "base", "units", "ranks", "inputs", "measures"},
+        ctx.check(set(obj) >= {"command", "version", "base", "units", "ranks", "inputs", "measures",
+                               "measure_units"},
                   f"--json {label(n)}: keys {sorted(obj)}", res)
         ctx.check(list(values) == T.COMPARE_MEASURES,
                   f"--json {label(n)}: measures {list(values)}, want {T.COMPARE_MEASURES}", res)
+        ctx.check(obj.get("version") == version,
+                  f"--json {label(n)}: version {obj.get('version')!r}, want {version!r} (--version)", res)
+        want_units = {m: T.units_of(m, "2") for m in T.COMPARE_MEASURES}
+        ctx.check(obj.get("measure_units") == want_units,
+                  f"--json {label(n)}: measure_units {obj.get('measure_units')!r}, want {want_units}", res)
 
 
 def case_quiet_verbose(ctx):
@@ -394,6 +407,173 @@ def case_output_not_writable(ctx):
     ctx.check(snapshot(ctx) == before, "a failed -o changed the files in the directory")
 
 
+# -- JSON units per measure -------------------------------------------------
+
+# The units of every measure by the contract and the README's tables: the
+# base's unit for entropies, information and divergences measured in it,
+# "1" for the unitless ones.
+UNITLESS_ALL = {"js_distance", "total_variation", "hellinger", "chi2_pq", "chi2_qp", "wasserstein1",
+                "ks", "perplexity", "total_count", "nonzero_bins", "shrinkage_lambda",
+                "normalized_mutual_information"}
+
+
+def contract_units(measure, base):
+    return "1" if measure.split(":")[0] in UNITLESS_ALL else T.BASE_UNITS[base]
+
+
+def case_json_units(ctx):
+    """measure_units of compare (with the extra divergences), entropy and
+    joint, in every base, against the contract's units; the top-level
+    `units` (the base's unit) and `version` are kept in every command."""
+    make_input(ctx)
+    rng = np.random.default_rng(160)
+    with h5py.File(ctx.path("counts.h5"), "w") as f:
+        f["P"] = rng.integers(0, 30, 500).astype(np.int32)
+        f["PXY"] = rng.integers(0, 30, (20, 25)).astype(np.int32)
+    version = expect_ok(ctx, ["--version"]).out.split()[-1]
+    runs = [
+        ["compare", "--measures", "kl_pq,js_distance,bhattacharyya,chi2_pq,chi2_qp,renyi_pq:2,"
+         "renyi_qp:0.5,wasserstein1,ks,hellinger,total_variation", P_REF, Q_REF],
+        ["compare", P_REF, Q_REF, P_REF],
+        ["entropy", "--estimator", "shrink", "counts.h5:/P"],
+        ["entropy", "counts.h5:/P"],
+        ["joint", "counts.h5:/PXY"],
+    ]
+    for args in runs:
+        for base in ("2", "e", "10"):
+            what = f"{' '.join(args)} -b {base} --json"
+            res = expect_ok(ctx, args + ["-b", base, "--json"], what=what)
+            try:
+                obj = json.loads(res.out)
+                values = list(obj["measures"])
+            except (ValueError, KeyError, TypeError) as e:
+                ctx.check(False, f"{what}: stdout is not a JSON object with measures ({e})", res)
+                continue
+            want = {m: contract_units(m, base) for m in values}
+            ctx.check(obj.get("measure_units") == want,
+                      f"{what}: measure_units {obj.get('measure_units')!r}, want {want}", res)
+            ctx.check(list(obj.get("measure_units", {})) == list(values),
+                      f"{what}: measure_units not in the order of measures", res)
+            ctx.check(obj.get("units") == T.BASE_UNITS[base] and obj.get("version") == version
+                      and obj.get("command") == args[0],
+                      f"{what}: units {obj.get('units')!r}, version {obj.get('version')!r}, "
+                      f"command {obj.get('command')!r}", res)
+
+
+# -- MPI only where needed ----------------------------------------------------
+
+def run_env(ctx, argv, env, timeout=T.DEFAULT_TIMEOUT):
+    """ARGV with exactly the environment ENV (no MPI variables unless given)."""
+    saved = ctx.env
+    ctx.env = env
+    try:
+        return ctx.run(argv, timeout=timeout)
+    finally:
+        ctx.env = saved
+
+
+def case_no_mpi(ctx):
+    """--version, --help, COMMAND --help and usage errors start no MPI: they
+    succeed (or exit 2 with one line) under `env -i`, where Open MPI cannot
+    start even a singleton (MPI_Init there fails with a screen of errors),
+    and --version takes milliseconds, not the 0.3-0.5 s of an MPI start."""
+    make_input(ctx)
+    bare = {}
+    res = run_env(ctx, [ctx.h5div, "--version"], bare)
+    T.check_success(ctx, res, "env -i h5div --version")
+    ctx.check(re.fullmatch(r"h5div \d+\.\d+\.\d+\S*\n", res.out) and res.err == "",
+              "env -i h5div --version: want one line 'h5div X.Y.Z' and nothing on stderr", res)
+    times = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        subprocess.run([ctx.h5div, "--version"], env=bare, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10)
+        times.append(time.monotonic() - t0)
+    ctx.note(f"env -i h5div --version: {min(times) * 1e3:.1f} ms best of 5, {max(times) * 1e3:.1f} ms worst")
+    ctx.check(min(times) < 0.15, f"env -i h5div --version takes {min(times):.3f} s (best of 5), want < 0.15 s")
+    for args in (["--help"], ["-h"], ["compare", "--help"], ["entropy", "-h"], ["joint", "--help"],
+                 ["surprisal", "--help"], ["history", "--help"], ["compare", "-qh"]):
+        res = run_env(ctx, [ctx.h5div] + args, bare)
+        T.check_success(ctx, res, f"env -i h5div {' '.join(args)}")
+        ctx.check(res.out.startswith("usage: h5div") and res.err == "",
+                  f"env -i h5div {' '.join(args)}: want the help on stdout only", res)
+    usage = [
+        (["compare", "--frobnicate", P_REF, Q_REF], r"frobnicate"),
+        (["compare", P_REF], r"compare needs"),
+        (["compare", "--measures", "kl_pq,bogus", P_REF, Q_REF], r"bogus"),
+        (["compare", "--measures", "renyi_pq:1", P_REF, Q_REF], r"renyi"),
+        (["compare", "-b", "3", P_REF, Q_REF], r"base"),
+        (["compare", "-o", "x.h5:/", P_REF, Q_REF], r"root group"),
+        (["entropy", "--estimator", "nope", P_REF], r"estimator"),
+        (["entropy", "--measures", "shrinkage_lambda", P_REF], r"shrink"),
+        (["joint", "--measures", "entropy", P_REF], r"measure"),
+        (["surprisal", P_REF], r"-o"),
+        (["history", "h.h5", "--plot", "h.jpg"], r"\.png"),
+        (["frobnicate"], r"frobnicate"),
+        ([], r"no command"),
+    ]
+    for args, message in usage:
+        res = run_env(ctx, [ctx.h5div] + args, bare)
+        T.check_error(ctx, res, 2, f"env -i h5div {' '.join(args)}", message)
+    # The printing rank is the launcher's: another rank prints nothing and
+    # exits with the same code, rank 0 (or no launcher) prints.
+    for var in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        res = run_env(ctx, [ctx.h5div, "--version"], {var: "1"})
+        ctx.check(res.rc == 0 and res.out == "" and res.err == "",
+                  f"{var}=1 h5div --version: want exit 0 and nothing printed", res)
+        res = run_env(ctx, [ctx.h5div, "compare", "--bogus", P_REF, Q_REF], {var: "2"})
+        ctx.check(res.rc == 2 and res.out == "" and res.err == "",
+                  f"{var}=2 h5div compare --bogus: want exit 2 and nothing printed", res)
+        res = run_env(ctx, [ctx.h5div, "compare", "--bogus", P_REF, Q_REF], {var: "0"})
+        T.check_error(ctx, res, 2, f"{var}=0 h5div compare --bogus", r"bogus")
+    # An evaluating command still runs MPI: plain and on 3 ranks.
+    expect_ok(ctx, ["compare", "-q", P_REF, Q_REF], 3)
+
+
+# -- getopt_long conventions --------------------------------------------------
+
+def case_option_syntax(ctx):
+    """Bundled short options (-qv, -qb e, -qbe, -be), attached values (-b10,
+    --base=e, -ores.h5), options anywhere, `--` ending the options; spellings
+    of one command line give the same bits. Long names are never abbreviated."""
+    make_input(ctx)
+    ref = T.run_json(ctx, ["-b", "e", P_REF, Q_REF], base="e", what="-b e")
+    for args in (["-qb", "e"], ["-qbe"], ["-be"], ["--base=e"], ["-q", "--base", "e"], ["-vqbe"]):
+        got = T.run_json(ctx, args + [P_REF, Q_REF], base="e", what=" ".join(args))
+        if got is not None and ref is not None:
+            T.check_same_bits(ctx, got, ref, f"{' '.join(args)} vs -b e")
+    got = T.run_json(ctx, [P_REF, "-b10", Q_REF], base="10", what="-b10 between the operands")
+    ctx.check(got is not None, "-b10 between the operands")
+    res = expect_ok(ctx, ["compare", "-qv", "--json", P_REF, Q_REF])
+    ctx.check(res.err == "", "-qv: -q silences -v", res)
+    res = expect_ok(ctx, ["compare", "-vq", "--json", P_REF, Q_REF], 2)
+    ctx.check(res.err == "", "-vq on 2 ranks: -q silences -v", res)
+    expect_ok(ctx, ["compare", "-qo", "res.h5:/g", P_REF, Q_REF])
+    expect_ok(ctx, ["compare", "-qores.h5:/h", P_REF, Q_REF])
+    expect_ok(ctx, ["compare", "--output=res.h5:/i", P_REF, Q_REF])
+    with h5py.File(ctx.path("res.h5"), "r") as f:
+        ctx.check(sorted(f) == ["g", "h", "i"], f"-qo, -qo<attached>, --output=: groups {sorted(f)}")
+    # `--` ends the options: an operand may then start with '-'.
+    shutil.copy(ctx.path("in.h5"), ctx.path("-in.h5"))
+    got = T.run_json(ctx, ["-b", "e", "--", "-in.h5:/reference", "-in.h5:/generated"], base="e",
+                     what="-- then operands starting with -")
+    if got is not None and ref is not None:
+        T.check_same_bits(ctx, got, ref, "-- -in.h5:... vs in.h5:...")
+    expect_error(ctx, ["compare", "-in.h5:/reference", "-in.h5:/generated"], 2, r"unknown option",
+                 ranks=(None,))
+    # after `--`, --json is an operand (a dataset reference without :/): an input error
+    expect_error(ctx, ["compare", "--", "--json", P_REF], 3, r"--json", ranks=(None,))
+    for args, message in (
+            (["compare", "--json=1", P_REF, Q_REF], r"takes no value.*--json=1"),
+            (["compare", "-qx", P_REF, Q_REF], r"unknown option.*-x"),
+            (["compare", P_REF, Q_REF, "-qb"], r"needs a value.*-b"),
+            (["compare", "--bas", "e", P_REF, Q_REF], r"unknown option.*--bas"),
+            (["compare", "-b=e", P_REF, Q_REF], r"base.*=e"),
+            (["compare", "-q", "--overwrite=yes", P_REF, Q_REF], r"takes no value")):
+        expect_error(ctx, args, 2, message, ranks=(None, 3) if args[1] == "-qx" else (None,))
+
+
+
 CASES = {
     "help_version": case_help_version,
     "table": case_table,
@@ -403,6 +583,9 @@ CASES = {
     "sizes": case_sizes,
     "misc_options": case_misc_options,
     "output_option": case_output_option,
+    "json_units": case_json_units,
+    "no_mpi": case_no_mpi,
+    "option_syntax": case_option_syntax,
 }
 CASES.update(USAGE_CASES)
 CASES.update(INPUT_CASES)
