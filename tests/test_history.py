@@ -199,6 +199,65 @@ def case_errors(ctx):
     ctx.check("history" in res.out, "h5div --help does not list history", res)
 
 
+PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF-"}
+
+
+def case_plot_formats(ctx):
+    """--plot draws PNG, SVG or PDF by the extension (any case), each file
+    starting with its format's magic bytes; any other extension is a usage
+    error (exit 2, one line) found before the history is read."""
+    p, q = inputs(ctx, bins=1000)
+    for run in ("a", "b"):
+        ctx.h5div_run(["compare", p, q, "-o", f"h.h5:/runs/{run}", "-q"])
+    for bad in ("h.jpg", "h.png.txt", "h", "plots/.png", "h.eps"):
+        for hist in ("h.h5", "missing.h5"):
+            res = ctx.h5div_run(["history", hist, "--plot", bad])
+            T.check_error(ctx, res, 2, f"history {hist} --plot {bad}", r"png.*svg.*pdf")
+            ctx.check(not os.path.exists(ctx.path(bad)), f"--plot {bad}: a file was written", res)
+    have_gnuplot = any(os.access(os.path.join(d, "gnuplot"), os.X_OK)
+                       for d in os.environ.get("PATH", "").split(":") if d)
+    if not have_gnuplot:
+        ctx.note("gnuplot is not installed: only the refused extensions are checked")
+        return
+    for name in ("h.png", "h.svg", "h.pdf", "H.PNG", "h.Svg", "h.PDF"):
+        res = ctx.h5div_run(["history", "h.h5", "--plot", name, "--measures", "kl_pq,hellinger", "-q"])
+        if not T.check_success(ctx, res, f"history --plot {name}"):
+            continue
+        magic = PLOT_MAGIC[os.path.splitext(name)[1].lower()]
+        with open(ctx.path(name), "rb") as f:
+            head = f.read(len(magic))
+        ctx.check(head == magic, f"history --plot {name}: file starts with {head!r}, want {magic!r}", res)
+        ctx.check(len(res.out.splitlines()) == 3, f"history --plot {name}: the table is printed too", res)
+
+
+def case_no_mpi(ctx):
+    """history starts no MPI: it runs under `env -i` (where Open MPI cannot
+    start) with the same output as under mpiexec; under a launcher only its
+    rank 0 prints, every rank exits with the same code."""
+    p, q = inputs(ctx, bins=1000)
+    for run in ("a", "b"):
+        ctx.h5div_run(["compare", p, q, "-o", f"h.h5:/runs/{run}", "-q"])
+    ref = ctx.h5div_run(["history", "h.h5", "--csv"])
+    T.check_success(ctx, ref, "history --csv")
+    saved = ctx.env
+    try:
+        ctx.env = {}
+        res = ctx.h5div_run(["history", "h.h5", "--csv"])
+        if T.check_success(ctx, res, "env -i h5div history --csv"):
+            ctx.check(res.out == ref.out and res.err == "", "env -i history --csv differs", res)
+        T.check_error(ctx, ctx.h5div_run(["history", "h.h5:/nope"]), 3, "env -i history h.h5:/nope",
+                      "no such group")
+        ctx.env = {"PMI_RANK": "1"}
+        res = ctx.h5div_run(["history", "h.h5", "--csv"])
+        ctx.check(res.rc == 0 and res.out == "" and res.err == "", "PMI_RANK=1 history: want exit 0, silent", res)
+        res = ctx.h5div_run(["history", "h.h5:/nope"])
+        ctx.check(res.rc == 3 and res.out == "" and res.err == "", "PMI_RANK=1 history h.h5:/nope: exit 3, silent", res)
+    finally:
+        ctx.env = saved
+    res, codes = ctx.rank_exit_codes(["history", "h.h5", "--csv"], 3)
+    ctx.check(codes == [0, 0, 0] and res.out == ref.out, f"history on 3 ranks: codes {codes}", res)
+
+
 def case_plot(ctx):
     """--plot writes a PNG through gnuplot, or says gnuplot is missing (exit 4)."""
     p, q = inputs(ctx, bins=1000)
@@ -314,6 +373,8 @@ CASES = {
     "history_rows": case_rows,
     "history_errors": case_errors,
     "history_plot": case_plot,
+    "history_plot_formats": case_plot_formats,
+    "history_no_mpi": case_no_mpi,
     "concurrent_append": case_concurrent_append,
     "kill_append": case_kill_append,
 }
