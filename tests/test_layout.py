@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """The HDF5 result layout of `h5div compare -o FILE:/group`, read back with
-h5py: one float64 scalar per measure with a `units` attribute, the group
-attributes of CONTRACT.md, values equal to the --json ones to the bit, and
+h5py: one float64 scalar per measure with a `units` attribute (also given by
+the JSON's `measure_units`), the group attributes of CONTRACT.md, values
+equal to the --json ones to the bit, and
 an output file that failed or refused runs leave untouched."""
 
 import datetime
@@ -46,7 +47,9 @@ def as_str(v):
 
 
 def run_write(ctx, args, ranks=None):
-    """compare --json ARGS (with -o); returns (measure values, t0, t1)."""
+    """compare --json ARGS (with -o); returns (measure values, t0, t1). The
+    JSON's measure_units must give each measure the contract's units (the
+    same as the `units` attribute check_group checks in the file)."""
     t0 = datetime.datetime.now(datetime.timezone.utc)
     what = f"compare --json {' '.join(args)} ({'plain' if ranks is None else f'-n {ranks}'})"
     res = ctx.h5div_run(["compare", "--json"] + list(args), ranks=ranks)
@@ -54,6 +57,12 @@ def run_write(ctx, args, ranks=None):
     if not T.check_success(ctx, res, what):
         return None, t0, t1
     obj, values = T.parse_json_output(ctx, res, what + " (JSON must still be printed with -o)")
+    if obj is not None:
+        base = args[args.index("-b") + 1] if "-b" in args else "2"
+        want = {m: T.units_of(m, base) for m in values}
+        ctx.check(obj.get("measure_units") == want and obj.get("units") == T.BASE_UNITS[base],
+                  f"{what}: measure_units {obj.get('measure_units')!r} and units {obj.get('units')!r}, "
+                  f"want {want} and {T.BASE_UNITS[base]!r}", res)
     return values, t0, t1
 
 
