@@ -268,7 +268,10 @@ USAGE_CASES = {
                                  ["compare", "--piece-size", "2GiB", P_REF, Q_REF],
                                  message=r"memory-per-rank|piece-size|size|12XB|abc"),
     "usage_zero_size": usage_case(["compare", "--memory-per-rank", "0", P_REF, Q_REF],
-                                  ["compare", "--piece-size", "0", P_REF, Q_REF]),
+                                  ["compare", "--piece-size", "0", P_REF, Q_REF],
+                                  # less than one double: refused while parsing, as the library would
+                                  ["compare", "--piece-size", "7", P_REF, Q_REF],
+                                  ["compare", "--memory-per-rank", "4B", P_REF, Q_REF]),
     "usage_positional_count": usage_case(["compare"], ["compare", P_REF], ranks=(None, 3)),
     "usage_unknown_command": usage_case(["frobnicate", P_REF, Q_REF], message=r"frobnicate",
                                         ranks=(None, 3)),

@@ -208,7 +208,7 @@ static int parse_size(const char *s, size_t *out)
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].unit) == 0) {
             double b = v * units[i].scale;
-            if (b < 1 || b > 1.8e19)
+            if (b < 8 || b > 1.8e19) /* the library needs one double */
                 return -1;
             *out = (size_t)b;
             return 0;
@@ -332,9 +332,9 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
         int piece = sp->opt == H5DIV_OPT_PIECE;
         if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30)))
             return h5div_cli_usage(msg, "%s (%s %s)",
-                                   piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
-                                         : "size must be a positive number with an optional "
-                                           "unit, e.g. 512MiB",
+                                   piece ? "size must be 8 bytes to 1GiB, e.g. 64MiB"
+                                         : "size must be 8 bytes or more with an optional unit, "
+                                           "e.g. 512MiB",
                                    name, value);
         if (piece)
             a->opt.piece_bytes = v;
