@@ -639,8 +639,9 @@ static const plot_format *plot_format_of(const char *path)
 }
 
 /* Draw one panel per measure column with a finite value over the runs'
- * `created` times, one line per distinct candidate q, into a PNG written by
- * gnuplot to a temporary file that is renamed into place. gnuplot's own
+ * `created` times, one line per distinct candidate q, as PNG, SVG or PDF
+ * by the extension of `png` (checked by check_history), written by gnuplot
+ * to a temporary file that is renamed into place. gnuplot's own
  * messages go to stderr only with verbose. */
 static int plot_history(const history *h, const char *png, int verbose, char *msg, size_t len)
 {
