@@ -501,7 +501,7 @@ int h5div_cli_launcher_rank(void)
      * mpirun, PMIx (Open MPI 4+, srun --mpi=pmix), PMI-1/2 (MPICH's hydra,
      * Intel MPI, srun --mpi=pmi2, Cray), MVAPICH2, any srun, Flux, IBM jsrun,
      * Cray aprun. The first one set decides. */
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",   "PMI_RANK",
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",    "PMI_RANK",
                                        "MV2_COMM_WORLD_RANK",  "SLURM_PROCID", "FLUX_TASK_RANK",
                                        "JSM_NAMESPACE_RANK",   "ALPS_APP_PE"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {

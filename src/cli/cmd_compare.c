@@ -99,8 +99,8 @@ static int select_compare_measures(const char *list, h5div_options *opt, char *m
                     msg, "%s needs an order A > 0 other than 1, as in %s:2 (--measures %s)",
                     qp ? "renyi_qp" : "renyi_pq", qp ? "renyi_qp" : "renyi_pq", list);
             }
-            if (add_order(qp ? opt->renyi_qp : opt->renyi_pq, qp ? &opt->n_renyi_qp : &opt->n_renyi_pq,
-                          A) != 0) {
+            if (add_order(qp ? opt->renyi_qp : opt->renyi_pq,
+                          qp ? &opt->n_renyi_qp : &opt->n_renyi_pq, A) != 0) {
                 free(copy);
                 return h5div_cli_usage(msg, "at most %d orders of %s (--measures %s)",
                                        H5DIV_RENYI_MAX, qp ? "renyi_qp" : "renyi_pq", list);
@@ -120,9 +120,8 @@ static int select_compare_measures(const char *list, h5div_options *opt, char *m
     }
     free(copy);
     if (st != H5DIV_OK || !mask)
-        return h5div_cli_usage(msg,
-                               "unknown measure in list; see h5div compare --help (--measures %s)",
-                               list);
+        return h5div_cli_usage(
+            msg, "unknown measure in list; see h5div compare --help (--measures %s)", list);
     opt->measures = mask;
     return H5DIV_OK;
 }

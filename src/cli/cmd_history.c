@@ -717,13 +717,14 @@ static int plot_history(const history *h, const char *png, int verbose, char *ms
     size_t cols = npanels > 1 ? 2 : 1, rows = (npanels + cols - 1) / cols;
     double w = (double)(520 * cols) * fmt->unit, ht = (double)(60 + 260 * rows) * fmt->unit;
     if (fmt->fallback)
-        fprintf(gp, "if (strstrt(' '.GPVAL_TERMINALS.' ', ' %s ') == 0) { set terminal %s size "
-                    "%g%s,%g%s } else { set terminal %s size %g%s,%g%s font ',9' }\n",
-                fmt->terminal, fmt->fallback, w, fmt->unit_name, ht, fmt->unit_name,
-                fmt->terminal, w, fmt->unit_name, ht, fmt->unit_name);
+        fprintf(gp,
+                "if (strstrt(' '.GPVAL_TERMINALS.' ', ' %s ') == 0) { set terminal %s size "
+                "%g%s,%g%s } else { set terminal %s size %g%s,%g%s font ',9' }\n",
+                fmt->terminal, fmt->fallback, w, fmt->unit_name, ht, fmt->unit_name, fmt->terminal,
+                w, fmt->unit_name, ht, fmt->unit_name);
     else
-        fprintf(gp, "set terminal %s size %g%s,%g%s font ',9'\n", fmt->terminal, w,
-                fmt->unit_name, ht, fmt->unit_name);
+        fprintf(gp, "set terminal %s size %g%s,%g%s font ',9'\n", fmt->terminal, w, fmt->unit_name,
+                ht, fmt->unit_name);
     fputs("set output ", gp);
     gp_string(gp, tmp);
     /* Runs of one day are told apart by the time, nightly runs by the date

@@ -27,11 +27,11 @@ typedef struct surprisal_job {
     uint64_t *bins;
     h5div_grid g;
     int two_d;
-    h5div_rows rw;                /* rows touched, owned and shared */
-    uint64_t cur_row;             /* row in progress */
+    h5div_rows rw;    /* rows touched, owned and shared */
+    uint64_t cur_row; /* row in progress */
     h5div_acc cur_tot, slot_tot[2];
-    double *tot_hi, *tot_lo;      /* [row - rw.lo]: each touched row's total */
-    h5div_entropy_norm nm;        /* of the row in progress */
+    double *tot_hi, *tot_lo; /* [row - rw.lo]: each touched row's total */
+    h5div_entropy_norm nm;   /* of the row in progress */
     double ln_b;
     hid_t dset, space; /* output dataset and its file space */
     double *out;       /* piece-sized buffer of the values */
@@ -171,8 +171,8 @@ static int settle_totals(MPI_Comm comm, surprisal_job *j, char *msg, size_t len)
 
 /* Collective: create the output dataset (and its groups) in the open
  * temporary file, replacing an existing one only with overwrite. */
-static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created,
-                         char *msg, size_t len)
+static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created, char *msg,
+                         size_t len)
 {
     int e = h5div_h5_path_exists(f, j->out_path);
     if (e > 0 && !j->overwrite) {
