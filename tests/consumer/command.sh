@@ -51,7 +51,7 @@ for cmd in "" compare entropy joint surprisal history; do
     grep -qE "^ +$name - " <<<"$text" || fail "$name(1) has no NAME line '$name - ...': $(head -8 <<<"$text")"
     grep -qF -- "--version" <<<"$text" || fail "$name(1) lacks the options of --help"
     if [[ -n "$cmd" ]]; then
-        grep -qF "usage: h5div $cmd" <<<"$text" || fail "$name(1) lacks 'usage: h5div $cmd'"
+        grep -qiF "h5div $cmd " <<<"$text" || fail "$name(1) never names 'h5div $cmd'"
     fi
     echo "man -l $name.1: ok ($(wc -l <<<"$text") lines)"
 done
