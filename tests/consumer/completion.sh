@@ -64,9 +64,13 @@ expect "h5div compare -b " 2 e 10
 expect "h5div compare --measures kl_pq,js_d" kl_pq,js_divergence kl_pq,js_distance
 expect "h5div compare d/ex" d/example.h5
 expect "h5div compare d/" d/example.h5 d/other.txt
-expect "h5div compare d/example.h5:/r" /reference
-expect "h5div compare d/example.h5:/" /reference /generated
-expect "h5div compare d/example.h5:/reference d/example.h5:/g" /generated
+if command -v h5ls >/dev/null 2>&1; then
+    expect "h5div compare d/example.h5:/r" /reference
+    expect "h5div compare d/example.h5:/" /reference /generated
+    expect "h5div compare d/example.h5:/reference d/example.h5:/g" /generated
+else
+    echo "note: no h5ls (hdf5-tools): dataset completion not checked"
+fi
 expect "h5div history -o d/ex" d/example.h5
 # Every option of each command's --help is offered, and only that command's.
 for cmd in compare entropy joint surprisal history; do
