@@ -162,6 +162,7 @@ record=results/night3/task3.failed
 [[ -f "$record" ]] || fail "no failure record $record"
 grep -qx 'candidate=cand3.h5:/generated' "$record" || fail "$record does not name the candidate"
 grep -qx 'status=3' "$record" || fail "$record does not hold h5div's exit status 3"
+grep -q '^error=h5div: error: .*cand3\.h5' "$record" || fail "$record does not hold h5div's error line"
 grep -q 'FAILED candidate.*task3.failed' "$slog" || fail "the summary did not report the failure record"
 grep -q '1 candidate(s) failed (task(s) 3)' "$slog" || fail "the summary did not name failed task 3"
 grep -q 'h5div-summary: added 3 run(s) to history.h5' "$slog" || fail "the summary did not merge the 3 good runs"
