@@ -75,12 +75,17 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/h5div.pc DESTINATION ${_pcdir})
 # Man pages h5div(1) and h5div-COMMAND(1), from the built command's --help.
 # help2man runs the command at build time; as root Open MPI needs leave to
 # start (a --help that starts no MPI ignores these).
+# Without help2man the build goes on without them (a warning says so).
+set(H5DIV_BUILD_MAN OFF)
 if(H5DIV_MAN_PAGES)
   find_program(H5DIV_HELP2MAN help2man)
-  if(NOT H5DIV_HELP2MAN)
-    message(FATAL_ERROR "H5DIV_MAN_PAGES is ON but help2man is not installed "
-                        "(Debian: apt-get install help2man); or configure with -DH5DIV_MAN_PAGES=OFF")
+  if(H5DIV_HELP2MAN)
+    set(H5DIV_BUILD_MAN ON)
+  else()
+    message(WARNING "help2man is not installed (Debian: apt-get install help2man): no man pages")
   endif()
+endif()
+if(H5DIV_BUILD_MAN)
   set(_pages
     "|distances and entropies of histograms in HDF5, evaluated with MPI"
     "compare|compare histogram P with one or more candidates Q"
