@@ -23,18 +23,19 @@ extern "C" {
  * returns H5DIV_EINPUT on every rank and, when errmsg is not NULL, writes a
  * one-line description to errmsg[0..errlen). Returns the same status on
  * every rank. */
-int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *restrict q,
-                         uint64_t offset, size_t count, uint64_t bins, const h5div_options *opt,
-                         h5div_compare_result *result, char *errmsg, size_t errlen);
+H5DIV_API int h5div_compare_shards(MPI_Comm comm, const double *restrict p,
+                                   const double *restrict q, uint64_t offset, size_t count,
+                                   uint64_t bins, const h5div_options *opt,
+                                   h5div_compare_result *result, char *errmsg, size_t errlen);
 
 /* Compare two 1-D histograms stored in HDF5 datasets named "FILE:/path".
  * Collective over `comm`: every rank reads its block of bins through the
  * MPI-IO driver in pieces of at most opt->piece_bytes and the partial sums
  * are reduced. Returns the same status on every rank; on failure errmsg
  * holds one line "<what is wrong> (<where>)". */
-int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
-                        const h5div_options *opt, h5div_compare_result *result, char *errmsg,
-                        size_t errlen);
+H5DIV_API int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
+                                  const h5div_options *opt, h5div_compare_result *result,
+                                  char *errmsg, size_t errlen);
 
 /* Results with one value per (candidate, row, column): compare of one
  * reference against k candidates, or entropy, for 1-D input (one row) or
@@ -59,16 +60,16 @@ typedef h5div_batch h5div_compare_batch;
  * and every (row, candidate) has the bits of a 1-D compare of that row
  * alone, on any number of ranks. Free with h5div_compare_batch_free. Same
  * status on every rank. */
-int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs, int k,
-                              const h5div_options *opt, h5div_compare_batch *out, char *errmsg,
-                              size_t errlen);
-void h5div_compare_batch_free(h5div_compare_batch *b);
-void h5div_batch_free(h5div_batch *b);
+H5DIV_API int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs,
+                                        int k, const h5div_options *opt, h5div_compare_batch *out,
+                                        char *errmsg, size_t errlen);
+H5DIV_API void h5div_compare_batch_free(h5div_compare_batch *b);
+H5DIV_API void h5div_batch_free(h5div_batch *b);
 
 /* Collective: the values of (candidate, column) for every row, in row order,
  * into out[0..rows) on rank `root` (out unused elsewhere). */
-int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
-                               int column, int root, double *out);
+H5DIV_API int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
+                                         int column, int root, double *out);
 
 /* Metadata written with a result group (see h5div_write_compare_result). */
 typedef struct h5div_result_info {
@@ -87,9 +88,11 @@ typedef struct h5div_result_info {
  * until the rename (skipped where the file system has no locks). An existing
  * group is an H5DIV_EOUTPUT error unless `overwrite` is set. Not collective:
  * call it on one rank. */
-int h5div_write_compare_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_compare_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen);
+H5DIV_API int h5div_write_compare_result(const char *path, const char *group, int overwrite,
+                                         const h5div_options *opt,
+                                         const h5div_compare_result *result,
+                                         const h5div_result_info *info, char *errmsg,
+                                         size_t errlen);
 
 /* What a batch result group records besides its values. */
 typedef struct h5div_batch_inputs {
@@ -109,15 +112,15 @@ typedef struct h5div_batch_inputs {
  * Collective over `comm`: rank 0 makes a locked temporary copy of `path`,
  * every rank writes its rows with collective parallel writes, and the copy
  * is renamed into place only when complete. Same status on every rank. */
-int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
-                      const h5div_options *opt, const h5div_batch *b,
-                      const h5div_batch_inputs *in, char *errmsg, size_t errlen);
+H5DIV_API int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
+                                const h5div_options *opt, const h5div_batch *b,
+                                const h5div_batch_inputs *in, char *errmsg, size_t errlen);
 
 /* Check, before a long evaluation, that the result group could be written:
  * the directory is writable, `path` (if it exists) is an HDF5 file, and the
  * group does not exist unless `overwrite` is set. Not collective. */
-int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
-                       size_t errlen);
+H5DIV_API int h5div_check_output(const char *path, const char *group, int overwrite, char *errmsg,
+                                 size_t errlen);
 
 /* Entropy of the 1-D histogram stored in dataset "FILE:/path".
  * Collective over `comm`: ranks read block-aligned shards in bounded pieces
@@ -130,18 +133,18 @@ int h5div_check_output(const char *path, const char *group, int overwrite, char 
  * and no opt->pseudocount (H5DIV_EUSAGE). opt->measures holds
  * H5DIV_MEASURE_BIT(h5div_entropy_measure) bits. Returns the same status on
  * every rank; on failure errmsg holds one line. */
-int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
-                        h5div_estimator estimator, double dirichlet_a,
-                        h5div_entropy_result *result, char *errmsg, size_t errlen);
+H5DIV_API int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
+                                  h5div_estimator estimator, double dirichlet_a,
+                                  h5div_entropy_result *result, char *errmsg, size_t errlen);
 
 /* Entropy of a 1-D histogram, or of each row of a 2-D dataset [rows, bins],
  * as h5div_entropy_files computes it for one histogram: columns are the
  * measures of opt->measures; every row has the bits of the row evaluated
  * alone, on any number of ranks. Free with h5div_batch_free. Collective;
  * same status on every rank. */
-int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
-                              h5div_estimator estimator, double dirichlet_a, h5div_batch *out,
-                              char *errmsg, size_t errlen);
+H5DIV_API int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
+                                        h5div_estimator estimator, double dirichlet_a,
+                                        h5div_batch *out, char *errmsg, size_t errlen);
 
 /* Entropies and mutual information of the 2-D joint histogram [nx, ny] of
  * counts of (x, y) stored in "FILE:/path". Collective over `comm`: rows are
@@ -150,8 +153,8 @@ int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_opti
  * whole marginal). Mutual information and the conditional entropies are
  * sums of non-negative per-cell terms. opt->measures holds
  * H5DIV_MEASURE_BIT(h5div_joint_measure) bits. Same status on every rank. */
-int h5div_joint_files(MPI_Comm comm, const char *pxy_ref, const h5div_options *opt,
-                      h5div_joint_result *result, char *errmsg, size_t errlen);
+H5DIV_API int h5div_joint_files(MPI_Comm comm, const char *pxy_ref, const h5div_options *opt,
+                                h5div_joint_result *result, char *errmsg, size_t errlen);
 
 /* Write the self-information -log_b p(i) of every bin of the 1-D histogram
  * "FILE:/path" (inf for empty bins) as a chunked float64 dataset of P's
@@ -162,28 +165,30 @@ int h5div_joint_files(MPI_Comm comm, const char *pxy_ref, const h5div_options *o
  * place only when complete, so a failed or killed run leaves `out_file` as
  * it was. An existing dataset is an H5DIV_EOUTPUT error unless `overwrite`.
  * Returns the same status on every rank. */
-int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file,
-                          const char *out_path, int overwrite, const char *command,
-                          const h5div_options *opt, uint64_t *bins, char *errmsg,
-                          size_t errlen);
+H5DIV_API int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file,
+                                    const char *out_path, int overwrite, const char *command,
+                                    const h5div_options *opt, uint64_t *bins, char *errmsg,
+                                    size_t errlen);
 
 /* Write an entropy or joint result as group `group` of HDF5 file `path`,
  * with the layout and write safety of h5div_write_compare_result; the input
  * attribute is `p` (info->p_ref) for entropy and `pxy` (info->p_ref) for
  * joint. The entropy group also gets a string attribute `estimator`. Not
  * collective: call it on one rank. */
-int h5div_write_entropy_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_entropy_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen);
-int h5div_write_joint_result(const char *path, const char *group, int overwrite,
-                             const h5div_options *opt, const h5div_joint_result *result,
-                             const h5div_result_info *info, char *errmsg, size_t errlen);
+H5DIV_API int h5div_write_entropy_result(const char *path, const char *group, int overwrite,
+                                         const h5div_options *opt,
+                                         const h5div_entropy_result *result,
+                                         const h5div_result_info *info, char *errmsg,
+                                         size_t errlen);
+H5DIV_API int h5div_write_joint_result(const char *path, const char *group, int overwrite,
+                                       const h5div_options *opt, const h5div_joint_result *result,
+                                       const h5div_result_info *info, char *errmsg, size_t errlen);
 
 /* Check, before a long evaluation, that dataset `dset` could be written to
  * HDF5 file `path`: the directory is writable, `path` (if it exists) is an
  * HDF5 file, and `dset` does not exist unless `overwrite`. Not collective. */
-int h5div_check_output_dataset(const char *path, const char *dset, int overwrite, char *errmsg,
-                               size_t errlen);
+H5DIV_API int h5div_check_output_dataset(const char *path, const char *dset, int overwrite,
+                                         char *errmsg, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,14 @@ extern "C" {
 #define H5DIV_VERSION_PATCH 0
 #define H5DIV_VERSION_STRING "0.2.0"
 
+/* Marks the functions libh5div exports. The library is built with hidden
+ * visibility, so only what this header and h5div.h declare is its ABI. */
+#if defined(__GNUC__) || defined(__clang__)
+#define H5DIV_API __attribute__((visibility("default")))
+#else
+#define H5DIV_API
+#endif
+
 /* Status codes. The values are pinned: they are also the process exit codes
  * of the h5div command (0 success, 1 internal, 2 usage, 3 input, 4 output). */
 typedef enum h5div_status {
@@ -113,27 +121,27 @@ typedef struct h5div_column {
 /* The output columns of a set of options, in output order (the measures in
  * enum order, each Renyi order in the order given); returns their number.
  * Not collective. */
-int h5div_compare_columns(const h5div_options *opt, h5div_column *cols);
+H5DIV_API int h5div_compare_columns(const h5div_options *opt, h5div_column *cols);
 
 /* Shortest decimal text that reads back as v ("2", "0.5"). Not collective. */
-void h5div_format_shortest(double v, char *buf, size_t len);
+H5DIV_API void h5div_format_shortest(double v, char *buf, size_t len);
 
 /* Default options: base 2, no pseudocount, the ten default compare
  * measures, bin width 1, 1 GiB per rank, 64 MiB pieces, collective reads.
  * Not collective. */
-void h5div_options_init(h5div_options *opt);
+H5DIV_API void h5div_options_init(h5div_options *opt);
 
 /* Version string "MAJOR.MINOR.PATCH". Not collective. */
-const char *h5div_version_string(void);
+H5DIV_API const char *h5div_version_string(void);
 
 /* Short text for a status code. Not collective. */
-const char *h5div_strerror(int status);
+H5DIV_API const char *h5div_strerror(int status);
 
 /* Name of a compare measure as used in JSON and HDF5 ("kl_pq"), or NULL. */
-const char *h5div_measure_name(h5div_measure m);
+H5DIV_API const char *h5div_measure_name(h5div_measure m);
 
 /* Units of a measure in a base: "bits", "nats", "hartleys" or "1". */
-const char *h5div_measure_units(h5div_measure m, h5div_base base);
+H5DIV_API const char *h5div_measure_units(h5div_measure m, h5div_base base);
 
 /* Estimators of `entropy` (as in the R package entropy, Hausser & Strimmer). */
 typedef enum h5div_estimator {
@@ -192,18 +200,19 @@ typedef struct h5div_joint_result {
 
 /* Name of an entropy or joint measure as used in JSON and HDF5, or NULL;
  * units in a base ("bits", "nats", "hartleys" or "1"). Not collective. */
-const char *h5div_entropy_measure_name(h5div_entropy_measure m);
-const char *h5div_entropy_measure_units(h5div_entropy_measure m, h5div_base base);
-const char *h5div_joint_measure_name(h5div_joint_measure m);
-const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base);
+H5DIV_API const char *h5div_entropy_measure_name(h5div_entropy_measure m);
+H5DIV_API const char *h5div_entropy_measure_units(h5div_entropy_measure m, h5div_base base);
+H5DIV_API const char *h5div_joint_measure_name(h5div_joint_measure m);
+H5DIV_API const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base);
 
 /* Name of an estimator ("plugin", "miller-madow", ...). Not collective. */
-const char *h5div_estimator_name(h5div_estimator e);
+H5DIV_API const char *h5div_estimator_name(h5div_estimator e);
 
 /* The contiguous block of bins [*offset, *offset + *count) that `rank` of
  * `size` ranks holds when `bins` bins are split with block-aligned
  * boundaries, as the file-level calls do. Not collective. */
-void h5div_partition(uint64_t bins, int size, int rank, uint64_t *offset, uint64_t *count);
+H5DIV_API void h5div_partition(uint64_t bins, int size, int rank, uint64_t *offset,
+                               uint64_t *count);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Nightly h5div evaluation: submits jobs/array.sbatch (one task per candidate histogram, each
-# against the reference) and then jobs/summary.sbatch with --dependency=afterok on the whole array,
-# which merges the night's results into the history file and redraws the history plot. It only
-# submits and returns; it runs where sbatch works (a login node, from cron or scrontab).
+# against the reference) and then jobs/summary.sbatch with --dependency=afterany on the whole
+# array, which merges the night's results into the history file, reports the candidates that
+# failed and redraws the history plot. One failed candidate does not stop the merge, history and
+# plot of the others; the summary job then ends FAILED (exit 5) and its output names the failed
+# task. The script only submits and returns; it runs where sbatch works (a login node, from cron or
+# scrontab).
 #
 # cron (crontab -e on a login node; cron has a bare environment, so set PATH and the variables):
 #
@@ -13,6 +16,10 @@
 #
 #   #SCRON --job-name=h5div-nightly --time=00:05:00
 #   30 2 * * * cd $HOME/eval && P=ref.h5:/hist CANDIDATES=candidates.txt $HOME/h5div/jobs/nightly.sh
+#
+# Where things go: tonight's per-task files in results/<RUN_ID>/ (with a task<i>.failed record for
+# each failed task), the history in history.h5, history.csv and history.png, the jobs' output in
+# logs/. jobs/array.sbatch and jobs/summary.sbatch used alone keep to the same results/ tree.
 #
 # Environment (defaults in brackets); the variables of jobs/array.sbatch and jobs/summary.sbatch
 # (H5DIV, H5DIV_ARGS, SRUN_ARGS, H5COPY, HISTORY_CSV, HISTORY_PLOT, PLOT_MEASURES) pass through:
@@ -29,7 +36,8 @@
 #   NODES        nodes of each comparison [1]
 #   TIME_LIMIT   time limit of each comparison [00:30:00]
 #   MAX_PARALLEL array tasks running at once, the %N of --array [unlimited]
-#   SBATCH_ARGS  extra sbatch options for both jobs, split at whitespace [none]
+#   SBATCH_ARGS  extra sbatch options for both jobs, split at whitespace [none]; a memory request
+#                here (--mem, --mem-per-cpu) also sets h5div's --memory-per-rank
 #   H5DIV_JOBS   directory holding array.sbatch and summary.sbatch [this script's directory]
 
 set -euo pipefail
@@ -75,10 +83,13 @@ array=$(run sbatch --parsable "${common[@]}" --array="0-$((n - 1))${MAX_PARALLEL
     --nodes="$NODES" --ntasks="$NTASKS" --time="$TIME_LIMIT" \
     --output="$LOG_DIR/h5div-array-%A_%a.out" "$H5DIV_JOBS/array.sbatch")
 array=${array%%;*} # "jobid;cluster" on multi-cluster sites
-# afterok: the summary runs only if every task succeeded; if one fails Slurm cancels the summary
-# (the other tasks' files stay in RESULTS_DIR: rerun jobs/summary.sbatch by hand).
-summary=$(run sbatch --parsable "${common[@]}" --dependency="afterok:$array" \
+# afterany: the summary runs when every task has ended, succeeded or not; it merges the good runs
+# and reports the failed ones (ARRAY_TASKS lets it notice a task killed before it could record).
+export ARRAY_TASKS=$n
+summary=$(run sbatch --parsable "${common[@]}" --dependency="afterany:$array" \
     --kill-on-invalid-dep=yes --output="$LOG_DIR/h5div-summary-%j.out" \
     "$H5DIV_JOBS/summary.sbatch")
 summary=${summary%%;*}
 echo "h5div-nightly: run $RUN_ID: array job $array ($n candidate(s)), summary job $summary -> $HISTORY"
+echo "h5div-nightly: the night succeeded if job $summary ends COMPLETED" \
+    "(sacct -j $summary, or $LOG_DIR/h5div-summary-$summary.out)"

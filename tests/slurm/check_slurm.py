@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Checks of tests/slurm/test_slurm.sh, read back with h5py: the group written by
-jobs/compare.sbatch and the nine runs the nightly pipeline merged into history.h5 hold the
-same bits as the direct `mpirun -n 2` runs in direct.h5, with every attribute; the per-task
-files, `h5div history --csv` and the plot agree with them."""
+"""Checks of tests/slurm/test_slurm.sh, read back with h5py: the groups written by
+jobs/compare.sbatch, the ten runs the nightly pipeline merged into history.h5 (three nights of
+three candidates, and the fourth candidate of night 3 that failed and was rerun) and the three
+runs of jobs/array.sbatch used alone (solo/history.h5) hold the same bits as the direct
+`mpirun -n 2` runs in direct.h5, with every attribute; the per-task files, `h5div history --csv`
+and the plot agree with them."""
 
 import argparse
 import csv
@@ -67,7 +69,9 @@ def main():
     ap.add_argument("--workdir", required=True)
     args = ap.parse_args()
     os.chdir(args.workdir)
-    cands = ["cand0.h5:/generated", "cand1.h5:/generated", "cand2.h5:/generated"]
+    cands = ["cand0.h5:/generated", "cand1.h5:/generated", "cand2.h5:/generated",
+             "cand3.h5:/generated"]
+    want_tasks = {(n, t) for n in (1, 2, 3) for t in range(3)} | {(3, 3)}
 
     with h5py.File("direct.h5", "r") as direct:
         with h5py.File("compare.h5", "r") as f:
@@ -77,13 +81,16 @@ def main():
                 check(f["/runs/two/kl_pq"].shape == (2,) and len(f["/runs/two"].attrs["q"]) == 2,
                       "compare.sbatch with two candidates: want (2,) measures and a q list of 2")
                 same_group(f["/runs/two"], direct["/compare2"], "compare.sbatch, two candidates")
+            if check("/runs/mem" in f, "compare.sbatch --mem: compare.h5 has no /runs/mem"):
+                same_group(f["/runs/mem"], direct["/compare"], "compare.sbatch --mem")
 
         with h5py.File("history.h5", "r") as hist:
             runs = sorted(hist["/runs"].keys()) if "/runs" in hist else []
-            check(len(runs) == 9, f"history.h5: {len(runs)} runs, want 9: {runs}")
+            check(len(runs) == len(want_tasks),
+                  f"history.h5: {len(runs)} runs, want {len(want_tasks)}: {runs}")
             seen = set()
             for name in runs:
-                m = re.fullmatch(r"night([1-3])-(\d+)_([0-2])", name)
+                m = re.fullmatch(r"night([1-3])-(\d+)_([0-3])", name)
                 if not check(m, f"history.h5: run id {name!r} is not night<N>-<array job>_<task>"):
                     continue
                 night, task = int(m.group(1)), int(m.group(3))
@@ -97,7 +104,7 @@ def main():
                 if check(os.path.exists(task_file), f"no per-task file {task_file}"):
                     with h5py.File(task_file, "r") as tf:
                         same_group(tf["/runs"][name], g, task_file)
-            check(len(seen) == 9, f"history.h5: nights/tasks present: {sorted(seen)}")
+            check(seen == want_tasks, f"history.h5: nights/tasks present: {sorted(seen)}")
 
             # h5div history --csv: every run, in created order, values to the bit.
             res = subprocess.run([args.h5div, "history", "history.h5", "--csv"],
@@ -121,6 +128,19 @@ def main():
             # The summary's CSV is the same table.
             with open("history.csv") as f:
                 check(f.read() == res.stdout, "history.csv (summary job) differs from h5div history --csv")
+
+        # jobs/array.sbatch alone (night 3's candidates), merged by a plain jobs/summary.sbatch.
+        with h5py.File("solo/history.h5", "r") as hist:
+            runs = sorted(hist["/runs"].keys()) if "/runs" in hist else []
+            check(len(runs) == 3, f"solo/history.h5: {len(runs)} runs, want 3: {runs}")
+            for name in runs:
+                m = re.fullmatch(r"\d{8}T\d{6}Z-(\d+)_([0-2])", name)
+                if not check(m, f"solo/history.h5: run id {name!r} is not <UTC time>-<array job>_<task>"):
+                    continue
+                task = int(m.group(2))
+                same_group(hist["/runs"][name], direct[f"/night3/c{task}"], f"solo/history.h5:/runs/{name}")
+                task_file = os.path.join("solo", "results", m.group(1), f"{name}.h5")
+                check(os.path.exists(task_file), f"no per-task file {task_file}")
 
     with open("history.png", "rb") as f:
         head = f.read(8)

@@ -1,8 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# The Slurm scripts of jobs/ on a real, private, single-node Slurm (tests/slurm/private-slurm.sh):
-# jobs/compare.sbatch once, then jobs/nightly.sh for three nights of three candidates each, and
-# every result and the history checked bit for bit against direct mpirun runs
+# The Slurm scripts of jobs/ on a real, private, single-node Slurm (tests/slurm/private-slurm.sh),
+# each used as its own comment documents it:
+#  - jobs/compare.sbatch, also with a memory allocation (--mem gives --memory-per-rank);
+#  - jobs/nightly.sh for three nights of three candidates, the third night with a fourth candidate
+#    that fails: the summary still merges, lists and plots the others, reports the failed task and
+#    ends FAILED; the task rerun by hand and the summary run by hand then complete the night;
+#  - jobs/array.sbatch alone, followed by a plain jobs/summary.sbatch that finds its results by
+#    default, on a PATH without gnuplot (no plot, no failure).
+# Every result and the histories are checked bit for bit against direct mpirun runs
 # (tests/slurm/check_slurm.py). Every daemon it started is stopped, also when it fails.
 #
 #   test_slurm.sh --h5div H5DIV --gen H5DIV_GEN --mpiexec MPIEXEC --source SRCDIR --workdir DIR
@@ -70,16 +76,18 @@ echo "test_slurm: private Slurm up after $((SECONDS - t0)) s"
 mpi_list=$(srun --mpi=list 2>&1)
 grep -qw pmix <<<"$mpi_list" || fail "srun --mpi=list has no pmix: $mpi_list"
 
-# Wait for job ID (and all its array tasks) to leave the queue; it must have COMPLETED.
+# Wait for job ID (and all its array tasks) to leave the queue; the states its tasks ended in must
+# be exactly STATES (sorted, space-separated; default COMPLETED).
 wait_job() {
-    local id=$1 deadline=$((SECONDS + JOB_TIMEOUT)) states
+    local id=$1 want=${2:-COMPLETED} deadline=$((SECONDS + JOB_TIMEOUT)) states
     while [[ -n "$(squeue -h -j "$id" 2>/dev/null)" ]]; do
         ((SECONDS < deadline)) || fail "job $id still queued or running after $JOB_TIMEOUT s: $(squeue -j "$id")"
         sleep 0.5
     done
-    states=$(scontrol -o show job "$id" | grep -o 'JobState=[A-Z_]*' | sort -u)
-    [[ "$states" == "JobState=COMPLETED" ]] || fail "job $id ended as: $states"
-    echo "test_slurm: job $id completed after $((SECONDS - t0)) s"
+    states=$(scontrol -o show job "$id" | grep -o 'JobState=[A-Z_]*' | sed 's/JobState=//' | sort -u |
+        tr '\n' ' ')
+    [[ "${states% }" == "$want" ]] || fail "job $id ended as: $states, want $want"
+    echo "test_slurm: job $id ended $want after $((SECONDS - t0)) s"
 }
 
 # Only the ranks count of the direct run differs from the Slurm jobs: two ranks each.
@@ -106,8 +114,16 @@ id=$(P=ref.h5:/reference Q="one.h5:/generated one.h5:/reference" OUTPUT=compare.
 wait_job "$id"
 direct direct.h5:/compare2 ref.h5:/reference one.h5:/generated one.h5:/reference
 
+# ... and with a memory allocation: 400 MB for the node's two ranks, half of 200 MiB each.
+id=$(P=ref.h5:/reference Q=one.h5:/generated OUTPUT=compare.h5:/runs/mem \
+    sbatch --parsable --ntasks=2 --mem=400 "$src/jobs/compare.sbatch")
+wait_job "$id"
+grep -q 'running: srun .* --memory-per-rank 100MiB$' "h5div-compare-$id.out" ||
+    fail "compare.sbatch --mem=400 on 2 ranks did not pass --memory-per-rank 100MiB"
+
 # 2. Three nights of jobs/nightly.sh, three candidates each. The candidate files keep their names
-#    and change every night, like the latest checkpoint of three models.
+#    and change every night, like the latest checkpoint of three models. Night 2 asks for memory
+#    per CPU; night 3 has a fourth candidate whose file does not exist yet.
 printf '%s\n' '# one candidate per line' cand0.h5:/generated cand1.h5:/generated '' \
     cand2.h5:/generated >candidates.txt
 for night in 1 2 3; do
@@ -115,16 +131,72 @@ for night in 1 2 3; do
         "$gen" "cand$c.h5" --bins 20000 --kind near --seed $((night * 10 + c)) >/dev/null
         direct "direct.h5:/night$night/c$c" ref.h5:/reference "cand$c.h5:/generated"
     done
+    sbatch_args="" ntasks=3
+    ((night == 2)) && sbatch_args="--mem-per-cpu=300"
+    ((night == 3)) && echo cand3.h5:/generated >>candidates.txt && ntasks=4
     out=$(P=ref.h5:/reference CANDIDATES=candidates.txt HISTORY=history.h5 RUN_ID="night$night" \
-        NTASKS=2 TIME_LIMIT=00:05:00 "$src/jobs/nightly.sh" 2>&1) || fail "nightly.sh failed: $out"
+        NTASKS=2 TIME_LIMIT=00:05:00 SBATCH_ARGS="$sbatch_args" "$src/jobs/nightly.sh" 2>&1) ||
+        fail "nightly.sh failed: $out"
     echo "$out"
-    grep -q 'running: sbatch --parsable --array=0-2 ' <<<"$out" || fail "nightly.sh did not echo its sbatch command"
+    grep -q "running: sbatch --parsable.* --array=0-$((ntasks - 1)) " <<<"$out" || fail "nightly.sh did not echo its sbatch command"
+    grep -q "running: sbatch --parsable.* --dependency=afterany:" <<<"$out" || fail "nightly.sh did not use afterany"
     array=$(sed -n 's/.*array job \([0-9]*\) .*/\1/p' <<<"$out")
     summary=$(sed -n 's/.*summary job \([0-9]*\) .*/\1/p' <<<"$out")
     [[ -n "$array" && -n "$summary" ]] || fail "no job ids in the output of nightly.sh"
-    wait_job "$array"
-    wait_job "$summary"
+    if ((night < 3)); then
+        wait_job "$array"
+        wait_job "$summary"
+    else
+        wait_job "$array" "COMPLETED FAILED" # task 3 failed, the others completed
+        wait_job "$summary" FAILED
+    fi
+    if ((night == 2)); then
+        grep -q 'running: srun .* --memory-per-rank 150MiB$' "logs/h5div-array-${array}_0.out" ||
+            fail "array.sbatch with --mem-per-cpu=300 did not pass --memory-per-rank 150MiB"
+    fi
 done
+
+# Night 3: the failed task is recorded and reported, the others merged and plotted anyway.
+slog=logs/h5div-summary-$summary.out
+record=results/night3/task3.failed
+[[ -f "$record" ]] || fail "no failure record $record"
+grep -qx 'candidate=cand3.h5:/generated' "$record" || fail "$record does not name the candidate"
+grep -qx 'status=3' "$record" || fail "$record does not hold h5div's exit status 3"
+grep -q '^error=h5div: error: .*cand3\.h5' "$record" || fail "$record does not hold h5div's error line"
+grep -q 'FAILED candidate.*task3.failed' "$slog" || fail "the summary did not report the failure record"
+grep -q '1 candidate(s) failed (task(s) 3)' "$slog" || fail "the summary did not name failed task 3"
+grep -q 'h5div-summary: added 3 run(s) to history.h5' "$slog" || fail "the summary did not merge the 3 good runs"
+grep -q 'h5div-summary: done: history.h5, history.csv, history.png' "$slog" ||
+    fail "the summary did not write the CSV and the plot after a failed candidate"
+# The fix and the reruns by hand, as the scripts document them.
+"$gen" cand3.h5 --bins 20000 --kind near --seed 33 >/dev/null
+direct direct.h5:/night3/c3 ref.h5:/reference cand3.h5:/generated
+id=$(P=ref.h5:/reference CANDIDATES=candidates.txt RUN_ID=night3 RESULTS_DIR=results/night3 \
+    sbatch --parsable --array=3 --ntasks=2 --output="logs/h5div-array-%A_%a.out" "$src/jobs/array.sbatch")
+wait_job "$id"
+[[ ! -e "$record" ]] || fail "the successful rerun of task 3 left $record"
+id=$(RESULTS_DIR=results/night3 HISTORY=history.h5 sbatch --parsable "$src/jobs/summary.sbatch")
+wait_job "$id"
+grep -q 'h5div-summary: added 1 run(s) to history.h5' "h5div-summary-$id.out" ||
+    fail "the summary by hand did not add exactly the rerun task"
+
+# 3. jobs/array.sbatch alone as its usage shows, and then a plain jobs/summary.sbatch after it,
+#    which must find the array's results by default. gnuplot is hidden from the summary's PATH.
+mkdir -p solo/nognuplot
+for f in ref.h5 cand0.h5 cand1.h5 cand2.h5; do ln -s "../$f" "solo/$f"; done
+for f in /usr/bin/*; do [[ "$f" == */gnuplot* ]] || ln -s "$f" solo/nognuplot/; done
+cd solo
+printf '%s\n' cand0.h5:/generated cand1.h5:/generated cand2.h5:/generated >candidates.txt
+array=$(P=ref.h5:/reference sbatch --parsable --array=0-2 --ntasks=2 "$src/jobs/array.sbatch")
+summary=$(PATH="$work/solo/nognuplot:/usr/sbin:/sbin" "$(command -v sbatch)" --parsable \
+    --dependency="afterany:$array" "$src/jobs/summary.sbatch")
+wait_job "$array"
+wait_job "$summary"
+n=$(find "results/$array" -name '*.h5' | wc -l)
+((n == 3)) || fail "array.sbatch alone: $n files in results/$array, want 3"
+grep -q 'gnuplot is not on PATH' "h5div-summary-$summary.out" || fail "the summary did not say gnuplot is missing"
+[[ ! -e history.png && -f history.csv ]] || fail "without gnuplot: want history.csv and no history.png"
+cd "$work"
 
 /usr/bin/python3 "$src/tests/slurm/check_slurm.py" --h5div "$h5div" --workdir "$work" ||
     fail "results differ from the direct runs"
