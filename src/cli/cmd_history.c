@@ -1126,7 +1126,7 @@ static int parse_checks(const char *spec, check_term **terms, size_t *n, char *m
             errno = 0;
             limit = strtod(num, &numend);
             bad_limit = numend == num || *numend || isnan(limit) ||
-                        (errno == ERANGE && isfinite(limit) && limit != 0);
+                        (errno == ERANGE && isinf(limit));
         }
         if (bad_limit) {
             free_terms(out, nt);
