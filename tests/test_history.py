@@ -719,6 +719,85 @@ def case_check_usage(ctx):
     ctx.check("5" in res.out.split("exit codes:")[-1], "h5div --help lists exit code 5", res)
 
 
+def case_intervals(ctx):
+    """Intervals NAME_ci (last axis 2, as --bootstrap writes them; written
+    here with h5py into runs h5div made): columns NAME_ci.lo and .hi (or
+    NAME_ci[j].lo ...), conditions on them, those of 2-D input left out,
+    and in --plot a band behind NAME's line where runs have one (SVG:
+    one translucent polygon per band, two points per run)."""
+    rng = np.random.default_rng(145)
+    P, Q, R = (rng.integers(1, 40, 300) for _ in range(3))
+    P2, Q2 = rng.integers(1, 40, (4, 100)), rng.integers(1, 40, (4, 100))
+    write_counts(ctx, "in.h5", P=P, Q=Q, R=R, P2=P2, Q2=Q2)
+    for i in range(4):
+        for run, args in ((f"one{i}", ["in.h5:/P", "in.h5:/R"]), (f"two{i}", ["in.h5:/P", "in.h5:/Q", "in.h5:/R"])):
+            res = ctx.h5div_run(["compare", *args, "-o", f"h.h5:/runs/{run}", "-q"])
+            T.check_success(ctx, res, f"compare -o h.h5:/runs/{run}")
+    res = ctx.h5div_run(["compare", "in.h5:/P2", "in.h5:/Q2", "-o", "h.h5:/runs/rows", "-q"])
+    T.check_success(ctx, res, "compare 2-D")
+    kq, kr = oracle(P, Q)["kl_pq"], oracle(P, R)["kl_pq"]
+    ci = {}
+    with h5py.File(ctx.path("h.h5"), "a") as f:
+        f["runs/rows"].attrs["created"] = "2030-01-09T02:00:00Z"
+        f["runs/rows/kl_pq_ci"] = np.zeros((4, 2))
+        for i in range(4):
+            for run in (f"one{i}", f"two{i}"):
+                f[f"runs/{run}"].attrs["created"] = f"2030-01-0{i + 1}T02:00:00Z"
+            if i >= 2:  # the last two one-candidate runs have an interval
+                ci[f"one{i}"] = [kr * 0.8, kr * 1.25]
+                f[f"runs/one{i}/kl_pq_ci"] = np.array(ci[f"one{i}"])
+            ci[f"two{i}"] = [[kq * 0.9, kq * 1.1], [kr * 0.7, kr * 1.3 + i]]
+            f[f"runs/two{i}/kl_pq_ci"] = np.array(ci[f"two{i}"])
+    res = ctx.h5div_run(["history", "h.h5", "--csv", "--measures", "kl_pq"])
+    if T.check_success(ctx, res, "history --csv of runs with intervals"):
+        header = res.out.splitlines()[0].split(",")
+        want = ["run", "created", "p", "q", "kl_pq", "kl_pq.median", "kl_pq.max", "kl_pq[0]", "kl_pq[1]",
+                "kl_pq_ci.lo", "kl_pq_ci.hi", "kl_pq_ci[0].lo", "kl_pq_ci[0].hi", "kl_pq_ci[1].lo", "kl_pq_ci[1].hi"]
+        ctx.check(header == want, f"history --csv header {header}, want {want}", res)
+        by = {r["run"]: r for r in parse_csv(res.out)}
+        for run, v in ci.items():
+            cells = ([("kl_pq_ci", v)] if run.startswith("one") else
+                     [(f"kl_pq_ci[{j}]", v[j]) for j in (0, 1)])
+            for name, (lo, hi) in cells:
+                got = (by[run][f"{name}.lo"], by[run][f"{name}.hi"])
+                ctx.check(got[0] != "" and float(got[0]) == lo and float(got[1]) == hi,
+                          f"history --csv: {run} {name} = {got}, want ({lo!r}, {hi!r})", res)
+        ctx.check(by["one0"]["kl_pq_ci.lo"] == "" and by["rows"]["kl_pq_ci.lo"] == "",
+                  "history --csv: runs without an interval (or of 2-D input) have empty cells", res)
+    # Conditions on the ends; both ends without a suffix.
+    t = kr * 1.3 + 1.5  # between the hi ends of two1 and two2
+    iv = lambda v: (v, None, None, None)  # noqa: E731
+    run_check(ctx, "h.h5", f"kl_pq_ci[1].hi<{t!r}", 5,
+              {(f"two{i}", "kl_pq_ci[1].hi"): iv(ci[f"two{i}"][1][1]) for i in (2, 3)}
+              | {(r, "kl_pq_ci[1].hi"): None for r in ("one0", "one1", "one2", "one3", "rows")})
+    run_check(ctx, "h.h5", f"kl_pq_ci[1].hi<{t!r}", 5,  # two3 and rows
+              {("two3", "kl_pq_ci[1].hi"): iv(ci["two3"][1][1]), ("rows", "kl_pq_ci[1].hi"): None},
+              extra=["--last", "2"])
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci.hi<={kr * 1.25!r},kl_pq_ci.lo>={kr * 0.8!r}", 0)
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci<{kr!r}", 5, {("one3", "kl_pq_ci.hi"): iv(kr * 1.25)})
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci>{kr!r}", 5, {("one3", "kl_pq_ci.lo"): iv(kr * 0.8)})
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci.max<{kr!r}", 3)
+    have_gnuplot = any(os.access(os.path.join(d, "gnuplot"), os.X_OK)
+                       for d in os.environ.get("PATH", "").split(":") if d)
+    if not have_gnuplot:
+        ctx.note("gnuplot is not installed: the band is not checked")
+        return
+    bands = {}
+    for hist, name in (("h.h5", "band.svg"), ("h.h5:/runs/one0", "none.svg")):
+        res = ctx.h5div_run(["history", hist, "--plot", name, "--measures", "kl_pq", "-q"])
+        if not T.check_success(ctx, res, f"history {hist} --plot {name}"):
+            return
+        with open(ctx.path(name)) as f:
+            svg = f.read()
+        polys = re.findall(r"<polygon[^>]*fill-opacity\s*=\s*'0\.25[^>]*points\s*=\s*'([^']*)'", svg)
+        bands[name] = sorted(len(p.split()) for p in polys)
+        ctx.check("kl_pq_ci" not in svg, f"history --plot {name}: the interval ends have panels of their own", res)
+    # kl_pq (runs one2, one3), kl_pq[0] and kl_pq[1] (two0..two3); nothing without intervals.
+    ctx.check(bands["band.svg"] == [4, 8, 8], f"history --plot: band polygons of {bands['band.svg']} points, "
+              "want 4 (two runs) and 8, 8 (four runs)")
+    ctx.check(bands["none.svg"] == [], f"history --plot without intervals: bands {bands['none.svg']}")
+
+
 CASES = {
     "history_table_csv": case_table_csv,
     "history_rows": case_rows,
@@ -732,6 +811,7 @@ CASES = {
     "check_candidates": case_check_candidates,
     "check_groups": case_check_groups,
     "check_usage": case_check_usage,
+    "history_intervals": case_intervals,
     "concurrent_append": case_concurrent_append,
     "kill_append": case_kill_append,
 }

@@ -189,9 +189,17 @@ static int selected(const char *list, const char *name)
     return 0;
 }
 
-/* Summaries of a measure over the rows of 2-D input, as column suffixes. */
-enum { STAT_NONE = 0, STAT_MEDIAN, STAT_MAX, STAT_COUNT };
-static const char *const stat_suffix[STAT_COUNT] = {"", ".median", ".max"};
+/* Summaries of a measure over the rows of 2-D input, and the ends of an
+ * interval (NAME_ci, last axis 2), as column suffixes. */
+enum { STAT_NONE = 0, STAT_MEDIAN, STAT_MAX, STAT_LO, STAT_HI, STAT_COUNT };
+static const char *const stat_suffix[STAT_COUNT] = {"", ".median", ".max", ".lo", ".hi"};
+
+/* Is `name` an interval dataset, NAME_ci? */
+static int interval_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, "_ci") == 0;
+}
 
 /* The column named name[index] (index SIZE_MAX: a scalar) with the suffix
  * of stat, added if new. */
@@ -388,6 +396,31 @@ static void add_failure(visit *v, const check_term *ct, const char *label, doubl
     r->fail[r->nfail++] = (struct failure){(size_t)(ct - v->h->terms), line};
 }
 
+/* Check term t against an interval read as `groups` candidates of (lo,
+ * hi): .lo and .hi name one end, no suffix both. */
+static void check_interval(visit *v, size_t t, const double *vals, int cands, size_t groups)
+{
+    const check_term *ct = &v->h->terms[t];
+    if ((ct->index >= 0 && (!cands || (size_t)ct->index >= groups)) ||
+        (ct->stat != STAT_NONE && ct->stat != STAT_LO && ct->stat != STAT_HI))
+        return; /* found stays 0 */
+    v->r->found[t] = 1;
+    size_t g0 = ct->index >= 0 ? (size_t)ct->index : 0, g1 = ct->index >= 0 ? g0 + 1 : groups;
+    for (size_t g = g0; g < g1 && !v->h->failed; g++)
+        for (int end = 0; end < 2; end++) {
+            int st = end ? STAT_HI : STAT_LO;
+            if (ct->stat != STAT_NONE && ct->stat != st)
+                continue;
+            char label[600];
+            if (cands)
+                snprintf(label, sizeof label, "%s[%zu]%s", ct->name, g, stat_suffix[st]);
+            else
+                snprintf(label, sizeof label, "%s%s", ct->name, stat_suffix[st]);
+            if (!meets(ct->op, vals[2 * g + (size_t)end], ct->limit))
+                add_failure(v, ct, label, vals[2 * g + (size_t)end], 0, 0, 0);
+        }
+}
+
 /* Check term t against a measure read as `groups` candidates of `per`
  * values each (rows: per values are the rows of 2-D input). A condition
  * without a summary applies to every value it names: every candidate
@@ -397,7 +430,8 @@ static void check_measure(visit *v, size_t t, const double *vals, int cands, int
 {
     const check_term *ct = &v->h->terms[t];
     if ((ct->index >= 0 && (!cands || (size_t)ct->index >= groups)) ||
-        (ct->stat != STAT_NONE && !rows) || groups == 0 || per == 0)
+        (ct->stat != STAT_NONE && !rows) || ct->stat == STAT_LO || ct->stat == STAT_HI ||
+        groups == 0 || per == 0)
         return; /* the run has no such value: found stays 0 */
     v->r->found[t] = 1;
     size_t g0 = ct->index >= 0 ? (size_t)ct->index : 0, g1 = ct->index >= 0 ? g0 + 1 : groups;
@@ -450,6 +484,12 @@ static herr_t add_measure(hid_t g, const char *name, const H5L_info_t *info, voi
     for (size_t t = 0; t < v->h->nterms; t++)
         checked |= strcmp(v->h->terms[t].name, name) == 0;
     int shown = selected(v->h->measures, name);
+    if (!shown && interval_name(name) && v->h->measures) {
+        /* NAME_ci goes with NAME: the plot draws it as NAME's band. */
+        char base[512];
+        snprintf(base, sizeof base, "%.*s", (int)(strlen(name) - 3), name);
+        shown = selected(v->h->measures, base);
+    }
     if (!shown && !checked)
         return 0;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT); /* fails quietly on a group: skipped */
@@ -463,20 +503,40 @@ static herr_t add_measure(hid_t g, const char *name, const H5L_info_t *info, voi
         if (nd > 0)
             H5Sget_simple_extent_dims(s, dims, NULL);
         /* (k,) over candidates: one column each; a rows axis ((m,) of 2-D
-         * input, or (k, m)): the median and the maximum over the rows. */
+         * input, or (k, m)): the median and the maximum over the rows. An
+         * interval NAME_ci, (2,) or (k, 2) over candidates: its ends NAME_ci.lo
+         * and NAME_ci.hi; intervals of 2-D input ((m, 2)) are left out. */
         int by_cand = nd == 1 && v->ncand > 1 && dims[0] == v->ncand;
+        int is_ci = interval_name(name) && nd >= 1 && dims[nd - 1] == 2;
+        int cands = nd == 2 || by_cand, rows = nd == 2 || (nd == 1 && !by_cand);
         size_t groups = nd == 2 ? (size_t)dims[0] : (nd == 1 && !by_cand ? 1 : (size_t)dims[0]);
         size_t per = nd == 2 ? (size_t)dims[1] : (nd == 1 && !by_cand ? (size_t)dims[0] : 1);
+        if (is_ci) {
+            cands = nd == 2;
+            rows = 0;
+            groups = cands ? (size_t)dims[0] : 1;
+            per = 2;
+        }
+        int skip = is_ci && cands && !(v->ncand > 1 && dims[0] == v->ncand);
         size_t n = groups * per;
-        double *vals = n ? malloc(n * sizeof *vals) : NULL;
+        double *vals = n && !skip ? malloc(n * sizeof *vals) : NULL;
         if (vals && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals) >= 0) {
-            for (size_t k = 0; k < v->h->nterms && !v->h->failed; k++)
-                if (strcmp(v->h->terms[k].name, name) == 0)
-                    check_measure(v, k, vals, nd == 2 || by_cand, nd == 2 || (nd == 1 && !by_cand),
-                                  groups, per);
+            for (size_t k = 0; k < v->h->nterms && !v->h->failed; k++) {
+                if (strcmp(v->h->terms[k].name, name) != 0)
+                    continue;
+                if (is_ci)
+                    check_interval(v, k, vals, cands, groups);
+                else
+                    check_measure(v, k, vals, cands, rows, groups, per);
+            }
             for (size_t i = 0; shown && i < groups && !v->h->failed; i++) {
-                size_t index = nd == 0 || (nd == 1 && !by_cand) ? (size_t)-1 : i;
-                if (nd == 0 || by_cand) {
+                size_t index = cands ? i : (size_t)-1;
+                if (is_ci) {
+                    if (put_cell(v, name, index, STAT_LO, vals[2 * i]) == 0)
+                        put_cell(v, name, index, STAT_HI, vals[2 * i + 1]);
+                    continue;
+                }
+                if (!rows) {
                     put_cell(v, name, index, STAT_NONE, vals[i]);
                     continue;
                 }
@@ -888,8 +948,18 @@ static const plot_format *plot_format_of(const char *path)
     return NULL;
 }
 
+/* The column named `name`, or -1. */
+static long column_index(const history *h, const char *name)
+{
+    for (size_t c = 0; c < h->ncols; c++)
+        if (strcmp(h->cols[c].name, name) == 0)
+            return (long)c;
+    return -1;
+}
+
 /* Draw one panel per measure column with a finite value over the runs'
- * `created` times, one line per distinct candidate q, as PNG, SVG or PDF
+ * `created` times, one line per distinct candidate q (with the interval
+ * NAME_ci as a band where runs have one), as PNG, SVG or PDF
  * by the extension of `png` (checked by check_history), written by gnuplot
  * to a temporary file that is renamed into place. gnuplot's own
  * messages go to stderr only with verbose. */
@@ -908,6 +978,9 @@ static int plot_history(const history *h, const char *png, int verbose, char *ms
     unsigned char *drawn = calloc(h->ncols ? h->ncols : 1, 1);
     size_t npanels = 0;
     for (size_t c = 0; drawn && c < h->ncols; c++) {
+        size_t stat = h->cols[c].index % STAT_COUNT;
+        if (stat == STAT_LO || stat == STAT_HI)
+            continue; /* interval ends: drawn as the band of their measure */
         for (size_t i = 0; i < h->nruns && !drawn[c]; i++)
             drawn[c] = h->runs[i].created[0] && h->runs[i].has[c] && isfinite(h->runs[i].value[c]);
         npanels += drawn[c];
@@ -1023,8 +1096,26 @@ static int plot_history(const history *h, const char *png, int verbose, char *ms
         fputs("set title ", gp);
         gp_string(gp, h->cols[c].name);
         fputs("\nplot ", gp);
+        /* The interval NAME_ci (or NAME_ci[j] of NAME[j]) as a band behind
+         * the line, in the line's colour, where runs have one. */
+        long lo = -1, hi = -1;
+        if (h->cols[c].index % STAT_COUNT == STAT_NONE) {
+            const char *name = h->cols[c].name;
+            size_t base = strcspn(name, "[");
+            char want[600];
+            snprintf(want, sizeof want, "%.*s_ci%s.lo", (int)base, name, name + base);
+            lo = column_index(h, want);
+            snprintf(want, sizeof want, "%.*s_ci%s.hi", (int)base, name, name + base);
+            hi = column_index(h, want);
+        }
         for (size_t k = 0; k < ncand; k++) {
-            fprintf(gp, "%s$c%zu using 1:%zu title ", k ? ", " : "", k, c + 2);
+            if (lo >= 0 && hi >= 0)
+                fprintf(gp,
+                        "%s$c%zu using 1:%ld:%ld with filledcurves fs transparent solid 0.25 "
+                        "noborder lt %zu notitle",
+                        k ? ", " : "", k, lo + 2, hi + 2, k + 1);
+            fprintf(gp, "%s$c%zu using 1:%zu lt %zu title ", k || (lo >= 0 && hi >= 0) ? ", " : "",
+                    k, c + 2, k + 1);
             const char *q = h->runs[first[k]].q;
             gp_string(gp, q[0] ? q : "(no q)");
         }
