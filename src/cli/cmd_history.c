@@ -1201,8 +1201,10 @@ static int parse_checks(const char *spec, check_term **terms, size_t *n, char *m
                                    len, b, spec);
         }
         check_term *ct = &out[nt];
-        ct->op = op[0] == '<' ? (op[1] == '=' ? OP_LE : OP_LT) : (op[1] == '=' ? OP_GE : OP_GT);
-        const char *nb = b, *ne = op, *vb = op + (ct->op == OP_LE || ct->op == OP_GE ? 2 : 1),
+        int op_kind =
+            op[0] == '<' ? (op[1] == '=' ? OP_LE : OP_LT) : (op[1] == '=' ? OP_GE : OP_GT);
+        ct->op = op_kind; /* op_kind also for messages after out is freed */
+        const char *nb = b, *ne = op, *vb = op + (op_kind == OP_LE || op_kind == OP_GE ? 2 : 1),
                    *ve = e;
         trim(&nb, &ne);
         trim(&vb, &ve);
@@ -1224,7 +1226,7 @@ static int parse_checks(const char *spec, check_term **terms, size_t *n, char *m
             return h5div_cli_usage(msg,
                                    "condition '%.*s' needs a number, inf or -inf after %s "
                                    "(--check %s)",
-                                   len, b, op_text[ct->op], spec);
+                                   len, b, op_text[op_kind], spec);
         }
         ct->limit = limit;
         /* The name: MEASURE, MEASURE[J], each optionally .median or .max. */
@@ -1258,7 +1260,7 @@ static int parse_checks(const char *spec, check_term **terms, size_t *n, char *m
             return h5div_cli_usage(msg,
                                    "condition '%.*s' needs a measure name as history shows it "
                                    "(kl_pq, kl_pq[1], kl_pq.max) before %s (--check %s)",
-                                   len, b, op_text[ct->op], spec);
+                                   len, b, op_text[op_kind], spec);
         }
         ct->name = malloc(base + 1);
         ct->label = malloc((size_t)(ne - nb) + 1);
