@@ -104,7 +104,8 @@ typedef struct h5div_cli_measures {
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 
 /* Run the h5div command line on `comm`; rank 0 writes to out and err.
- * Collective. Returns the exit code (an h5div_status), the same on every rank.
+ * Collective. Returns the exit code (an h5div_status, or H5DIV_CLI_CHECK_FAILED
+ * from history --check), the same on every rank.
  * With comm MPI_COMM_NULL no MPI call is made: help, version, usage errors
  * and history run so (the printing rank is then the launcher's, see
  * h5div_cli_launcher_rank), and an evaluating command is an internal error.
