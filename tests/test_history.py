@@ -796,6 +796,10 @@ def case_intervals(ctx):
     ctx.check(bands["band.svg"] == [4, 8, 8], f"history --plot: band polygons of {bands['band.svg']} points, "
               "want 4 (two runs) and 8, 8 (four runs)")
     ctx.check(bands["none.svg"] == [], f"history --plot without intervals: bands {bands['none.svg']}")
+    # A failed check still draws the plot (a nightly job wants it most then).
+    res = ctx.h5div_run(["history", "h.h5", "--plot", "failed.png", "--check", f"kl_pq_ci<{kq!r}", "-q"])
+    ctx.check(res.rc == 5 and os.path.exists(ctx.path("failed.png")),
+              "history --plot --check that fails: want exit 5 and the plot written", res)
 
 
 CASES = {
