@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* h5div history: the result groups under /runs of a history file, as a table, CSV or plot. */
+/* h5div history: the result groups under /runs of a history file, as a table, CSV or plot,
+ * and checked against thresholds (--check). */
 #include <ctype.h>
 #include <errno.h>
 #include <hdf5.h>
@@ -109,7 +110,7 @@ typedef struct check_term {
     char *name;  /* the measure (dataset) name, "kl_pq" */
     char *label; /* the name as written, "kl_pq[1].max" */
     long index;  /* the candidate, or -1: every candidate */
-    int stat;    /* STAT_NONE: every value (every row); or that summary of the rows */
+    int stat;    /* STAT_NONE: every value; else one summary of the rows or end of an interval */
     int op;
     double limit;
 } check_term;
@@ -1409,7 +1410,7 @@ static int run_history(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 
 const h5div_cli_command h5div_cmd_history = {
     "history",
-    "the runs of a result history (FILE:/runs) as a table, CSV or plot",
+    "the runs of a result history (FILE:/runs): table, CSV, plot, thresholds",
     history_help,
     H5DIV_CLI_OPT(H5DIV_OPT_CSV) | H5DIV_CLI_OPT(H5DIV_OPT_PLOT) |
         H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) | H5DIV_CLI_OPT(H5DIV_OPT_CHECK) |
