@@ -7,8 +7,10 @@ file still opens and every earlier run in it is intact."""
 
 import csv
 import io
+import math
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -368,6 +370,438 @@ def case_kill_append(ctx):
     ctx.note(f"kill_append: {killed} killed, {survived} finished before the kill")
 
 
+# -- history --check ----------------------------------------------------------
+
+FAIL_LINE = re.compile(
+    r"^h5div: check failed: run (?P<run>\S+)(?: \(created [^)]*\))?: "
+    r"(?:no measure (?P<missing>\S+)|(?P<label>\S+) = (?P<value>\S+), not (?P<op><=|<|>=|>) "
+    r"(?P<limit>\S+)(?:, in (?P<nbad>\d+) of (?P<nrows>\d+) rows, worst row (?P<worst>\d+))?)"
+    r" \((?P<path>[^()]+)\)$")
+
+OPS = {"<": lambda x, t: x < t, "<=": lambda x, t: x <= t,
+       ">": lambda x, t: x > t, ">=": lambda x, t: x >= t}
+
+
+def write_counts(ctx, fname, **arrays):
+    with h5py.File(ctx.path(fname), "w") as f:
+        for name, a in arrays.items():
+            f[name] = a
+
+
+def oracle(P, Q):
+    """The compare measures of one histogram pair from scipy (tests/h5div_testlib.py)."""
+    return T.oracle_scipy(P.tolist(), Q.tolist())
+
+
+def check_lines(ctx, res, what):
+    """The parsed `check failed` lines of RES; any other stderr line fails."""
+    out = []
+    for line in T.stderr_lines(res):
+        m = FAIL_LINE.match(line)
+        if ctx.check(m is not None, f"{what}: stderr line {line!r} is not a check failure", res):
+            out.append(m.groupdict())
+    return out
+
+
+def run_check(ctx, hist, cond, code, fails=None, extra=(), ranks=None):
+    """h5div history HIST --check COND: exit CODE; for 0 and 5 the table on
+    stdout as without --check; for 5 exactly the failures FAILS, a dict
+    {(run, label): (value, nbad, nrows, worst) or None for a missing
+    measure}, the value an oracle's (relative tolerance 1e-12), each line
+    naming the run's FILE:/group and the condition's operator and limit."""
+    args = ["history", hist, "--check", cond, *extra]
+    what = "history " + " ".join(args[1:])
+    res = ctx.h5div_run(args, ranks=ranks)
+    if not ctx.check(not res.timed_out and res.rc == code, f"{what}: exit {res.rc}, want {code}", res):
+        return res
+    if code in (0, 5):
+        plain = ctx.h5div_run(["history", hist, *extra])
+        ctx.check(res.out == plain.out and res.out != "",
+                  f"{what}: stdout is not the table history prints without --check", res)
+    if code == 0:
+        ctx.check(all(l.startswith("h5div: check passed: ") for l in T.stderr_lines(res))
+                  and len(T.stderr_lines(res)) == (0 if "-q" in extra else 1),
+                  f"{what}: want one 'check passed' line on stderr (none with -q)", res)
+    if code != 5:
+        return res
+    got = {}
+    fname = hist.split(":/")[0]
+    for d in check_lines(ctx, res, what):
+        key = (d["run"], d["missing"] or d["label"])
+        ctx.check(key not in got, f"{what}: failure {key} reported twice", res)
+        got[key] = d
+    want = fails or {}
+    ctx.check(set(got) == set(want), f"{what}: failures {sorted(got)}, want {sorted(want)}", res)
+    for key, d in got.items():
+        if key not in want:
+            continue
+        run = key[0]
+        ctx.check(d["path"] in (f"{fname}:/runs/{run}", f"{fname}:/{run}"),
+                  f"{what}: failure {key} names {d['path']!r}, not the run's group", res)
+        if want[key] is None:
+            ctx.check(d["missing"] is not None, f"{what}: {key} should be a missing measure", res)
+            continue
+        if not ctx.check(d["missing"] is None, f"{what}: {key} reported missing", res):
+            continue
+        value, nbad, nrows, worst = want[key]
+        got_v = float(d["value"])
+        ctx.check(T.close(got_v, value, 1e-12) or (math.isnan(got_v) and math.isnan(value)),
+                  f"{what}: {key} = {d['value']}, oracle {value!r}", res)
+        ctx.check(d["op"] in cond and d["limit"] is not None, f"{what}: {key}: operator {d['op']}", res)
+        ctx.check(not OPS[d["op"]](got_v, float(d["limit"])),
+                  f"{what}: {key}: {d['value']} {d['op']} {d['limit']} holds yet is reported", res)
+        rows = (d["nbad"], d["nrows"], d["worst"])
+        want_rows = (None, None, None) if nrows is None else (str(nbad), str(nrows), str(worst))
+        ctx.check(rows == want_rows, f"{what}: {key}: rows (failing, of, worst) {rows}, want {want_rows}", res)
+    return res
+
+
+def case_check_operators(ctx):
+    """Every operator, passing and failing, on every compare measure of a
+    1-D run (limits 1e-9 either side of the scipy value); the boundary
+    itself on exact values: counts of `entropy` (sums of integers) and the
+    exact zeros of identical inputs."""
+    rng = np.random.default_rng(140)
+    P = rng.integers(1, 60, 300)
+    Q = rng.integers(1, 60, 300)
+    write_counts(ctx, "in.h5", P=P.astype(np.int32), Q=Q.astype(np.int32))
+    for hist, args in (("ops.h5", ["compare", "in.h5:/P", "in.h5:/Q"]),
+                       ("same.h5", ["compare", "in.h5:/P", "in.h5:/P"]),
+                       ("ent.h5", ["entropy", "in.h5:/P"])):
+        res = ctx.h5div_run(args + ["-o", f"{hist}:/runs/n1", "-q"])
+        if not T.check_success(ctx, res, " ".join(args)):
+            return
+    want = oracle(P, Q)
+    lo = {m: v * (1 - 1e-9) for m, v in want.items()}
+    hi = {m: v * (1 + 1e-9) for m, v in want.items()}
+    ms = T.COMPARE_MEASURES
+    for op in OPS:
+        passing = lo if op in (">", ">=") else hi
+        failing = hi if op in (">", ">=") else lo
+        run_check(ctx, "ops.h5", ",".join(f"{m}{op}{passing[m]!r}" for m in ms), 0)
+        run_check(ctx, "ops.h5", ",".join(f"{m}{op}{failing[m]!r}" for m in ms), 5,
+                  {("n1", m): (want[m], None, None, None) for m in ms})
+        # Half of them failing, spaces around the parts.
+        cond = " , ".join(f" {m} {op} {(failing if i % 2 else passing)[m]!r} " for i, m in enumerate(ms))
+        run_check(ctx, "ops.h5", cond, 5,
+                  {("n1", m): (want[m], None, None, None) for i, m in enumerate(ms) if i % 2})
+    # -q: nothing on stderr when the check passes, the failures when not.
+    run_check(ctx, "ops.h5", f"kl_pq<{hi['kl_pq']!r}", 0, extra=["-q"])
+    run_check(ctx, "ops.h5", f"kl_pq<{lo['kl_pq']!r}", 5, {("n1", "kl_pq"): (want["kl_pq"], None, None, None)},
+              extra=["-q"])
+    # The boundary, on values known exactly.
+    S, nz = int(P.sum()), int(np.count_nonzero(P))
+    for cond, code in ((f"total_count<={S}", 0), (f"total_count>={S}", 0), (f"total_count<{S}", 5),
+                       (f"total_count>{S}", 5), (f"nonzero_bins<={nz}", 0), (f"nonzero_bins>{nz}", 5)):
+        name = cond.split("<")[0].split(">")[0]
+        run_check(ctx, "ent.h5", cond, code, {("n1", name): (float(S if "total" in cond else nz), None, None, None)})
+    for m in T.DIVERGENCES:
+        run_check(ctx, "same.h5", f"{m}<=0", 0)
+        run_check(ctx, "same.h5", f"{m}>=0", 0)
+        run_check(ctx, "same.h5", f"{m}<0", 5, {("n1", m): (0.0, None, None, None)})
+        run_check(ctx, "same.h5", f"{m}>0", 5, {("n1", m): (0.0, None, None, None)})
+
+
+def case_check_inf_nan(ctx):
+    """inf as a value (kl_pq where Q has empty bins) and as a limit; a NaN
+    value fails every condition; a NaN row is the worst row."""
+    rng = np.random.default_rng(141)
+    P = rng.integers(1, 30, 200)
+    Q = rng.integers(1, 30, 200)
+    Q[::7] = 0
+    P2 = rng.integers(1, 30, (5, 80))
+    Q2 = rng.integers(1, 30, (5, 80))
+    write_counts(ctx, "in.h5", P=P, Q=Q, P2=P2, Q2=Q2)
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Q", "-o", "h.h5:/runs/a", "-q"])
+    T.check_success(ctx, res, "compare with empty bins in Q")
+    want = oracle(P, Q)
+    ctx.check(math.isinf(want["kl_pq"]) and math.isfinite(want["kl_qp"]), "oracle: kl_pq inf, kl_qp finite")
+    inf = (math.inf, None, None, None)
+    run_check(ctx, "h.h5", "kl_pq<1e308", 5, {("a", "kl_pq"): inf})
+    run_check(ctx, "h.h5", "kl_pq<inf", 5, {("a", "kl_pq"): inf})
+    run_check(ctx, "h.h5", "kl_pq<=inf,kl_pq>=inf,kl_pq>-inf,kl_pq>1e308,kl_qp<inf", 0)
+    run_check(ctx, "h.h5", "kl_pq>inf,kl_qp>=inf", 5,
+              {("a", "kl_pq"): inf, ("a", "kl_qp"): (want["kl_qp"], None, None, None)})
+    run_check(ctx, "h.h5", "kl_qp<=-inf", 5, {("a", "kl_qp"): (want["kl_qp"], None, None, None)})
+    # A NaN (h5div never writes one; a damaged or foreign run may hold one).
+    with h5py.File(ctx.path("h.h5"), "a") as f:
+        f.copy("runs/a", "runs/b")
+        f["runs/b"].attrs["created"] = "2099-01-01T00:00:00Z"
+        f["runs/b/hellinger"][()] = np.nan
+    nan = (math.nan, None, None, None)
+    for cond in ("hellinger<=inf", "hellinger>=-inf", "hellinger>0", "hellinger<1"):
+        run_check(ctx, "h.h5", cond, 5, {("b", "hellinger"): nan})
+    res = ctx.h5div_run(["compare", "in.h5:/P2", "in.h5:/Q2", "-o", "rows.h5:/runs/r", "-q"])
+    T.check_success(ctx, res, "compare 2-D")
+    rows = [oracle(P2[i], Q2[i])["hellinger"] for i in range(5)]
+    with h5py.File(ctx.path("rows.h5"), "a") as f:
+        d = f["runs/r/hellinger"]
+        v = d[...]
+        v[3] = np.nan
+        d[...] = v
+    run_check(ctx, "rows.h5", "hellinger<=inf", 5, {("r", "hellinger"): (math.nan, 1, 5, 3)})
+    # Rows 0..4 but 3 below min(others) fail `> t`; the NaN is the worst.
+    t = max(r for i, r in enumerate(rows) if i != 3) * 2
+    run_check(ctx, "rows.h5", f"hellinger>{t!r}", 5, {("r", "hellinger"): (math.nan, 5, 5, 3)})
+
+
+def case_check_rows(ctx):
+    """2-D runs: a condition holds for every row (failing rows counted, the
+    worst named), .max and .median for the summary, [j] for one candidate
+    of a (k, m) run; scipy's value of every row as the oracle."""
+    rng = np.random.default_rng(142)
+    m = 7
+    P = rng.integers(1, 40, (m, 150))
+    Q = rng.integers(1, 40, (m, 150))
+    R = rng.integers(1, 9, (m, 150))
+    write_counts(ctx, "in.h5", P=P.astype(np.int32), Q=Q.astype(np.int32), R=R.astype(np.int32))
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Q", "-o", "h.h5:/runs/one", "-q"])
+    T.check_success(ctx, res, "compare 2-D, one candidate")
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Q", "in.h5:/R", "-o", "h.h5:/runs/two", "-q"])
+    T.check_success(ctx, res, "compare 2-D, two candidates")
+    kq = np.array([oracle(P[i], Q[i])["kl_pq"] for i in range(m)])
+    kr = np.array([oracle(P[i], R[i])["kl_pq"] for i in range(m)])
+    both = np.sort(np.concatenate([kq, kr]))
+
+    def rows_failing(v, op, t):
+        bad = [i for i in range(m) if not OPS[op](v[i], t)]
+        if not bad:
+            return None
+        worst = max(bad, key=lambda i: v[i]) if op in ("<", "<=") else min(bad, key=lambda i: v[i])
+        return (float(v[worst]), len(bad), m, worst)
+
+    for t in (0.5 * (both[3] + both[4]), 0.5 * (both[9] + both[10])):
+        for op in OPS:
+            fails = {}
+            for run, label, v in (("one", "kl_pq", kq), ("two", "kl_pq[0]", kq), ("two", "kl_pq[1]", kr)):
+                f = rows_failing(v, op, t)
+                if f:
+                    fails[(run, label)] = f
+            run_check(ctx, "h.h5", f"kl_pq{op}{t!r}", 5 if fails else 0, fails)
+            # The run of one candidate has no kl_pq[1]: always a named failure.
+            run_check(ctx, "h.h5", f"kl_pq[1]{op}{t!r}", 5,
+                      {("one", "kl_pq[1]"): None, **{k: v for k, v in fails.items() if k[1] == "kl_pq[1]"}})
+    run_check(ctx, "h.h5", f"kl_pq<{both[-1] * 1.001!r},kl_pq>{both[0] * 0.999!r}", 0)
+    # Summaries: numpy's median and max of the oracle rows.
+    for stat, fn in (("max", np.max), ("median", np.median)):
+        vals = {("one", f"kl_pq.{stat}"): fn(kq), ("two", f"kl_pq[0].{stat}"): fn(kq),
+                ("two", f"kl_pq[1].{stat}"): fn(kr)}
+        t = 0.5 * (min(vals.values()) + max(vals.values()))
+        run_check(ctx, "h.h5", f"kl_pq.{stat}<{t!r}", 5,
+                  {k: (float(v), None, None, None) for k, v in vals.items() if not v < t})
+        run_check(ctx, "h.h5", f"kl_pq.{stat}<{max(vals.values()) * 1.001!r}", 0)
+    # kl_pq[2] exists in no run: an input error, not a pass.
+    res = ctx.h5div_run(["history", "h.h5", "--check", "kl_pq[2]<1"])
+    T.check_error(ctx, res, 3, "history --check kl_pq[2]<1", r"no run .*kl_pq\[2\]")
+
+
+def case_check_candidates(ctx):
+    """1-D runs of three candidates: kl_pq holds for each (the failing ones
+    named kl_pq[j]), kl_pq[j] for one; a run of one candidate has no [j]."""
+    rng = np.random.default_rng(143)
+    P = rng.integers(20, 60, 400)
+    cands = [P + rng.integers(-s, s + 1, 400) for s in (2, 8, 18)]  # all positive
+    write_counts(ctx, "in.h5", P=P, Q0=cands[0], Q1=cands[1], Q2=cands[2])
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Q0", "in.h5:/Q1", "in.h5:/Q2",
+                         "-o", "h.h5:/runs/k3", "-q"])
+    T.check_success(ctx, res, "compare, three candidates")
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Q2", "-o", "h.h5:/runs/k1", "-q"])
+    T.check_success(ctx, res, "compare, one candidate")
+    want = [oracle(P, c) for c in cands]
+    for m in ("kl_pq", "js_distance", "hellinger"):
+        v = sorted(w[m] for w in want)
+        for t in (0.5 * (v[0] + v[1]), 0.5 * (v[1] + v[2])):
+            fails = {("k3", f"{m}[{j}]"): (want[j][m], None, None, None) for j in range(3) if not want[j][m] < t}
+            if not want[2][m] < t:
+                fails[("k1", m)] = (want[2][m], None, None, None)
+            run_check(ctx, "h.h5", f"{m}<{t!r}", 5, fails)
+            for j in range(3):
+                f = {("k1", f"{m}[{j}]"): None}
+                if not want[j][m] >= t:
+                    f[("k3", f"{m}[{j}]")] = (want[j][m], None, None, None)
+                run_check(ctx, "h.h5", f"{m}[{j}]>={t!r}", 5, f)
+        run_check(ctx, "h.h5", f"{m}<{v[2] * 1.001!r}", 0)
+        # One run of the history, named by its group.
+        run_check(ctx, "h.h5:/runs/k3", f"{m}[1]<={v[2] * 1.001!r}", 0)
+
+
+def case_check_groups(ctx):
+    """A single result group checks as a history of one run; a run lacking
+    a measure fails by name; a measure no run has, and no run at all, are
+    input errors (exit 3); --last N checks and shows only the last N runs."""
+    rng = np.random.default_rng(144)
+    P = rng.integers(1, 50, 500)
+    Qnear = np.maximum(P + rng.integers(-2, 3, 500), 1)
+    Qfar = rng.integers(1, 50, 500)
+    write_counts(ctx, "in.h5", P=P, Qnear=Qnear, Qfar=Qfar)
+    near, far = oracle(P, Qnear), oracle(P, Qfar)
+    t = 0.5 * (near["kl_pq"] + far["kl_pq"])
+    # Default group /h5div of compare -o FILE: one run, named by the group.
+    res = ctx.h5div_run(["compare", "in.h5:/P", "in.h5:/Qfar", "-o", "single.h5", "-q"])
+    T.check_success(ctx, res, "compare -o single.h5")
+    run_check(ctx, "single.h5:/h5div", f"kl_pq<{far['kl_pq'] * 1.001!r}", 0)
+    run_check(ctx, "single.h5:/h5div", f"kl_pq<{t!r}", 5, {("h5div", "kl_pq"): (far["kl_pq"], None, None, None)})
+    res = ctx.h5div_run(["history", "single.h5:/h5div", "--csv"])
+    if T.check_success(ctx, res, "history single.h5:/h5div --csv"):
+        rows = parse_csv(res.out)
+        ctx.check(len(rows) == 1 and rows[0]["run"] == "h5div" and rows[0]["q"] == "in.h5:/Qfar",
+                  "history of one result group: want one row, run h5div", res)
+    # History: far (oldest), part (hellinger only), near (newest).
+    for run, q, extra in (("far", "Qfar", []), ("part", "Qfar", ["--measures", "hellinger"]),
+                          ("near", "Qnear", [])):
+        res = ctx.h5div_run(["compare", "in.h5:/P", f"in.h5:/{q}", "-o", f"h.h5:/runs/{run}", "-q", *extra])
+        T.check_success(ctx, res, f"compare -o h.h5:/runs/{run}")
+    with h5py.File(ctx.path("h.h5"), "a") as f:
+        for i, run in enumerate(("far", "part", "near")):
+            f[f"runs/{run}"].attrs["created"] = f"2030-01-0{i + 1}T02:00:00Z"
+    kl = lambda o: (o["kl_pq"], None, None, None)  # noqa: E731
+    run_check(ctx, "h.h5", f"kl_pq<{t!r}", 5, {("far", "kl_pq"): kl(far), ("part", "kl_pq"): None})
+    run_check(ctx, "h.h5", f"kl_pq<{t!r}", 0, extra=["--last", "1"])
+    run_check(ctx, "h.h5", f"kl_pq<{t!r}", 5, {("part", "kl_pq"): None}, extra=["--last", "2"])
+    run_check(ctx, "h.h5", f"kl_pq<{t!r}", 5, {("far", "kl_pq"): kl(far), ("part", "kl_pq"): None},
+              extra=["--last", "9", "--csv"])
+    run_check(ctx, "h.h5", f"hellinger<{far['hellinger'] * 1.001!r}", 0)
+    res = ctx.h5div_run(["history", "h.h5", "--last", "1", "--csv"])
+    if T.check_success(ctx, res, "history --last 1 --csv"):
+        rows = parse_csv(res.out)
+        ctx.check([r["run"] for r in rows] == ["near"], "history --last 1: want only run near", res)
+    # The last run lacks kl_pq, and with --last 1 no run checked has it.
+    res = ctx.h5div_run(["history", "h.h5", "--last", "2", "--check", "kl_pq<1", "--measures", "hellinger"])
+    ctx.check(res.rc == 5, "--measures does not limit what --check reads", res)
+    with h5py.File(ctx.path("h.h5"), "a") as f:
+        f["runs/part"].attrs["created"] = "2030-01-09T02:00:00Z"
+    res = ctx.h5div_run(["history", "h.h5", "--last", "1", "--check", f"kl_pq<{t!r}"])
+    T.check_error(ctx, res, 3, "history --last 1 --check of a measure the last run lacks", r"no run .*kl_pq")
+    res = ctx.h5div_run(["history", "h.h5", "--check", "zz_unknown<1"])
+    T.check_error(ctx, res, 3, "history --check of a measure no run has", r"no run .*zz_unknown")
+    with h5py.File(ctx.path("empty.h5"), "w") as f:
+        f.create_group("runs")
+    res = ctx.h5div_run(["history", "empty.h5", "--check", "kl_pq<1"])
+    T.check_error(ctx, res, 3, "history --check of an empty history", "no runs")
+    T.check_success(ctx, ctx.h5div_run(["history", "empty.h5"]), "history of an empty history")
+    # Exit 5 on every rank under a launcher, the failures printed once.
+    res, codes = ctx.rank_exit_codes(["history", "h.h5", "--check", f"kl_pq<{t!r}"], 3)
+    ctx.check(codes == [5, 5, 5], f"history --check on 3 ranks: exit codes {codes}, want 5", res)
+    fails = [l for l in T.stderr_lines(res) if l.startswith("h5div: check failed")]
+    ctx.check(len(fails) == 2, f"history --check on 3 ranks: {len(fails)} failure lines, want 2 (once)", res)
+
+
+def case_check_usage(ctx):
+    """A malformed --check or --last is a usage error (exit 2, one line)
+    found before the history is read, also of a file that does not exist."""
+    p, q = inputs(ctx, bins=1000)
+    ctx.h5div_run(["compare", p, q, "-o", "h.h5:/runs/a", "-q"])
+    bad = ["", "kl_pq", "kl_pq=1", "kl_pq==1", "kl_pq!=1", "kl_pq<", "<1", " <= 2", "kl_pq<abc",
+           "kl_pq<nan", "kl_pq<-nan", "kl_pq<1e999", "kl_pq<1,", ",kl_pq<1", "kl_pq<1,,hellinger<1",
+           "kl_pq[x]<1", "kl_pq[]<1", "kl_pq[-1]<1", "[1]<1", "kl_pq<<1", "kl_pq<=>1", "kl_pq=<1",
+           "kl pq<1", "kl_pq<1 2", "kl_pq<0x", "kl_pq<1;hellinger<1"]
+    for cond in bad:
+        for hist in ("h.h5", "missing.h5"):
+            res = ctx.h5div_run(["history", hist, "--check", cond])
+            T.check_error(ctx, res, 2, f"history {hist} --check {cond!r}", r"--check")
+    for last in ("0", "-1", "x", "1.5", "", "1e3", "+2"):
+        res = ctx.h5div_run(["history", "h.h5", "--last", last])
+        T.check_error(ctx, res, 2, f"history --last {last!r}", r"--last")
+    res = ctx.h5div_run(["history", "h.h5", "--check", "kl_pq<1", "--check", "hellinger<1"])
+    T.check_error(ctx, res, 2, "history --check twice", r"once")
+    for opt in (["--check", "kl_pq<1"], ["--last", "1"]):
+        res = ctx.h5div_run(["compare", p, q, *opt])
+        T.check_error(ctx, res, 2, f"compare {' '.join(opt)}", "not valid for h5div compare")
+    res = ctx.h5div_run(["history", "missing.h5", "--check", "kl_pq<1"])
+    T.check_error(ctx, res, 3, "history missing.h5 --check kl_pq<1", "cannot read")
+    res, codes = ctx.rank_exit_codes(["history", "h.h5", "--check", "kl_pq=1"], 3)
+    T.check_error(ctx, res, None, "history --check kl_pq=1 on 3 ranks", r"--check")
+    ctx.check(codes == [2, 2, 2], f"history --check kl_pq=1 on 3 ranks: exit codes {codes}", res)
+    res = ctx.h5div_run(["history", "--help"])
+    ctx.check(res.rc == 0 and "--check" in res.out and "--last" in res.out and " 5 " in res.out,
+              "history --help lists --check, --last and exit code 5", res)
+    res = ctx.h5div_run(["--help"])
+    ctx.check("5" in res.out.split("exit codes:")[-1], "h5div --help lists exit code 5", res)
+
+
+def case_intervals(ctx):
+    """Intervals NAME_ci (last axis 2, as --bootstrap writes them; written
+    here with h5py into runs h5div made): columns NAME_ci.lo and .hi (or
+    NAME_ci[j].lo ...), conditions on them, those of 2-D input left out,
+    and in --plot a band behind NAME's line where runs have one (SVG:
+    one translucent polygon per band, two points per run)."""
+    rng = np.random.default_rng(145)
+    P, Q, R = (rng.integers(1, 40, 300) for _ in range(3))
+    P2, Q2 = rng.integers(1, 40, (4, 100)), rng.integers(1, 40, (4, 100))
+    write_counts(ctx, "in.h5", P=P, Q=Q, R=R, P2=P2, Q2=Q2)
+    for i in range(4):
+        for run, args in ((f"one{i}", ["in.h5:/P", "in.h5:/R"]), (f"two{i}", ["in.h5:/P", "in.h5:/Q", "in.h5:/R"])):
+            res = ctx.h5div_run(["compare", *args, "-o", f"h.h5:/runs/{run}", "-q"])
+            T.check_success(ctx, res, f"compare -o h.h5:/runs/{run}")
+    res = ctx.h5div_run(["compare", "in.h5:/P2", "in.h5:/Q2", "-o", "h.h5:/runs/rows", "-q"])
+    T.check_success(ctx, res, "compare 2-D")
+    kq, kr = oracle(P, Q)["kl_pq"], oracle(P, R)["kl_pq"]
+    ci = {}
+    with h5py.File(ctx.path("h.h5"), "a") as f:
+        f["runs/rows"].attrs["created"] = "2030-01-09T02:00:00Z"
+        f["runs/rows/kl_pq_ci"] = np.zeros((4, 2))
+        for i in range(4):
+            for run in (f"one{i}", f"two{i}"):
+                f[f"runs/{run}"].attrs["created"] = f"2030-01-0{i + 1}T02:00:00Z"
+            if i >= 2:  # the last two one-candidate runs have an interval
+                ci[f"one{i}"] = [kr * 0.8, kr * 1.25]
+                f[f"runs/one{i}/kl_pq_ci"] = np.array(ci[f"one{i}"])
+            ci[f"two{i}"] = [[kq * 0.9, kq * 1.1], [kr * 0.7, kr * 1.3 + i]]
+            f[f"runs/two{i}/kl_pq_ci"] = np.array(ci[f"two{i}"])
+    res = ctx.h5div_run(["history", "h.h5", "--csv", "--measures", "kl_pq"])
+    if T.check_success(ctx, res, "history --csv of runs with intervals"):
+        header = res.out.splitlines()[0].split(",")
+        want = ["run", "created", "p", "q", "kl_pq", "kl_pq.median", "kl_pq.max", "kl_pq[0]", "kl_pq[1]",
+                "kl_pq_ci.lo", "kl_pq_ci.hi", "kl_pq_ci[0].lo", "kl_pq_ci[0].hi", "kl_pq_ci[1].lo", "kl_pq_ci[1].hi"]
+        ctx.check(header == want, f"history --csv header {header}, want {want}", res)
+        by = {r["run"]: r for r in parse_csv(res.out)}
+        for run, v in ci.items():
+            cells = ([("kl_pq_ci", v)] if run.startswith("one") else
+                     [(f"kl_pq_ci[{j}]", v[j]) for j in (0, 1)])
+            for name, (lo, hi) in cells:
+                got = (by[run][f"{name}.lo"], by[run][f"{name}.hi"])
+                ctx.check(got[0] != "" and float(got[0]) == lo and float(got[1]) == hi,
+                          f"history --csv: {run} {name} = {got}, want ({lo!r}, {hi!r})", res)
+        ctx.check(by["one0"]["kl_pq_ci.lo"] == "" and by["rows"]["kl_pq_ci.lo"] == "",
+                  "history --csv: runs without an interval (or of 2-D input) have empty cells", res)
+    # Conditions on the ends; both ends without a suffix.
+    t = kr * 1.3 + 1.5  # between the hi ends of two1 and two2
+    iv = lambda v: (v, None, None, None)  # noqa: E731
+    run_check(ctx, "h.h5", f"kl_pq_ci[1].hi<{t!r}", 5,
+              {(f"two{i}", "kl_pq_ci[1].hi"): iv(ci[f"two{i}"][1][1]) for i in (2, 3)}
+              | {(r, "kl_pq_ci[1].hi"): None for r in ("one0", "one1", "one2", "one3", "rows")})
+    run_check(ctx, "h.h5", f"kl_pq_ci[1].hi<{t!r}", 5,  # two3 and rows
+              {("two3", "kl_pq_ci[1].hi"): iv(ci["two3"][1][1]), ("rows", "kl_pq_ci[1].hi"): None},
+              extra=["--last", "2"])
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci.hi<={kr * 1.25!r},kl_pq_ci.lo>={kr * 0.8!r}", 0)
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci<{kr!r}", 5, {("one3", "kl_pq_ci.hi"): iv(kr * 1.25)})
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci>{kr!r}", 5, {("one3", "kl_pq_ci.lo"): iv(kr * 0.8)})
+    run_check(ctx, "h.h5:/runs/one3", f"kl_pq_ci.max<{kr!r}", 3)
+    have_gnuplot = any(os.access(os.path.join(d, "gnuplot"), os.X_OK)
+                       for d in os.environ.get("PATH", "").split(":") if d)
+    if not have_gnuplot:
+        ctx.note("gnuplot is not installed: the band is not checked")
+        return
+    bands = {}
+    for hist, name in (("h.h5", "band.svg"), ("h.h5:/runs/one0", "none.svg")):
+        res = ctx.h5div_run(["history", hist, "--plot", name, "--measures", "kl_pq", "-q"])
+        if not T.check_success(ctx, res, f"history {hist} --plot {name}"):
+            return
+        with open(ctx.path(name)) as f:
+            svg = f.read()
+        polys = re.findall(r"<polygon[^>]*fill-opacity\s*=\s*'0\.25[^>]*points\s*=\s*'([^']*)'", svg)
+        bands[name] = sorted(len(p.split()) for p in polys)
+        ctx.check("kl_pq_ci" not in svg, f"history --plot {name}: the interval ends have panels of their own", res)
+    # kl_pq (runs one2, one3), kl_pq[0] and kl_pq[1] (two0..two3); nothing without intervals.
+    ctx.check(bands["band.svg"] == [4, 8, 8], f"history --plot: band polygons of {bands['band.svg']} points, "
+              "want 4 (two runs) and 8, 8 (four runs)")
+    ctx.check(bands["none.svg"] == [], f"history --plot without intervals: bands {bands['none.svg']}")
+    # A failed check still draws the plot (a nightly job wants it most then).
+    res = ctx.h5div_run(["history", "h.h5", "--plot", "failed.png", "--check", f"kl_pq_ci<{kq!r}", "-q"])
+    ctx.check(res.rc == 5 and os.path.exists(ctx.path("failed.png")),
+              "history --plot --check that fails: want exit 5 and the plot written", res)
+
+
 CASES = {
     "history_table_csv": case_table_csv,
     "history_rows": case_rows,
@@ -375,6 +809,13 @@ CASES = {
     "history_plot": case_plot,
     "history_plot_formats": case_plot_formats,
     "history_no_mpi": case_no_mpi,
+    "check_operators": case_check_operators,
+    "check_inf_nan": case_check_inf_nan,
+    "check_rows": case_check_rows,
+    "check_candidates": case_check_candidates,
+    "check_groups": case_check_groups,
+    "check_usage": case_check_usage,
+    "history_intervals": case_intervals,
     "concurrent_append": case_concurrent_append,
     "kill_append": case_kill_append,
 }

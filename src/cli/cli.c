@@ -256,6 +256,8 @@ static const opt_spec specs[] = {
     {0, "--csv", H5DIV_OPT_CSV, 0},
     {0, "--plot", H5DIV_OPT_PLOT, 1},
     {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {0, "--check", H5DIV_OPT_CHECK, 1},
+    {0, "--last", H5DIV_OPT_LAST, 1},
     {'q', "--quiet", -1, 0},
     {'v', "--verbose", -1, 0},
     {'h', "--help", -1, 0},
@@ -352,6 +354,24 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
             break;
         a->plot = value; /* checked by the command */
         return H5DIV_OK;
+    case H5DIV_OPT_CHECK:
+        if (a->check) /* a second --check must not silently replace the first */
+            return h5div_cli_usage(msg,
+                                   "give --check once, its conditions separated by commas "
+                                   "(%s %s)",
+                                   name, value);
+        a->check = value; /* checked by the command */
+        return H5DIV_OK;
+    case H5DIV_OPT_LAST: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end || errno || n == 0)
+            return h5div_cli_usage(msg, "the number of runs must be a whole number >= 1 (%s %s)",
+                                   name, value);
+        a->last = (size_t)n;
+        return H5DIV_OK;
+    }
     case H5DIV_OPT_BIN_WIDTH:
         if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0))
             return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,
@@ -491,7 +511,8 @@ static void print_top_help(FILE *out)
           "Only compare, entropy, joint and surprisal start MPI; --help, --version,\n"
           "usage errors and history run without it.\n"
           "  --version  print the version and exit\n"
-          "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n",
+          "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output,\n"
+          "5 a threshold of history --check crossed.\n",
           out);
 }
 

@@ -10,6 +10,9 @@
 
 #define H5DIV_CLI_MAX_POSITIONAL 128
 #define H5DIV_CLI_MSG 1200
+/* Exit code of `history --check` when a run crosses a threshold: not an
+ * error of h5div, so not an h5div_status. */
+#define H5DIV_CLI_CHECK_FAILED 5
 
 /* Where a command runs and writes; rank 0 prints, every rank computes. */
 typedef struct h5div_cli_ctx {
@@ -35,6 +38,8 @@ enum h5div_cli_opt {
     H5DIV_OPT_CSV,
     H5DIV_OPT_PLOT,
     H5DIV_OPT_BIN_WIDTH,
+    H5DIV_OPT_CHECK,
+    H5DIV_OPT_LAST,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
@@ -55,6 +60,8 @@ typedef struct h5div_cli_args {
      * also sets the measures (and Renyi orders) from --measures */
     h5div_options opt;
     const char *output, *measures, *estimator, *plot;
+    const char *check; /* history --check conditions, checked by the command */
+    size_t last;       /* history --last N; 0: every run */
     double bin_width;
     int overwrite, json, quiet, verbose, help, version, csv;
     unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
@@ -97,7 +104,8 @@ typedef struct h5div_cli_measures {
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 
 /* Run the h5div command line on `comm`; rank 0 writes to out and err.
- * Collective. Returns the exit code (an h5div_status), the same on every rank.
+ * Collective. Returns the exit code (an h5div_status, or H5DIV_CLI_CHECK_FAILED
+ * from history --check), the same on every rank.
  * With comm MPI_COMM_NULL no MPI call is made: help, version, usage errors
  * and history run so (the printing rank is then the launcher's, see
  * h5div_cli_launcher_rank), and an evaluating command is an internal error.
