@@ -22,7 +22,8 @@
 # logs/. jobs/array.sbatch and jobs/summary.sbatch used alone keep to the same results/ tree.
 #
 # Environment (defaults in brackets); the variables of jobs/array.sbatch and jobs/summary.sbatch
-# (H5DIV, H5DIV_ARGS, SRUN_ARGS, H5COPY, HISTORY_CSV, HISTORY_PLOT, PLOT_MEASURES) pass through:
+# (H5DIV, H5DIV_ARGS, SRUN_ARGS, H5COPY, HISTORY_CSV, HISTORY_PLOT, PLOT_MEASURES, CHECK) pass
+# through:
 #
 #   P            reference histogram FILE:/dataset [data/example.h5:/reference]
 #   CANDIDATES   file with one candidate FILE:/dataset per line [candidates.txt]

@@ -179,6 +179,22 @@ id=$(RESULTS_DIR=results/night3 HISTORY=history.h5 sbatch --parsable "$src/jobs/
 wait_job "$id"
 grep -q 'h5div-summary: added 1 run(s) to history.h5' "h5div-summary-$id.out" ||
     fail "the summary by hand did not add exactly the rerun task"
+# Thresholds: CHECK that every run meets passes; one that every run crosses fails the job (exit
+# 5) and its log names each failing run; nothing more is added either way.
+id=$(CHECK='kl_pq<inf,hellinger<=1' RESULTS_DIR=results/night3 HISTORY=history.h5 \
+    sbatch --parsable "$src/jobs/summary.sbatch")
+wait_job "$id"
+grep -q "h5div-summary: tonight's 4 run(s) meet --check" "h5div-summary-$id.out" ||
+    fail "the summary with a CHECK every run meets did not say so"
+id=$(CHECK='kl_pq<0' RESULTS_DIR=results/night3 HISTORY=history.h5 \
+    sbatch --parsable "$src/jobs/summary.sbatch")
+wait_job "$id" FAILED
+n=$(grep -c 'h5div: check failed: run .*kl_pq' "h5div-summary-$id.out" || true)
+((n == 4)) || fail "the summary with CHECK='kl_pq<0' named $n failing runs, want 4"
+grep -q "fail --check 'kl_pq<0' (exit 5)" "h5div-summary-$id.out" ||
+    fail "the summary with a crossed CHECK did not report exit 5"
+grep -q 'h5div-summary: added 0 run(s) to history.h5' "h5div-summary-$id.out" ||
+    fail "a second summary added runs again"
 
 # 3. jobs/array.sbatch alone as its usage shows, and then a plain jobs/summary.sbatch after it,
 #    which must find the array's results by default. gnuplot is hidden from the summary's PATH.
