@@ -16,6 +16,7 @@ static const h5div_cli_command *const commands[] = {
     &h5div_cmd_entropy,
     &h5div_cmd_joint,
     &h5div_cmd_surprisal,
+    &h5div_cmd_histogram,
     &h5div_cmd_history,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -256,6 +257,14 @@ static const opt_spec specs[] = {
     {0, "--csv", H5DIV_OPT_CSV, 0},
     {0, "--plot", H5DIV_OPT_PLOT, 1},
     {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {0, "--bins", H5DIV_OPT_BINS, 1},
+    {0, "--range", H5DIV_OPT_RANGE, 1},
+    {0, "--log", H5DIV_OPT_LOG, 0},
+    {0, "--edges", H5DIV_OPT_EDGES, 1},
+    {0, "--quantile-bins", H5DIV_OPT_QUANTILE_BINS, 1},
+    {0, "--outside", H5DIV_OPT_OUTSIDE, 1},
+    {0, "--nan", H5DIV_OPT_NAN, 1},
+    {0, "--weights", H5DIV_OPT_WEIGHTS, 1},
     {'q', "--quiet", -1, 0},
     {'v', "--verbose", -1, 0},
     {'h', "--help", -1, 0},
@@ -357,6 +366,32 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
             return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,
                                    value);
         return H5DIV_OK;
+    /* h5div histogram: values checked by the command */
+    case H5DIV_OPT_LOG: a->log_edges = 1; return H5DIV_OK;
+    case H5DIV_OPT_BINS:
+    case H5DIV_OPT_RANGE:
+    case H5DIV_OPT_EDGES:
+    case H5DIV_OPT_QUANTILE_BINS:
+    case H5DIV_OPT_OUTSIDE:
+    case H5DIV_OPT_NAN:
+    case H5DIV_OPT_WEIGHTS: {
+        if (!*value)
+            break;
+        const char **slot[] = {&a->bins,          &a->range,   &a->edges, &a->quantile_bins,
+                               &a->outside,       &a->nan_mode};
+        if (sp->opt != H5DIV_OPT_WEIGHTS)
+            *slot[sp->opt == H5DIV_OPT_BINS            ? 0
+                  : sp->opt == H5DIV_OPT_RANGE         ? 1
+                  : sp->opt == H5DIV_OPT_EDGES         ? 2
+                  : sp->opt == H5DIV_OPT_QUANTILE_BINS ? 3
+                  : sp->opt == H5DIV_OPT_OUTSIDE       ? 4
+                                                       : 5] = value;
+        else if (a->nweights < H5DIV_CLI_MAX_POSITIONAL)
+            a->weights[a->nweights++] = value;
+        else
+            return h5div_cli_usage(msg, "too many --weights (%s)", value);
+        return H5DIV_OK;
+    }
     default: break;
     }
     return h5div_cli_usage(msg, "bad value%s (%s %s)",
@@ -488,8 +523,8 @@ static void print_top_help(FILE *out)
           "h5div COMMAND --help shows the options of a command. Options and operands\n"
           "mix in any order; short options bundle (-qv, -qb e, -be), values may be\n"
           "attached (--base=e); -- ends the options.\n"
-          "Only compare, entropy, joint and surprisal start MPI; --help, --version,\n"
-          "usage errors and history run without it.\n"
+          "Only compare, entropy, joint, surprisal and histogram start MPI; --help,\n"
+          "--version, usage errors and history run without it.\n"
           "  --version  print the version and exit\n"
           "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n",
           out);

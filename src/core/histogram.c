@@ -304,6 +304,8 @@ void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first)
         const uint64_t f = col;
         if (++col == d)
             col = 0;
+        if (isnan(x[i]))
+            continue;
         const uint64_t key = h5div_hist_key(x[i]);
         uint64_t g = q->gfirst[f];
         if (res > 0) {

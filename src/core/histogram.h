@@ -109,7 +109,7 @@ void h5div_qsel_free(h5div_qsel *q);
 /* Plan the next pass: returns 1 when one is needed, 0 when done, -1 out of
  * memory. hist/mn/mx then hold ng << bits zeroed entries (mn at UINT64_MAX). */
 int h5div_qsel_begin(h5div_qsel *q);
-/* Values x[0..n) of features (first + i) % d; NaN must not be passed. */
+/* Values x[0..n) of features (first + i) % d; NaN values are skipped. */
 void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first);
 /* After the global reduction of hist, mn, mx: choose the digits. Returns 0,
  * or -1 when a feature has no values. */
