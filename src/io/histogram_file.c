@@ -597,3 +597,105 @@ int h5div_histogram_files(MPI_Comm comm, const h5div_histogram_spec *s, const h5
     free(j);
     return st;
 }
+
+/* ---- edges attached to histograms, for compare's wasserstein1 ---- */
+
+typedef struct scale_read {
+    double *e;
+    uint64_t rows, cols;
+    int st;
+} scale_read;
+
+static herr_t read_scale(hid_t did, unsigned dim, hid_t sid, void *arg)
+{
+    (void)did;
+    (void)dim;
+    scale_read *r = arg;
+    hid_t space = H5Dget_space(sid);
+    int nd = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    hsize_t dims[2] = {0, 0};
+    if (nd == 1 || nd == 2)
+        H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0)
+        H5Sclose(space);
+    if (nd != 1 && nd != 2) {
+        r->st = -1;
+        return 1;
+    }
+    r->rows = nd == 2 ? dims[0] : 1;
+    r->cols = nd == 2 ? dims[1] : dims[0];
+    r->e = malloc((size_t)(r->rows * r->cols > 0 ? r->rows * r->cols : 1) * sizeof *r->e);
+    if (!r->e || H5Dread(sid, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->e) < 0)
+        r->st = -1;
+    return 1; /* the first scale of the dimension */
+}
+
+/* The edges attached to the last dimension of d as a dimension scale:
+ * *e NULL when there are none. Not collective (the same on every rank). */
+static int attached_edges(const h5div_dset *d, scale_read *r, char *msg, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    int rank = d->rows ? 2 : 1;
+    htri_t has = H5Aexists(d->dset, "DIMENSION_LIST");
+    if (has <= 0 || H5DSget_num_scales(d->dset, (unsigned)(rank - 1)) <= 0)
+        return H5DIV_OK;
+    int idx = 0;
+    if (H5DSiterate_scales(d->dset, (unsigned)(rank - 1), &idx, read_scale, r) < 0 || r->st) {
+        free(r->e);
+        r->e = NULL;
+        h5div_set_error(msg, len, "cannot read the edges attached to the histogram (%s)", d->ref);
+        return H5DIV_EINPUT;
+    }
+    const uint64_t rows = d->rows ? d->rows : 1, bins = d->rows ? d->cols : d->bins;
+    if (r->e && (r->cols != bins + 1 || (r->rows != 1 && r->rows != rows))) {
+        h5div_set_error(msg, len,
+                        "attached edges of shape (%llu, %llu) do not fit %llu rows of %llu bins (%s)",
+                        (unsigned long long)r->rows, (unsigned long long)r->cols,
+                        (unsigned long long)rows, (unsigned long long)bins, d->ref);
+        free(r->e);
+        r->e = NULL;
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
+int h5div_w1_positions(MPI_Comm comm, h5div_dset *const *d, int nd, double **gap,
+                       uint64_t *gap_rows, char *msg, size_t len)
+{
+    *gap = NULL;
+    *gap_rows = 0;
+    scale_read r0, r;
+    int st = attached_edges(d[0], &r0, msg, len);
+    for (int i = 1; st == H5DIV_OK && r0.e && i < nd; i++) {
+        st = attached_edges(d[i], &r, msg, len);
+        if (st == H5DIV_OK && r.e &&
+            (r.rows != r0.rows || memcmp(r.e, r0.e, r.rows * r.cols * sizeof(double)) != 0)) {
+            h5div_set_error(msg, len, "histograms have different attached edges (%s, %s)",
+                            d[0]->ref, d[i]->ref);
+            st = H5DIV_EINPUT;
+        }
+        free(r.e);
+    }
+    if (st == H5DIV_OK && r0.e) {
+        /* positions: the bin centres (e[i] + e[i+1]) / 2; gaps between them */
+        const uint64_t k = r0.cols - 1, ng = k > 1 ? k - 1 : 1;
+        *gap = malloc((size_t)(r0.rows * ng) * sizeof **gap);
+        if (!*gap) {
+            h5div_set_error(msg, len, "out of memory for the bin positions");
+            st = H5DIV_EINTERNAL;
+        }
+        for (uint64_t row = 0; st == H5DIV_OK && row < r0.rows; row++) {
+            const double *e = r0.e + row * r0.cols;
+            for (uint64_t i = 0; i + 1 < k; i++)
+                (*gap)[row * ng + i] = (e[i + 1] + e[i + 2]) / 2 - (e[i] + e[i + 1]) / 2;
+        }
+        *gap_rows = r0.rows;
+    }
+    free(r0.e);
+    st = h5div_par_agree(comm, st, msg, len);
+    if (st != H5DIV_OK) {
+        free(*gap);
+        *gap = NULL;
+    }
+    return st;
+}
