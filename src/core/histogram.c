@@ -61,7 +61,9 @@ int h5div_hist_increasing(const double *e, uint64_t n)
     return 1;
 }
 
-int64_t h5div_hist_bin(const double *e, uint64_t k, double norm, double x)
+/* The bin rule, inlined into the loops (the exported function below may be
+ * interposed in a shared library, so calls to it are not inlined). */
+static inline int64_t bin_of(const double *restrict e, uint64_t k, double norm, double x)
 {
     if (x < e[0])
         return -1;
@@ -81,16 +83,22 @@ int64_t h5div_hist_bin(const double *e, uint64_t k, double norm, double x)
             i++;
         return i;
     }
-    /* e[lo] <= x < e[hi] */
-    uint64_t lo = 0, hi = k;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (e[mid] <= x)
-            lo = mid;
-        else
-            hi = mid;
+    /* The last edge <= x among e[0..k) (e[0] <= x < e[k] here), by a
+     * binary search without data-dependent branches: the select compiles to
+     * a conditional move, so no branch is mispredicted. */
+    const double *base = e;
+    uint64_t len = k;
+    while (len > 1) {
+        const uint64_t half = len / 2;
+        base = base[half] <= x ? base + half : base;
+        len -= half;
     }
-    return (int64_t)lo;
+    return (int64_t)(base - e);
+}
+
+int64_t h5div_hist_bin(const double *e, uint64_t k, double norm, double x)
+{
+    return bin_of(e, k, norm, x);
 }
 
 int h5div_hist_counts_init(h5div_hist_counts *c, uint64_t d, uint64_t k, int weighted)
@@ -136,6 +144,38 @@ size_t h5div_hist_add(const h5div_hist_edges *ed, const h5div_hist_rules *r, con
                       h5div_hist_counts *c)
 {
     const uint64_t d = c->d, k = ed->k, stride = k + 1;
+    if (d == 1 && !w) {
+        /* one feature, counts only: the common case, kept tight */
+        const double *restrict e = ed->e;
+        const double norm = ed->norm[0];
+        uint64_t *restrict cnt = c->count;
+        uint64_t under = 0, over = 0, nan = 0;
+        size_t i = 0;
+        for (; i < n; i++) {
+            const double v = x[i];
+            if (v != v) {
+                if (!r->nan_skip)
+                    break;
+                nan++;
+                continue;
+            }
+            int64_t b = bin_of(e, k, norm, v);
+            if ((uint64_t)b >= k) {
+                if (b < 0)
+                    under++;
+                else
+                    over++;
+                if (!r->outside_bins)
+                    continue;
+                b = b < 0 ? 0 : (int64_t)k - 1;
+            }
+            cnt[b]++;
+        }
+        c->under[0] += under;
+        c->over[0] += over;
+        c->nan[0] += nan;
+        return i;
+    }
     uint64_t col = first % d, row = first / d;
     for (size_t i = 0; i < n; i++) {
         const double v = x[i];
@@ -151,7 +191,7 @@ size_t h5div_hist_add(const h5div_hist_edges *ed, const h5div_hist_rules *r, con
             c->nan[f]++;
             continue;
         }
-        int64_t b = h5div_hist_bin(ed->e + er * stride, k, ed->norm[er], v);
+        int64_t b = bin_of(ed->e + er * stride, k, ed->norm[er], v);
         if (b < 0 || b >= (int64_t)k) {
             if (b < 0)
                 c->under[f]++;
@@ -172,7 +212,7 @@ size_t h5div_hist_add(const h5div_hist_edges *ed, const h5div_hist_rules *r, con
     return n;
 }
 
-uint64_t h5div_hist_key(double x)
+static inline uint64_t key_of(double x)
 {
     if (x == 0.0)
         x = 0.0; /* -0 sorts with +0 */
@@ -180,6 +220,8 @@ uint64_t h5div_hist_key(double x)
     memcpy(&u, &x, sizeof u);
     return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
 }
+
+uint64_t h5div_hist_key(double x) { return key_of(x); }
 
 double h5div_hist_unkey(uint64_t u)
 {
@@ -242,6 +284,8 @@ void h5div_qsel_free(h5div_qsel *q)
     free(q->hist);
     free(q->mn);
     free(q->mx);
+    free(q->tlo);
+    free(q->thi);
     memset(q, 0, sizeof *q);
 }
 
@@ -275,10 +319,33 @@ int h5div_qsel_begin(h5div_qsel *q)
         if (q->ng == 0)
             return 0;
     }
+    if (q->passes > 0) {
+        /* A table on the first pass's digit (the top bits0 bits) gives each
+         * value the few groups it can belong to: most values belong to none
+         * and are passed over with one look-up. */
+        const size_t nt = (size_t)(q->d << q->bits0);
+        if (!q->tlo) {
+            q->tlo = malloc(nt * sizeof *q->tlo);
+            q->thi = malloc(nt * sizeof *q->thi);
+            if (!q->tlo || !q->thi)
+                return -1;
+        }
+        memset(q->tlo, 0, nt * sizeof *q->tlo);
+        memset(q->thi, 0, nt * sizeof *q->thi);
+        for (uint64_t g = 0; g < q->ng; g++) {
+            const size_t t = (size_t)((q->gfeat[g] << q->bits0) |
+                                      (q->gprefix[g] >> (q->res - q->bits0)));
+            if (q->tlo[t] == q->thi[t])
+                q->tlo[t] = (uint32_t)g;
+            q->thi[t] = (uint32_t)(g + 1);
+        }
+    }
     int bits = 64 - q->res < 16 ? 64 - q->res : 16;
     while (bits > 1 && q->ng * ((uint64_t)3 << bits) * sizeof(uint64_t) > q->budget)
         bits--;
     q->bits = bits;
+    if (q->passes == 0)
+        q->bits0 = bits;
     size_t nh = (size_t)(q->ng << bits);
     free(q->hist);
     free(q->mn);
@@ -295,39 +362,49 @@ int h5div_qsel_begin(h5div_qsel *q)
 
 void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first)
 {
+    /* Everything in locals: the stores into the tables cannot then be
+     * taken to change q. */
     const uint64_t d = q->d;
     const int res = q->res, bits = q->bits;
     const uint64_t mask = ((uint64_t)1 << bits) - 1;
     const int dshift = 64 - res - bits;
+    const uint64_t *restrict gfirst = q->gfirst, *restrict gprefix = q->gprefix;
+    const uint32_t *restrict tlo = q->tlo, *restrict thi = q->thi;
+    const int bits0 = q->bits0;
+    uint64_t *restrict hist = q->hist, *restrict mn = q->mn, *restrict mx = q->mx;
     uint64_t col = first % d;
     for (size_t i = 0; i < n; i++) {
         const uint64_t f = col;
         if (++col == d)
             col = 0;
-        if (isnan(x[i]))
+        const double v = x[i];
+        if (v != v)
             continue;
-        const uint64_t key = h5div_hist_key(x[i]);
-        uint64_t g = q->gfirst[f];
+        const uint64_t key = key_of(v);
+        uint64_t g = gfirst[f];
         if (res > 0) {
             const uint64_t pre = key >> (64 - res);
-            uint64_t lo = q->gfirst[f], hi = q->gfirst[f + 1];
+            const size_t t = (size_t)((f << bits0) | (key >> (64 - bits0)));
+            uint64_t lo = tlo[t], hi = thi[t];
+            if (lo == hi)
+                continue;
             while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
-                if (q->gprefix[mid] < pre)
+                if (gprefix[mid] < pre)
                     lo = mid + 1;
                 else
                     hi = mid;
             }
-            if (lo == q->gfirst[f + 1] || q->gprefix[lo] != pre)
+            if (lo == thi[t] || gprefix[lo] != pre)
                 continue;
             g = lo;
         }
         const size_t s = (size_t)((g << bits) | ((key >> dshift) & mask));
-        q->hist[s]++;
-        if (key < q->mn[s])
-            q->mn[s] = key;
-        if (key > q->mx[s])
-            q->mx[s] = key;
+        hist[s]++;
+        if (key < mn[s])
+            mn[s] = key;
+        if (key > mx[s])
+            mx[s] = key;
     }
 }
 

@@ -101,6 +101,8 @@ typedef struct h5div_qsel {
     uint64_t *gfirst;  /* [d + 1] group range of each feature */
     uint64_t *hist, *mn, *mx;  /* [ng << bits] */
     size_t budget;     /* bytes of hist + mn + mx at most */
+    int bits0;         /* digit width of the first pass */
+    uint32_t *tlo, *thi; /* [d << bits0]: groups [tlo, thi) under each first digit */
     int passes;
 } h5div_qsel;
 
