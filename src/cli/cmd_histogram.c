@@ -267,9 +267,10 @@ static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
                 (unsigned long long)k, refs[0]);
     if (!a->quiet && info.tied_features)
         fprintf(cx->err,
-                "h5div: note: %llu features have tied quantile edges, kept as empty "
-                "zero-width bins (%s)\n",
-                (unsigned long long)info.tied_features, refs[0]);
+                "h5div: note: tied quantile edges kept as empty zero-width bins in %llu of "
+                "%llu features (%s)\n",
+                (unsigned long long)info.tied_features, (unsigned long long)info.features,
+                refs[0]);
     if (a->json) {
         fputs("{\"command\": \"histogram\", \"version\": ", cx->out);
         h5div_cli_json_string(cx->out, h5div_version_string());
