@@ -491,6 +491,43 @@ def case_errors(ctx):
     T.check_error(ctx, res, 4, "missing output directory")
 
 
+def case_wide_rows(ctx):
+    """(N, d) with d >= 256: rows span read blocks and ranks; integer input,
+    --nan skip with quantile edges; the same bytes at 1-3 ranks."""
+    rng = np.random.default_rng(17)
+    a = rng.normal(size=(150, 300)).astype("f4")
+    a[rng.random(a.shape) < 0.01] = np.nan
+    b = rng.integers(-50, 50, size=(90, 300)).astype("i4")
+    src = write(ctx, "wide.h5", {"a": a, "b": b}, chunks=(16, 64))
+    for mode in (["--bins", 8], ["--quantile-bins", 6]):
+        ref = None
+        for ranks, extra in ((1, []), (2, ["--memory-per-rank", "2KiB"]), (3, ["--piece-size", "1KiB"])):
+            o = ctx.path(f"wide_{ranks}.h5")
+            hist(ctx, mode + ["--nan", "skip", f"{src}:/a", f"{src}:/b", "-o", o, "--overwrite"] + extra,
+                 ranks=ranks)
+            g = read_group(o)
+            blob = [g[k].tobytes() for k in ("a", "b", "edges")]
+            if ref is None:
+                ref = blob
+                check_counts(ctx, g["a"], a, g["edges"], f"wide {mode} a")
+                check_counts(ctx, g["b"], b, g["edges"], f"wide {mode} b")
+                ctx.check(np.array_equal(g["a@attrs"]["nan"], np.isnan(a).sum(axis=0)),
+                          f"wide {mode}: nan per column")
+                if mode[0] == "--quantile-bins":
+                    for f in (0, 17, 299):
+                        col = a[:, f][~np.isnan(a[:, f])]
+                        want = np.quantile(col, np.arange(7) / 6, method="inverted_cdf")
+                        ctx.check(np.array_equal(g["edges"][f], want.astype(np.float64)),
+                                  f"wide quantile column {f}: {g['edges'][f]} != {want}")
+            else:
+                ctx.check(blob == ref, f"wide {mode}: bytes differ at {ranks} ranks {extra}")
+    res = ctx.h5div_run(["histogram", "--help"])
+    ctx.check(res.rc == 0 and "usage: h5div histogram" in res.out and "--quantile-bins" in res.out,
+              "histogram --help", res)
+    res = ctx.h5div_run(["--help"])
+    ctx.check(res.rc == 0 and "histogram" in res.out, "h5div --help lists histogram", res)
+
+
 CASES = {
     "uniform": case_uniform,
     "edge_cases": case_edge_cases,
@@ -502,6 +539,7 @@ CASES = {
     "layout": case_layout,
     "compare_w1": case_compare_w1,
     "errors": case_errors,
+    "wide_rows": case_wide_rows,
 }
 
 if __name__ == "__main__":
