@@ -200,29 +200,29 @@ typedef enum h5div_edge_mode {
 
 /* What to bin and where to write it. */
 typedef struct h5div_histogram_spec {
-    int n;                        /* inputs, 1..H5DIV_HISTOGRAM_INPUTS_MAX */
-    const char *const *refs;      /* "FILE:/X" samples (N,) or (N, d) */
-    const char *const *names;     /* output dataset names, distinct */
-    const char *const *weights;   /* NULL, or n "FILE:/W" of shape (N,) */
+    int n;                      /* inputs, 1..H5DIV_HISTOGRAM_INPUTS_MAX */
+    const char *const *refs;    /* "FILE:/X" samples (N,) or (N, d) */
+    const char *const *names;   /* output dataset names, distinct */
+    const char *const *weights; /* NULL, or n "FILE:/W" of shape (N,) */
     h5div_edge_mode mode;
-    uint64_t bins;                /* K (not for H5DIV_EDGES_FILE) */
-    int have_range;               /* lo < hi given (uniform, log) */
+    uint64_t bins;  /* K (not for H5DIV_EDGES_FILE) */
+    int have_range; /* lo < hi given (uniform, log) */
     double lo, hi;
-    const char *edges_ref;        /* H5DIV_EDGES_FILE: (K+1,) or (d, K+1) */
-    int outside_bins;             /* values outside into the first/last bin */
-    int nan_skip;                 /* count NaN instead of failing */
+    const char *edges_ref; /* H5DIV_EDGES_FILE: (K+1,) or (d, K+1) */
+    int outside_bins;      /* values outside into the first/last bin */
+    int nan_skip;          /* count NaN instead of failing */
     const char *out_file, *out_group;
     int overwrite;
-    const char *command;          /* full command line, for the attributes */
+    const char *command; /* full command line, for the attributes */
 } h5div_histogram_spec;
 
 /* What a histogram run found (every rank gets the same). */
 typedef struct h5div_histogram_info {
     int two_d;
-    uint64_t features, bins;      /* d (1 for 1-D input) and the final K */
-    uint64_t merged;              /* quantile edges merged because tied (1-D input) */
-    uint64_t tied_features;       /* 2-D input: features whose tied quantile edges
-                                   * were kept as empty zero-width bins */
+    uint64_t features, bins; /* d (1 for 1-D input) and the final K */
+    uint64_t merged;         /* quantile edges merged because tied (1-D input) */
+    uint64_t tied_features;  /* 2-D input: features whose tied quantile edges
+                              * were kept as empty zero-width bins */
     uint64_t n_samples[H5DIV_HISTOGRAM_INPUTS_MAX];
     uint64_t underflow[H5DIV_HISTOGRAM_INPUTS_MAX], overflow[H5DIV_HISTOGRAM_INPUTS_MAX];
     uint64_t nan[H5DIV_HISTOGRAM_INPUTS_MAX]; /* summed over features */

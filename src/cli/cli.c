@@ -289,6 +289,25 @@ int h5div_cli_usage(char *msg, const char *fmt, ...)
     return H5DIV_EUSAGE;
 }
 
+/* The value of an option of h5div histogram, kept as given (the command
+ * checks it); --weights accumulate in the order given. */
+static int set_histogram_value(h5div_cli_args *a, int opt, const char *value, char *msg)
+{
+    switch (opt) {
+    case H5DIV_OPT_BINS: a->bins = value; break;
+    case H5DIV_OPT_RANGE: a->range = value; break;
+    case H5DIV_OPT_EDGES: a->edges = value; break;
+    case H5DIV_OPT_QUANTILE_BINS: a->quantile_bins = value; break;
+    case H5DIV_OPT_OUTSIDE: a->outside = value; break;
+    case H5DIV_OPT_NAN: a->nan_mode = value; break;
+    default:
+        if (a->nweights >= H5DIV_CLI_MAX_POSITIONAL)
+            return h5div_cli_usage(msg, "too many --weights (%s)", value);
+        a->weights[a->nweights++] = value;
+    }
+    return H5DIV_OK;
+}
+
 /* Store one option; returns H5DIV_EUSAGE with the text in msg on a bad value. */
 static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
 {
@@ -374,24 +393,10 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
     case H5DIV_OPT_QUANTILE_BINS:
     case H5DIV_OPT_OUTSIDE:
     case H5DIV_OPT_NAN:
-    case H5DIV_OPT_WEIGHTS: {
+    case H5DIV_OPT_WEIGHTS:
         if (!*value)
             break;
-        const char **slot[] = {&a->bins,          &a->range,   &a->edges, &a->quantile_bins,
-                               &a->outside,       &a->nan_mode};
-        if (sp->opt != H5DIV_OPT_WEIGHTS)
-            *slot[sp->opt == H5DIV_OPT_BINS            ? 0
-                  : sp->opt == H5DIV_OPT_RANGE         ? 1
-                  : sp->opt == H5DIV_OPT_EDGES         ? 2
-                  : sp->opt == H5DIV_OPT_QUANTILE_BINS ? 3
-                  : sp->opt == H5DIV_OPT_OUTSIDE       ? 4
-                                                       : 5] = value;
-        else if (a->nweights < H5DIV_CLI_MAX_POSITIONAL)
-            a->weights[a->nweights++] = value;
-        else
-            return h5div_cli_usage(msg, "too many --weights (%s)", value);
-        return H5DIV_OK;
-    }
+        return set_histogram_value(a, sp->opt, value, msg);
     default: break;
     }
     return h5div_cli_usage(msg, "bad value%s (%s %s)",

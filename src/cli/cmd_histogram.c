@@ -183,8 +183,8 @@ static int check_histogram(h5div_cli_args *a, char *msg)
     for (int i = 0; i < a->npos; i++)
         for (int m = 0; m < a->npos; m++) {
             size_t lm = strlen(names[m]);
-            int sumw2 = a->nweights && !strncmp(names[i], names[m], lm) &&
-                        !strcmp(names[i] + lm, "_sumw2");
+            int sumw2 =
+                a->nweights && !strncmp(names[i], names[m], lm) && !strcmp(names[i] + lm, "_sumw2");
             if ((m > i && !strcmp(names[i], names[m])) || sumw2)
                 return h5div_cli_usage(msg,
                                        "two histograms would be named '%s'; name them "
@@ -269,8 +269,7 @@ static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         fprintf(cx->err,
                 "h5div: note: tied quantile edges kept as empty zero-width bins in %llu of "
                 "%llu features (%s)\n",
-                (unsigned long long)info.tied_features, (unsigned long long)info.features,
-                refs[0]);
+                (unsigned long long)info.tied_features, (unsigned long long)info.features, refs[0]);
     if (a->json) {
         fputs("{\"command\": \"histogram\", \"version\": ", cx->out);
         h5div_cli_json_string(cx->out, h5div_version_string());
@@ -297,13 +296,13 @@ static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     } else {
         fprintf(cx->out, "histogram: %d input%s, %llu feature%s, %llu bins (%s edges) -> %s:%s\n",
                 s.n, s.n > 1 ? "s" : "", (unsigned long long)info.features,
-                info.features > 1 ? "s" : "", (unsigned long long)info.bins, modes[s.mode],
-                o.file, o.group);
+                info.features > 1 ? "s" : "", (unsigned long long)info.bins, modes[s.mode], o.file,
+                o.group);
         for (int i = 0; i < s.n; i++)
-            fprintf(cx->out, "  %-16s %12llu samples  underflow %llu  overflow %llu  nan %llu  (%s)\n",
-                    nm[i], (unsigned long long)info.n_samples[i],
-                    (unsigned long long)info.underflow[i], (unsigned long long)info.overflow[i],
-                    (unsigned long long)info.nan[i], refs[i]);
+            fprintf(
+                cx->out, "  %-16s %12llu samples  underflow %llu  overflow %llu  nan %llu  (%s)\n",
+                nm[i], (unsigned long long)info.n_samples[i], (unsigned long long)info.underflow[i],
+                (unsigned long long)info.overflow[i], (unsigned long long)info.nan[i], refs[i]);
     }
     if (a->verbose && !a->quiet)
         fprintf(cx->err, "h5div: histogram of %d inputs on %d ranks in %.3f s\n", s.n, cx->size,

@@ -221,7 +221,10 @@ static inline uint64_t key_of(double x)
     return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
 }
 
-uint64_t h5div_hist_key(double x) { return key_of(x); }
+uint64_t h5div_hist_key(double x)
+{
+    return key_of(x);
+}
 
 double h5div_hist_unkey(uint64_t u)
 {
@@ -333,8 +336,8 @@ int h5div_qsel_begin(h5div_qsel *q)
         memset(q->tlo, 0, nt * sizeof *q->tlo);
         memset(q->thi, 0, nt * sizeof *q->thi);
         for (uint64_t g = 0; g < q->ng; g++) {
-            const size_t t = (size_t)((q->gfeat[g] << q->bits0) |
-                                      (q->gprefix[g] >> (q->res - q->bits0)));
+            const size_t t =
+                (size_t)((q->gfeat[g] << q->bits0) | (q->gprefix[g] >> (q->res - q->bits0)));
             if (q->tlo[t] == q->thi[t])
                 q->tlo[t] = (uint32_t)g;
             q->thi[t] = (uint32_t)(g + 1);

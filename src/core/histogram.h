@@ -48,9 +48,9 @@ int64_t h5div_hist_bin(const double *e, uint64_t k, double norm, double x);
 /* Counts (and with weights, exact sums) of every bin of d features. */
 typedef struct h5div_hist_counts {
     uint64_t d, k;
-    uint64_t *count;           /* [d][k] */
+    uint64_t *count;              /* [d][k] */
     uint64_t *under, *over, *nan; /* [d] */
-    h5div_acc *sumw, *sumw2;   /* [d][k], or NULL without weights */
+    h5div_acc *sumw, *sumw2;      /* [d][k], or NULL without weights */
 } h5div_hist_counts;
 
 /* Allocate zeroed counts; weighted adds the accumulators. Returns 0, or -1
@@ -89,20 +89,20 @@ uint64_t h5div_hist_quantile_rank(uint64_t n, uint64_t j, uint64_t k);
  * answer depends only on the multiset of values, so it is the same however
  * they are split. */
 typedef struct h5div_qsel {
-    uint64_t d, k, nt; /* nt = d * (k + 1) targets */
-    uint64_t *n;       /* [d] values per feature (after pass 1) */
+    uint64_t d, k, nt;              /* nt = d * (k + 1) targets */
+    uint64_t *n;                    /* [d] values per feature (after pass 1) */
     uint64_t *rank, *base, *prefix; /* [nt] */
-    int *done;         /* [nt] */
-    uint64_t *key;     /* [nt] the answers */
-    int res;           /* bits of the prefix resolved */
-    int bits;          /* digit width of the pass */
-    uint64_t ng;       /* groups (feature, prefix) of the pass */
-    uint64_t *gfeat, *gprefix; /* [ng] sorted */
-    uint64_t *gfirst;  /* [d + 1] group range of each feature */
-    uint64_t *hist, *mn, *mx;  /* [ng << bits] */
-    size_t budget;     /* bytes of hist + mn + mx at most */
-    int bits0;         /* digit width of the first pass */
-    uint32_t *tlo, *thi; /* [d << bits0]: groups [tlo, thi) under each first digit */
+    int *done;                      /* [nt] */
+    uint64_t *key;                  /* [nt] the answers */
+    int res;                        /* bits of the prefix resolved */
+    int bits;                       /* digit width of the pass */
+    uint64_t ng;                    /* groups (feature, prefix) of the pass */
+    uint64_t *gfeat, *gprefix;      /* [ng] sorted */
+    uint64_t *gfirst;               /* [d + 1] group range of each feature */
+    uint64_t *hist, *mn, *mx;       /* [ng << bits] */
+    size_t budget;                  /* bytes of hist + mn + mx at most */
+    int bits0;                      /* digit width of the first pass */
+    uint32_t *tlo, *thi;            /* [d << bits0]: groups [tlo, thi) under each first digit */
     int passes;
 } h5div_qsel;
 

@@ -635,9 +635,9 @@ double h5div_w1_block(const double *restrict xs, const double *restrict ys, size
     return h5div_w1_block_gap(xs, ys, e, nw, nm, pfx_x, pfx_y, ks, NULL);
 }
 
-double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, size_t e,
-                          size_t nw, const h5div_norm *nm, const double pfx_x[2],
-                          const double pfx_y[2], double *ks, const double *restrict gap)
+double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
+                          const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                          double *ks, const double *restrict gap)
 {
     (void)e; /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];

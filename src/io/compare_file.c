@@ -161,9 +161,8 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
         double ks = 0.0;
         h5div_compare_block(v[0] + off, v[1 + c] + off, e, &j->nm[c], &j->tp, sums, counts);
         if (j->w1)
-            sums[H5DIV_T_W1] =
-                h5div_w1_block_gap(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c], zero, zero,
-                                   &ks, row_gap(j, row, 0));
+            sums[H5DIV_T_W1] = h5div_w1_block_gap(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c],
+                                                  zero, zero, &ks, row_gap(j, row, 0));
         h5div_compare_result res;
         h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
         put_values(j, row, c, &res);

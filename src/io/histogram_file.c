@@ -24,9 +24,9 @@ typedef struct hist_job {
     int n, opened, wopened, swept;
     h5div_dset d[H5DIV_HISTOGRAM_INPUTS_MAX], w[H5DIV_HISTOGRAM_INPUTS_MAX];
     h5div_sweep sw[H5DIV_HISTOGRAM_INPUTS_MAX];
-    uint64_t nf;  /* features d */
+    uint64_t nf; /* features d */
     int two_d;
-    int cur;      /* input of the pass */
+    int cur;         /* input of the pass */
     int per_feature; /* edges (d, K+1) rather than (K+1,) */
     double *mn, *mx; /* [nf] range pass */
     h5div_qsel q;
@@ -43,11 +43,13 @@ static int nan_error(const hist_job *j, uint64_t flat, char *msg, size_t len)
 {
     const char *ref = j->s->refs[j->cur];
     if (j->two_d)
-        h5div_set_error(msg, len, "NaN in the samples; use --nan skip to count them (%s, row %llu, column %llu)",
-                        ref, (unsigned long long)(flat / j->nf), (unsigned long long)(flat % j->nf));
+        h5div_set_error(
+            msg, len,
+            "NaN in the samples; use --nan skip to count them (%s, row %llu, column %llu)", ref,
+            (unsigned long long)(flat / j->nf), (unsigned long long)(flat % j->nf));
     else
-        h5div_set_error(msg, len, "NaN in the samples; use --nan skip to count them (%s, row %llu)", ref,
-                        (unsigned long long)flat);
+        h5div_set_error(msg, len, "NaN in the samples; use --nan skip to count them (%s, row %llu)",
+                        ref, (unsigned long long)flat);
     return H5DIV_EINPUT;
 }
 
@@ -201,9 +203,10 @@ static int range_edges(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     for (uint64_t r = 0; r < j->ed.rows; r++) {
         double lo = s->have_range ? s->lo : j->mn[r], hi = s->have_range ? s->hi : j->mx[r];
         if (!(lo <= hi)) {
-            h5div_set_error(msg, len,
-                            "no finite%s values to take the range from; give --range (%s, feature %llu)",
-                            log_edges ? " positive" : "", s->refs[0], (unsigned long long)r);
+            h5div_set_error(
+                msg, len,
+                "no finite%s values to take the range from; give --range (%s, feature %llu)",
+                log_edges ? " positive" : "", s->refs[0], (unsigned long long)r);
             return H5DIV_EINPUT;
         }
         if (lo == hi)
@@ -215,8 +218,8 @@ static int range_edges(MPI_Comm comm, hist_job *j, char *msg, size_t len)
             h5div_hist_linspace(lo, hi, k, e);
         if (!h5div_hist_increasing(e, k + 1)) {
             h5div_set_error(msg, len,
-                            "range %.17g:%.17g is too narrow for %llu distinct bins (feature %llu)", lo,
-                            hi, (unsigned long long)k, (unsigned long long)r);
+                            "range %.17g:%.17g is too narrow for %llu distinct bins (feature %llu)",
+                            lo, hi, (unsigned long long)k, (unsigned long long)r);
             return H5DIV_EINPUT;
         }
     }
@@ -346,8 +349,7 @@ static hid_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, in
                          const hsize_t *dims, const void *buf, int me)
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t d = space >= 0 ? H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT,
-                                      H5P_DEFAULT)
+    hid_t d = space >= 0 ? H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
                          : H5I_INVALID_HID;
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     herr_t rc = d >= 0 && dxpl >= 0 ? H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) : -1;
@@ -374,8 +376,7 @@ static hid_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, in
 }
 
 /* Attribute of uint64 counts: a scalar for 1-D input, else (d,). */
-static herr_t put_counts_attr(hid_t loc, const char *name, const uint64_t *v, uint64_t n,
-                              int array)
+static herr_t put_counts_attr(hid_t loc, const char *name, const uint64_t *v, uint64_t n, int array)
 {
     hsize_t dim = n;
     hid_t space = array ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
@@ -491,8 +492,8 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
             snprintf(name, sizeof name, "%s_sumw2", s->names[i]);
             for (uint64_t b = 0; b < nf * k; b++)
                 buf[b] = h5div_acc_round(&c->sumw2[b]);
-            hid_t h2 = put_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, buf,
-                                   me);
+            hid_t h2 =
+                put_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, buf, me);
             rc = h2 >= 0 ? H5DSattach_scale(h2, ed, (unsigned)(hrank - 1)) : -1;
             if (h2 >= 0) {
                 rc |= h5div_put_string_attr(h2, "source", s->refs[i]);
@@ -503,8 +504,7 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     }
     free(buf);
     if (rc < 0 && st == H5DIV_OK) {
-        h5div_set_error(msg, len, "cannot write the histograms (%s:%s)", s->out_file,
-                        s->out_group);
+        h5div_set_error(msg, len, "cannot write the histograms (%s:%s)", s->out_file, s->out_group);
         st = H5DIV_EOUTPUT;
     }
     if (ed >= 0)
@@ -538,8 +538,8 @@ static int histogram_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     for (int i = 0; ok && i < j->n; i++)
         ok = h5div_hist_counts_init(&j->c[i], j->nf, j->ed.k, s->weights != NULL) == 0;
     if (!ok)
-        h5div_set_error(msg, len, "out of memory for %llu x %llu bins",
-                        (unsigned long long)j->nf, (unsigned long long)j->ed.k);
+        h5div_set_error(msg, len, "out of memory for %llu x %llu bins", (unsigned long long)j->nf,
+                        (unsigned long long)j->ed.k);
     H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
     j->rules.outside_bins = s->outside_bins;
     j->rules.nan_skip = s->nan_skip;
@@ -648,10 +648,10 @@ static int attached_edges(const h5div_dset *d, scale_read *r, char *msg, size_t 
     }
     const uint64_t rows = d->rows ? d->rows : 1, bins = d->rows ? d->cols : d->bins;
     if (r->e && (r->cols != bins + 1 || (r->rows != 1 && r->rows != rows))) {
-        h5div_set_error(msg, len,
-                        "attached edges of shape (%llu, %llu) do not fit %llu rows of %llu bins (%s)",
-                        (unsigned long long)r->rows, (unsigned long long)r->cols,
-                        (unsigned long long)rows, (unsigned long long)bins, d->ref);
+        h5div_set_error(
+            msg, len, "attached edges of shape (%llu, %llu) do not fit %llu rows of %llu bins (%s)",
+            (unsigned long long)r->rows, (unsigned long long)r->cols, (unsigned long long)rows,
+            (unsigned long long)bins, d->ref);
         free(r->e);
         r->e = NULL;
         return H5DIV_EINPUT;

@@ -40,7 +40,8 @@ static void select_split(const double *x, uint64_t n, uint64_t d, uint64_t k, in
         for (size_t i = 0; i < nh; i++)
             mn[i] = UINT64_MAX;
         for (int p = 0; p < parts; p++) {
-            uint64_t a = n * (uint64_t)p / (uint64_t)parts, b = n * (uint64_t)(p + 1) / (uint64_t)parts;
+            uint64_t a = n * (uint64_t)p / (uint64_t)parts,
+                     b = n * (uint64_t)(p + 1) / (uint64_t)parts;
             for (size_t i = 0; i < nh; i++) {
                 q.hist[i] = 0;
                 q.mn[i] = UINT64_MAX;
@@ -87,11 +88,11 @@ int main(void)
     CHECK(h5div_hist_edges_prepare(&ed) == 0);
     for (int i = 0; i < 3; i++) /* a value on an edge opens its bin */
         CHECK(h5div_hist_bin(u, 3, ed.norm[0], u[i]) == i);
-    CHECK(h5div_hist_bin(u, 3, ed.norm[0], 0.3) == 2);       /* the last edge: closed */
+    CHECK(h5div_hist_bin(u, 3, ed.norm[0], 0.3) == 2); /* the last edge: closed */
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], nextafter(0.3, 1)) == 3);
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], nextafter(u[1], 0)) == 0);
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], nextafter(u[2], 0)) == 1);
-    CHECK(h5div_hist_bin(u, 3, ed.norm[0], -0.0) == 0);        /* -0 == 0 == e[0] */
+    CHECK(h5div_hist_bin(u, 3, ed.norm[0], -0.0) == 0); /* -0 == 0 == e[0] */
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], -DBL_TRUE_MIN) == -1);
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], DBL_TRUE_MIN) == 0);
     CHECK(h5div_hist_bin(u, 3, ed.norm[0], INFINITY) == 3);
@@ -133,8 +134,8 @@ int main(void)
     }
 
     /* Keys keep the order of the doubles; -0 is +0. */
-    const double ord[] = {-INFINITY, -DBL_MAX, -1.0, -DBL_MIN, -DBL_TRUE_MIN, 0.0,
-                          DBL_TRUE_MIN, DBL_MIN, 1.0, DBL_MAX, INFINITY};
+    const double ord[] = {-INFINITY,    -DBL_MAX, -1.0, -DBL_MIN, -DBL_TRUE_MIN, 0.0,
+                          DBL_TRUE_MIN, DBL_MIN,  1.0,  DBL_MAX,  INFINITY};
     for (size_t i = 0; i + 1 < sizeof ord / sizeof ord[0]; i++) {
         CHECK(h5div_hist_key(ord[i]) < h5div_hist_key(ord[i + 1]));
         CHECK_BITS(h5div_hist_unkey(h5div_hist_key(ord[i])), ord[i]);
