@@ -343,7 +343,9 @@ int h5div_qsel_begin(h5div_qsel *q)
             q->thi[t] = (uint32_t)(g + 1);
         }
     }
-    int bits = 64 - q->res < 16 ? 64 - q->res : 16;
+    /* wider digits first: the first pass decides how many values later passes touch */
+    const int cap = q->passes == 0 ? 20 : 16;
+    int bits = 64 - q->res < cap ? 64 - q->res : cap;
     while (bits > 1 && q->ng * ((uint64_t)3 << bits) * sizeof(uint64_t) > q->budget)
         bits--;
     q->bits = bits;
