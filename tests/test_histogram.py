@@ -395,6 +395,20 @@ def case_compare_w1(ctx):
                 want = wasserstein_distance(c, c, g["a"][f], g["b"][f])
                 ctx.check(abs(got[f] - want) <= 1e-12 * abs(want),
                           f"{mode}: W1 feature {f} {got[f]!r} != scipy {want!r}")
+    # rows of more than one summation block (600 bins), rows split over ranks
+    hist(ctx, ["--quantile-bins", 600, f"{src}:/a", f"{src}:/b", "-o", out, "--overwrite"])
+    g = read_group(out)
+    for ranks in (None, 3):
+        res = ctx.h5div_run(["compare", "--json", "--measures", "wasserstein1",
+                             f"{out}:/h5div/a", f"{out}:/h5div/b"], ranks=ranks)
+        if T.check_success(ctx, res, "compare 600 bins"):
+            got = json.loads(res.out)["measures"]["wasserstein1"]
+            for f in range(3):
+                e = g["edges"][f]
+                c = (e[:-1] + e[1:]) / 2
+                want = wasserstein_distance(c, c, g["a"][f], g["b"][f])
+                ctx.check(abs(got[f] - want) <= 1e-12 * abs(want),
+                          f"600 bins on {ranks}: W1 feature {f} {got[f]!r} != scipy {want!r}")
     # 1-D with shared edges
     hist(ctx, ["--bins", 40, f"{src}:/c", "-o", out, "--overwrite"])
     res = ctx.h5div_run(["compare", "--json", "--measures", "wasserstein1", f"{out}:/h5div/c",
