@@ -14,8 +14,10 @@
 #   H5DIV_BENCH_DIR=/tmp/h5div-bench   where the inputs are generated (kept between runs)
 #   PYTHON=/usr/bin/python3            numpy and h5py; fast_histogram (Debian
 #                      python3-fast-histogram) is used when installed
-# Not run in CI. Times are wall seconds of one run each, file in the page cache
-# (an untimed read first); samples/s counts every sample of the inputs once.
+# Not run in CI. Times are seconds of one run each, file in the page cache (an
+# untimed read first): wall (for h5div including mpirun and MPI start-up) and
+# in-process (h5div's -v time, from after MPI start-up to the output renamed
+# into place); samples/s counts every sample of the inputs once.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,12 +93,12 @@ run() {
 }
 rss() { sort -n "$tmp/$1.rss" 2>/dev/null | tail -1 | awk '{printf "%.0f", $1 / 1024}'; }
 
-echo "| data | tool | ranks | seconds | samples/s per rank | peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|"
-row() { # data tool ranks seconds samples name
+echo "| data | tool | ranks | wall s | in-process s | samples/s per rank (in-process) | peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+row() { # data tool ranks wall in-process samples name
   local per
-  per=$(awk -v n="$5" -v t="$4" -v r="$3" 'BEGIN {printf "%.0f M", n / t / r / 1e6}')
-  echo "| $1 | $2 | $3 | $4 | $per | $(rss "$6") |"
+  per=$(awk -v n="$6" -v t="$5" -v r="$3" 'BEGIN {printf "%.0f M", n / t / r / 1e6}')
+  echo "| $1 | $2 | $3 | $4 | $5 | $per | $(rss "$7") |"
 }
 
 for spec in "x1:$N1:v1" "x10:$((N10 * 10)):v10"; do
@@ -133,10 +135,10 @@ EOF
     read -r tread tbin maxrss <<<"$out"
     echo "$maxrss" >"$tmp/py.rss"
     case $what in
-      read_f4) row "$label" "h5py read (float32)" 1 "$tread" "$n" py ;;
-      read_f8) row "$label" "h5py read as float64" 1 "$tread" "$n" py ;;
-      numpy) row "$label" "numpy.histogram (min/max + bins, in memory)" 1 "$tbin" "$n" py ;;
-      fast) row "$label" "fast_histogram.histogram1d (min/max + bins, in memory)" 1 "$tbin" "$n" py ;;
+      read_f4) row "$label" "h5py read (float32)" 1 "$tread" "$tread" "$n" py ;;
+      read_f8) row "$label" "h5py read as float64" 1 "$tread" "$tread" "$n" py ;;
+      numpy) row "$label" "numpy.histogram (min/max + bins, in memory)" 1 "$tbin" "$tbin" "$n" py ;;
+      fast) row "$label" "fast_histogram.histogram1d (min/max + bins, in memory)" 1 "$tbin" "$tbin" "$n" py ;;
     esac
   done
   for r in "${ranks[@]}"; do
@@ -150,10 +152,12 @@ EOF
       name="h_${ds}_${r}_${mode// /_}"
       log "$name"
       t=$(run "$name" mpirun -q -n "$r" /usr/bin/time -a -o "$tmp/$name.time" -f '%M' \
-        "$H5DIV" histogram -q "${opts[@]}" --memory-per-rank "$MEM" "$data:/$ds" \
+        "$H5DIV" histogram -v "${opts[@]}" --memory-per-rank "$MEM" "$data:/$ds" \
         -o "$tmp/out.h5" --overwrite)
       cp "$tmp/$name.time" "$tmp/$name.rss"
-      row "$label" "h5div histogram ${opts[*]/$data:/}" "$r" "$t" "$n" "$name"
+      # h5div's own time (-v): from after MPI start-up to the output in place
+      inproc=$(sed -n 's/.* ranks in \([0-9.]*\) s.*/\1/p' "$tmp/$name.err" | tail -1)
+      row "$label" "h5div histogram ${opts[*]/$data:/}" "$r" "$t" "$inproc" "$n" "$name"
     done
   done
 done
