@@ -341,9 +341,11 @@ def case_layout(ctx):
     src = write(ctx, "lay.h5", {"s/ref": rng.normal(size=(400, 2)), "t/ref": rng.normal(size=(300, 2)),
                                 "x1": rng.normal(size=100)})
     out = ctx.path("lay_out.h5")
-    res = hist(ctx, ["--bins", 5, f"{src}:/s/ref", f"cand={src}:/t/ref", "-o", f"{out}:/hists", "--json"])
+    res = hist(ctx, ["--bins", 5, f"{src}:/s/ref", f"cand={src}:/t/ref", "-o", f"{out}:/hists", "--json"],
+               ranks=3)
     obj = json.loads(res.out)
-    ctx.check(obj["names"] == ["ref", "cand"] and obj["n_samples"] == [400, 300] and obj["bins"] == 5,
+    ctx.check(obj["names"] == ["ref", "cand"] and obj["n_samples"] == [400, 300] and obj["bins"] == 5
+              and obj["ranks"] == 3,
               f"json summary {obj}", res)
     with h5py.File(out, "r") as f:
         g = f["hists"]
