@@ -85,6 +85,11 @@ static int hist_piece(void *ctx, int pass, uint64_t first, size_t n, double *con
     const double *x = v[0];
     if (n == 0)
         return H5DIV_OK;
+    if (pass == PASS_QSEL && (j->s->nan_skip || j->q.passes > 0)) {
+        /* NaN is skipped by the selection, or was looked for in pass 1 */
+        h5div_qsel_add(&j->q, x, n, first);
+        return H5DIV_OK;
+    }
     if (pass == PASS_RANGE || pass == PASS_QSEL) {
         const int log_edges = j->s->mode == H5DIV_EDGES_LOG;
         uint64_t col = first % j->nf;
