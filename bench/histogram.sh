@@ -91,14 +91,16 @@ run() {
   t1=$EPOCHREALTIME
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}'
 }
-rss() { sort -n "$tmp/$1.rss" 2>/dev/null | tail -1 | awk '{printf "%.0f", $1 / 1024}'; }
+rss() { sort -n "$tmp/$1.rss" 2>/dev/null | awk '{m = $1 > m ? $1 : m} END {printf "%.0f", m / 1024}'; }
+# user + system seconds of all ranks: hardly grows when other work competes for the cores
+cpu() { awk '{s += $2 + $3} END {printf "%.2f", s}' "$tmp/$1.rss" 2>/dev/null; }
 
-echo "| data | tool | ranks | wall s | in-process s | samples/s per rank (in-process) | peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| data | tool | ranks | wall s | in-process s | samples/s per rank (in-process) | CPU s (all ranks) | peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 row() { # data tool ranks wall in-process samples name
   local per
   per=$(awk -v n="$6" -v t="$5" -v r="$3" 'BEGIN {printf "%.0f M", n / t / r / 1e6}')
-  echo "| $1 | $2 | $3 | $4 | $5 | $per | $(rss "$7") |"
+  echo "| $1 | $2 | $3 | $4 | $5 | $per | $(cpu "$7") | $(rss "$7") |"
 }
 
 for spec in "x1:$N1:v1" "x10:$((N10 * 10)):v10"; do
@@ -127,13 +129,13 @@ elif what == "fast":
     for c in cols:
         histogram1d(c, bins=k, range=(float(c.min()), float(c.max())))
 t2 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(f"{t1 - t0:.2f} {t2 - t1:.2f} {rss}")
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime:.2f} 0")
 EOF
 )
     [[ $out == skip ]] && continue
-    read -r tread tbin maxrss <<<"$out"
-    echo "$maxrss" >"$tmp/py.rss"
+    read -r tread tbin maxrss cpus <<<"$out"
+    echo "$maxrss $cpus" >"$tmp/py.rss"
     case $what in
       read_f4) row "$label" "h5py read (float32)" 1 "$tread" "$tread" "$n" py ;;
       read_f8) row "$label" "h5py read as float64" 1 "$tread" "$tread" "$n" py ;;
@@ -151,7 +153,7 @@ EOF
       esac
       name="h_${ds}_${r}_${mode// /_}"
       log "$name"
-      t=$(run "$name" mpirun -q -n "$r" /usr/bin/time -a -o "$tmp/$name.time" -f '%M' \
+      t=$(run "$name" mpirun -q -n "$r" /usr/bin/time -a -o "$tmp/$name.time" -f '%M %U %S' \
         "$H5DIV" histogram -v "${opts[@]}" --memory-per-rank "$MEM" "$data:/$ds" \
         -o "$tmp/out.h5" --overwrite)
       cp "$tmp/$name.time" "$tmp/$name.rss"
