@@ -284,9 +284,7 @@ void h5div_qsel_free(h5div_qsel *q)
     free(q->gfeat);
     free(q->gprefix);
     free(q->gfirst);
-    free(q->hist);
-    free(q->mn);
-    free(q->mx);
+    free(q->cell);
     free(q->tlo);
     free(q->thi);
     memset(q, 0, sizeof *q);
@@ -352,16 +350,15 @@ int h5div_qsel_begin(h5div_qsel *q)
     if (q->passes == 0)
         q->bits0 = bits;
     size_t nh = (size_t)(q->ng << bits);
-    free(q->hist);
-    free(q->mn);
-    free(q->mx);
-    q->hist = calloc(nh, sizeof *q->hist);
-    q->mn = malloc(nh * sizeof *q->mn);
-    q->mx = calloc(nh, sizeof *q->mx);
-    if (!q->hist || !q->mn || !q->mx)
+    free(q->cell);
+    q->cell = malloc(nh * sizeof *q->cell);
+    if (!q->cell)
         return -1;
-    for (size_t i = 0; i < nh; i++)
-        q->mn[i] = UINT64_MAX;
+    for (size_t i = 0; i < nh; i++) {
+        q->cell[i].n = 0;
+        q->cell[i].mn = UINT64_MAX;
+        q->cell[i].mx = 0;
+    }
     return 1;
 }
 
@@ -376,7 +373,7 @@ void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first)
     const uint64_t *restrict gfirst = q->gfirst, *restrict gprefix = q->gprefix;
     const uint32_t *restrict tlo = q->tlo, *restrict thi = q->thi;
     const int bits0 = q->bits0;
-    uint64_t *restrict hist = q->hist, *restrict mn = q->mn, *restrict mx = q->mx;
+    h5div_qsel_cell *restrict cell = q->cell;
     uint64_t col = first % d;
     for (size_t i = 0; i < n; i++) {
         const uint64_t f = col;
@@ -405,11 +402,11 @@ void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first)
             g = lo;
         }
         const size_t s = (size_t)((g << bits) | ((key >> dshift) & mask));
-        hist[s]++;
-        if (key < mn[s])
-            mn[s] = key;
-        if (key > mx[s])
-            mx[s] = key;
+        /* count, min and max side by side: one cache line a value */
+        h5div_qsel_cell *c = &cell[s];
+        c->n++;
+        c->mn = key < c->mn ? key : c->mn;
+        c->mx = key > c->mx ? key : c->mx;
     }
 }
 
@@ -420,7 +417,7 @@ int h5div_qsel_end(h5div_qsel *q)
         for (uint64_t f = 0; f < q->d; f++) {
             uint64_t s = 0;
             for (uint64_t b = 0; b < nd; b++)
-                s += q->hist[(f << q->bits) | b];
+                s += q->cell[(f << q->bits) | b].n;
             q->n[f] = s;
             if (s == 0)
                 return -1;
@@ -435,20 +432,20 @@ int h5div_qsel_end(h5div_qsel *q)
         uint64_t g = q->gfirst[f];
         while (g < q->gfirst[f + 1] && q->gprefix[g] != q->prefix[t])
             g++;
-        const uint64_t *h = q->hist + (g << q->bits);
+        const h5div_qsel_cell *h = q->cell + (g << q->bits);
         uint64_t c = q->base[t], b = 0;
         for (; b + 1 < nd; b++) {
-            if (q->rank[t] < c + h[b])
+            if (q->rank[t] < c + h[b].n)
                 break;
-            c += h[b];
+            c += h[b].n;
         }
         q->base[t] = c;
         q->prefix[t] = (q->prefix[t] << q->bits) | b;
         const size_t s = (size_t)((g << q->bits) | b);
-        if (q->mn[s] == q->mx[s]) {
+        if (q->cell[s].mn == q->cell[s].mx) {
             /* one distinct value left in the bucket: it is the answer */
             q->done[t] = 1;
-            q->key[t] = q->mn[s];
+            q->key[t] = q->cell[s].mn;
         } else if (q->res + q->bits == 64) {
             q->done[t] = 1;
             q->key[t] = q->prefix[t];
@@ -457,6 +454,16 @@ int h5div_qsel_end(h5div_qsel *q)
     q->res += q->bits;
     q->passes++;
     return 0;
+}
+
+void h5div_qsel_merge(h5div_qsel_cell *restrict into, const h5div_qsel_cell *restrict from,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        into[i].n += from[i].n;
+        into[i].mn = from[i].mn < into[i].mn ? from[i].mn : into[i].mn;
+        into[i].mx = from[i].mx > into[i].mx ? from[i].mx : into[i].mx;
+    }
 }
 
 void h5div_qsel_edges(const h5div_qsel *q, uint64_t f, double *e)

@@ -84,10 +84,15 @@ uint64_t h5div_hist_quantile_rank(uint64_t n, uint64_t j, uint64_t k);
 /* Exact selection of the order statistics j/k, j = 0..k, of each of d
  * features by refining histograms of the values' keys, top bits first.
  * Each pass: h5div_qsel_begin plans it (0 when all are found), the caller
- * feeds every value with h5div_qsel_add, sums hist and takes the min of mn
+ * feeds every value with h5div_qsel_add, combines the cells of all
+ * processes with h5div_qsel_merge (sums of n, min of mn, max of mx)
  * and the max of mx over all processes, and calls h5div_qsel_end. The
  * answer depends only on the multiset of values, so it is the same however
  * they are split. */
+typedef struct h5div_qsel_cell {
+    uint64_t n, mn, mx; /* values in the bucket, their least and greatest key */
+} h5div_qsel_cell;
+
 typedef struct h5div_qsel {
     uint64_t d, k, nt;              /* nt = d * (k + 1) targets */
     uint64_t *n;                    /* [d] values per feature (after pass 1) */
@@ -99,8 +104,8 @@ typedef struct h5div_qsel {
     uint64_t ng;                    /* groups (feature, prefix) of the pass */
     uint64_t *gfeat, *gprefix;      /* [ng] sorted */
     uint64_t *gfirst;               /* [d + 1] group range of each feature */
-    uint64_t *hist, *mn, *mx;       /* [ng << bits] */
-    size_t budget;                  /* bytes of hist + mn + mx at most */
+    h5div_qsel_cell *cell;          /* [ng << bits] */
+    size_t budget;                  /* bytes of the cells at most */
     int bits0;                      /* digit width of the first pass */
     uint32_t *tlo, *thi;            /* [d << bits0]: groups [tlo, thi) under each first digit */
     int passes;
@@ -109,11 +114,14 @@ typedef struct h5div_qsel {
 int h5div_qsel_init(h5div_qsel *q, uint64_t d, uint64_t k, size_t budget);
 void h5div_qsel_free(h5div_qsel *q);
 /* Plan the next pass: returns 1 when one is needed, 0 when done, -1 out of
- * memory. hist/mn/mx then hold ng << bits zeroed entries (mn at UINT64_MAX). */
+ * memory. q->cell then holds ng << bits empty cells (n 0, mn UINT64_MAX, mx 0). */
 int h5div_qsel_begin(h5div_qsel *q);
 /* Values x[0..n) of features (first + i) % d; NaN values are skipped. */
 void h5div_qsel_add(h5div_qsel *q, const double *x, size_t n, uint64_t first);
-/* After the global reduction of hist, mn, mx: choose the digits. Returns 0,
+/* Combine the cells of another process into `into` (exact, in any order). */
+void h5div_qsel_merge(h5div_qsel_cell *restrict into, const h5div_qsel_cell *restrict from,
+                      size_t n);
+/* After the global combination of the cells: choose the digits. Returns 0,
  * or -1 when a feature has no values. */
 int h5div_qsel_end(h5div_qsel *q);
 

@@ -11,7 +11,7 @@
 #include "io/io.h"
 #include "par/par.h"
 
-/* hist + mn + mx of one quantile selection pass on each rank. */
+/* The cells (count, min, max) of one quantile selection pass on each rank. */
 #define QSEL_BUDGET ((size_t)24 << 20)
 
 enum { PASS_RANGE = 0, PASS_QSEL, PASS_BIN };
@@ -274,6 +274,29 @@ static int file_edges(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     return h5div_par_agree(comm, st, msg, len);
 }
 
+static void cell_op(void *in, void *inout, int *n, MPI_Datatype *type)
+{
+    (void)type;
+    h5div_qsel_merge(inout, in, (size_t)*n);
+}
+
+/* Collective: the cells of every rank combined (sums of counts, min and
+ * max of keys; exact, so any reduction order gives the same). */
+static int reduce_cells(MPI_Comm comm, h5div_qsel_cell *cell, int n)
+{
+    MPI_Datatype type;
+    MPI_Op op;
+    H5DIV_MPI_CHECK(MPI_Type_contiguous(3, MPI_UINT64_T, &type));
+    H5DIV_MPI_CHECK(MPI_Type_commit(&type));
+    H5DIV_MPI_CHECK(MPI_Op_create(cell_op, 1, &op));
+    int rc = MPI_Allreduce(MPI_IN_PLACE, cell, n, type, op, comm);
+    MPI_Op_free(&op);
+    MPI_Type_free(&type);
+    if (rc != MPI_SUCCESS)
+        return h5div_mpi_failed(rc, "MPI_Allreduce(quantile cells)", __FILE__, __LINE__);
+    return H5DIV_OK;
+}
+
 /* Equal-frequency edges of the first input by radix selection: each pass
  * reduces a histogram of the next bits of the values' keys. */
 static int quantile_edges(MPI_Comm comm, hist_job *j, char *msg, size_t len)
@@ -289,10 +312,7 @@ static int quantile_edges(MPI_Comm comm, hist_job *j, char *msg, size_t len)
         if (!more)
             break;
         H5DIV_CHECK(run_pass(comm, j, PASS_QSEL, 1, msg, len));
-        int nh = (int)(j->q.ng << j->q.bits);
-        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, j->q.hist, nh, MPI_UINT64_T, MPI_SUM, comm));
-        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, j->q.mn, nh, MPI_UINT64_T, MPI_MIN, comm));
-        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, j->q.mx, nh, MPI_UINT64_T, MPI_MAX, comm));
+        H5DIV_CHECK(reduce_cells(comm, j->q.cell, (int)(j->q.ng << j->q.bits)));
         if (h5div_qsel_end(&j->q) != 0) {
             uint64_t f = 0;
             while (f + 1 < nf && j->q.n[f])

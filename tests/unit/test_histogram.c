@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/histogram.h"
@@ -35,33 +36,19 @@ static void select_split(const double *x, uint64_t n, uint64_t d, uint64_t k, in
     int more;
     while ((more = h5div_qsel_begin(&q)) == 1) {
         size_t nh = (size_t)(q.ng << q.bits);
-        uint64_t *h = calloc(nh, sizeof *h), *mn = malloc(nh * sizeof *mn),
-                 *mx = calloc(nh, sizeof *mx);
-        for (size_t i = 0; i < nh; i++)
-            mn[i] = UINT64_MAX;
+        h5div_qsel_cell *sum = malloc(nh * sizeof *sum), *empty = malloc(nh * sizeof *empty);
+        memcpy(empty, q.cell, nh * sizeof *empty);
+        memcpy(sum, q.cell, nh * sizeof *sum);
         for (int p = 0; p < parts; p++) {
             uint64_t a = n * (uint64_t)p / (uint64_t)parts,
                      b = n * (uint64_t)(p + 1) / (uint64_t)parts;
-            for (size_t i = 0; i < nh; i++) {
-                q.hist[i] = 0;
-                q.mn[i] = UINT64_MAX;
-                q.mx[i] = 0;
-            }
+            memcpy(q.cell, empty, nh * sizeof *empty);
             h5div_qsel_add(&q, x + a, (size_t)(b - a), a);
-            for (size_t i = 0; i < nh; i++) {
-                h[i] += q.hist[i];
-                mn[i] = q.mn[i] < mn[i] ? q.mn[i] : mn[i];
-                mx[i] = q.mx[i] > mx[i] ? q.mx[i] : mx[i];
-            }
+            h5div_qsel_merge(sum, q.cell, nh);
         }
-        for (size_t i = 0; i < nh; i++) {
-            q.hist[i] = h[i];
-            q.mn[i] = mn[i];
-            q.mx[i] = mx[i];
-        }
-        free(h);
-        free(mn);
-        free(mx);
+        memcpy(q.cell, sum, nh * sizeof *sum);
+        free(sum);
+        free(empty);
         CHECK(h5div_qsel_end(&q) == 0);
     }
     CHECK(more == 0);
