@@ -92,7 +92,8 @@ if(H5DIV_BUILD_MAN)
     "entropy|entropy of a histogram with bias-corrected estimators"
     "joint|entropies and mutual information of a 2-D joint histogram"
     "surprisal|per-bin self-information of a histogram, written to HDF5"
-    "history|the runs of an h5div result history as a table, CSV or plot")
+    "history|the runs of an h5div result history as a table, CSV or plot"
+    "histogram|histograms of samples in HDF5 with shared bin edges")
   set(_outputs "")
   foreach(page IN LISTS _pages)
     string(REPLACE "|" ";" page "${page}")

@@ -190,6 +190,62 @@ H5DIV_API int h5div_write_joint_result(const char *path, const char *group, int 
 H5DIV_API int h5div_check_output_dataset(const char *path, const char *dset, int overwrite,
                                          char *errmsg, size_t errlen);
 
+/* ---- h5div histogram: samples to histograms with shared edges ---- */
+
+/* How the edges of `h5div histogram` are chosen (group attribute edge_mode:
+ * "uniform", "log", "file", "quantile"). */
+typedef enum h5div_edge_mode {
+    H5DIV_EDGES_UNIFORM = 0, /* K equal bins over the range */
+    H5DIV_EDGES_LOG,         /* K log-spaced bins over a positive range */
+    H5DIV_EDGES_FILE,        /* explicit edges read from a dataset */
+    H5DIV_EDGES_QUANTILE     /* K equal-frequency bins of the first input */
+} h5div_edge_mode;
+
+#define H5DIV_HISTOGRAM_INPUTS_MAX 64
+
+/* What to bin and where to write it. */
+typedef struct h5div_histogram_spec {
+    int n;                      /* inputs, 1..H5DIV_HISTOGRAM_INPUTS_MAX */
+    const char *const *refs;    /* "FILE:/X" samples (N,) or (N, d) */
+    const char *const *names;   /* output dataset names, distinct */
+    const char *const *weights; /* NULL, or n "FILE:/W" of shape (N,) */
+    h5div_edge_mode mode;
+    uint64_t bins;  /* K (not for H5DIV_EDGES_FILE) */
+    int have_range; /* lo < hi given (uniform, log) */
+    double lo, hi;
+    const char *edges_ref; /* H5DIV_EDGES_FILE: (K+1,) or (d, K+1) */
+    int outside_bins;      /* values outside into the first/last bin */
+    int nan_skip;          /* count NaN instead of failing */
+    const char *out_file, *out_group;
+    int overwrite;
+    const char *command; /* full command line, for the attributes */
+} h5div_histogram_spec;
+
+/* What a histogram run found (every rank gets the same). */
+typedef struct h5div_histogram_info {
+    int two_d;
+    uint64_t features, bins; /* d (1 for 1-D input) and the final K */
+    uint64_t merged;         /* quantile edges merged because tied (1-D input) */
+    uint64_t tied_features;  /* 2-D input: features whose tied quantile edges
+                              * were kept as empty zero-width bins */
+    uint64_t n_samples[H5DIV_HISTOGRAM_INPUTS_MAX];
+    uint64_t underflow[H5DIV_HISTOGRAM_INPUTS_MAX], overflow[H5DIV_HISTOGRAM_INPUTS_MAX];
+    uint64_t nan[H5DIV_HISTOGRAM_INPUTS_MAX]; /* summed over features */
+} h5div_histogram_info;
+
+/* Bin every input with the same edges and write one histogram per input to
+ * group s->out_group of s->out_file. Collective over `comm`: samples are
+ * split over the ranks by rows and read in pieces bounded by
+ * opt->memory_per_rank and opt->piece_bytes; counts are reduced as exact
+ * integers and weights as exact sums, so the output has the same bits on
+ * any number of ranks. The file is written through a temporary copy
+ * renamed into place. Returns the same status on every rank; on failure
+ * errmsg holds one line. */
+H5DIV_API int h5div_histogram_files(MPI_Comm comm, const h5div_histogram_spec *s,
+                                    const h5div_options *opt,
+                                    h5div_histogram_info *info, char *errmsg, size_t errlen);
+/* ---- end of h5div histogram ---- */
+
 #ifdef __cplusplus
 }
 #endif

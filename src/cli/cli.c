@@ -16,6 +16,7 @@ static const h5div_cli_command *const commands[] = {
     &h5div_cmd_entropy,
     &h5div_cmd_joint,
     &h5div_cmd_surprisal,
+    &h5div_cmd_histogram,
     &h5div_cmd_history,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -258,6 +259,14 @@ static const opt_spec specs[] = {
     {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
     {0, "--check", H5DIV_OPT_CHECK, 1},
     {0, "--last", H5DIV_OPT_LAST, 1},
+    {0, "--bins", H5DIV_OPT_BINS, 1},
+    {0, "--range", H5DIV_OPT_RANGE, 1},
+    {0, "--log", H5DIV_OPT_LOG, 0},
+    {0, "--edges", H5DIV_OPT_EDGES, 1},
+    {0, "--quantile-bins", H5DIV_OPT_QUANTILE_BINS, 1},
+    {0, "--outside", H5DIV_OPT_OUTSIDE, 1},
+    {0, "--nan", H5DIV_OPT_NAN, 1},
+    {0, "--weights", H5DIV_OPT_WEIGHTS, 1},
     {'q', "--quiet", -1, 0},
     {'v', "--verbose", -1, 0},
     {'h', "--help", -1, 0},
@@ -280,6 +289,25 @@ int h5div_cli_usage(char *msg, const char *fmt, ...)
     vsnprintf(msg, H5DIV_CLI_MSG, fmt, ap);
     va_end(ap);
     return H5DIV_EUSAGE;
+}
+
+/* The value of an option of h5div histogram, kept as given (the command
+ * checks it); --weights accumulate in the order given. */
+static int set_histogram_value(h5div_cli_args *a, int opt, const char *value, char *msg)
+{
+    switch (opt) {
+    case H5DIV_OPT_BINS: a->bins = value; break;
+    case H5DIV_OPT_RANGE: a->range = value; break;
+    case H5DIV_OPT_EDGES: a->edges = value; break;
+    case H5DIV_OPT_QUANTILE_BINS: a->quantile_bins = value; break;
+    case H5DIV_OPT_OUTSIDE: a->outside = value; break;
+    case H5DIV_OPT_NAN: a->nan_mode = value; break;
+    default:
+        if (a->nweights >= H5DIV_CLI_MAX_POSITIONAL)
+            return h5div_cli_usage(msg, "too many --weights (%s)", value);
+        a->weights[a->nweights++] = value;
+    }
+    return H5DIV_OK;
 }
 
 /* Store one option; returns H5DIV_EUSAGE with the text in msg on a bad value. */
@@ -377,6 +405,18 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
             return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,
                                    value);
         return H5DIV_OK;
+    /* h5div histogram: values checked by the command */
+    case H5DIV_OPT_LOG: a->log_edges = 1; return H5DIV_OK;
+    case H5DIV_OPT_BINS:
+    case H5DIV_OPT_RANGE:
+    case H5DIV_OPT_EDGES:
+    case H5DIV_OPT_QUANTILE_BINS:
+    case H5DIV_OPT_OUTSIDE:
+    case H5DIV_OPT_NAN:
+    case H5DIV_OPT_WEIGHTS:
+        if (!*value)
+            break;
+        return set_histogram_value(a, sp->opt, value, msg);
     default: break;
     }
     return h5div_cli_usage(msg, "bad value%s (%s %s)",
@@ -508,8 +548,8 @@ static void print_top_help(FILE *out)
           "h5div COMMAND --help shows the options of a command. Options and operands\n"
           "mix in any order; short options bundle (-qv, -qb e, -be), values may be\n"
           "attached (--base=e); -- ends the options.\n"
-          "Only compare, entropy, joint and surprisal start MPI; --help, --version,\n"
-          "usage errors and history run without it.\n"
+          "Only compare, entropy, joint, surprisal and histogram start MPI; --help,\n"
+          "--version, usage errors and history run without it.\n"
           "  --version  print the version and exit\n"
           "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output,\n"
           "5 a threshold of history --check crossed.\n",

@@ -40,6 +40,15 @@ enum h5div_cli_opt {
     H5DIV_OPT_BIN_WIDTH,
     H5DIV_OPT_CHECK,
     H5DIV_OPT_LAST,
+    /* h5div histogram */
+    H5DIV_OPT_BINS,
+    H5DIV_OPT_RANGE,
+    H5DIV_OPT_LOG,
+    H5DIV_OPT_EDGES,
+    H5DIV_OPT_QUANTILE_BINS,
+    H5DIV_OPT_OUTSIDE,
+    H5DIV_OPT_NAN,
+    H5DIV_OPT_WEIGHTS,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
@@ -67,6 +76,12 @@ typedef struct h5div_cli_args {
     unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
     const char *pos[H5DIV_CLI_MAX_POSITIONAL];
     int npos;
+    /* h5div histogram: option values as given (checked by the command),
+     * --log, and --weights in the order given */
+    const char *bins, *range, *edges, *quantile_bins, *outside, *nan_mode;
+    int log_edges;
+    const char *weights[H5DIV_CLI_MAX_POSITIONAL];
+    int nweights;
     /* Set by a command's check from the options above. */
     h5div_estimator est;
     double dirichlet_a;
@@ -92,6 +107,7 @@ extern const h5div_cli_command h5div_cmd_history;
 extern const h5div_cli_command h5div_cmd_entropy;
 extern const h5div_cli_command h5div_cmd_joint;
 extern const h5div_cli_command h5div_cmd_surprisal;
+extern const h5div_cli_command h5div_cmd_histogram;
 
 /* Named scalar results of one input, printed as the table or as JSON. */
 typedef struct h5div_cli_measures {

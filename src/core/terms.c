@@ -632,6 +632,13 @@ double h5div_w1_block(const double *restrict xs, const double *restrict ys, size
                       const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                       double *ks)
 {
+    return h5div_w1_block_gap(xs, ys, e, nw, nm, pfx_x, pfx_y, ks, NULL);
+}
+
+double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
+                          const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                          double *ks, const double *restrict gap)
+{
     (void)e; /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];
     double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
@@ -649,7 +656,7 @@ double h5div_w1_block(const double *restrict xs, const double *restrict ys, size
         double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
         double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
         double dd = fabs(num * nm->inv_a * nm->inv_b);
-        t[k] = dd;
+        t[k] = gap ? dd * gap[k] : dd;
         mx = dd > mx ? dd : mx;
     }
     *ks = mx;

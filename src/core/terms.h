@@ -97,6 +97,11 @@ void h5div_compare_block(const double *restrict x, const double *restrict y, siz
 double h5div_w1_block(const double *restrict x, const double *restrict y, size_t e, size_t nw,
                       const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                       double *ks);
+/* As h5div_w1_block with |F_p - F_q| after bin k weighted by gap[k], the
+ * distance from the position of bin k to that of bin k + 1 (NULL: 1). */
+double h5div_w1_block_gap(const double *restrict x, const double *restrict y, size_t e, size_t nw,
+                          const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                          double *ks, const double *restrict gap);
 
 /* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
  * x starts on a block boundary of its row. */

@@ -46,6 +46,8 @@ typedef struct cmp_job {
     int k, nd, two_d;
     h5div_term_params tp;
     int w1;
+    const double *gap; /* distances between attached bin centres, or NULL */
+    uint64_t gap_rows; /* 1: shared by every row */
     h5div_grid g;
     h5div_rows rw;           /* rows touched, owned and shared */
     /* pass 0: totals */
@@ -139,6 +141,15 @@ static void start_row_terms(cmp_job *j, uint64_t row, int partials)
     j->cur_row = row;
 }
 
+/* The gaps of row `row` from column c, or NULL for bare histograms. */
+static const double *row_gap(const cmp_job *j, uint64_t row, uint64_t c)
+{
+    if (!j->gap)
+        return NULL;
+    const uint64_t ng = j->g.cols > 1 ? j->g.cols - 1 : 1;
+    return j->gap + (j->gap_rows > 1 ? row : 0) * ng + c;
+}
+
 /* A row of a single block: its block sums are the sums, no accumulator. */
 static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, size_t e)
 {
@@ -150,8 +161,8 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
         double ks = 0.0;
         h5div_compare_block(v[0] + off, v[1 + c] + off, e, &j->nm[c], &j->tp, sums, counts);
         if (j->w1)
-            sums[H5DIV_T_W1] =
-                h5div_w1_block(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c], zero, zero, &ks);
+            sums[H5DIV_T_W1] = h5div_w1_block_gap(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c],
+                                                  zero, zero, &ks, row_gap(j, row, 0));
         h5div_compare_result res;
         h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
         put_values(j, row, c, &res);
@@ -191,7 +202,8 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                 double py[2];
                 h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
                 h5div_acc_add(&part->acc[H5DIV_T_W1],
-                              h5div_w1_block(x, y, e, nw, &j->nm[c], px, py, &part->ks));
+                              h5div_w1_block_gap(x, y, e, nw, &j->nm[c], px, py, &part->ks,
+                                                 row_gap(j, row, c0 + b)));
                 h5div_total_block(y, e, alpha, &j->pfx[1 + c]);
             }
         }
@@ -391,6 +403,18 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             break;
         }
     }
+    /* Histograms with attached edges (h5div histogram): W1 in data units,
+     * the bin centres as positions. */
+    double *gap = NULL;
+    h5div_options wopt;
+    if (st == H5DIV_OK && j.w1)
+        st = h5div_w1_positions(comm, ds, j.nd, &gap, &j.gap_rows, msg, len);
+    if (gap) {
+        wopt = *opt;
+        wopt.bin_width = 1.0;
+        j.opt = &wopt;
+        j.gap = gap;
+    }
     h5div_sweep sw;
     int have_sweep = 0;
     if (st == H5DIV_OK) {
@@ -426,6 +450,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         j.values = NULL;
     }
     free(j.values);
+    free(gap);
     job_free(&j);
     if (have_sweep)
         h5div_sweep_free(&sw);

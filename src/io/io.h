@@ -217,4 +217,12 @@ int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen);
 
+/* h5div histogram's edges for compare: when d[0] has edges attached to its
+ * last dimension (an HDF5 dimension scale of shape (K+1,) or (rows, K+1)),
+ * *gap = the distances between neighbouring bin centres, [gap_rows][K-1]
+ * (malloc'ed), else NULL. Attached edges of the other datasets must equal
+ * them (H5DIV_EINPUT). Collective; agreed status. */
+int h5div_w1_positions(MPI_Comm comm, h5div_dset *const *d, int nd, double **gap,
+                       uint64_t *gap_rows, char *msg, size_t len);
+
 #endif

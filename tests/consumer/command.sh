@@ -43,7 +43,7 @@ echo "${run[*]} P/bin/h5div compare data/example.h5: ok"
 # man: h5div(1) through MANPATH, and every command's page by file.
 page=$(MANPATH=$p/share/man man -w h5div) || fail "man -w h5div finds no page under $p/share/man"
 [[ "$page" == "$p/share/man/man1/h5div.1"* ]] || fail "man -w h5div gave $page"
-for cmd in "" compare entropy joint surprisal history; do
+for cmd in "" compare entropy joint surprisal history histogram; do
     name=h5div${cmd:+-$cmd}
     f=$p/share/man/man1/$name.1
     [[ -f "$f" ]] || fail "no man page $f"

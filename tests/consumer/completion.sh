@@ -53,10 +53,12 @@ contains() {
     echo "ok: '$line' -> ${#COMPREPLY[@]} replies including $*"
 }
 
-expect "h5div " compare entropy joint surprisal history --help --version
+expect "h5div " compare entropy joint surprisal history histogram --help --version
 expect "h5div e" entropy
 expect "h5div compare --me" --measures --memory-per-rank
-expect "h5div history --c" --csv
+expect "h5div history --c" --check --csv
+expect "h5div histogram --out" --outside --output
+expect "h5div histogram --nan " error skip
 expect "h5div compare --c"
 expect "h5div entropy --est" --estimator
 expect "h5div entropy --estimator ch" chao-shen
@@ -73,7 +75,7 @@ else
 fi
 expect "h5div history -o d/ex" d/example.h5
 # Every option of each command's --help is offered, and only that command's.
-for cmd in compare entropy joint surprisal history; do
+for cmd in compare entropy joint surprisal history histogram; do
     mapfile -t opts < <(h5div "$cmd" --help 2>/dev/null | sed -n -E 's/^ {2,6}(-[a-zA-Z], )?(--[a-z0-9-]+).*/\2/p')
     ((${#opts[@]} >= 5)) || { echo "FAIL: $cmd --help lists ${#opts[@]} options" >&2; failures=$((failures + 1)); }
     contains "h5div $cmd --" "${opts[@]}"
