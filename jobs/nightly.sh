@@ -27,6 +27,12 @@
 #
 #   P            reference histogram FILE:/dataset [data/example.h5:/reference]
 #   CANDIDATES   file with one candidate FILE:/dataset per line [candidates.txt]
+#   REF_SAMPLES  reference samples FILE:/dataset: the night starts from samples [none]. With
+#                SAMPLES (one candidate's samples FILE:/dataset per line) a first job,
+#                jobs/histogram.sbatch, bins them all with the same edges (HIST_ARGS, e.g.
+#                "--range 0:1 --bins 50": fix the edges so the nights compare) into
+#                HIST_DIR/RUN_ID.h5 [histograms/], and the comparisons run on those histograms
+#                once it has succeeded; P and CANDIDATES are then set by this script
 #   HISTORY      history file the night's runs are added to [history.h5]
 #   RUN_ID       prefix of tonight's run ids [UTC date and time now, e.g. 20250131T023000Z]
 #   RESULTS_DIR  directory of tonight's per-task result files [results/RUN_ID]
@@ -55,6 +61,23 @@ NODES=${NODES:-1}
 TIME_LIMIT=${TIME_LIMIT:-00:30:00}
 export P CANDIDATES HISTORY RUN_ID RESULTS_DIR
 
+# From samples: the histograms are tonight's P and candidates; their job runs first.
+hist_dep=()
+if [[ -n "${REF_SAMPLES:-}${SAMPLES:-}" ]]; then
+    if [[ -z "${REF_SAMPLES:-}" || ! -r "${SAMPLES:-}" ]]; then
+        echo "h5div-nightly: error: a night from samples needs REF_SAMPLES and a readable SAMPLES list" >&2
+        exit 2
+    fi
+    HIST_DIR=${HIST_DIR:-histograms}
+    HIST_OUT=$HIST_DIR/$RUN_ID.h5
+    mkdir -p "$HIST_DIR"
+    CANDIDATES=$HIST_DIR/$RUN_ID.candidates.txt
+    P=$HIST_OUT:/hists/ref
+    grep -v -e '^[[:space:]]*$' -e '^[[:space:]]*#' "$SAMPLES" |
+        awk -v f="$HIST_OUT" '{print f ":/hists/c" NR - 1}' >"$CANDIDATES"
+    export REF_SAMPLES SAMPLES HIST_OUT P CANDIDATES
+fi
+
 if [[ ! -r "$CANDIDATES" ]]; then
     echo "h5div-nightly: error: cannot read the candidate list CANDIDATES=$CANDIDATES" >&2
     exit 2
@@ -80,7 +103,18 @@ run() {
     "$@"
 }
 
-array=$(run sbatch --parsable "${common[@]}" --array="0-$((n - 1))${MAX_PARALLEL:+%$MAX_PARALLEL}" \
+if [[ -n "${HIST_OUT:-}" ]]; then
+    hist=$(run sbatch --parsable "${common[@]}" --nodes="$NODES" --ntasks="$NTASKS" \
+        --time="$TIME_LIMIT" --output="$LOG_DIR/h5div-histogram-%j.out" \
+        "$H5DIV_JOBS/histogram.sbatch")
+    hist=${hist%%;*}
+    # afterok: no comparison runs on histograms that were not made; the array is then cancelled
+    # and the summary reports every candidate as failed.
+    hist_dep=(--dependency="afterok:$hist" --kill-on-invalid-dep=yes)
+    echo "h5div-nightly: run $RUN_ID: histogram job $hist -> $HIST_OUT"
+fi
+
+array=$(run sbatch --parsable "${common[@]}" "${hist_dep[@]}" --array="0-$((n - 1))${MAX_PARALLEL:+%$MAX_PARALLEL}" \
     --nodes="$NODES" --ntasks="$NTASKS" --time="$TIME_LIMIT" \
     --output="$LOG_DIR/h5div-array-%A_%a.out" "$H5DIV_JOBS/array.sbatch")
 array=${array%%;*} # "jobid;cluster" on multi-cluster sites

@@ -196,6 +196,51 @@ grep -q "fail --check 'kl_pq<0' (exit 5)" "h5div-summary-$id.out" ||
 grep -q 'h5div-summary: added 0 run(s) to history.h5' "h5div-summary-$id.out" ||
     fail "a second summary added runs again"
 
+# 2b. A night from samples (jobs/histogram.sbatch first): the reference and two candidates of
+#     data/samples.h5 binned with quantile edges of the reference, then compared. The histograms
+#     are the bits of a direct h5div histogram run; the summary merges both runs. Then a night
+#     whose samples cannot be read: the histogram job fails, no comparison runs, and the summary
+#     reports both candidates as failed.
+printf '%s\n' "$src/data/samples.h5:/candidate_a" "$src/data/samples.h5:/candidate_b" >samples.txt
+for night in samples1 samples2; do
+    ref=$src/data/samples.h5:/reference
+    [[ $night == samples2 ]] && ref=$src/data/samples.h5:/no_such_dataset
+    out=$(REF_SAMPLES=$ref SAMPLES=samples.txt HIST_ARGS="--quantile-bins 20" HISTORY=history-samples.h5 \
+        RUN_ID=$night NTASKS=2 TIME_LIMIT=00:05:00 "$src/jobs/nightly.sh" 2>&1) ||
+        fail "nightly.sh from samples failed: $out"
+    echo "$out"
+    hist=$(sed -n 's/.*histogram job \([0-9]*\) .*/\1/p' <<<"$out")
+    array=$(sed -n 's/.*array job \([0-9]*\) .*/\1/p' <<<"$out")
+    summary=$(sed -n 's/.*summary job \([0-9]*\) .*/\1/p' <<<"$out")
+    [[ -n "$hist" && -n "$array" && -n "$summary" ]] || fail "no job ids from nightly.sh from samples"
+    grep -q "running: sbatch --parsable.* --dependency=afterok:$hist " <<<"$out" ||
+        fail "the array of a night from samples does not wait for the histogram job"
+    if [[ $night == samples1 ]]; then
+        wait_job "$hist"
+        wait_job "$array"
+        wait_job "$summary"
+    else
+        wait_job "$hist" FAILED
+        wait_job "$array" CANCELLED
+        wait_job "$summary" FAILED
+    fi
+done
+"$mpiexec" -q --oversubscribe -n 2 "$h5div" histogram --quantile-bins 20 \
+    "ref=$src/data/samples.h5:/reference" "c0=$src/data/samples.h5:/candidate_a" \
+    "c1=$src/data/samples.h5:/candidate_b" -o direct.h5:/hists -q ||
+    fail "direct mpirun histogram failed"
+for d in ref c0 c1 edges; do
+    h5diff histograms/samples1.h5 direct.h5 "/hists/$d" "/hists/$d" ||
+        fail "histograms/samples1.h5:/hists/$d differs from the direct run"
+done
+grep -qx "histograms/samples1.h5:/hists/c1" histograms/samples1.candidates.txt ||
+    fail "nightly.sh wrote no candidate list of the histograms"
+slog=logs/h5div-summary-$summary.out
+grep -q '2 candidate(s) failed (task(s) 0 1)' "$slog" ||
+    fail "the summary of a night whose histograms failed did not report both candidates"
+n=$("$h5div" history history-samples.h5 --csv | grep -c "^samples1-" || true)
+((n == 2)) || fail "history-samples.h5 holds $n runs of the night from samples, want 2"
+
 # 3. jobs/array.sbatch alone as its usage shows, and then a plain jobs/summary.sbatch after it,
 #    which must find the array's results by default. gnuplot is hidden from the summary's PATH.
 mkdir -p solo/nognuplot
