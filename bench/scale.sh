@@ -13,6 +13,9 @@
 #   COMMANDS="compare entropy"
 #   COLLMD_RANKS="2 64"       rank counts of the extra 1-D compare run with collective
 #                             HDF5 metadata reads turned on by bench/collmd.c ("" for none)
+#   PIECES_RANKS="2 64"       rank counts of the extra 1-D compare run in small pieces
+#                             (PIECES_ARGS="--memory-per-rank 16MiB --piece-size 1MiB"):
+#                             collective calls per round and pass ("" for none)
 #   H5DIV_BENCH_DIR=/tmp/h5div-bench   where the inputs are written (kept between runs)
 #   PYTHON=/usr/bin/python3   numpy/h5py for the 2-D inputs, and the report
 #   NICE=10                   niceness of every run (the machine may be shared)
@@ -25,6 +28,8 @@ read -r -a rows_list <<<"${ROWS:-1000 1000000}"
 COLS=${COLS:-100}
 read -r -a commands_list <<<"${COMMANDS:-compare entropy}"
 read -r -a collmd_ranks <<<"${COLLMD_RANKS-2 64}"
+read -r -a pieces_ranks <<<"${PIECES_RANKS-2 64}"
+read -r -a pieces_args <<<"${PIECES_ARGS:---memory-per-rank 16MiB --piece-size 1MiB}"
 BENCH_DIR=${H5DIV_BENCH_DIR:-/tmp/h5div-bench}
 PYTHON=${PYTHON:-/usr/bin/python3}
 NICE=${NICE:-10}
@@ -99,25 +104,27 @@ sync
 for i in "${inputs[@]}"; do cat "${i#*|}" >/dev/null; done # warm page cache on purpose
 
 # ---- runs -------------------------------------------------------------------------
-# One line per run in $tmp/runs: name, input label, command, ranks, preload, wall s.
+# run NAME LABEL COMMAND RANKS PRELOAD FILE [OPTIONS...]: one line per run in
+# $tmp/runs: name, input label, command and options, ranks, preload, wall s.
 ran=()
 run() {
   local name=$1 label=$2 cmd=$3 n=$4 pre=$5 file=$6 t0 t1
+  shift 6
   local args=("$file:/P")
   [[ $label == 1-D* ]] && args=("$file:/reference")
   if [[ $cmd == compare ]]; then
     if [[ $label == 1-D* ]]; then args+=("$file:/generated"); else args+=("$file:/Q"); fi
   fi
   local cmdline=(nice -n "$NICE" mpirun -q -n "$n" -x "LD_PRELOAD=$pre" -x "MPICOUNT_OUT=$tmp/$name"
-                 "$h5div" "$cmd" "${args[@]}" -v)
+                 "$h5div" "$cmd" "${args[@]}" "$@" -v)
   ran+=("${cmdline[*]//$tmp/OUT}")
   local note=""
   [[ $pre == *collmd* ]] && note=" (collective metadata)"
-  log "$label: h5div $cmd, $n rank(s)$note"
+  log "$label: h5div $cmd $*, $n rank(s)$note"
   t0=$EPOCHREALTIME
   "${cmdline[@]}" >/dev/null 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; die "failed: ${cmdline[*]}"; }
   t1=$EPOCHREALTIME
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$label" "$cmd" "$n" "${pre##*/}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$label" "$cmd${*:+ $*}" "$n" "${pre##*/}" \
     "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')" >>"$tmp/runs"
 }
 
@@ -132,6 +139,9 @@ for i in "${inputs[@]}"; do
 done
 for n in "${collmd_ranks[@]}"; do
   run "r$((k++))" "${inputs[0]%%|*}" compare "$n" "$collmd:$mpicount" "${inputs[0]#*|}"
+done
+for n in "${pieces_ranks[@]}"; do
+  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" "$mpicount" "${inputs[0]#*|}" "${pieces_args[@]}"
 done
 uptime_after=$(uptime)
 
