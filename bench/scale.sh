@@ -10,6 +10,8 @@
 #   BINS=10000000             bins of the 1-D pair (h5div-gen --kind near)
 #   ROWS="1000 1000000"       row counts of the 2-D pairs, COLS=100 bins each (written with h5py)
 #   COLS=100
+#   LONG_ROWS=10              rows of a 2-D pair of BINS bins in long rows [LONG_ROWS, BINS/LONG_ROWS]
+#                             (rows shared by several ranks: per-row communicators; "" for none)
 #   COMMANDS="compare entropy"
 #   COLLMD_RANKS="2 64"       rank counts of the extra 1-D compare run with collective
 #                             HDF5 metadata reads turned on by bench/collmd.c ("" for none)
@@ -24,8 +26,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 read -r -a ranks <<<"${RANKS:-1 2 4 8 16 32 64}"
 BINS=${BINS:-10000000}
-read -r -a rows_list <<<"${ROWS:-1000 1000000}"
+read -r -a rows_list <<<"${ROWS-1000 1000000}"
 COLS=${COLS:-100}
+LONG_ROWS=${LONG_ROWS-10}
 read -r -a commands_list <<<"${COMMANDS:-compare entropy}"
 read -r -a collmd_ranks <<<"${COLLMD_RANKS-2 64}"
 read -r -a pieces_ranks <<<"${PIECES_RANKS-2 64}"
@@ -100,31 +103,41 @@ for r in "${rows_list[@]}"; do
   [[ -s $f ]] || { log "writing $f"; make_rows "$f" "$r" "$COLS"; }
   inputs+=("2-D [$r, $COLS]|$f")
 done
+if [[ -n $LONG_ROWS ]]; then
+  f=$BENCH_DIR/scale-2d-$LONG_ROWS-$((BINS / LONG_ROWS)).h5
+  [[ -s $f ]] || { log "writing $f"; make_rows "$f" "$LONG_ROWS" $((BINS / LONG_ROWS)); }
+  inputs+=("2-D [$LONG_ROWS, $((BINS / LONG_ROWS))]|$f")
+fi
 sync
 for i in "${inputs[@]}"; do cat "${i#*|}" >/dev/null; done # warm page cache on purpose
 
 # ---- runs -------------------------------------------------------------------------
-# run NAME LABEL COMMAND RANKS PRELOAD FILE [OPTIONS...]: one line per run in
-# $tmp/runs: name, input label, command and options, ranks, preload, wall s.
+# run NAME LABEL COMMAND RANKS MODE FILE [OPTIONS...]: one line per run in
+# $tmp/runs: name, input label, command and options, ranks, mode, wall s.
+# MODE: count (mpicount only), collmd (collective metadata on the file and
+# access lists), collmd-fapl (on the file access list only).
 ran=()
 run() {
-  local name=$1 label=$2 cmd=$3 n=$4 pre=$5 file=$6 t0 t1
+  local name=$1 label=$2 cmd=$3 n=$4 mode=$5 file=$6 t0 t1 pre=$mpicount
   shift 6
+  local env=(-x "MPICOUNT_OUT=$tmp/$name")
+  case $mode in
+    collmd) pre=$collmd:$mpicount ;;
+    collmd-fapl) pre=$collmd:$mpicount env+=(-x COLLMD_APL=0) ;;
+  esac
   local args=("$file:/P")
   [[ $label == 1-D* ]] && args=("$file:/reference")
   if [[ $cmd == compare ]]; then
     if [[ $label == 1-D* ]]; then args+=("$file:/generated"); else args+=("$file:/Q"); fi
   fi
-  local cmdline=(nice -n "$NICE" mpirun -q -n "$n" -x "LD_PRELOAD=$pre" -x "MPICOUNT_OUT=$tmp/$name"
+  local cmdline=(nice -n "$NICE" mpirun -q -n "$n" -x "LD_PRELOAD=$pre" "${env[@]}"
                  "$h5div" "$cmd" "${args[@]}" "$@" -v)
   ran+=("${cmdline[*]//$tmp/OUT}")
-  local note=""
-  [[ $pre == *collmd* ]] && note=" (collective metadata)"
-  log "$label: h5div $cmd $*, $n rank(s)$note"
+  log "$label: h5div $cmd $*, $n rank(s), $mode"
   t0=$EPOCHREALTIME
   "${cmdline[@]}" >/dev/null 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; die "failed: ${cmdline[*]}"; }
   t1=$EPOCHREALTIME
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$label" "$cmd${*:+ $*}" "$n" "${pre##*/}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$label" "$cmd${*:+ $*}" "$n" "$mode" \
     "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')" >>"$tmp/runs"
 }
 
@@ -133,15 +146,16 @@ k=0
 for i in "${inputs[@]}"; do
   for c in "${commands_list[@]}"; do
     for n in "${ranks[@]}"; do
-      run "r$((k++))" "${i%%|*}" "$c" "$n" "$mpicount" "${i#*|}"
+      run "r$((k++))" "${i%%|*}" "$c" "$n" count "${i#*|}"
     done
   done
 done
 for n in "${collmd_ranks[@]}"; do
-  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" "$collmd:$mpicount" "${inputs[0]#*|}"
+  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" collmd-fapl "${inputs[0]#*|}"
+  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" collmd "${inputs[0]#*|}"
 done
 for n in "${pieces_ranks[@]}"; do
-  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" "$mpicount" "${inputs[0]#*|}" "${pieces_args[@]}"
+  run "r$((k++))" "${inputs[0]%%|*}" compare "$n" count "${inputs[0]#*|}" "${pieces_args[@]}"
 done
 uptime_after=$(uptime)
 
@@ -156,7 +170,7 @@ cat <<EOF
 - load before: \`${uptime_before# }\`
 - load after: \`${uptime_after# }\`
 - inputs (warm page cache): \`${gen_cmd[*]}\` (1-D pair /reference, /generated); 2-D pairs /P, /Q [rows, $COLS]
-  float64 written with h5py (counts 1..1000, Q within 1% of P) as \`$BENCH_DIR/scale-2d-ROWS-$COLS.h5\`
+  float64 written with h5py (counts 1..1000, Q within 1% of P) as \`$BENCH_DIR/scale-2d-ROWS-COLS.h5\`
 - every run: \`h5div CMD INPUTS -v\` with default options (ten default measures, 1 GiB per rank),
   under the PMPI counter \`bench/mpicount.c\` (\`LD_PRELOAD\`), table output discarded
 
@@ -200,7 +214,7 @@ print("| input | command | ranks | wall s | h5div s | peak RSS per rank MiB (ran
       "| MiB read collectively per rank | independent metadata reads per rank (bytes) | p2p calls |")
 print("|" + "---|" * 17)
 for label, cmd, n, pre, wall, hs, ds in rows:
-    extra = " + collmd" if "collmd" in pre else ""
+    extra = {"count": "", "collmd": " + collmd", "collmd-fapl": " + collmd (file list only)"}[pre]
     rss = [d["vmhwm_kib"] / 1024.0 for d in ds]
     coll = [d["coll_calls"] for d in ds]
     sub = [sum(v["sub"] for k, v in d["calls"].items() if k in (
@@ -244,7 +258,8 @@ Columns (per rank: the range over the ranks of one run, one number when all rank
 - **+ collmd**: the same run with `bench/collmd.c` preloaded, which sets
   `H5Pset_all_coll_metadata_ops` / `H5Pset_coll_metadata_write` on the file access list and
   `H5Pset_all_coll_metadata_ops` on the link, dataset, group and attribute access lists
-  h5div passes as `H5P_DEFAULT`.
+  h5div passes as `H5P_DEFAULT`; **(file list only)**: only the file access list
+  (`COLLMD_APL=0`), which is what a one-line change to h5div's `H5Fopen` would do.
 EOF
 
 echo
