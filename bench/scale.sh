@@ -8,7 +8,7 @@
 # Environment:
 #   RANKS="1 2 4 8 16 32 64"  rank counts
 #   BINS=10000000             bins of the 1-D pair (h5div-gen --kind near)
-#   ROWS="1000 1000000"       row counts of the 2-D pairs, COLS=100 bins each (written with h5py)
+#   ROWS="1000 100000 1000000"  row counts of the 2-D pairs, COLS=100 bins each (written with h5py)
 #   COLS=100
 #   LONG_ROWS=10              rows of a 2-D pair of BINS bins in long rows [LONG_ROWS, BINS/LONG_ROWS]
 #                             (rows shared by several ranks: per-row communicators; "" for none)
@@ -26,7 +26,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 read -r -a ranks <<<"${RANKS:-1 2 4 8 16 32 64}"
 BINS=${BINS:-10000000}
-read -r -a rows_list <<<"${ROWS-1000 1000000}"
+read -r -a rows_list <<<"${ROWS-1000 100000 1000000}"
 COLS=${COLS:-100}
 LONG_ROWS=${LONG_ROWS-10}
 read -r -a commands_list <<<"${COMMANDS:-compare entropy}"
@@ -164,6 +164,7 @@ cat <<EOF
 # h5div at 1 to ${ranks[-1]} ranks: memory, messages and collective calls per rank
 
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- settings: RANKS="${ranks[*]}" BINS=$BINS ROWS="${rows_list[*]}" COLS=$COLS LONG_ROWS="$LONG_ROWS" COMMANDS="${commands_list[*]}" COLLMD_RANKS="${collmd_ranks[*]}" PIECES_RANKS="${pieces_ranks[*]}" PIECES_ARGS="${pieces_args[*]}"
 - CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores (every run oversubscribed beyond that); memory $(free -g | awk '/^Mem:/ {print $2}') GiB
 - software: $(mpirun --version 2>&1 | head -1); $("$h5div" --version 2>&1 | head -1); git $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 - MPI settings: OMPI_MCA_btl=$OMPI_MCA_btl, OMPI_MCA_pml=$OMPI_MCA_pml, vader single copy $OMPI_MCA_btl_vader_single_copy_mechanism
