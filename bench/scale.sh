@@ -62,7 +62,7 @@ log "building h5div (Release) in $build"
 if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DH5DIV_BUILD_TESTS=OFF &&
        nice -n "$NICE" cmake --build "$build" -j 2 --target h5div_cli h5div-gen &&
        cmake -S "$root/bench" -B "$build/rawread" -DCMAKE_BUILD_TYPE=Release &&
-       nice -n "$NICE" cmake --build "$build/rawread" --target mpicount collmd; } >"$tmp/build.log" 2>&1; then
+       nice -n "$NICE" cmake --build "$build/rawread" --target mpicount collmd mpicount_check; } >"$tmp/build.log" 2>&1; then
   cat "$tmp/build.log" >&2
   die "build failed"
 fi
@@ -70,6 +70,10 @@ h5div=$build/h5div
 gen=$build/h5div-gen
 mpicount=$build/rawread/libmpicount.so
 collmd=$build/rawread/libcollmd.so
+
+# The counter first counts a program whose calls are known (bench/mpicount_check.c).
+mpirun -q -n 3 -x "LD_PRELOAD=$mpicount" -x "MPICOUNT_OUT=$tmp/check" "$build/rawread/mpicount_check" &&
+  "$build/rawread/mpicount_check" --verify "$tmp/check" 3 >&2 || die "mpicount miscounts (bench/mpicount_check.c)"
 
 # ---- inputs ---------------------------------------------------------------------
 mkdir -p "$BENCH_DIR"
@@ -268,7 +272,8 @@ echo "## Commands"
 echo
 echo '```'
 echo "cmake -S $root -B $build -DCMAKE_BUILD_TYPE=Release -DH5DIV_BUILD_TESTS=OFF && cmake --build $build -j 2 --target h5div_cli h5div-gen"
-echo "cmake -S $root/bench -B $build/rawread -DCMAKE_BUILD_TYPE=Release && cmake --build $build/rawread --target mpicount collmd"
+echo "cmake -S $root/bench -B $build/rawread -DCMAKE_BUILD_TYPE=Release && cmake --build $build/rawread --target mpicount collmd mpicount_check"
+echo "mpirun -q -n 3 -x LD_PRELOAD=$mpicount -x MPICOUNT_OUT=OUT/check $build/rawread/mpicount_check && $build/rawread/mpicount_check --verify OUT/check 3"
 echo "${gen_cmd[*]}"
 for c in "${ran[@]}"; do echo "$c"; done
 echo '```'
