@@ -72,8 +72,10 @@ mpicount=$build/rawread/libmpicount.so
 collmd=$build/rawread/libcollmd.so
 
 # The counter first counts a program whose calls are known (bench/mpicount_check.c).
-mpirun -q -n 3 -x "LD_PRELOAD=$mpicount" -x "MPICOUNT_OUT=$tmp/check" "$build/rawread/mpicount_check" &&
-  "$build/rawread/mpicount_check" --verify "$tmp/check" 3 >&2 || die "mpicount miscounts (bench/mpicount_check.c)"
+if ! { mpirun -q -n 3 -x "LD_PRELOAD=$mpicount" -x "MPICOUNT_OUT=$tmp/check" "$build/rawread/mpicount_check" &&
+       "$build/rawread/mpicount_check" --verify "$tmp/check" 3 >&2; }; then
+  die "mpicount miscounts (bench/mpicount_check.c)"
+fi
 
 # ---- inputs ---------------------------------------------------------------------
 mkdir -p "$BENCH_DIR"
