@@ -31,7 +31,7 @@ static void *next_sym(const char *name)
 #define NEXT(fn)                                                                                   \
     static __typeof__(fn) *next_;                                                                  \
     if (!next_)                                                                                    \
-        *(void **)&next_ = next_sym(#fn)
+    *(void **)&next_ = next_sym(#fn)
 
 /* An access list of class CLS with collective metadata reads, or DEFAULT
  * unchanged when COLLMD_APL=0 or the list cannot be made. */

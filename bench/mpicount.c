@@ -244,7 +244,8 @@ int MPI_Scatter(const void *s, int sn, MPI_Datatype st, void *r, int rn, MPI_Dat
                 MPI_Comm c)
 {
     int rc;
-    COUNTED(ID_MPI_Scatter, c, comm_rank(c) == root ? type_bytes((long long)sn * comm_size(c), st) : 0,
+    COUNTED(ID_MPI_Scatter, c,
+            comm_rank(c) == root ? type_bytes((long long)sn * comm_size(c), st) : 0,
             PMPI_Scatter(s, sn, st, r, rn, rt, root, c));
     return rc;
 }
@@ -285,8 +286,7 @@ int MPI_Reduce_scatter(const void *s, void *r, const int rn[], MPI_Datatype t, M
     return rc;
 }
 
-int MPI_Reduce_scatter_block(const void *s, void *r, int rn, MPI_Datatype t, MPI_Op op,
-                             MPI_Comm c)
+int MPI_Reduce_scatter_block(const void *s, void *r, int rn, MPI_Datatype t, MPI_Op op, MPI_Comm c)
 {
     int rc;
     COUNTED(ID_MPI_Reduce_scatter_block, c, type_bytes((long long)rn * comm_size(c), t),
@@ -353,7 +353,8 @@ int MPI_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype et, MPI_Datatyp
                       const char *rep, MPI_Info info)
 {
     int rc;
-    COUNTED(ID_MPI_File_set_view, MPI_COMM_NULL, 0, PMPI_File_set_view(fh, disp, et, ft, rep, info));
+    COUNTED(ID_MPI_File_set_view, MPI_COMM_NULL, 0,
+            PMPI_File_set_view(fh, disp, et, ft, rep, info));
     return rc;
 }
 
@@ -378,8 +379,7 @@ int MPI_File_sync(MPI_File fh)
     return rc;
 }
 
-int MPI_File_read_at_all(MPI_File fh, MPI_Offset off, void *b, int n, MPI_Datatype t,
-                         MPI_Status *s)
+int MPI_File_read_at_all(MPI_File fh, MPI_Offset off, void *b, int n, MPI_Datatype t, MPI_Status *s)
 {
     int rc;
     COUNTED(ID_MPI_File_read_at_all, MPI_COMM_NULL, type_bytes(n, t),
@@ -399,7 +399,8 @@ int MPI_File_write_at_all(MPI_File fh, MPI_Offset off, const void *b, int n, MPI
 int MPI_File_read_all(MPI_File fh, void *b, int n, MPI_Datatype t, MPI_Status *s)
 {
     int rc;
-    COUNTED(ID_MPI_File_read_all, MPI_COMM_NULL, type_bytes(n, t), PMPI_File_read_all(fh, b, n, t, s));
+    COUNTED(ID_MPI_File_read_all, MPI_COMM_NULL, type_bytes(n, t),
+            PMPI_File_read_all(fh, b, n, t, s));
     return rc;
 }
 
@@ -414,7 +415,8 @@ int MPI_File_write_all(MPI_File fh, const void *b, int n, MPI_Datatype t, MPI_St
 int MPI_File_read_at(MPI_File fh, MPI_Offset off, void *b, int n, MPI_Datatype t, MPI_Status *s)
 {
     int rc;
-    COUNTED(ID_MPI_File_read_at, MPI_COMM_NULL, type_bytes(n, t), PMPI_File_read_at(fh, off, b, n, t, s));
+    COUNTED(ID_MPI_File_read_at, MPI_COMM_NULL, type_bytes(n, t),
+            PMPI_File_read_at(fh, off, b, n, t, s));
     trace_file("MPI_File_read_at", off, type_bytes(n, t));
     return rc;
 }
@@ -443,8 +445,7 @@ int MPI_File_write(MPI_File fh, const void *b, int n, MPI_Datatype t, MPI_Status
     return rc;
 }
 
-int MPI_File_iread_at(MPI_File fh, MPI_Offset off, void *b, int n, MPI_Datatype t,
-                      MPI_Request *req)
+int MPI_File_iread_at(MPI_File fh, MPI_Offset off, void *b, int n, MPI_Datatype t, MPI_Request *req)
 {
     int rc;
     COUNTED(ID_MPI_File_iread_at, MPI_COMM_NULL, type_bytes(n, t),

@@ -43,13 +43,13 @@ static int verify(const char *prefix, int size)
             long long want;
         } e[] = {
             {"MPI_Allreduce", "n", 2},
-            {"MPI_Allreduce", "bytes", 3 * 4 + 5 * 8},       /* 3 ints, 5 doubles */
+            {"MPI_Allreduce", "bytes", 3 * 4 + 5 * 8}, /* 3 ints, 5 doubles */
             {"MPI_Bcast", "n", 1},
-            {"MPI_Bcast", "bytes", r == 1 ? 100 * 8 : 0},    /* root 1 sends */
+            {"MPI_Bcast", "bytes", r == 1 ? 100 * 8 : 0}, /* root 1 sends */
             {"MPI_Comm_split", "n", 1},
-            {"MPI_Allreduce", "sub", 1},                     /* one on the split */
+            {"MPI_Allreduce", "sub", 1}, /* one on the split */
             {"MPI_Gatherv", "n", 1},
-            {"MPI_Gatherv", "bytes", (r + 1) * 8},           /* r + 1 doubles */
+            {"MPI_Gatherv", "bytes", (r + 1) * 8}, /* r + 1 doubles */
             {"MPI_Send", "n", r == 0 ? 1 : 0},
             {"MPI_Send", "bytes", r == 0 ? 10 : 0},
             {"MPI_Recv", "n", r == 1 ? 1 : 0},
