@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/writer.h"
 
 /* Every command of h5div, in the order `h5div --help` lists them. */
 static const h5div_cli_command *const commands[] = {
@@ -24,15 +26,25 @@ void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
 {
     if (cx->rank != 0)
         return;
-    char buf[H5DIV_CLI_MSG];
+    char buf[H5DIV_CLI_MSG], line[4 * H5DIV_CLI_MSG];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    for (char *c = buf; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-    fprintf(cx->err, "h5div: error: %s\n", buf);
+    /* A message too long for the line keeps its closing parenthesis. */
+    if (n >= (int)sizeof buf)
+        snprintf(buf + sizeof buf - 5, 5, "...)");
+    /* One line, whatever the names hold: control characters (newlines,
+     * terminal escapes) are shown as \xHH. */
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)buf; *c && k + 5 < sizeof line; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            k += (size_t)snprintf(line + k, sizeof line - k, "\\x%02x", *c);
+        else
+            line[k++] = (char)*c;
+    }
+    line[k] = '\0';
+    fprintf(cx->err, "h5div: error: %s\n", line);
     fflush(cx->err);
 }
 
@@ -150,6 +162,11 @@ int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5d
     o->file[0] = o->group[0] = '\0';
     if (!a->output)
         return H5DIV_OK;
+    if (strlen(a->output) >= sizeof o->file) {
+        h5div_cli_error(cx, "output name is longer than %zu characters (%.64s...)",
+                        sizeof o->file - 1, a->output);
+        return H5DIV_EUSAGE;
+    }
     if (h5div_cli_split_output(a->output, o->file, sizeof o->file, o->group, sizeof o->group,
                                "/h5div") != 0) {
         h5div_cli_error(cx, "output must be FILE or FILE:/group, not the root group (%s)",
@@ -158,6 +175,8 @@ int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5d
     }
     int st = H5DIV_OK;
     if (cx->rank == 0)
+        st = h5div_output_vs_inputs(o->file, a->pos, a->npos, a->in_place, msg, H5DIV_CLI_MSG);
+    if (cx->rank == 0 && st == H5DIV_OK)
         st = h5div_check_output(o->file, o->group, a->overwrite, msg, H5DIV_CLI_MSG);
     return h5div_cli_agree(cx, st, msg);
 }
@@ -177,6 +196,9 @@ int h5div_cli_select_measures(const h5div_cli_ctx *cx, const h5div_cli_args *a, 
 
 static int parse_size(const char *s, size_t *out)
 {
+    /* Decimal only: strtod would also take 0x10000 (hex), inf and nan. */
+    if (!((*s >= '0' && *s <= '9') || *s == '.') || strpbrk(s, "xXpP"))
+        return -1;
     errno = 0;
     char *end;
     double v = strtod(s, &end);
@@ -217,6 +239,9 @@ static int parse_double(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* An underflow (1e-400) is a tiny number, not an error. */
+    if (errno == ERANGE && fabs(v) < 1.0)
+        errno = 0;
     if (end == s || *end || errno || !isfinite(v))
         return -1;
     *out = v;
@@ -243,6 +268,8 @@ static const opt_spec specs[] = {
     {NULL, "--csv", H5DIV_OPT_CSV, 0},
     {NULL, "--plot", H5DIV_OPT_PLOT, 1},
     {NULL, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {NULL, "--lock-timeout", H5DIV_OPT_LOCK_TIMEOUT, 1},
+    {NULL, "--in-place", H5DIV_OPT_IN_PLACE, 0},
     {"-q", "--quiet", -1, 0},
     {"-v", "--verbose", -1, 0},
     {"-h", "--help", -1, 0},
@@ -286,6 +313,18 @@ static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec
     case H5DIV_OPT_JSON: a->json = 1; return H5DIV_OK;
     case H5DIV_OPT_INDEPENDENT_IO: a->opt.collective_io = 0; return H5DIV_OK;
     case H5DIV_OPT_CSV: a->csv = 1; return H5DIV_OK;
+    case H5DIV_OPT_IN_PLACE: a->in_place = 1; return H5DIV_OK;
+    case H5DIV_OPT_LOCK_TIMEOUT:
+        if (!strcmp(value, "none")) {
+            a->lock_timeout = -1.0;
+            return H5DIV_OK;
+        }
+        if (parse_double(value, &a->lock_timeout) != 0 || !(a->lock_timeout >= 0)) {
+            h5div_cli_error(cx, "lock timeout must be a number of seconds >= 0 or none (%s %s)",
+                            name, value);
+            return H5DIV_EUSAGE;
+        }
+        return H5DIV_OK;
     case H5DIV_OPT_PSEUDOCOUNT:
         if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0)) {
             h5div_cli_error(cx, "pseudocount must be a finite number >= 0 (%s %s)", name, value);
@@ -301,6 +340,10 @@ static int set_option(const h5div_cli_ctx *cx, h5div_cli_args *a, const opt_spec
     case H5DIV_OPT_PIECE: {
         size_t v;
         int piece = sp->opt == H5DIV_OPT_PIECE;
+        if (parse_size(value, &v) == 0 && v < 8) {
+            h5div_cli_error(cx, "size must be at least 8 bytes, one value (%s %s)", name, value);
+            return H5DIV_EUSAGE;
+        }
         if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30))) {
             h5div_cli_error(cx, "%s (%s %s)",
                             piece ? "size must be 1 byte to 1GiB, e.g. 64MiB"
@@ -345,6 +388,7 @@ static int parse_args(const h5div_cli_ctx *cx, int argc, char **argv, h5div_cli_
     memset(a, 0, sizeof *a);
     h5div_options_init(&a->opt);
     a->bin_width = 1.0;
+    a->lock_timeout = H5DIV_LOCK_TIMEOUT_DEFAULT;
     int only_positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -417,27 +461,28 @@ static void print_top_help(FILE *out)
           out);
 }
 
-int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
+static void quiet_libraries(h5div_cli_ctx *cx, const h5div_cli_args *a);
+
+static int cli_run(h5div_cli_ctx *cx, int argc, char **argv)
 {
-    h5div_cli_ctx cx = {comm, 0, 1, out, err, argc, argv};
-    MPI_Comm_rank(comm, &cx.rank);
-    MPI_Comm_size(comm, &cx.size);
     h5div_cli_args a;
-    int st = parse_args(&cx, argc, argv, &a);
+    int st = parse_args(cx, argc, argv, &a);
     if (st != H5DIV_OK)
         return st;
+    quiet_libraries(cx, &a);
+    h5div_io_set_lock_wait(a.lock_timeout, cx->rank == 0 && !a.quiet ? cx->err : NULL);
     if (a.version) {
-        if (cx.rank == 0)
-            fprintf(out, "h5div %s\n", h5div_version_string());
+        if (cx->rank == 0)
+            fprintf(cx->out, "h5div %s\n", h5div_version_string());
         return H5DIV_OK;
     }
     if (!a.command) {
         if (a.help) {
-            if (cx.rank == 0)
-                print_top_help(out);
+            if (cx->rank == 0)
+                print_top_help(cx->out);
             return H5DIV_OK;
         }
-        h5div_cli_error(&cx, "no command given; try h5div --help (h5div)");
+        h5div_cli_error(cx, "no command given; try h5div --help (h5div)");
         return H5DIV_EUSAGE;
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -445,24 +490,87 @@ int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
         if (strcmp(a.command, c->name) != 0)
             continue;
         if (a.help) {
-            if (cx.rank == 0)
-                fputs(c->help, out);
+            if (cx->rank == 0)
+                fputs(c->help, cx->out);
             return H5DIV_OK;
         }
         unsigned extra = a.given & ~c->options;
         if (extra) {
             for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++)
                 if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt))) {
-                    h5div_cli_error(&cx, "option not valid for h5div %s (%s)", c->name,
+                    h5div_cli_error(cx, "option not valid for h5div %s (%s)", c->name,
                                     specs[k].lng);
                     break;
                 }
             return H5DIV_EUSAGE;
         }
-        st = c->run(&cx, &a);
-        fflush(out);
-        return st;
+        return c->run(cx, &a);
     }
-    h5div_cli_error(&cx, "unknown command; try h5div --help (%s)", a.command);
+    h5div_cli_error(cx, "unknown command; try h5div --help (%s)", a.command);
     return H5DIV_EUSAGE;
+}
+
+/* Open MPI and HDF5 write their own diagnostics to file descriptor 2
+ * (mca_fbtl_posix_preadv errors, HDF5 error stacks at exit). Unless -v
+ * (or H5DIV_DEBUG) asks for them, descriptor 2 goes to /dev/null and
+ * h5div's own lines go to a copy of the real stderr. */
+static void quiet_libraries(h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->verbose || getenv("H5DIV_DEBUG") || cx->err != stderr)
+        return;
+    fflush(stderr);
+    int keep = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    FILE *err = keep >= 0 && null >= 0 ? fdopen(keep, "w") : NULL;
+    if (err && dup2(null, STDERR_FILENO) >= 0) {
+        setvbuf(err, NULL, _IOLBF, 0);
+        cx->err = err;
+    } else if (err) {
+        fclose(err);
+    } else if (keep >= 0) {
+        close(keep);
+    }
+    if (null >= 0)
+        close(null);
+}
+
+/* Rank 0's stdout reached its file: every write, the flush and the close
+ * (of a copy of the descriptor: NFS reports a failed write back there). */
+static int stdout_status(FILE *out)
+{
+    int bad = fflush(out) != 0 || ferror(out);
+    int e = errno;
+    if (!bad) {
+        int d = fcntl(fileno(out), F_DUPFD_CLOEXEC, 3);
+        if (d >= 0 && close(d) != 0) {
+            bad = 1;
+            e = errno;
+        }
+    }
+    errno = e;
+    return bad;
+}
+
+int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
+{
+    h5div_cli_ctx cx = {comm, 0, 1, out, err, argc, argv};
+    MPI_Comm_rank(comm, &cx.rank);
+    MPI_Comm_size(comm, &cx.size);
+    int st = cli_run(&cx, argc, argv);
+    /* A result that never reached stdout (a full disk, a closed pipe) is an
+     * output error like a failed write of the results file. */
+    char msg[H5DIV_CLI_MSG] = "";
+    int ost = H5DIV_OK;
+    if (cx.rank == 0 && stdout_status(out)) {
+        snprintf(msg, sizeof msg, "cannot write to standard output: %s (stdout)",
+                        strerror(errno));
+        ost = H5DIV_EOUTPUT;
+    }
+    if (h5div_cli_agree(&cx, ost, msg) != H5DIV_OK && st == H5DIV_OK) {
+        h5div_cli_error(&cx, "%s", msg);
+        st = H5DIV_EOUTPUT;
+    }
+    if (cx.err != err)
+        fflush(cx.err);
+    return st;
 }

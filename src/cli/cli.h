@@ -35,6 +35,8 @@ enum h5div_cli_opt {
     H5DIV_OPT_CSV,
     H5DIV_OPT_PLOT,
     H5DIV_OPT_BIN_WIDTH,
+    H5DIV_OPT_LOCK_TIMEOUT,
+    H5DIV_OPT_IN_PLACE,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
@@ -44,13 +46,16 @@ enum h5div_cli_opt {
      H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
      H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
      H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
-     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO))
+     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |            \
+     H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
 
 typedef struct h5div_cli_args {
     const char *command;
     h5div_options opt; /* base, pseudocount, memory, piece size, I/O mode */
     const char *output, *measures, *estimator, *plot;
     double bin_width;
+    double lock_timeout; /* seconds to wait for the lock of the output file; < 0 no limit */
+    int in_place;        /* the output may be an input file */
     int overwrite, json, quiet, verbose, help, version, csv;
     unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
     const char *pos[H5DIV_CLI_MAX_POSITIONAL];

@@ -46,6 +46,9 @@ int h5div_h5_path_exists(hid_t loc, const char *path)
             continue;
         if (buf[i - 1] == '/')
             continue;
+        /* "." is the group it is in (H5Lexists refuses it as a link name) */
+        if (buf[i - 1] == '.' && (i == 1 || buf[i - 2] == '/'))
+            continue;
         char saved = buf[i];
         buf[i] = '\0';
         htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
@@ -188,7 +191,11 @@ static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset 
     d->bins = d->rows = d->cols = 0;
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
-    if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
+    if (strlen(ref) >= sizeof d->ref) {
+        h5div_set_error(msg, sizeof msg, "dataset reference is longer than %d characters (%.64s...)",
+                        H5DIV_REF_MAX - 1, ref);
+        st = H5DIV_EINPUT;
+    } else if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
         /* A reference without a dataset path names no dataset: an input error. */
         h5div_set_error(msg, sizeof msg, "no dataset named; a reference looks like FILE:/path (%s)",
                         ref);

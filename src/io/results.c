@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -299,7 +300,16 @@ static int write_empty_hdf5(int fd)
 static int reserve_space(int fd, uint64_t bytes)
 {
     off_t end = lseek(fd, 0, SEEK_END);
-    if (end < 0 || bytes == 0)
+    /* A file size limit (ulimit -f) is found here too: HDF5 would meet it
+     * in the middle of its writes. */
+    struct rlimit rl;
+    if (end >= 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)end + bytes > (uint64_t)rl.rlim_cur) {
+        errno = EFBIG;
+        return -1;
+    }
+    /* The fault tests turn the reservation off to reach the later stages. */
+    if (end < 0 || bytes == 0 || getenv("H5DIV_TEST_NO_RESERVE"))
         return 0;
     if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)bytes) == 0)
         return 0;
