@@ -470,6 +470,7 @@ static int cli_run(h5div_cli_ctx *cx, int argc, char **argv)
     if (st != H5DIV_OK)
         return st;
     quiet_libraries(cx, &a);
+    h5div_io_catch_signals();
     h5div_io_set_lock_wait(a.lock_timeout, cx->rank == 0 && !a.quiet ? cx->err : NULL);
     if (a.version) {
         if (cx->rank == 0)

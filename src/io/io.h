@@ -215,8 +215,8 @@ typedef struct h5div_temp_out {
  * h5div_io_set_lock_wait says), removes temporary files that dead runs
  * left for this target, copies the file (or makes an empty HDF5 file) to a
  * new temporary file with room reserved for data_bytes more (a full disk
- * is an error here, before any HDF5 write), and removes that file if
- * SIGTERM, SIGINT or SIGHUP ends the process (exit 128 + signal); every
+ * is an error here, before any HDF5 write), known to the signal handler
+ * of h5div_io_catch_signals (which removes it); every
  * rank opens it as *f. Agreed status. */
 int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
                     hid_t *f, char *msg, size_t len);

@@ -319,12 +319,11 @@ static int reserve_space(int fd, uint64_t bytes)
 /* -- signals --------------------------------------------------------------- */
 
 /* The temporary file of this process, removed when SIGTERM, SIGINT or
- * SIGHUP ends the run (exit status 128 + signal). */
+ * SIGHUP ends the run (exit status 128 + signal) once
+ * h5div_io_catch_signals has been called. */
 static char armed_tmp[PATHBUF];
 static volatile sig_atomic_t armed;
 static const int caught[3] = {SIGTERM, SIGINT, SIGHUP};
-static struct sigaction saved_act[3];
-static int handled[3];
 
 static void on_signal(int sig)
 {
@@ -342,6 +341,19 @@ static void block_signals(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
+void h5div_io_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) {
+        struct sigaction cur;
+        if (sigaction(caught[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+            sigaction(caught[i], &sa, NULL);
+    }
+}
+
 /* mkstemp(tmpl), with the name known to the handler before a signal can
  * arrive. */
 static int temp_create(char *tmpl)
@@ -352,31 +364,17 @@ static int temp_create(char *tmpl)
     if (fd >= 0) {
         snprintf(armed_tmp, sizeof armed_tmp, "%s", tmpl);
         armed = 1;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        for (int i = 0; i < 3; i++) {
-            struct sigaction cur;
-            handled[i] = sigaction(caught[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN &&
-                         sigaction(caught[i], &sa, &saved_act[i]) == 0;
-        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return fd;
 }
 
-/* The temporary file is gone (renamed or removed): the handlers go too. */
+/* The temporary file is gone (renamed or removed). */
 static void temp_forget(void)
 {
     sigset_t old;
     block_signals(&old);
-    if (armed) {
-        armed = 0;
-        for (int i = 0; i < 3; i++)
-            if (handled[i])
-                sigaction(caught[i], &saved_act[i], NULL);
-    }
+    armed = 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -204,6 +204,10 @@ void h5div_sweep_free(h5div_sweep *sw)
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen)
 {
+    /* Open MPI's lockedfile component (shared file pointers, which h5div
+     * never uses) creates and deletes "<file>.locktest.<rank>" beside
+     * every file opened; a user's file of that name would be lost. */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
     MPI_Comm c;
     if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
         h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");

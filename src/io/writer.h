@@ -15,6 +15,12 @@
  * saying that the run waits goes (NULL: nowhere). */
 void h5div_io_set_lock_wait(double seconds, FILE *notice);
 
+/* Not collective: from now on SIGTERM, SIGINT and SIGHUP (unless ignored)
+ * end the process promptly with exit status 128 + signal, after removing
+ * the temporary file of a result being written. For programs, such as the
+ * h5div command, that own the process. */
+void h5div_io_catch_signals(void);
+
 /* Not collective. Is output file `out_file` one of the files of the
  * dataset references refs[0..n) (the same file, also through links)? Then,
  * unless in_place, an H5DIV_EOUTPUT error naming it; otherwise H5DIV_OK. */
