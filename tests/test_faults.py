@@ -196,24 +196,27 @@ def surprisal_out(inp, out, k):
 
 
 def case_full_disk(ctx):
-    """Every stage: the copy (less room than the earlier file), the space
-    reservation, and with the reservation off (H5DIV_TEST_NO_RESERVE) the
-    HDF5 writes, flush and close at many levels of free space."""
+    """Every stage: the copy (less room than the earlier file) and the space
+    reservation at 1 and 3 ranks; with the reservation off
+    (H5DIV_TEST_NO_RESERVE) the HDF5 writes, flush and close at one rank.
+    (At several ranks a write error inside libhdf5 1.10's collective
+    H5Fflush deadlocks it; the reservation keeps full disks out of it.)"""
     fs = need_tmpfs(ctx, 1024)
+    levels = [0, 2048, 8192, 20 << 10, 40 << 10, 165 << 10, 170 << 10, 180 << 10, 400 << 10]
     try:
-        # Stages before HDF5: copy, reservation.
-        full_disk_sweep(ctx, fs, compare_out, None, [4096, 100 << 10, 200 << 10], {})
-        levels = [0, 2048, 8192, 20 << 10, 40 << 10, 165 << 10, 170 << 10, 180 << 10]
         for ranks in (None, 3):
-            full_disk_sweep(ctx, fs, compare_out, ranks, levels, {"H5DIV_TEST_NO_RESERVE": "1"})
-            full_disk_sweep(ctx, fs, surprisal_out, ranks, levels, {"H5DIV_TEST_NO_RESERVE": "1"})
+            full_disk_sweep(ctx, fs, compare_out, ranks, levels, {})
+            full_disk_sweep(ctx, fs, surprisal_out, ranks, levels, {})
+        full_disk_sweep(ctx, fs, compare_out, None, levels, {"H5DIV_TEST_NO_RESERVE": "1"})
+        full_disk_sweep(ctx, fs, surprisal_out, None, levels, {"H5DIV_TEST_NO_RESERVE": "1"})
     finally:
         fs.close()
 
 
 def case_file_size_limit(ctx):
-    """ulimit -f with SIGXFSZ ignored (one rank: the limit also breaks Open
-    MPI's shared memory at several): exit 4 before anything is written."""
+    """ulimit -f with SIGXFSZ ignored, set inside mpiexec -n 1 (the limit
+    breaks the shared memory of Open MPI's launcher and of several ranks):
+    exit 4 before anything is written."""
     inp = make_inputs(ctx, "in.h5")
     out = ctx.path("r.h5")
     with h5py.File(out, "w") as f:
@@ -222,7 +225,8 @@ def case_file_size_limit(ctx):
     for lim in (100, 170, 200):
         cmd = (f"trap '' XFSZ; ulimit -f {lim}; exec \"$0\" compare --json {inp}:/P {inp}:/Q "
                f"-o {out}:/runs/a")
-        res = ctx.run(["/bin/sh", "-c", cmd, ctx.h5div], timeout=RUN_TIMEOUT)
+        res = ctx.run(ctx.mpi_prefix(1) + ["/bin/sh", "-c", cmd, ctx.h5div],
+                      timeout=RUN_TIMEOUT, via_mpi=True)
         what = f"ulimit -f {lim}"
         if check_one_line(ctx, res, what, {0, 4}) and res.rc == 4:
             ctx.check(open(out, "rb").read() == before, f"{what}: earlier file changed", res)
@@ -239,7 +243,9 @@ def case_dev_full(ctx):
                  ["entropy", "--json", f"{inp}:/C"],
                  ["surprisal", "--json", f"{inp}:/C", "-o", ctx.path("s.h5:/S")],
                  ["--version"]):
-        for ranks in (None, 3):
+        # One rank: under mpiexec the ranks write to mpiexec, which forwards
+        # stdout and does not pass its write errors back to them.
+        for ranks in (None,):
             pre = [] if ranks is None else ctx.mpi_prefix(ranks)
             with open("/dev/full", "w") as full:
                 t0 = time.monotonic()
@@ -289,10 +295,15 @@ def case_signals(ctx):
         res = tl.Result(argv, rc, "", err, 0, rc is None, ranks is not None)
         ctx.check(rc is not None, f"{what}: no prompt exit", res)
         if ranks is None:
-            ctx.check(rc in (0, 128 + sig), f"{what}: exit code {rc}, want {128 + sig}", res)
+            # Before MPI_Init has returned the default action ends it (the
+            # shell's $? is 128 + signal either way; nothing is written yet).
+            ctx.check(rc in (0, 128 + sig, -sig), f"{what}: exit code {rc}, want {128 + sig}", res)
         ctx.check(leftovers(ctx.workdir) == [], f"{what}: left {leftovers(ctx.workdir)}", res)
-        if rc != 0:
-            ctx.check(open(out, "rb").read() == before, f"{what}: earlier file changed", res)
+        if open(out, "rb").read() != before:
+            # Only a run that had renamed its complete copy into place.
+            with h5py.File(out, "r") as f:
+                ctx.check("old" in f and "S" in f and f["S"].shape == (1 << 20,),
+                          f"{what}: the output file is neither the earlier nor the new one", res)
     # SIGKILL leaves the copy; the next run (holding the lock) removes it.
     stale = ctx.path(".r.h5.h5div-ABC123")
     open(stale, "wb").write(b"x" * 1000)
