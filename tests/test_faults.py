@@ -503,6 +503,38 @@ def case_error_lines(ctx):
               "a .locktest file was left beside the input", res)
 
 
+# -- memory of 2-D input -------------------------------------------------------------------
+
+def case_memory_2d(ctx):
+    """The per-row state of 2-D input stays inside --memory-per-rank, or the
+    run is refused up front (exit 3) naming the memory needed; a declared
+    2^30 x 2^10 input is refused at once instead of growing without bound."""
+    import resource
+    f = ctx.path("rows.h5")
+    rng = np.random.default_rng(3)
+    with h5py.File(f, "w") as h:
+        for name in ("P", "Q0", "Q1", "Q2", "Q3"):
+            h[name] = rng.integers(1, 9, (200000, 10)).astype("u2")
+        h.create_dataset("H", shape=(2 ** 30, 2 ** 10), dtype="u4", chunks=(1024, 1024))
+    refs = [f"{f}:/{n}" for n in ("P", "Q0", "Q1", "Q2", "Q3")]
+    # 200,000 rows x (5 x 16 + 4 x 10 x 8) bytes = 76.3 MiB of row state.
+    res = ctx.h5div_run(["compare"] + refs + ["--memory-per-rank", "16MiB"])
+    tl.check_error(ctx, res, 3, "row state over the bound", r"per-row state .*76\.3 MiB")
+    res = ctx.h5div_run(["compare"] + refs + ["--memory-per-rank", "16MiB"], ranks=3)
+    tl.check_error(ctx, res, 3, "row state over the bound at 3 ranks", r"25\.\d MiB")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    res = ctx.h5div_run(["compare", "--json"] + refs + ["--memory-per-rank", "200MiB"])
+    tl.check_success(ctx, res, "row state inside a 200 MiB bound")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the largest child
+    # The bound plus what MPI and HDF5 take on their own (about 30 MiB).
+    ctx.check(peak <= (200 + 64) * 1024 or peak == before,
+              f"peak RSS {peak / 1024:.0f} MiB over the 200 MiB bound", res)
+    for cmd in (["compare", f"{f}:/H", f"{f}:/H"], ["entropy", f"{f}:/H"]):
+        res = ctx.h5div_run(cmd, timeout=RUN_TIMEOUT)
+        tl.check_error(ctx, res, 3, f"{cmd[0]} of a declared 2^30 x 2^10 input", "per-row state")
+        ctx.check(res.elapsed < 10, f"{cmd[0]}: refused only after {res.elapsed:.1f} s", res)
+
+
 CASES_TABLE = {
     "fuzz_1": case_fuzz_1,
     "fuzz_3": case_fuzz_3,
@@ -516,6 +548,7 @@ CASES_TABLE = {
     "overwrite": case_overwrite,
     "in_place": case_in_place,
     "error_lines": case_error_lines,
+    "memory_2d": case_memory_2d,
 }
 
 if __name__ == "__main__":

@@ -130,6 +130,14 @@ typedef struct h5div_rows {
 
 /* Collective: the rows of sw on this rank. Agreed status. */
 int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len);
+/* Collective: for 2-D input, the state a command keeps per row (per_row
+ * bytes for each row this rank touches, per_owned_row more for each it
+ * owns) must fit in half of opt->memory_per_rank (the sweep's buffers
+ * keep to the other half); otherwise an H5DIV_EINPUT error, before any
+ * data is read, naming the memory needed (ref for the message). Agreed. */
+int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_rows *r,
+                            uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
+                            const char *ref, char *msg, size_t len);
 /* Index of row `row` among the shared rows, or -1 when it lies on one rank. */
 int h5div_rows_shared(const h5div_rows *r, uint64_t row);
 void h5div_rows_free(h5div_rows *r);
