@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -529,6 +530,18 @@ def case_memory_2d(ctx):
     # The bound plus what MPI and HDF5 take on their own (about 30 MiB).
     ctx.check(peak <= (200 + 64) * 1024 or peak == before,
               f"peak RSS {peak / 1024:.0f} MiB over the 200 MiB bound", res)
+    # A contiguous dataset whose dataspace claims 2^36 values in a 7 KB file.
+    g = ctx.path("extent.h5")
+    with h5py.File(g, "w") as h:
+        h["P"] = np.arange(1, 1235, dtype="u4")
+    raw = bytearray(open(g, "rb").read())
+    at = raw.find(struct.pack("<Q", 1234))
+    raw[at:at + 8] = struct.pack("<Q", 2 ** 36)
+    open(g, "wb").write(raw)
+    for ranks in (None, 3):
+        res = ctx.h5div_run(["entropy", f"{g}:/P"], ranks=ranks, timeout=RUN_TIMEOUT)
+        tl.check_error(ctx, res, 3, "declared extent past the end of the file",
+                       "declared larger than its file")
     for cmd in (["compare", f"{f}:/H", f"{f}:/H"], ["entropy", f"{f}:/H"]):
         res = ctx.h5div_run(cmd, timeout=RUN_TIMEOUT)
         tl.check_error(ctx, res, 3, f"{cmd[0]} of a declared 2^30 x 2^10 input", "per-row state")

@@ -88,6 +88,30 @@ static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *fi
     return H5DIV_OK;
 }
 
+/* A contiguous dataset whose declared extent runs past the end of its file
+ * (a damaged or truncated file) is refused before a pass over it. */
+static int check_extent(const h5div_dset *d, char *msg, size_t len)
+{
+    haddr_t off = H5Dget_offset(d->dset);
+    hsize_t eof = 0;
+    hid_t type = H5Dget_type(d->dset);
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0)
+        H5Tclose(type);
+    if (off == HADDR_UNDEF || H5Fget_filesize(d->file, &eof) < 0 || size == 0)
+        return H5DIV_OK;
+    unsigned __int128 end = (unsigned __int128)off + (unsigned __int128)d->bins * size;
+    if (end > eof) {
+        h5div_set_error(msg, len,
+                        "dataset is declared larger than its file: %llu values of %zu bytes at "
+                        "offset %llu, the file has %llu bytes (%s)",
+                        (unsigned long long)d->bins, size, (unsigned long long)off,
+                        (unsigned long long)eof, d->ref);
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
 /* Everything that can be checked from metadata: all ranks see the same
  * metadata, but they still agree on the outcome. */
 static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
@@ -152,7 +176,7 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
                                 (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
             return H5DIV_EINPUT;
         }
-        return H5DIV_OK;
+        return check_extent(d, msg, len);
     }
     if (ndims == 2) {
         h5div_set_error(msg, len,
@@ -180,7 +204,7 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         h5div_set_error(msg, len, "histogram is empty: 0 bins (%s)", d->ref);
         return H5DIV_EINPUT;
     }
-    return H5DIV_OK;
+    return check_extent(d, msg, len);
 }
 
 static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset *d, char *errmsg,
