@@ -37,10 +37,17 @@ static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *
     if (rc >= 0)
         rc = n ? H5Sselect_hyperslab(j->space, H5S_SELECT_SET, &off, NULL, &cnt, NULL)
                : (H5Sselect_none(j->space) < 0 ? -1 : H5Sselect_none(mspace));
-    if (rc >= 0)
-        rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    if (rc >= 0)
-        rc = H5Dwrite(j->dset, H5T_NATIVE_DOUBLE, mspace, j->space, dxpl, v);
+    if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        rc = -1;
+    /* The write is collective: a rank whose own selection failed still
+     * takes part, with nothing selected, and reports the failure after. */
+    if (rc < 0 && mspace >= 0) {
+        H5Sselect_none(j->space);
+        H5Sselect_none(mspace);
+    }
+    if (mspace >= 0 && dxpl >= 0 &&
+        H5Dwrite(j->dset, H5T_NATIVE_DOUBLE, mspace, j->space, dxpl, v) < 0)
+        rc = -1;
     if (dxpl >= 0)
         H5Pclose(dxpl);
     if (mspace >= 0)
