@@ -499,6 +499,17 @@ def case_error_lines(ctx):
     tl.check_success(ctx, res, "--pseudocount 1e-400 (underflows to 0)")
     res = ctx.h5div_run(["compare", "--json", f"{inp}:/./P", f"{inp}:/Q"], ranks=3)
     tl.check_success(ctx, res, "FILE:/./P")
+    # float16 input is accepted (converted exactly): TV of p = (1,2,3,.5)/6.5
+    # against the uniform q is (1/2) sum |p_i - 1/4| = 7/26 by hand.
+    with h5py.File(ctx.path("f16.h5"), "w") as h:
+        h["P"] = np.array([1, 2, 3, 0.5], dtype="f2")
+        h["Q"] = np.ones(4, dtype="f2")
+    res = ctx.h5div_run(["compare", "--json", "--measures", "total_variation",
+                         ctx.path("f16.h5:/P"), ctx.path("f16.h5:/Q")])
+    if tl.check_success(ctx, res, "float16 input"):
+        _, values = tl.parse_json_output(ctx, res, "float16 input")
+        tv = (values or {}).get("total_variation", float("nan"))
+        ctx.check(abs(tv - 7 / 26) <= 1e-15, f"float16: total_variation {tv!r}, want 7/26", res)
     # Open MPI's lock test file beside the input is never created.
     ctx.check(not any(n.endswith(".locktest.0") for n in os.listdir(ctx.workdir)),
               "a .locktest file was left beside the input", res)
