@@ -237,6 +237,69 @@ def case_file_size_limit(ctx):
     ctx.check(res.rc == 4, "ulimit -f 200 (KiB) below the needed size: not refused", res)
 
 
+def case_io_error(ctx):
+    """EIO at every write of the temporary file (an LD_PRELOAD shim,
+    tests/eio_shim.c): the copy, HDF5's dataset writes, the flush, the
+    fsync, the rename. One rank for the HDF5 stages: at several ranks a
+    write error inside libhdf5 1.10's collective H5Fflush deadlocks it
+    (rank 0 in MPI_File_sync, the others in H5AC__run_sync_point)."""
+    cc = shutil.which("cc")
+    if not cc:
+        ctx.note("SKIP: no C compiler for the shim")
+        sys.exit(tl.SKIP)
+    shim = ctx.path("eio_shim.so")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eio_shim.c")
+    r = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", shim, src, "-ldl"],
+                       capture_output=True, text=True)
+    if not ctx.check(r.returncode == 0, f"shim does not build: {r.stderr}"):
+        return
+    inp = make_inputs(ctx, "in.h5")
+    out = ctx.path("r.h5")
+    saved = dict(ctx.env)
+    cases = [(argv, {"H5DIV_EIO_AFTER": str(n)}, None)
+             for argv in (compare_out(inp, out, 0), surprisal_out(inp, out, 0))
+             for n in (0, 1, 2, 5, 8, 11, 13, 20, 30, 35, 38)]
+    # Known, not prevented: the one write H5Fclose makes after a successful
+    # flush (the 12th here for surprisal with HDF5 1.10.8). When it fails,
+    # HDF5 keeps a dangling file ID and crashes in H5F__close_cb at
+    # MPI_Finalize (exit 139); the earlier file is still intact.
+    known = {("surprisal", "12")}
+    cases.append((surprisal_out(inp, out, 0), {"H5DIV_EIO_AFTER": "12"}, None))
+    cases += [(compare_out(inp, out, 0), {"H5DIV_EIO_RENAME": "1"}, None),
+              (compare_out(inp, out, 0), {"H5DIV_EIO_AFTER": "0"}, 3)]
+    try:
+        for argv, env, ranks in cases:
+            with h5py.File(out, "w") as f:
+                f["old"] = np.arange(1000.0)
+            before = open(out, "rb").read()
+            ctx.env.clear()
+            ctx.env.update(saved)
+            ctx.env.update(env, LD_PRELOAD=shim)
+            mca = ()
+            if ranks:
+                # mpiexec passes LD_PRELOAD on only when told (-x); the
+                # launcher itself runs without the shim.
+                ctx.env.pop("LD_PRELOAD")
+                argv = ["-x", f"LD_PRELOAD={shim}"] + [a for k, v in env.items()
+                                                      for a in ("-x", f"{k}={v}")] + argv
+                res = ctx.run(ctx.mpi_prefix(ranks) + argv[:2 * (len(env) + 1)] + [ctx.h5div]
+                              + argv[2 * (len(env) + 1):], timeout=RUN_TIMEOUT, via_mpi=True)
+            else:
+                res = ctx.h5div_run(argv, timeout=RUN_TIMEOUT, mca=mca)
+            what = f"{argv[-4] if ranks else argv[0]} with {env} at {ranks or 1} rank(s)"
+            if (argv[0], env.get("H5DIV_EIO_AFTER")) in known and res.rc not in (0, 4):
+                ctx.note(f"KNOWN libhdf5 failure: {what}: exit {res.rc}")
+                ctx.check(open(out, "rb").read() == before, f"{what}: earlier file changed", res)
+                continue
+            check_one_line(ctx, res, what, {0, 4})
+            ctx.check(leftovers(ctx.workdir) == [], f"{what}: left {leftovers(ctx.workdir)}", res)
+            if res.rc == 4:
+                ctx.check(open(out, "rb").read() == before, f"{what}: earlier file changed", res)
+    finally:
+        ctx.env.clear()
+        ctx.env.update(saved)
+
+
 # -- stdout -------------------------------------------------------------------------
 
 def case_dev_full(ctx):
@@ -566,6 +629,7 @@ CASES_TABLE = {
     "fuzz_3": case_fuzz_3,
     "full_disk": case_full_disk,
     "file_size_limit": case_file_size_limit,
+    "io_error": case_io_error,
     "dev_full": case_dev_full,
     "signals": case_signals,
     "symlinks": case_symlinks,

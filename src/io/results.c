@@ -324,12 +324,23 @@ static int reserve_space(int fd, uint64_t bytes)
 static char armed_tmp[PATHBUF];
 static volatile sig_atomic_t armed;
 static const int caught[3] = {SIGTERM, SIGINT, SIGHUP};
+/* A crash (inside a library) also removes the temporary file, then goes on
+ * as the crash it is. */
+static const int crashes[3] = {SIGSEGV, SIGBUS, SIGABRT};
 
 static void on_signal(int sig)
 {
     if (armed)
         unlink(armed_tmp);
     _exit(128 + sig);
+}
+
+static void on_crash(int sig)
+{
+    if (armed)
+        unlink(armed_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static void block_signals(sigset_t *old)
@@ -345,12 +356,14 @@ void h5div_io_catch_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < 3; i++) {
         struct sigaction cur;
+        sa.sa_handler = on_signal;
         if (sigaction(caught[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
             sigaction(caught[i], &sa, NULL);
+        sa.sa_handler = on_crash;
+        sigaction(crashes[i], &sa, NULL);
     }
 }
 
@@ -649,12 +662,50 @@ static const char *write_failure(const char *dir)
     return "an I/O error or a quota";
 }
 
+/* Collective, the last resort when the temporary file cannot be written at
+ * all (an I/O error): the rest of HDF5's writes go to a scratch file that
+ * is deleted when closed, by pointing the MPI-IO handle of f's driver at
+ * it, so that H5Fclose completes instead of failing (which would leave
+ * HDF5 a dangling file ID that crashes at MPI_Finalize). 0 when f can now
+ * be closed. */
+static int discard_writes(MPI_Comm comm, int rank, hid_t f)
+{
+    MPI_File *fh = NULL;
+    hid_t fapl = H5Fget_access_plist(f);
+    int bad = fapl < 0 || H5Fget_vfd_handle(f, fapl, (void **)&fh) < 0 || !fh;
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    char name[PATHBUF] = "";
+    if (rank == 0) {
+        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+        snprintf(name, sizeof name, "%s/h5div-discard-XXXXXX", dir ? dir : "/tmp");
+        int fd = mkstemp(name);
+        bad |= fd < 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS || bad ||
+        MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) {
+        if (rank == 0 && name[0])
+            unlink(name);
+        return -1;
+    }
+    MPI_File_close(fh); /* its errors are the ones already reported */
+    bad = MPI_File_open(comm, name, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL,
+                        fh) != MPI_SUCCESS;
+    if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        bad = 1;
+    if (rank == 0 && bad)
+        unlink(name);
+    return bad ? -1 : 0;
+}
+
 /* Collective: flush f on every rank and agree. A failed flush (a full
  * disk, an I/O error) leaves dirty metadata that H5Fclose would fail to
  * write, and HDF5 1.10 then keeps a dangling file ID that crashes at
- * MPI_Finalize; so rank 0 empties the temporary file (freeing its blocks),
- * the flush is tried once more, and only a file that flushed is closed. */
-static int close_file(MPI_Comm comm, int rank, hid_t f, const h5div_temp_out *t, int *closed)
+ * MPI_Finalize; so the rest goes to a scratch file (discard_writes) and
+ * the file, now flushed, is closed. */
+static int close_file(MPI_Comm comm, int rank, hid_t f, int *closed)
 {
     *closed = 0;
     if (f < 0)
@@ -662,13 +713,11 @@ static int close_file(MPI_Comm comm, int rank, hid_t f, const h5div_temp_out *t,
     int st = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? H5DIV_EOUTPUT : H5DIV_OK;
     st = h5div_par_agree(comm, st, NULL, 0);
     if (st != H5DIV_OK) {
-        if (rank == 0 && t->tmp[0] && truncate(t->tmp, 0) != 0) {
-            /* the retry tells */
-        }
-        MPI_Barrier(comm);
-        int again = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? H5DIV_EOUTPUT : H5DIV_OK;
-        if (h5div_par_agree(comm, again, NULL, 0) != H5DIV_OK)
+        if (discard_writes(comm, rank, f) != 0)
             return st; /* left open: closing it would fail the same way */
+        /* This flush empties the cache into the scratch file (its status is
+         * that of the entries it could not write before). */
+        H5Fflush(f, H5F_SCOPE_GLOBAL);
     }
     int cst = H5Fclose(f) < 0 ? H5DIV_EOUTPUT : H5DIV_OK;
     *closed = 1;
@@ -682,7 +731,7 @@ int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid
     int rank = 0, closed;
     MPI_Comm_rank(comm, &rank);
     int st = status;
-    int cst = close_file(comm, rank, f, t, &closed);
+    int cst = close_file(comm, rank, f, &closed);
     if (cst != H5DIV_OK && st == H5DIV_OK) {
         char dir[PATHBUF];
         dir_of(t->target, dir, sizeof dir);
