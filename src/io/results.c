@@ -194,8 +194,8 @@ int h5div_check_output_object(const char *path, const char *obj, int dataset, in
 {
     char target[PATHBUF], dir[PATHBUF];
     if (resolve_target(path, target, sizeof target) != 0) {
-        h5div_set_error(errmsg, errlen, "cannot resolve the output path: %s (%s)",
-                        strerror(errno), path);
+        h5div_set_error(errmsg, errlen, "cannot resolve the output path: %s (%s)", strerror(errno),
+                        path);
         return H5DIV_EOUTPUT;
     }
     dir_of(target, dir, sizeof dir);
@@ -438,8 +438,7 @@ static int lock_results(const char *target, char *msg, size_t len)
             h5div_set_error(msg, len,
                             "the lock file is a symbolic link; remove it to write here (%s)", name);
         else if (fd < 0)
-            h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno),
-                            name);
+            h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
         else
             h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
         if (fd >= 0)
@@ -458,8 +457,7 @@ static int lock_results(const char *target, char *msg, size_t len)
             close(fd);
             if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL)
                 return -2;
-            h5div_set_error(msg, len, "cannot lock the results file: %s (%s)", strerror(e),
-                            name);
+            h5div_set_error(msg, len, "cannot lock the results file: %s (%s)", strerror(e), name);
             return -1;
         }
         double waited = now_seconds() - t0;
@@ -554,8 +552,8 @@ static void make_temp(const char *out_file, uint64_t data_bytes, h5div_temp_out 
     }
     int fd = temp_create(t->tmp);
     if (fd < 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
-                        dir, strerror(errno), out_file);
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)", dir,
+                        strerror(errno), out_file);
         t->tmp[0] = '\0';
         t->status = H5DIV_EOUTPUT;
         return;
@@ -691,8 +689,8 @@ static int discard_writes(MPI_Comm comm, int rank, hid_t f)
         return -1;
     }
     MPI_File_close(fh); /* its errors are the ones already reported */
-    bad = MPI_File_open(comm, name, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL,
-                        fh) != MPI_SUCCESS;
+    bad = MPI_File_open(comm, name, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, fh) !=
+          MPI_SUCCESS;
     if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
         bad = 1;
     if (rank == 0 && bad)
@@ -821,8 +819,7 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
 
 /* Fill an open file with the result group of gs. */
 static int fill_group(hid_t f, const char *path, const char *group, int overwrite,
-                      const h5div_group_spec *gs, const char *created, char *errmsg,
-                      size_t errlen)
+                      const h5div_group_spec *gs, const char *created, char *errmsg, size_t errlen)
 {
     H5DIV_CHECK(h5div_replace_target(f, path, group, 0, overwrite, errmsg, errlen));
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);

@@ -186,8 +186,8 @@ static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
 }
 
 int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
-                      const h5div_options *opt, const h5div_batch *b,
-                      const h5div_batch_inputs *in, char *errmsg, size_t errlen)
+                      const h5div_options *opt, const h5div_batch *b, const h5div_batch_inputs *in,
+                      char *errmsg, size_t errlen)
 {
     batch_out o = {path, group, overwrite, in->elapsed_seconds, opt, b, in};
     return h5div_io_collective(comm, batch_write_body, &o, errmsg, errlen);
