@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/writer.h"
 
 /* Every command of h5div, in the order `h5div --help` lists them. */
 static const h5div_cli_command *const commands[] = {
@@ -25,15 +27,25 @@ void h5div_cli_error(const h5div_cli_ctx *cx, const char *fmt, ...)
 {
     if (cx->rank != 0)
         return;
-    char buf[H5DIV_CLI_MSG];
+    char buf[H5DIV_CLI_MSG], line[4 * H5DIV_CLI_MSG];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    for (char *c = buf; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-    fprintf(cx->err, "h5div: error: %s\n", buf);
+    /* A message too long for the line keeps its closing parenthesis. */
+    if (n >= (int)sizeof buf)
+        snprintf(buf + sizeof buf - 5, 5, "...)");
+    /* One line, whatever the names hold: control characters (newlines,
+     * terminal escapes) are shown as \xHH. */
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)buf; *c && k + 5 < sizeof line; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            k += (size_t)snprintf(line + k, sizeof line - k, "\\x%02x", *c);
+        else
+            line[k++] = (char)*c;
+    }
+    line[k] = '\0';
+    fprintf(cx->err, "h5div: error: %s\n", line);
     fflush(cx->err);
 }
 
@@ -150,6 +162,9 @@ int h5div_cli_check_output(h5div_cli_args *a, const char *default_group, const c
 {
     if (!a->output)
         return H5DIV_OK;
+    if (strlen(a->output) >= sizeof a->out_file)
+        return h5div_cli_usage(msg, "output name is longer than %zu characters (%.64s...)",
+                               sizeof a->out_file - 1, a->output);
     if (h5div_cli_split_output(a->output, a->out_file, sizeof a->out_file, a->out_path,
                                sizeof a->out_path, default_group) != 0)
         return h5div_cli_usage(msg, "output must be %s, not the root group (%s)", what, a->output);
@@ -166,6 +181,8 @@ int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5d
     snprintf(o->group, sizeof o->group, "%s", a->out_path);
     int st = H5DIV_OK;
     if (cx->rank == 0)
+        st = h5div_output_vs_inputs(o->file, a->pos, a->npos, a->in_place, msg, H5DIV_CLI_MSG);
+    if (cx->rank == 0 && st == H5DIV_OK)
         st = h5div_check_output(o->file, o->group, a->overwrite, msg, H5DIV_CLI_MSG);
     return h5div_cli_agree(cx, st, msg);
 }
@@ -183,6 +200,9 @@ int h5div_cli_select_measures(const h5div_cli_args *a, const char *cmd, const ch
 
 static int parse_size(const char *s, size_t *out)
 {
+    /* Decimal only: strtod would also take 0x10000 (hex), inf and nan. */
+    if (!((*s >= '0' && *s <= '9') || *s == '.') || strpbrk(s, "xXpP"))
+        return -1;
     errno = 0;
     char *end;
     double v = strtod(s, &end);
@@ -223,6 +243,9 @@ static int parse_double(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* An underflow (1e-400) is a tiny number, not an error. */
+    if (errno == ERANGE && fabs(v) < 1.0)
+        errno = 0;
     if (end == s || *end || errno || !isfinite(v))
         return -1;
     *out = v;
@@ -257,6 +280,8 @@ static const opt_spec specs[] = {
     {0, "--csv", H5DIV_OPT_CSV, 0},
     {0, "--plot", H5DIV_OPT_PLOT, 1},
     {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
+    {0, "--lock-timeout", H5DIV_OPT_LOCK_TIMEOUT, 1},
+    {0, "--in-place", H5DIV_OPT_IN_PLACE, 0},
     {0, "--check", H5DIV_OPT_CHECK, 1},
     {0, "--last", H5DIV_OPT_LAST, 1},
     {0, "--bins", H5DIV_OPT_BINS, 1},
@@ -346,6 +371,17 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
     case H5DIV_OPT_JSON: a->json = 1; return H5DIV_OK;
     case H5DIV_OPT_INDEPENDENT_IO: a->opt.collective_io = 0; return H5DIV_OK;
     case H5DIV_OPT_CSV: a->csv = 1; return H5DIV_OK;
+    case H5DIV_OPT_IN_PLACE: a->in_place = 1; return H5DIV_OK;
+    case H5DIV_OPT_LOCK_TIMEOUT:
+        if (!strcmp(value, "none")) {
+            a->lock_timeout = -1.0;
+            return H5DIV_OK;
+        }
+        if (parse_double(value, &a->lock_timeout) != 0 || !(a->lock_timeout >= 0))
+            return h5div_cli_usage(msg,
+                                   "lock timeout must be a number of seconds >= 0 or none (%s %s)",
+                                   name, value);
+        return H5DIV_OK;
     case H5DIV_OPT_PSEUDOCOUNT:
         if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0))
             return h5div_cli_usage(msg, "pseudocount must be a finite number >= 0 (%s %s)", name,
@@ -514,6 +550,7 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
     msg[0] = '\0';
     h5div_options_init(&a->opt);
     a->bin_width = 1.0;
+    a->lock_timeout = H5DIV_LOCK_TIMEOUT_DEFAULT;
     a->est = H5DIV_ESTIMATOR_PLUGIN;
     H5DIV_CLI_TRY(parse_argv(argc, argv, a, msg));
     if (a->version || !a->command)
@@ -578,6 +615,64 @@ int h5div_cli_launcher_rank(void)
     return 0;
 }
 
+static void quiet_libraries(h5div_cli_ctx *cx, const h5div_cli_args *a);
+
+static int cli_run(h5div_cli_ctx *cx, int argc, char **argv)
+{
+    h5div_cli_args a;
+    char msg[H5DIV_CLI_MSG];
+    int st = h5div_cli_parse(argc, argv, &a, msg);
+    if (st != H5DIV_OK) {
+        h5div_cli_error(cx, "%s", msg);
+        return st;
+    }
+    quiet_libraries(cx, &a);
+    h5div_io_catch_signals();
+    h5div_io_set_lock_wait(a.lock_timeout, cx->rank == 0 && !a.quiet ? cx->err : NULL);
+    if (a.version) {
+        if (cx->rank == 0)
+            fprintf(cx->out, "h5div %s\n", h5div_version_string());
+        return H5DIV_OK;
+    }
+    if (!a.cmd) {
+        if (a.help) {
+            if (cx->rank == 0)
+                print_top_help(cx->out);
+            return H5DIV_OK;
+        }
+        h5div_cli_error(cx, "no command given; try h5div --help (h5div)");
+        return H5DIV_EUSAGE;
+    }
+    if (a.help) {
+        if (cx->rank == 0)
+            fputs(a.cmd->help, cx->out);
+        return H5DIV_OK;
+    }
+    if (a.cmd->mpi && cx->comm == MPI_COMM_NULL) {
+        h5div_cli_error(cx, "h5div %s needs MPI: pass a communicator (h5div_cli_main)",
+                        a.cmd->name);
+        return H5DIV_EINTERNAL;
+    }
+    return a.cmd->run(cx, &a);
+}
+
+/* Rank 0's stdout reached its file: every write, the flush and the close
+ * (of a copy of the descriptor: NFS reports a failed write back there). */
+static int stdout_status(FILE *out)
+{
+    int bad = fflush(out) != 0 || ferror(out);
+    int e = errno;
+    if (!bad) {
+        int d = fcntl(fileno(out), F_DUPFD_CLOEXEC, 3);
+        if (d >= 0 && close(d) != 0) {
+            bad = 1;
+            e = errno;
+        }
+    }
+    errno = e;
+    return bad;
+}
+
 int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
 {
     h5div_cli_ctx cx = {comm, 0, 1, out, err, argc, argv};
@@ -587,39 +682,24 @@ int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     } else {
         cx.rank = h5div_cli_launcher_rank();
     }
-    h5div_cli_args a;
-    char msg[H5DIV_CLI_MSG];
-    int st = h5div_cli_parse(argc, argv, &a, msg);
-    if (st != H5DIV_OK) {
+    int st = cli_run(&cx, argc, argv);
+    /* A result that never reached stdout (a full disk, a closed pipe) is an
+     * output error like a failed write of the results file. */
+    char msg[H5DIV_CLI_MSG] = "";
+    int ost = H5DIV_OK;
+    if (cx.rank == 0 && stdout_status(out)) {
+        snprintf(msg, sizeof msg, "cannot write to standard output: %s (stdout)",
+                 strerror(errno));
+        ost = H5DIV_EOUTPUT;
+    }
+    if (comm != MPI_COMM_NULL)
+        ost = h5div_cli_agree(&cx, ost, msg);
+    if (ost != H5DIV_OK && st == H5DIV_OK) {
         h5div_cli_error(&cx, "%s", msg);
-        return st;
+        st = H5DIV_EOUTPUT;
     }
-    if (a.version) {
-        if (cx.rank == 0)
-            fprintf(out, "h5div %s\n", h5div_version_string());
-        return H5DIV_OK;
-    }
-    if (!a.cmd) {
-        if (a.help) {
-            if (cx.rank == 0)
-                print_top_help(out);
-            return H5DIV_OK;
-        }
-        h5div_cli_error(&cx, "no command given; try h5div --help (h5div)");
-        return H5DIV_EUSAGE;
-    }
-    if (a.help) {
-        if (cx.rank == 0)
-            fputs(a.cmd->help, out);
-        return H5DIV_OK;
-    }
-    if (a.cmd->mpi && comm == MPI_COMM_NULL) {
-        h5div_cli_error(&cx, "h5div %s needs MPI: pass a communicator (h5div_cli_main)",
-                        a.cmd->name);
-        return H5DIV_EINTERNAL;
-    }
-    st = a.cmd->run(&cx, &a);
-    fflush(out);
+    if (cx.err != err)
+        fflush(cx.err);
     return st;
 }
 
@@ -644,4 +724,28 @@ int h5div_cli_program(int argc, char **argv, FILE *out, FILE *err)
     fflush(err);
     MPI_Finalize();
     return st;
+}
+
+/* Open MPI and HDF5 write their own diagnostics to file descriptor 2
+ * (mca_fbtl_posix_preadv errors, HDF5 error stacks at exit). Unless -v
+ * (or H5DIV_DEBUG) asks for them, descriptor 2 goes to /dev/null and
+ * h5div's own lines go to a copy of the real stderr. */
+static void quiet_libraries(h5div_cli_ctx *cx, const h5div_cli_args *a)
+{
+    if (a->verbose || getenv("H5DIV_DEBUG") || cx->err != stderr)
+        return;
+    fflush(stderr);
+    int keep = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    FILE *err = keep >= 0 && null >= 0 ? fdopen(keep, "w") : NULL;
+    if (err && dup2(null, STDERR_FILENO) >= 0) {
+        setvbuf(err, NULL, _IOLBF, 0);
+        cx->err = err;
+    } else if (err) {
+        fclose(err);
+    } else if (keep >= 0) {
+        close(keep);
+    }
+    if (null >= 0)
+        close(null);
 }

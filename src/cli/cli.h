@@ -49,16 +49,20 @@ enum h5div_cli_opt {
     H5DIV_OPT_OUTSIDE,
     H5DIV_OPT_NAN,
     H5DIV_OPT_WEIGHTS,
+    H5DIV_OPT_LOCK_TIMEOUT,
+    H5DIV_OPT_IN_PLACE,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
+_Static_assert(H5DIV_OPT_COUNT <= 32, "option bits must fit the unsigned masks");
 /* The options every evaluating command takes. */
 #define H5DIV_CLI_EVAL_OPTS                                                                        \
     (H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) |                             \
      H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
      H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
      H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
-     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO))
+     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |            \
+     H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
 
 struct h5div_cli_command;
 
@@ -72,6 +76,8 @@ typedef struct h5div_cli_args {
     const char *check; /* history --check conditions, checked by the command */
     size_t last;       /* history --last N; 0: every run */
     double bin_width;
+    double lock_timeout; /* seconds to wait for the lock of the output file; < 0 no limit */
+    int in_place;        /* the output may be an input file */
     int overwrite, json, quiet, verbose, help, version, csv;
     unsigned given; /* H5DIV_CLI_OPT bits of the options on the command line */
     const char *pos[H5DIV_CLI_MAX_POSITIONAL];

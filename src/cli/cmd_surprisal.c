@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/writer.h"
 
 static const char surprisal_help[] =
     "usage: h5div surprisal [options] FILE:/P -o OUT.h5:/dataset\n"
@@ -20,7 +21,10 @@ static const char surprisal_help[] =
     "\n"
     "options:\n"
     "  -o, --output FILE:/DSET   the output dataset (required; groups are created)\n"
-    "      --overwrite           replace an existing output dataset\n"
+    "      --overwrite           replace an existing output dataset (never P itself)\n"
+    "      --in-place            allow OUT.h5 to be P's file\n"
+    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
+    "                            lock on OUT.h5 (default 300)\n"
     "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
     "      --json                print a JSON summary instead of a line of text\n"
@@ -54,6 +58,8 @@ static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     double t0 = MPI_Wtime();
     int st = H5DIV_OK;
     if (cx->rank == 0)
+        st = h5div_output_vs_inputs(out_file, a->pos, 1, a->in_place, msg, sizeof msg);
+    if (cx->rank == 0 && st == H5DIV_OK)
         st = h5div_check_output_dataset(out_file, out_dset, a->overwrite, msg, sizeof msg);
     st = h5div_cli_agree(cx, st, msg);
     uint64_t bins = 0;

@@ -325,6 +325,9 @@ static void job_free(cmp_job *j)
 static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
     H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
+    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, (uint64_t)j->nd * 2 * sizeof(double),
+                                        (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double),
+                                        j->opt, j->ref[0], msg, len));
     int ok = 1;
     size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = 2;
     size_t nrows = (size_t)(j->rw.hi - j->rw.lo), nown = (size_t)(j->rw.own1 - j->rw.own0);
@@ -343,7 +346,8 @@ static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg
         h5div_compare_partial_init(&j->slot_part[i], j->tp.mask);
     if (!ok)
         h5div_set_error(msg, len,
-                        "out of memory for the per-row state of %zu rows and %d candidates",
+                        "out of memory for the per-row state of %zu rows and %d candidates "
+                        "(--memory-per-rank)",
                         nrows, j->k);
     return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
 }

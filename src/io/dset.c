@@ -46,6 +46,9 @@ int h5div_h5_path_exists(hid_t loc, const char *path)
             continue;
         if (buf[i - 1] == '/')
             continue;
+        /* "." is the group it is in (H5Lexists refuses it as a link name) */
+        if (buf[i - 1] == '.' && (i == 1 || buf[i - 2] == '/'))
+            continue;
         char saved = buf[i];
         buf[i] = '\0';
         htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
@@ -80,6 +83,30 @@ static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *fi
     if (*file < 0) {
         h5div_set_error(msg, len, "cannot open input file: not an HDF5 file or unreadable (%s)",
                         ref);
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
+/* A contiguous dataset whose declared extent runs past the end of its file
+ * (a damaged or truncated file) is refused before a pass over it. */
+static int check_extent(const h5div_dset *d, char *msg, size_t len)
+{
+    haddr_t off = H5Dget_offset(d->dset);
+    hsize_t eof = 0;
+    hid_t type = H5Dget_type(d->dset);
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0)
+        H5Tclose(type);
+    if (off == HADDR_UNDEF || H5Fget_filesize(d->file, &eof) < 0 || size == 0)
+        return H5DIV_OK;
+    unsigned __int128 end = (unsigned __int128)off + (unsigned __int128)d->bins * size;
+    if (end > eof) {
+        h5div_set_error(msg, len,
+                        "dataset is declared larger than its file: %llu values of %zu bytes at "
+                        "offset %llu, the file has %llu bytes (%s)",
+                        (unsigned long long)d->bins, size, (unsigned long long)off,
+                        (unsigned long long)eof, d->ref);
         return H5DIV_EINPUT;
     }
     return H5DIV_OK;
@@ -149,7 +176,7 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
                                 (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
             return H5DIV_EINPUT;
         }
-        return H5DIV_OK;
+        return check_extent(d, msg, len);
     }
     if (ndims == 2) {
         h5div_set_error(msg, len,
@@ -177,7 +204,7 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         h5div_set_error(msg, len, "histogram is empty: 0 bins (%s)", d->ref);
         return H5DIV_EINPUT;
     }
-    return H5DIV_OK;
+    return check_extent(d, msg, len);
 }
 
 static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset *d, char *errmsg,
@@ -188,7 +215,11 @@ static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset 
     d->bins = d->rows = d->cols = 0;
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
-    if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
+    if (strlen(ref) >= sizeof d->ref) {
+        h5div_set_error(msg, sizeof msg, "dataset reference is longer than %d characters (%.64s...)",
+                        H5DIV_REF_MAX - 1, ref);
+        st = H5DIV_EINPUT;
+    } else if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
         /* A reference without a dataset path names no dataset: an input error. */
         h5div_set_error(msg, sizeof msg, "no dataset named; a reference looks like FILE:/path (%s)",
                         ref);

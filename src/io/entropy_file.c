@@ -254,6 +254,9 @@ static int check_entropy_args(const entropy_job *j, char *msg, size_t len)
 static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
     H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
+    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, sizeof *j->rp,
+                                        (uint64_t)j->ncols * sizeof(double), j->opt, j->p_ref, msg,
+                                        len));
     int ok = 1;
     size_t ns = 2, nrows = (size_t)(j->rw.hi - j->rw.lo);
     size_t nown = (size_t)(j->rw.own1 - j->rw.own0);
@@ -267,7 +270,8 @@ static int job_alloc(MPI_Comm comm, entropy_job *j, const h5div_sweep *sw, char 
         h5div_acc_init(&j->slot_acc[2 * s + 1]);
     }
     if (!ok)
-        h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows", nrows);
+        h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows (--memory-per-rank)",
+                        nrows);
     return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
 }
 

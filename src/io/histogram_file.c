@@ -421,19 +421,15 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
     h5div_temp_out t;
     hid_t f;
-    H5DIV_CHECK(h5div_temp_open(comm, s->out_file, &t, &f, msg, len));
-    int st = H5DIV_OK;
+    /* Room for the edges and every histogram (with sumw2 when weighted),
+     * reserved before any HDF5 write. */
+    uint64_t vals = j->ed.rows * (j->ed.k + 1) +
+                    (uint64_t)j->n * j->nf * j->ed.k * (s->weights ? 2u : 1u);
+    H5DIV_CHECK(h5div_temp_open(comm, s->out_file, vals * sizeof(double), &t, &f, msg, len));
     hid_t g = H5I_INVALID_HID, ed = H5I_INVALID_HID;
-    int e = h5div_h5_path_exists(f, s->out_group);
-    if (e > 0 && !s->overwrite) {
-        h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s:%s)",
-                        s->out_file, s->out_group);
-        st = H5DIV_EOUTPUT;
-    } else if (e > 0 && H5Ldelete(f, s->out_group, H5P_DEFAULT) < 0) {
-        h5div_set_error(msg, len, "cannot replace the result group (%s:%s)", s->out_file,
-                        s->out_group);
-        st = H5DIV_EOUTPUT;
-    }
+    /* Only a result group (or an empty one) is replaced, and only with --overwrite. */
+    int st = h5div_replace_target(f, s->out_file, s->out_group, 0, s->overwrite, msg, len);
+    st = h5div_par_agree(comm, st, msg, len);
     if (st == H5DIV_OK) {
         hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
         H5Pset_create_intermediate_group(lcpl, 1);

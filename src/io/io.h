@@ -130,6 +130,14 @@ typedef struct h5div_rows {
 
 /* Collective: the rows of sw on this rank. Agreed status. */
 int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len);
+/* Collective: for 2-D input, the state a command keeps per row (per_row
+ * bytes for each row this rank touches, per_owned_row more for each it
+ * owns) must fit in half of opt->memory_per_rank (the sweep's buffers
+ * keep to the other half); otherwise an H5DIV_EINPUT error, before any
+ * data is read, naming the memory needed (ref for the message). Agreed. */
+int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_rows *r,
+                            uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
+                            const char *ref, char *msg, size_t len);
 /* Index of row `row` among the shared rows, or -1 when it lies on one rank. */
 int h5div_rows_shared(const h5div_rows *r, uint64_t row);
 void h5div_rows_free(h5div_rows *r);
@@ -148,17 +156,8 @@ int h5div_bad_value(double x, uint64_t bin, uint64_t cols, const char *ref, char
 int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t cols,
                        const char *ref, char *msg, size_t len);
 
-/* Run body(c, arg, msg, len) on a duplicate c of comm whose MPI errors
- * return, with HDF5's error printing off; the message (or the status text)
- * goes to errmsg. Collective; returns body's status. */
-/* Helpers of results.c shared by every result writer (not collective):
- * the directory of a path; a copy of file `from` into descriptor to_fd
- * (0 or -1); an exclusive lock on "path.lock" (a descriptor to close, -2
- * when the file system cannot lock, -1 on error); attributes and scalar
- * float64 measure datasets with a `units` attribute (< 0 on failure). */
-void h5div_results_dir_of(const char *path, char *dir, size_t len);
-int h5div_results_copy_file(const char *from, int to_fd);
-int h5div_results_lock(const char *path);
+/* Attributes and scalar float64 measure datasets with a `units` attribute
+ * (< 0 on failure), shared by every result writer. Not collective. */
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value);
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
 
@@ -177,11 +176,26 @@ typedef struct h5div_group_spec {
     double values[H5DIV_GROUP_MAX_MEASURES];
 } h5div_group_spec;
 
-/* Before a long run: the directory of `path` is writable, `path` (if it
- * exists) is an HDF5 file, and `obj` (a group, or with `dataset` set a
- * dataset) does not exist unless `overwrite`. Not collective. */
+/* Before a long run: the directory of `path` (of the file a symbolic link
+ * points at) is writable, `path` (if it exists) is an HDF5 file, and `obj`
+ * (a group, or with `dataset` set a dataset) may be written there, as
+ * h5div_check_target says. Not collective. */
 int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
                               char *errmsg, size_t errlen);
+
+/* May `obj` (a result group, or with `dataset` set a dataset) be written in
+ * the open file f (named `file` in messages)? Every existing component
+ * above it must be a group; an existing obj is an H5DIV_EOUTPUT error
+ * unless `overwrite`, and even then a group is replaced only when it is a
+ * result group (attribute h5div_version) or empty, never a group of other
+ * runs, and a dataset only by a dataset. Not collective (each rank of a
+ * parallel file reads the same metadata). */
+int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                       char *msg, size_t len);
+
+/* h5div_check_target, then the existing obj (if any) is unlinked. */
+int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                         char *msg, size_t len);
 
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
  * in place; float data is left as it is. */
@@ -194,26 +208,37 @@ void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
 int h5div_write_result_group(const char *path, const char *group, int overwrite,
                              const h5div_group_spec *gs, char *errmsg, size_t errlen);
 
-/* A temporary copy of an output file in its directory, written by every
- * rank through the MPI-IO driver and renamed into place when complete. */
+/* A temporary copy of an output file in the directory of the file it names
+ * (through symbolic links), written by every rank through the MPI-IO driver
+ * and renamed over that file when complete. */
 typedef struct h5div_temp_out {
     int status, existing, lock; /* lock: rank 0's descriptor */
+    char target[H5DIV_REF_MAX + 64]; /* the file replaced (links resolved) */
     char tmp[H5DIV_REF_MAX + 64];
     char msg[1024];
     char created[32]; /* ISO 8601 UTC, the same on every rank */
 } h5div_temp_out;
 
-/* Collective: rank 0 takes the lock on "out_file.lock" and copies out_file
- * (if it exists) to a temporary file; every rank opens it as *f. Agreed. */
-int h5div_temp_open(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t *f, char *msg,
-                    size_t len);
+/* Collective: rank 0 takes the lock on "target.lock" (waiting as
+ * h5div_io_set_lock_wait says), removes temporary files that dead runs
+ * left for this target, copies the file (or makes an empty HDF5 file) to a
+ * new temporary file with room reserved for data_bytes more (a full disk
+ * is an error here, before any HDF5 write), known to the signal handler
+ * of h5div_io_catch_signals (which removes it); every
+ * rank opens it as *f. Agreed status. */
+int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
+                    hid_t *f, char *msg, size_t len);
 
-/* Collective: close f and, when every rank has status OK, move the copy
- * over out_file (after an fsync); otherwise remove it. Releases the lock.
+/* Collective: flush and close f (a failed flush is agreed, never left to
+ * H5Fclose) and, when every rank has status OK, move the copy over the
+ * target (after an fsync); otherwise remove it. Releases the lock.
  * Returns the agreed status. */
 int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
                      char *msg, size_t len);
 
+/* Run body(c, arg, msg, len) on a duplicate c of comm whose MPI errors
+ * return, with HDF5's error printing off; the message (or the status text)
+ * goes to errmsg. Collective; returns body's status. */
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen);
 

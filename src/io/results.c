@@ -1,65 +1,225 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Result groups written through a temporary file renamed into place. */
-/* flock(2) is BSD, not POSIX: it is the lock flock(1) takes in jobs/summary.sbatch. */
-#define _DEFAULT_SOURCE
+/* Result files written through a locked temporary copy that is renamed into place. */
+/* flock(2) is BSD, not POSIX: it is the lock flock(1) takes in jobs/summary.sbatch;
+ * fallocate(2) with FALLOC_FL_KEEP_SIZE reserves the space of a write ahead. */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io/io.h"
+#include "io/writer.h"
 #include "par/par.h"
+
+/* Paths of results, lock and temporary files (as h5div_temp_out holds them). */
+#define PATHBUF (H5DIV_REF_MAX + 64)
+
+/* -- settings ------------------------------------------------------------ */
+
+static double lock_wait = H5DIV_LOCK_TIMEOUT_DEFAULT;
+static FILE *lock_notice = NULL;
+
+void h5div_io_set_lock_wait(double seconds, FILE *notice)
+{
+    lock_wait = seconds;
+    lock_notice = notice;
+}
+
+/* -- paths --------------------------------------------------------------- */
 
 static void dir_of(const char *path, char *dir, size_t len)
 {
-    char tmp[H5DIV_REF_MAX];
+    char tmp[PATHBUF];
     snprintf(tmp, sizeof tmp, "%s", path);
     snprintf(dir, len, "%s", dirname(tmp));
+}
+
+/* The file that `path` names: path itself or, for a symbolic link, the end
+ * of its chain of links (also when that file does not exist yet). Writing
+ * there keeps the links and replaces their target. 0, or -1 with errno. */
+static int resolve_target(const char *path, char *out, size_t len)
+{
+    char cur[PATHBUF], link[PATHBUF], dir[PATHBUF];
+    if (strlen(path) >= sizeof cur) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    snprintf(cur, sizeof cur, "%s", path);
+    for (int hop = 0; hop < 40; hop++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
+            if (strlen(cur) >= len) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            snprintf(out, len, "%s", cur);
+            return 0;
+        }
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0)
+            return -1;
+        link[n] = '\0';
+        dir_of(cur, dir, sizeof dir);
+        int w = link[0] == '/' ? snprintf(cur, sizeof cur, "%s", link)
+                               : snprintf(cur, sizeof cur, "%s/%s", dir, link);
+        if (w < 0 || (size_t)w >= sizeof cur) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+    }
+    errno = ELOOP;
+    return -1;
+}
+
+int h5div_output_vs_inputs(const char *out_file, const char *const *refs, int n, int in_place,
+                           char *msg, size_t len)
+{
+    struct stat os;
+    if (in_place || stat(out_file, &os) != 0)
+        return H5DIV_OK; /* a new file is no input */
+    for (int i = 0; i < n; i++) {
+        char file[PATHBUF], path[H5DIV_REF_MAX];
+        struct stat is;
+        if (h5div_ref_split(refs[i], file, sizeof file, path, sizeof path) != H5DIV_OK ||
+            stat(file, &is) != 0)
+            continue; /* the reader reports it */
+        if (is.st_dev == os.st_dev && is.st_ino == os.st_ino) {
+            h5div_set_error(msg, len,
+                            "output file is the input file of %s; h5div writes to an input file "
+                            "only with --in-place (%s)",
+                            refs[i], out_file);
+            return H5DIV_EOUTPUT;
+        }
+    }
+    return H5DIV_OK;
+}
+
+/* -- checks of the object to write ---------------------------------------- */
+
+int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                       char *msg, size_t len)
+{
+    char buf[H5DIV_REF_MAX];
+    size_t n = strlen(obj);
+    if (n >= sizeof buf) {
+        h5div_set_error(msg, len, "output object name is longer than %d characters (%s)",
+                        H5DIV_REF_MAX - 1, file);
+        return H5DIV_EOUTPUT;
+    }
+    memcpy(buf, obj, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i - 1] == '/')
+            continue;
+        /* "." names the group it is in */
+        if (buf[i - 1] == '.' && (i == 1 || buf[i - 2] == '/'))
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        htri_t e = H5Lexists(f, buf, H5P_DEFAULT);
+        H5O_info_t oi;
+        int info = e > 0 ? H5Oget_info_by_name(f, buf, &oi, H5P_DEFAULT) : -1;
+        int last = i == n;
+        if (e < 0 || (e > 0 && info < 0)) {
+            h5div_set_error(msg, len, "output path is unreadable or a dangling link at %s (%s:%s)",
+                            buf, file, obj);
+            return H5DIV_EOUTPUT;
+        }
+        if (e == 0)
+            return H5DIV_OK; /* created with the groups above it */
+        if (!last && oi.type != H5O_TYPE_GROUP) {
+            h5div_set_error(msg, len,
+                            "output path runs through %s, which is a %s, not a group (%s:%s)", buf,
+                            oi.type == H5O_TYPE_DATASET ? "dataset" : "named datatype", file, obj);
+            return H5DIV_EOUTPUT;
+        }
+        buf[i] = saved;
+        if (!last)
+            continue;
+        if (dataset) {
+            if (oi.type != H5O_TYPE_DATASET) {
+                h5div_set_error(msg, len, "output path exists and is not a dataset (%s:%s)", file,
+                                obj);
+                return H5DIV_EOUTPUT;
+            }
+            if (!overwrite) {
+                h5div_set_error(msg, len,
+                                "output dataset exists; use --overwrite to replace it (%s:%s)",
+                                file, obj);
+                return H5DIV_EOUTPUT;
+            }
+            return H5DIV_OK;
+        }
+        if (oi.type != H5O_TYPE_GROUP) {
+            h5div_set_error(msg, len,
+                            "output path is an existing dataset, not a result group; name "
+                            "another group (%s:%s)",
+                            file, obj);
+            return H5DIV_EOUTPUT;
+        }
+        if (!overwrite) {
+            h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s:%s)",
+                            file, obj);
+            return H5DIV_EOUTPUT;
+        }
+        /* --overwrite replaces one result group, never a group of other runs. */
+        H5G_info_t gi;
+        int result = H5Aexists_by_name(f, obj, "h5div_version", H5P_DEFAULT) > 0;
+        if (!result && (H5Gget_info_by_name(f, obj, &gi, H5P_DEFAULT) < 0 || gi.nlinks > 0)) {
+            h5div_set_error(msg, len,
+                            "--overwrite replaces only a result group, and this group is not one "
+                            "but holds other objects (%s:%s)",
+                            file, obj);
+            return H5DIV_EOUTPUT;
+        }
+    }
+    return H5DIV_OK;
 }
 
 int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
                               char *errmsg, size_t errlen)
 {
-    char dir[H5DIV_REF_MAX];
-    dir_of(path, dir, sizeof dir);
+    char target[PATHBUF], dir[PATHBUF];
+    if (resolve_target(path, target, sizeof target) != 0) {
+        h5div_set_error(errmsg, errlen, "cannot resolve the output path: %s (%s)", strerror(errno),
+                        path);
+        return H5DIV_EOUTPUT;
+    }
+    dir_of(target, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0) {
         h5div_set_error(errmsg, errlen, "cannot write %s in directory %s: %s (%s)",
                         dataset ? "output" : "results", dir, strerror(errno), path);
         return H5DIV_EOUTPUT;
     }
     struct stat sb;
-    if (stat(path, &sb) != 0)
+    if (stat(target, &sb) != 0)
         return H5DIV_OK; /* a new file */
-    if (!S_ISREG(sb.st_mode) || access(path, R_OK) != 0) {
+    if (!S_ISREG(sb.st_mode) || access(target, R_OK) != 0) {
         h5div_set_error(errmsg, errlen, "output exists and is not a readable file (%s)", path);
         return H5DIV_EOUTPUT;
     }
     h5div_h5_quiet q;
     h5div_h5_quiet_begin(&q);
     int st = H5DIV_OK;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = H5Fopen(target, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         h5div_set_error(errmsg, errlen, "output exists and is not an HDF5 file (%s)", path);
         st = H5DIV_EOUTPUT;
     } else {
-        int e = strcmp(obj, "/") == 0 ? 1 : h5div_h5_path_exists(f, obj);
-        H5O_info_t oi;
-        if (dataset && e > 0 && H5Oget_info_by_name(f, obj, &oi, H5P_DEFAULT) >= 0 &&
-            oi.type != H5O_TYPE_DATASET) {
-            h5div_set_error(errmsg, errlen, "output path exists and is not a dataset (%s:%s)",
-                            path, obj);
-            st = H5DIV_EOUTPUT;
-        } else if (e != 0 && !overwrite) {
-            h5div_set_error(errmsg, errlen, "%s exists; use --overwrite to replace it (%s:%s)",
-                            dataset ? "output dataset" : "result group", path, obj);
-            st = H5DIV_EOUTPUT;
-        }
+        st = h5div_check_target(f, path, obj, dataset, overwrite, errmsg, errlen);
         H5Fclose(f);
     }
     h5div_h5_quiet_end(&q);
@@ -72,26 +232,527 @@ int h5div_check_output(const char *path, const char *group, int overwrite, char 
     return h5div_check_output_object(path, group, 0, overwrite, errmsg, errlen);
 }
 
+/* -- files ----------------------------------------------------------------- */
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 static int copy_file(const char *from, int to_fd)
 {
-    int in = open(from, O_RDONLY);
+    int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return -1;
-    char buf[1 << 16];
+    static char buf[1 << 16];
     ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0) {
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(to_fd, buf + off, (size_t)(n - off));
-            if (w < 0) {
-                close(in);
-                return -1;
-            }
-            off += w;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || write_all(to_fd, buf, (size_t)n) != 0) {
+            int e = errno;
+            close(in);
+            errno = e;
+            return -1;
         }
     }
     close(in);
-    return n < 0 ? -1 : 0;
+    return 0;
 }
+
+/* An empty HDF5 file, made in memory and written with checked write(2)s:
+ * every later step opens an existing file, and no HDF5 close ever meets a
+ * failing disk on its own. */
+static int write_empty_hdf5(int fd)
+{
+    int rc = -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0) {
+        hid_t f = H5Fcreate("h5div-empty-image", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (f >= 0) {
+            /* the image holds what has been flushed */
+            ssize_t n = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+            char *buf = n > 0 ? malloc((size_t)n) : NULL;
+            if (buf && H5Fget_file_image(f, buf, (size_t)n) == n)
+                rc = write_all(fd, buf, (size_t)n);
+            free(buf);
+            H5Fclose(f);
+        }
+    }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (rc != 0 && errno == 0)
+        errno = EIO;
+    return rc;
+}
+
+/* Reserve `bytes` past the end of fd without changing its size, so that a
+ * full disk or quota is found here and not by HDF5 in the middle of a
+ * write. File systems that cannot reserve go on without. */
+static int reserve_space(int fd, uint64_t bytes)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    /* A file size limit (ulimit -f) is found here too: HDF5 would meet it
+     * in the middle of its writes. */
+    struct rlimit rl;
+    if (end >= 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)end + bytes > (uint64_t)rl.rlim_cur) {
+        errno = EFBIG;
+        return -1;
+    }
+    /* The fault tests turn the reservation off to reach the later stages. */
+    if (end < 0 || bytes == 0 || getenv("H5DIV_TEST_NO_RESERVE"))
+        return 0;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)bytes) == 0)
+        return 0;
+    return errno == ENOSPC || errno == EDQUOT || errno == EFBIG ? -1 : 0;
+}
+
+/* -- signals --------------------------------------------------------------- */
+
+/* The temporary file of this process, removed when SIGTERM, SIGINT or
+ * SIGHUP ends the run (exit status 128 + signal) once
+ * h5div_io_catch_signals has been called. */
+static char armed_tmp[PATHBUF];
+static volatile sig_atomic_t armed;
+static const int caught[3] = {SIGTERM, SIGINT, SIGHUP};
+/* A crash (inside a library) also removes the temporary file, then goes on
+ * as the crash it is. */
+static const int crashes[3] = {SIGSEGV, SIGBUS, SIGABRT};
+
+static void on_signal(int sig)
+{
+    if (armed)
+        unlink(armed_tmp);
+    _exit(128 + sig);
+}
+
+static void on_crash(int sig)
+{
+    if (armed)
+        unlink(armed_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void block_signals(sigset_t *old)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&s, caught[i]);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+void h5div_io_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) {
+        struct sigaction cur;
+        sa.sa_handler = on_signal;
+        if (sigaction(caught[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+            sigaction(caught[i], &sa, NULL);
+        sa.sa_handler = on_crash;
+        sigaction(crashes[i], &sa, NULL);
+    }
+}
+
+/* mkstemp(tmpl), with the name known to the handler before a signal can
+ * arrive. */
+static int temp_create(char *tmpl)
+{
+    sigset_t old;
+    block_signals(&old);
+    int fd = mkstemp(tmpl);
+    if (fd >= 0) {
+        snprintf(armed_tmp, sizeof armed_tmp, "%s", tmpl);
+        armed = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return fd;
+}
+
+/* The temporary file is gone (renamed or removed). */
+static void temp_forget(void)
+{
+    sigset_t old;
+    block_signals(&old);
+    armed = 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* -- the lock -------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Take an exclusive flock(2) on the side file "target.lock" so that writers
+ * of the same results file (array tasks, a summary job) take turns at the
+ * read-copy-rename; without it two writers copy the same old file and the
+ * second rename drops the first one's group. flock(1) takes the same lock.
+ * The lock file gets the group and mode of the results file, so that every
+ * member of a group sharing the results can take it (and it is opened read
+ * only when it cannot be written: flock needs no write access). A held
+ * lock is waited for lock_wait seconds, said once on lock_notice.
+ * Returns the lock's descriptor (closing it releases the lock, and so does
+ * a killed process), -2 when the file system cannot lock (the write goes
+ * on unlocked), or -1 with the error in msg. */
+static int lock_results(const char *target, char *msg, size_t len)
+{
+    char name[PATHBUF];
+    if ((size_t)snprintf(name, sizeof name, "%s.lock", target) >= sizeof name) {
+        h5div_set_error(msg, len, "results path is too long for its lock file (%s)", target);
+        return -1;
+    }
+    struct stat rs;
+    int have = stat(target, &rs) == 0 && S_ISREG(rs.st_mode);
+    int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0 && have) {
+        if (fchown(fd, (uid_t)-1, rs.st_gid) != 0) {
+            /* not a member of the group: the mode still applies */
+        }
+        fchmod(fd, rs.st_mode & 0666);
+    }
+    if (fd < 0 && errno == EEXIST) {
+        fd = open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == EACCES)
+            fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    struct stat ls;
+    if (fd < 0 || fstat(fd, &ls) != 0 || !S_ISREG(ls.st_mode)) {
+        if (fd < 0 && errno == ELOOP)
+            h5div_set_error(msg, len,
+                            "the lock file is a symbolic link; remove it to write here (%s)", name);
+        else if (fd < 0)
+            h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
+        else
+            h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    double t0 = now_seconds();
+    int told = 0;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EWOULDBLOCK) {
+            close(fd);
+            if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL)
+                return -2;
+            h5div_set_error(msg, len, "cannot lock the results file: %s (%s)", strerror(e), name);
+            return -1;
+        }
+        double waited = now_seconds() - t0;
+        if (lock_wait >= 0 && waited >= lock_wait) {
+            close(fd);
+            h5div_set_error(msg, len,
+                            "another run still holds the lock of the output file after %g s; "
+                            "try again later or raise --lock-timeout (%s)",
+                            lock_wait, name);
+            return -1;
+        }
+        if (!told && lock_notice) {
+            if (lock_wait >= 0)
+                fprintf(lock_notice,
+                        "h5div: waiting for the lock of %s held by another run (giving up after "
+                        "%g s, --lock-timeout)\n",
+                        name, lock_wait);
+            else
+                fprintf(lock_notice, "h5div: waiting for the lock of %s held by another run\n",
+                        name);
+            fflush(lock_notice);
+            told = 1;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* -- the temporary copy ------------------------------------------------------ */
+
+/* ".NAME.h5div-" of a target's base name (cut to 200 bytes): its temporary
+ * files are this plus six random characters. */
+static void temp_prefix(const char *target, char *prefix, size_t len)
+{
+    char tmp[PATHBUF];
+    snprintf(tmp, sizeof tmp, "%s", target);
+    snprintf(prefix, len, ".%.200s.h5div-", basename(tmp));
+}
+
+/* With the lock held no other run writes this target: any temporary file of
+ * it is left by a run that died (SIGKILL, a node failure). */
+static void remove_stale(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t pl = strlen(prefix);
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, pl) != 0 || strlen(e->d_name) != pl + 6)
+            continue;
+        char p[PATHBUF];
+        struct stat sb;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p &&
+            lstat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+            unlink(p);
+    }
+    closedir(d);
+}
+
+/* The space besides the copy that the new objects need, at least. */
+static uint64_t reserve_for(uint64_t data_bytes)
+{
+    return data_bytes + data_bytes / 16 + ((uint64_t)256 << 10);
+}
+
+/* Rank 0: the lock, the removal of stale copies, and a temporary copy of
+ * the output file (or a new empty HDF5 file) with room for data_bytes more. */
+static void make_temp(const char *out_file, uint64_t data_bytes, h5div_temp_out *t)
+{
+    if (resolve_target(out_file, t->target, sizeof t->target) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot resolve the output path: %s (%s)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    char dir[PATHBUF], prefix[256];
+    dir_of(t->target, dir, sizeof dir);
+    t->lock = lock_results(t->target, t->msg, sizeof t->msg);
+    if (t->lock == -1) {
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    temp_prefix(t->target, prefix, sizeof prefix);
+    if (t->lock >= 0)
+        remove_stale(dir, prefix);
+    if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/%sXXXXXX", dir, prefix) >= sizeof t->tmp) {
+        h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    int fd = temp_create(t->tmp);
+    if (fd < 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)", dir,
+                        strerror(errno), out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    struct stat sb;
+    t->existing = stat(t->target, &sb) == 0;
+    errno = 0;
+    if ((t->existing ? copy_file(t->target, fd) : write_empty_hdf5(fd)) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot %s: %s (%s)",
+                        t->existing ? "copy the existing output file" : "create the output file",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg,
+                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
+                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+    /* Keep the permissions and group of the file being replaced. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
+    if (t->existing && fchown(fd, (uid_t)-1, sb.st_gid) != 0) {
+        /* not a member of that group */
+    }
+    if (close(fd) != 0 && t->status == H5DIV_OK) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot write the output file: %s (%s)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+}
+
+int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
+                    hid_t *f, char *msg, size_t len)
+{
+    int rank;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    memset(t, 0, sizeof *t);
+    t->lock = -2;
+    *f = H5I_INVALID_HID;
+    if (rank == 0) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        make_temp(out_file, data_bytes, t);
+        strftime(t->created, sizeof t->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    /* Everything but rank 0's lock descriptor is shared. */
+    int lock = t->lock;
+    H5DIV_MPI_CHECK(MPI_Bcast(t, (int)sizeof *t, MPI_BYTE, 0, comm));
+    t->lock = rank == 0 ? lock : -2;
+    int st = t->status;
+    if (st != H5DIV_OK) {
+        h5div_set_error(msg, len, "%s", t->msg);
+    } else {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
+            *f = H5Fopen(t->tmp, H5F_ACC_RDWR, fapl);
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        if (*f < 0) {
+            h5div_set_error(msg, len, "cannot open the output file for writing (%s)", out_file);
+            st = H5DIV_EOUTPUT;
+        }
+    }
+    st = h5div_par_agree(comm, st, msg, len);
+    if (st != H5DIV_OK)
+        st = h5div_temp_close(comm, out_file, t, *f, st, msg, len);
+    return st;
+}
+
+/* Rank 0: the finished copy reaches the disk (without the space reserved
+ * past its end) before the name points at it. */
+static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    int st = H5DIV_OK;
+    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0)
+        st = H5DIV_EOUTPUT;
+    if (fd >= 0 && close(fd) != 0)
+        st = H5DIV_EOUTPUT;
+    if (st == H5DIV_OK && rename(t->tmp, t->target) != 0)
+        st = H5DIV_EOUTPUT;
+    if (st != H5DIV_OK)
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return st;
+}
+
+/* Why a write failed, for the message. */
+static const char *write_failure(const char *dir)
+{
+    struct statvfs vf;
+    if (statvfs(dir, &vf) == 0 && (uint64_t)vf.f_bavail * vf.f_frsize < ((uint64_t)1 << 20))
+        return "no space left on the device";
+    return "an I/O error or a quota";
+}
+
+/* Collective, the last resort when the temporary file cannot be written at
+ * all (an I/O error): the rest of HDF5's writes go to a scratch file that
+ * is deleted when closed, by pointing the MPI-IO handle of f's driver at
+ * it, so that H5Fclose completes instead of failing (which would leave
+ * HDF5 a dangling file ID that crashes at MPI_Finalize). 0 when f can now
+ * be closed. */
+static int discard_writes(MPI_Comm comm, int rank, hid_t f)
+{
+    MPI_File *fh = NULL;
+    hid_t fapl = H5Fget_access_plist(f);
+    int bad = fapl < 0 || H5Fget_vfd_handle(f, fapl, (void **)&fh) < 0 || !fh;
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    char name[PATHBUF] = "";
+    if (rank == 0) {
+        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+        snprintf(name, sizeof name, "%s/h5div-discard-XXXXXX", dir ? dir : "/tmp");
+        int fd = mkstemp(name);
+        bad |= fd < 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS || bad ||
+        MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) {
+        if (rank == 0 && name[0])
+            unlink(name);
+        return -1;
+    }
+    MPI_File_close(fh); /* its errors are the ones already reported */
+    bad = MPI_File_open(comm, name, MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, fh) !=
+          MPI_SUCCESS;
+    if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        bad = 1;
+    if (rank == 0 && bad)
+        unlink(name);
+    return bad ? -1 : 0;
+}
+
+/* Collective: flush f on every rank and agree. A failed flush (a full
+ * disk, an I/O error) leaves dirty metadata that H5Fclose would fail to
+ * write, and HDF5 1.10 then keeps a dangling file ID that crashes at
+ * MPI_Finalize; so the rest goes to a scratch file (discard_writes) and
+ * the file, now flushed, is closed. */
+static int close_file(MPI_Comm comm, int rank, hid_t f, int *closed)
+{
+    *closed = 0;
+    if (f < 0)
+        return H5DIV_OK;
+    int st = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? H5DIV_EOUTPUT : H5DIV_OK;
+    st = h5div_par_agree(comm, st, NULL, 0);
+    if (st != H5DIV_OK) {
+        if (discard_writes(comm, rank, f) != 0)
+            return st; /* left open: closing it would fail the same way */
+        /* This flush empties the cache into the scratch file (its status is
+         * that of the entries it could not write before). */
+        H5Fflush(f, H5F_SCOPE_GLOBAL);
+    }
+    int cst = H5Fclose(f) < 0 ? H5DIV_EOUTPUT : H5DIV_OK;
+    *closed = 1;
+    cst = h5div_par_agree(comm, cst, NULL, 0);
+    return st != H5DIV_OK ? st : cst;
+}
+
+int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
+                     char *msg, size_t len)
+{
+    int rank = 0, closed;
+    MPI_Comm_rank(comm, &rank);
+    int st = status;
+    int cst = close_file(comm, rank, f, &closed);
+    if (cst != H5DIV_OK && st == H5DIV_OK) {
+        char dir[PATHBUF];
+        dir_of(t->target, dir, sizeof dir);
+        h5div_set_error(msg, len, "cannot write the output file: %s (%s)", write_failure(dir),
+                        out_file);
+        st = cst;
+    }
+    st = h5div_par_agree(comm, st, msg, len);
+    if (rank == 0 && st == H5DIV_OK)
+        st = finish_temp(out_file, t, msg, len);
+    st = h5div_par_agree(comm, st, msg, len);
+    if (rank == 0 && st != H5DIV_OK && t->tmp[0])
+        unlink(t->tmp);
+    if (rank == 0 && t->tmp[0])
+        temp_forget();
+    if (rank == 0 && t->lock >= 0)
+        close(t->lock); /* after the rename: the next writer copies our file */
+    t->lock = -2;
+    t->tmp[0] = '\0';
+    return st;
+}
+
+/* -- result groups of one rank ------------------------------------------------ */
 
 static herr_t put_string_attr(hid_t loc, const char *name, const char *value)
 {
@@ -132,7 +793,8 @@ static herr_t put_measure(hid_t g, const char *name, double v, const char *units
         rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
         if (rc >= 0)
             rc = put_string_attr(d, "units", units);
-        H5Dclose(d);
+        if (H5Dclose(d) < 0)
+            rc = -1;
     }
     H5Sclose(space);
     return rc;
@@ -143,34 +805,31 @@ static const char *base_name(h5div_base b)
     return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
 }
 
-/* Fill an open file with the result group of gs. */
-static int fill_group(hid_t f, const char *group, int overwrite, const h5div_group_spec *gs,
-                      char *errmsg, size_t errlen)
+int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                         char *msg, size_t len)
 {
-    if (h5div_h5_path_exists(f, group) > 0) {
-        if (!overwrite) {
-            h5div_set_error(errmsg, errlen,
-                            "result group exists; use --overwrite to replace it (%s)", group);
-            return H5DIV_EOUTPUT;
-        }
-        if (H5Ldelete(f, group, H5P_DEFAULT) < 0) {
-            h5div_set_error(errmsg, errlen, "cannot replace the result group (%s)", group);
-            return H5DIV_EOUTPUT;
-        }
+    H5DIV_CHECK(h5div_check_target(f, file, obj, dataset, overwrite, msg, len));
+    if (h5div_h5_path_exists(f, obj) > 0 && H5Ldelete(f, obj, H5P_DEFAULT) < 0) {
+        h5div_set_error(msg, len, "cannot replace the existing %s (%s:%s)",
+                        dataset ? "dataset" : "result group", file, obj);
+        return H5DIV_EOUTPUT;
     }
+    return H5DIV_OK;
+}
+
+/* Fill an open file with the result group of gs. */
+static int fill_group(hid_t f, const char *path, const char *group, int overwrite,
+                      const h5div_group_spec *gs, const char *created, char *errmsg, size_t errlen)
+{
+    H5DIV_CHECK(h5div_replace_target(f, path, group, 0, overwrite, errmsg, errlen));
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(lcpl);
     if (g < 0) {
-        h5div_set_error(errmsg, errlen, "cannot create the result group (%s)", group);
+        h5div_set_error(errmsg, errlen, "cannot create the result group (%s:%s)", path, group);
         return H5DIV_EOUTPUT;
     }
-    char created[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     const h5div_result_info *info = gs->info;
     int64_t ranks = info->ranks;
     herr_t rc = 0;
@@ -191,119 +850,32 @@ static int fill_group(hid_t f, const char *group, int overwrite, const h5div_gro
     }
     for (int m = 0; m < gs->n; m++)
         rc |= put_measure(g, gs->names[m], gs->values[m], gs->units[m]);
-    H5Gclose(g);
+    if (H5Gclose(g) < 0)
+        rc = -1;
     if (rc < 0) {
-        h5div_set_error(errmsg, errlen, "cannot write the result datasets (%s)", group);
+        h5div_set_error(errmsg, errlen, "cannot write the result datasets (%s:%s)", path, group);
         return H5DIV_EOUTPUT;
     }
     return H5DIV_OK;
 }
 
-/* Take an exclusive flock(2) on the side file "path.lock" so that writers of
- * the same results file (array tasks, a summary job) take turns at the
- * read-copy-rename; without it two writers copy the same old file and the
- * second rename drops the first one's group. flock(1) takes the same lock.
- * Returns the lock's descriptor (closing it releases the lock, and so does a
- * killed process), -2 when the file system cannot lock (the write goes on
- * unlocked, as it did before), or -1 with errno set. Blocks until granted. */
-static int lock_results(const char *path)
-{
-    char name[H5DIV_REF_MAX + 8];
-    snprintf(name, sizeof name, "%s.lock", path);
-    int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return -1;
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno == EINTR)
-            continue;
-        int e = errno;
-        close(fd);
-        if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL)
-            return -2;
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 int h5div_write_result_group(const char *path, const char *group, int overwrite,
                              const h5div_group_spec *gs, char *errmsg, size_t errlen)
 {
-    char dir[H5DIV_REF_MAX], tmp[H5DIV_REF_MAX + 64], msg[1024] = "";
-    dir_of(path, dir, sizeof dir);
-    int lock = lock_results(path);
-    if (lock == -1) {
-        h5div_set_error(errmsg, errlen, "cannot lock the results file: %s (%s.lock)",
-                        strerror(errno), path);
-        return H5DIV_EOUTPUT;
-    }
-    snprintf(tmp, sizeof tmp, "%s/.h5div-result-XXXXXX", dir);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        h5div_set_error(errmsg, errlen, "cannot create a temporary file in %s: %s (%s)", dir,
-                        strerror(errno), path);
-        if (lock >= 0)
-            close(lock);
-        return H5DIV_EOUTPUT;
-    }
-    int st = H5DIV_OK;
-    struct stat sb;
-    int existing = stat(path, &sb) == 0;
-    if (existing && copy_file(path, fd) != 0) {
-        h5div_set_error(msg, sizeof msg, "cannot copy the existing results: %s (%s)",
-                        strerror(errno), path);
-        st = H5DIV_EOUTPUT;
-    }
-    /* Keep the permissions of the file being replaced. */
-    if (st == H5DIV_OK) {
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(fd, existing ? (sb.st_mode & 07777) : (0666 & ~mask));
-    }
-    close(fd);
+    char msg[1024] = "";
     h5div_h5_quiet q;
     h5div_h5_quiet_begin(&q);
-    hid_t f = H5I_INVALID_HID;
+    h5div_temp_out t;
+    hid_t f;
+    uint64_t bytes = (uint64_t)gs->n * 4096;
+    int st = h5div_temp_open(MPI_COMM_SELF, path, bytes, &t, &f, msg, sizeof msg);
     if (st == H5DIV_OK) {
-        f = existing ? H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)
-                     : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        if (f < 0) {
-            h5div_set_error(msg, sizeof msg, "cannot open the results file for writing (%s)",
-                            path);
-            st = H5DIV_EOUTPUT;
-        }
-    }
-    if (st == H5DIV_OK)
-        st = fill_group(f, group, overwrite, gs, msg, sizeof msg);
-    if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
-        h5div_set_error(msg, sizeof msg, "cannot close the results file (%s)", path);
-        st = H5DIV_EOUTPUT;
+        st = fill_group(f, path, group, overwrite, gs, t.created, msg, sizeof msg);
+        st = h5div_temp_close(MPI_COMM_SELF, path, &t, f, st, msg, sizeof msg);
     }
     h5div_h5_quiet_end(&q);
-    if (st == H5DIV_OK) {
-        /* Data reaches the disk before the name points at it. */
-        int tfd = open(tmp, O_RDONLY);
-        if (tfd < 0 || fsync(tfd) != 0)
-            st = H5DIV_EOUTPUT;
-        if (tfd >= 0)
-            close(tfd);
-        if (st == H5DIV_OK && rename(tmp, path) != 0)
-            st = H5DIV_EOUTPUT;
-        if (st != H5DIV_OK)
-            h5div_set_error(msg, sizeof msg, "cannot move the results into place: %s (%s)",
-                            strerror(errno), path);
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    if (st != H5DIV_OK) {
-        unlink(tmp);
+    if (st != H5DIV_OK)
         h5div_set_error(errmsg, errlen, "%s", msg);
-    }
-    if (lock >= 0)
-        close(lock); /* after the rename: the next writer copies our file */
     return st;
 }
 
@@ -324,11 +896,8 @@ int h5div_write_compare_result(const char *path, const char *group, int overwrit
     return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
 }
 
-/* Shared with the result writers of the other commands (results_entropy.c,
+/* Shared with the result writers of the other commands (results_batch.c,
  * surprisal_file.c), which follow the same temporary-file discipline. */
-void h5div_results_dir_of(const char *path, char *dir, size_t len) { dir_of(path, dir, len); }
-int h5div_results_copy_file(const char *from, int to_fd) { return copy_file(from, to_fd); }
-int h5div_results_lock(const char *path) { return lock_results(path); }
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value)
 {
     return put_string_attr(loc, name, value);
@@ -336,124 +905,4 @@ herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value)
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value)
 {
     return put_scalar_attr(loc, name, type, value);
-}
-
-/* Rank 0: a locked temporary copy of the output file in its directory. */
-static void make_temp(const char *out_file, h5div_temp_out *t)
-{
-    char dir[H5DIV_REF_MAX];
-    dir_of(out_file, dir, sizeof dir);
-    t->lock = lock_results(out_file);
-    if (t->lock == -1) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot lock the output file: %s (%s.lock)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
-    snprintf(t->tmp, sizeof t->tmp, "%s/.h5div-output-XXXXXX", dir);
-    int fd = mkstemp(t->tmp);
-    if (fd < 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
-                        dir, strerror(errno), out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
-    struct stat sb;
-    t->existing = stat(out_file, &sb) == 0;
-    if (t->existing && copy_file(out_file, fd) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot copy the existing output file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
-    close(fd);
-}
-
-int h5div_temp_open(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t *f, char *msg,
-                    size_t len)
-{
-    int rank;
-    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    memset(t, 0, sizeof *t);
-    t->lock = -2;
-    *f = H5I_INVALID_HID;
-    if (rank == 0) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        make_temp(out_file, t);
-        strftime(t->created, sizeof t->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    }
-    /* Everything but rank 0's lock descriptor is shared. */
-    int lock = t->lock;
-    H5DIV_MPI_CHECK(MPI_Bcast(t, (int)sizeof *t, MPI_BYTE, 0, comm));
-    t->lock = rank == 0 ? lock : -2;
-    int st = t->status;
-    if (st != H5DIV_OK) {
-        h5div_set_error(msg, len, "%s", t->msg);
-    } else {
-        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-        if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
-            *f = t->existing ? H5Fopen(t->tmp, H5F_ACC_RDWR, fapl)
-                             : H5Fcreate(t->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        if (fapl >= 0)
-            H5Pclose(fapl);
-        if (*f < 0) {
-            h5div_set_error(msg, len, "cannot open the output file for writing (%s)", out_file);
-            st = H5DIV_EOUTPUT;
-        }
-    }
-    st = h5div_par_agree(comm, st, msg, len);
-    if (st != H5DIV_OK)
-        st = h5div_temp_close(comm, out_file, t, *f, st, msg, len);
-    return st;
-}
-
-static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
-{
-    char dir[H5DIV_REF_MAX];
-    dir_of(out_file, dir, sizeof dir);
-    int st = H5DIV_OK;
-    int fd = open(t->tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (fd >= 0)
-        close(fd);
-    if (st == H5DIV_OK && rename(t->tmp, out_file) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st != H5DIV_OK)
-        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                        out_file);
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return st;
-}
-
-int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
-                     char *msg, size_t len)
-{
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
-    int st = status;
-    if (f >= 0 && H5Fclose(f) < 0 && st == H5DIV_OK) {
-        h5div_set_error(msg, len, "cannot close the output file (%s)", out_file);
-        st = H5DIV_EOUTPUT;
-    }
-    st = h5div_par_agree(comm, st, msg, len);
-    if (rank == 0 && st == H5DIV_OK)
-        st = finish_temp(out_file, t, msg, len);
-    st = h5div_par_agree(comm, st, msg, len);
-    if (rank == 0 && st != H5DIV_OK && t->tmp[0])
-        unlink(t->tmp);
-    if (rank == 0 && t->lock >= 0)
-        close(t->lock);
-    t->lock = -2;
-    t->tmp[0] = '\0';
-    return st;
 }

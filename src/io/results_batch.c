@@ -35,8 +35,19 @@ typedef struct batch_out {
     const h5div_batch_inputs *in;
 } batch_out;
 
-/* Write column i of every candidate: this rank's rows, collectively. */
-static herr_t write_column(hid_t g, const batch_out *o, int i)
+/* Collective: one flag over comm, set when any rank set it. */
+static int any_failed(MPI_Comm comm, int failed)
+{
+    if (MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return 1;
+    return failed;
+}
+
+/* Collective: write column i of every candidate, this rank's rows. The
+ * dataset exists on every rank or on none before anything is written, and
+ * a rank whose own selection failed still takes part in the write (with
+ * nothing selected): the others wait for it inside H5Dwrite. */
+static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i)
 {
     const h5div_compare_batch *b = o->b;
     const int k = b->candidates;
@@ -48,20 +59,27 @@ static herr_t write_column(hid_t g, const batch_out *o, int i)
         dims[nd++] = (hsize_t)b->rows;
     const h5div_column *col = &b->columns[i];
     hid_t fspace = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(g, col->name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, H5P_DEFAULT,
-                         H5P_DEFAULT);
-    herr_t rc = fspace >= 0 && d >= 0 ? 0 : -1;
-    if (rc >= 0)
-        rc = h5div_put_string_attr(d, "units", col->units);
-    if (rc >= 0 && col->order >= 0)
-        rc = h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A);
+    hid_t d = fspace >= 0 ? H5Dcreate2(g, col->name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT,
+                                       H5P_DEFAULT, H5P_DEFAULT)
+                          : H5I_INVALID_HID;
+    if (any_failed(comm, d < 0)) {
+        if (d >= 0)
+            H5Dclose(d);
+        if (fspace >= 0)
+            H5Sclose(fspace);
+        return -1;
+    }
+    int failed = h5div_put_string_attr(d, "units", col->units) < 0;
+    if (col->order >= 0)
+        failed |= h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A) < 0;
     /* Memory: values[c][i][0..row_count) for c < k, a strided selection. */
     hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1);
     hid_t mspace = H5Screate_simple(1, &total, NULL);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (rc >= 0 && (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0))
-        rc = -1;
-    if (rc >= 0 && nrow) {
+    if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        failed = 1;
+    herr_t rc = 0;
+    if (!failed && nrow) {
         hsize_t mstart = (hsize_t)i * nrow, mstride = (hsize_t)b->ncolumns * nrow;
         hsize_t mcount = (hsize_t)k, mblock = nrow;
         rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
@@ -73,41 +91,42 @@ static herr_t write_column(hid_t g, const batch_out *o, int i)
                 start[0] = b->row_begin, count[0] = nrow;
             rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
         }
-    } else if (rc >= 0) {
-        rc = H5Sselect_none(mspace) < 0 || H5Sselect_none(fspace) < 0 ? -1 : 0;
     }
-    if (rc >= 0)
-        rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, b->values);
+    if (failed || !nrow || rc < 0) {
+        failed |= rc < 0;
+        if (mspace >= 0)
+            H5Sselect_none(mspace);
+        H5Sselect_none(fspace);
+    }
+    if (mspace < 0 || dxpl < 0 ||
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, b->values) < 0)
+        failed = 1;
     if (dxpl >= 0)
         H5Pclose(dxpl);
     if (mspace >= 0)
         H5Sclose(mspace);
-    if (d >= 0 && H5Dclose(d) < 0)
-        rc = -1;
-    if (fspace >= 0)
-        H5Sclose(fspace);
-    return rc;
+    if (H5Dclose(d) < 0)
+        failed = 1;
+    H5Sclose(fspace);
+    return failed ? -1 : 0;
 }
 
+/* Every call below is collective (metadata and data of a parallel file):
+ * every rank makes each one whatever its own earlier calls returned, and
+ * the ranks agree before a step that depends on the one before. */
 static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
                             char *msg, size_t len)
 {
-    int e = h5div_h5_path_exists(f, o->group);
-    if (e > 0 && !o->overwrite) {
-        h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s)",
-                        o->group);
-        return H5DIV_EOUTPUT;
-    }
-    if (e > 0 && H5Ldelete(f, o->group, H5P_DEFAULT) < 0) {
-        h5div_set_error(msg, len, "cannot replace the result group (%s)", o->group);
-        return H5DIV_EOUTPUT;
-    }
+    int st = h5div_replace_target(f, o->path, o->group, 0, o->overwrite, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = H5Gcreate2(f, o->group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(lcpl);
-    if (g < 0) {
-        h5div_set_error(msg, len, "cannot create the result group (%s)", o->group);
+    if (any_failed(comm, g < 0)) {
+        if (g >= 0)
+            H5Gclose(g);
+        h5div_set_error(msg, len, "cannot create the result group (%s:%s)", o->path, o->group);
         return H5DIV_EOUTPUT;
     }
     int size;
@@ -138,12 +157,14 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     if (!strcmp(o->b->command, "compare") &&
         (opt->measures & H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1)))
         rc |= h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width);
-    for (int i = 0; i < o->b->ncolumns && rc >= 0; i++)
-        rc |= write_column(g, o, i);
+    /* A column's write may fail on one rank only (its own part of the data). */
+    int failed = any_failed(comm, rc < 0);
+    for (int i = 0; i < o->b->ncolumns && !failed; i++)
+        failed = any_failed(comm, write_column(comm, g, o, i) < 0);
     if (H5Gclose(g) < 0)
-        rc = -1;
-    if (rc < 0) {
-        h5div_set_error(msg, len, "cannot write the result datasets (%s)", o->group);
+        failed = 1;
+    if (any_failed(comm, failed)) {
+        h5div_set_error(msg, len, "cannot write the result datasets (%s:%s)", o->path, o->group);
         return H5DIV_EOUTPUT;
     }
     return H5DIV_OK;
@@ -156,14 +177,17 @@ static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     H5DIV_MPI_CHECK(MPI_Bcast(&o->elapsed, 1, MPI_DOUBLE, 0, comm));
     h5div_temp_out t;
     hid_t f;
-    H5DIV_CHECK(h5div_temp_open(comm, o->path, &t, &f, msg, len));
+    const h5div_batch *b = o->b;
+    uint64_t bytes = (uint64_t)b->candidates * (b->two_d ? b->rows : 1) * sizeof(double);
+    bytes = (bytes + 4096) * (uint64_t)b->ncolumns;
+    H5DIV_CHECK(h5div_temp_open(comm, o->path, bytes, &t, &f, msg, len));
     int st = fill_batch_group(comm, f, o, t.created, msg, len);
     return h5div_temp_close(comm, o->path, &t, f, st, msg, len);
 }
 
 int h5div_write_batch(MPI_Comm comm, const char *path, const char *group, int overwrite,
-                      const h5div_options *opt, const h5div_batch *b,
-                      const h5div_batch_inputs *in, char *errmsg, size_t errlen)
+                      const h5div_options *opt, const h5div_batch *b, const h5div_batch_inputs *in,
+                      char *errmsg, size_t errlen)
 {
     batch_out o = {path, group, overwrite, in->elapsed_seconds, opt, b, in};
     return h5div_io_collective(comm, batch_write_body, &o, errmsg, errlen);

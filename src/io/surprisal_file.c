@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/entropy.h"
 #include "io/io.h"
@@ -22,7 +23,7 @@
  * number of ranks. */
 typedef struct surprisal_job {
     const char *p_ref, *out_file, *out_path, *command;
-    int overwrite;
+    int overwrite, same_file; /* same_file: the output file is P's file (--in-place) */
     const h5div_options *opt;
     uint64_t *bins;
     h5div_grid g;
@@ -73,10 +74,17 @@ static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *
     if (rc >= 0)
         rc = n ? select_bins(j, first, n)
                : (H5Sselect_none(j->space) < 0 ? -1 : H5Sselect_none(mspace));
-    if (rc >= 0)
-        rc = H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    if (rc >= 0)
-        rc = H5Dwrite(j->dset, H5T_NATIVE_DOUBLE, mspace, j->space, dxpl, v);
+    if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        rc = -1;
+    /* The write is collective: a rank whose own selection failed still
+     * takes part, with nothing selected, and reports the failure after. */
+    if (rc < 0 && mspace >= 0) {
+        H5Sselect_none(j->space);
+        H5Sselect_none(mspace);
+    }
+    if (mspace >= 0 && dxpl >= 0 &&
+        H5Dwrite(j->dset, H5T_NATIVE_DOUBLE, mspace, j->space, dxpl, v) < 0)
+        rc = -1;
     if (dxpl >= 0)
         H5Pclose(dxpl);
     if (mspace >= 0)
@@ -174,17 +182,26 @@ static int settle_totals(MPI_Comm comm, surprisal_job *j, char *msg, size_t len)
 static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created, char *msg,
                          size_t len)
 {
-    int e = h5div_h5_path_exists(f, j->out_path);
-    if (e > 0 && !j->overwrite) {
-        h5div_set_error(msg, len, "output dataset exists; use --overwrite to replace it (%s:%s)",
-                        j->out_file, j->out_path);
-        return H5DIV_EOUTPUT;
+    int st = H5DIV_OK;
+    /* The input dataset is never replaced, even with --in-place (a copy of
+     * the input file keeps the object addresses, also of hard links). */
+    if (st == H5DIV_OK && j->same_file) {
+        char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
+        H5O_info_t oi, pi;
+        if (h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) == H5DIV_OK &&
+            h5div_h5_path_exists(f, j->out_path) > 0 &&
+            H5Oget_info_by_name(f, j->out_path, &oi, H5P_DEFAULT) >= 0 &&
+            H5Oget_info_by_name(f, ppath, &pi, H5P_DEFAULT) >= 0 && oi.addr == pi.addr) {
+            h5div_set_error(msg, len,
+                            "output dataset is the input dataset; surprisal never replaces its "
+                            "input (%s:%s)",
+                            j->out_file, j->out_path);
+            st = H5DIV_EOUTPUT;
+        }
     }
-    if (e > 0 && H5Ldelete(f, j->out_path, H5P_DEFAULT) < 0) {
-        h5div_set_error(msg, len, "cannot replace the output dataset (%s:%s)", j->out_file,
-                        j->out_path);
-        return H5DIV_EOUTPUT;
-    }
+    if (st == H5DIV_OK)
+        st = h5div_replace_target(f, j->out_file, j->out_path, 1, j->overwrite, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     /* P's shape; chunks of about OUT_CHUNK_BINS values, whole rows of a
      * 2-D output when they fit. */
     const int rank = j->two_d ? 2 : 1;
@@ -202,7 +219,13 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *c
         H5Pclose(dcpl);
     if (lcpl >= 0)
         H5Pclose(lcpl);
-    if (j->dset < 0) {
+    /* H5Dcreate2 is collective: the dataset exists on every rank or on none. */
+    int bad = j->dset < 0;
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm));
+    if (bad) {
+        if (j->dset >= 0)
+            H5Dclose(j->dset);
+        j->dset = H5I_INVALID_HID;
         h5div_set_error(msg, len, "cannot create the output dataset (%s:%s)", j->out_file,
                         j->out_path);
         return H5DIV_EOUTPUT;
@@ -274,7 +297,15 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     h5div_temp_out t;
     hid_t f = H5I_INVALID_HID;
     if (st == H5DIV_OK) {
-        st = h5div_temp_open(comm, j->out_file, &t, &f, msg, len);
+        /* The values, and a chunk index entry per chunk of 1 MiB. */
+        uint64_t bytes = d.bins * sizeof(double) + (d.bins / OUT_CHUNK_BINS + 1) * 64;
+        struct stat ps, os;
+        char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
+        j->same_file = h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) ==
+                           H5DIV_OK &&
+                       stat(pfile, &ps) == 0 && stat(j->out_file, &os) == 0 &&
+                       ps.st_dev == os.st_dev && ps.st_ino == os.st_ino;
+        st = h5div_temp_open(comm, j->out_file, bytes, &t, &f, msg, len);
         j->dset = j->space = H5I_INVALID_HID;
         if (st == H5DIV_OK) {
             st = create_output(comm, j, f, t.created, msg, len);

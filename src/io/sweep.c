@@ -63,6 +63,30 @@ int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *m
     return h5div_slot_comms_init(comm, first, last, &r->sc);
 }
 
+int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_rows *r,
+                            uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
+                            const char *ref, char *msg, size_t len)
+{
+    if (sw->grid.rows <= 1)
+        return H5DIV_OK;
+    unsigned __int128 need = (unsigned __int128)(r->hi - r->lo) * per_row +
+                             (unsigned __int128)(r->own1 - r->own0) * per_owned_row;
+    uint64_t mine = need > UINT64_MAX ? UINT64_MAX : (uint64_t)need, most = 0;
+    uint64_t rows = r->hi - r->lo, most_rows = 0;
+    H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &most, 1, MPI_UINT64_T, MPI_MAX, comm));
+    H5DIV_MPI_CHECK(MPI_Allreduce(&rows, &most_rows, 1, MPI_UINT64_T, MPI_MAX, comm));
+    if (most <= opt->memory_per_rank / 2)
+        return H5DIV_OK;
+    /* Every rank computed the same maxima: the same verdict everywhere. */
+    h5div_set_error(msg, len,
+                    "the per-row state of %llu rows needs %.1f MiB on a rank, more than half of "
+                    "--memory-per-rank (%.1f MiB); raise it to %.0f MiB or use more ranks (%s)",
+                    (unsigned long long)most_rows, (double)most / 1048576.0,
+                    (double)opt->memory_per_rank / 1048576.0,
+                    2.0 * (double)most / 1048576.0 + 1.0, ref);
+    return H5DIV_EINPUT;
+}
+
 int h5div_rows_shared(const h5div_rows *r, uint64_t row)
 {
     int lo = 0, hi = r->nshared;
@@ -103,16 +127,19 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     h5div_grid_split(&sw->grid, size, rank, &sw->blk0, &sw->blk1);
     sw->offset = h5div_grid_bin(&sw->grid, sw->blk0);
     sw->count = h5div_grid_bin(&sw->grid, sw->blk1) - sw->offset;
+    /* For 2-D input half of the bound is left to the per-row state (see
+     * h5div_rows_memory_check). */
+    const uint64_t budget = sw->grid.rows > 1 ? opt->memory_per_rank / 2 : opt->memory_per_rank;
     /* 8 bytes a bin once converted to double; scratch buffers are piece-sized. */
     size_t piece_bytes = opt->piece_bytes < PIECE_BYTES_MAX ? opt->piece_bytes : PIECE_BYTES_MAX;
     uint64_t piece = piece_bytes / sizeof(double);
     uint64_t first = sw->count < piece ? sw->count : piece;
     sw->cached = (sw->count * (uint64_t)nd + first * (uint64_t)scratch) * sizeof(double) <=
-                 opt->memory_per_rank;
+                 budget;
     /* Cached ranks read nothing in later passes, so either every rank keeps
      * its shard or none does: the collective reads must match. */
     H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &sw->cached, 1, MPI_INT, MPI_MIN, comm));
-    uint64_t bound = opt->memory_per_rank / ((uint64_t)(nd + scratch) * sizeof(double));
+    uint64_t bound = budget / ((uint64_t)(nd + scratch) * sizeof(double));
     if (!sw->cached && piece > bound)
         piece = bound;
     /* A piece is whole blocks: of 256 bins, or a short row's bins. */
@@ -204,6 +231,10 @@ void h5div_sweep_free(h5div_sweep *sw)
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen)
 {
+    /* Open MPI's lockedfile component (shared file pointers, which h5div
+     * never uses) creates and deletes "<file>.locktest.<rank>" beside
+     * every file opened; a user's file of that name would be lost. */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
     MPI_Comm c;
     if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
         h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");

@@ -13,8 +13,11 @@ void h5div_set_error(char *buf, size_t len, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
+    int n = vsnprintf(buf, len, fmt, ap);
     va_end(ap);
+    /* A message cut to fit still ends its "(where)" part. */
+    if (n >= 0 && (size_t)n >= len && len >= 5)
+        snprintf(buf + len - 5, 5, "...)");
 }
 
 int h5div_mpi_failed(int rc, const char *what, const char *file, int line)
@@ -47,10 +50,10 @@ int h5div_par_agree(MPI_Comm comm, int status, char *msg, size_t len)
     if (rank == first) {
         buf.status = status;
         if (msg)
-            snprintf(buf.text, sizeof buf.text, "%s", msg);
+            h5div_set_error(buf.text, sizeof buf.text, "%s", msg);
     }
     H5DIV_MPI_CHECK(MPI_Bcast(&buf, (int)sizeof buf, MPI_BYTE, first, comm));
     if (msg && len)
-        snprintf(msg, len, "%s", buf.text);
+        h5div_set_error(msg, len, "%s", buf.text);
     return buf.status;
 }
