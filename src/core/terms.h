@@ -23,8 +23,14 @@ enum h5div_term {
     H5DIV_T_CHI2_PQ,
     H5DIV_T_CHI2_QP,
     H5DIV_T_W1, /* sum of |F_p - F_q| over all bins but the last */
+    /* 2^1020 sum sqrt(p q): the Bhattacharyya coefficient where it is far
+     * below 1, and zero exactly when the supports are disjoint. */
+    H5DIV_T_BC,
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
-     * cancellation: orders of renyi_pq, then those of renyi_qp. */
+     * cancellation: orders of renyi_pq, then those of renyi_qp. With at most
+     * H5DIV_RENYI_AUX orders in a direction, slot i + H5DIV_RENYI_AUX of that
+     * direction holds S_A itself, scaled by 2^1020 (A < 1) or 2^-1020
+     * (A > 1), for S_A far from 1. */
     H5DIV_T_RENYI,
     H5DIV_T_COUNT = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX
 };
@@ -33,7 +39,11 @@ enum h5div_term {
 typedef struct h5div_term_params {
     uint32_t mask; /* bits 1 << enum h5div_term */
     double order[2 * H5DIV_RENYI_MAX]; /* A of term H5DIV_T_RENYI + i */
+    unsigned char aux[2 * H5DIV_RENYI_MAX]; /* 1: that slot holds scaled S_A */
 } h5div_term_params;
+
+/* Orders per direction up to which each order also gets the scaled S_A. */
+#define H5DIV_RENYI_AUX (H5DIV_RENYI_MAX / 2)
 
 /* Terms and parameters for a set of options (measures, Renyi orders). */
 void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt);
