@@ -340,9 +340,9 @@ def ref_entropy(P, est, alpha, base):
     return r
 
 
-def ref_joint(C, base):
+def ref_joint(C, base, alpha=Fraction(0)):
     nx, ny = len(C), len(C[0])
-    flat = scaled_ints([v for row in C for v in row])
+    flat = scaled_ints([v for row in C for v in row], alpha)
     Cm = [flat[i * ny:(i + 1) * ny] for i in range(nx)]
     N = sum(flat)
     R = [sum(row) for row in Cm]
@@ -958,6 +958,9 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode):
             classes = [c for c in classes_for(D, n) if c in
                        ("counts", "zeros", "near", "identical", "mode_drop", "disjoint", "single")]
         cls, P, Qs = make_batch(rng, D, n, m, k, classes, with_fixed=alpha is None)
+        gen = list(cls)
+        if alpha is not None:               # counted as their own class, generator in the REPRO
+            cls = ["pseudocount"] * m
         layout = str(rng.choice(["contiguous", "chunked", "deflate"]))
         tag = f"b{bi}"
         path = ctx.path(f"{tag}.h5")
@@ -999,7 +1002,7 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode):
                 ref, disjoint = ref_compare(Pv, Qv, a, orders, orders, float(width))
                 ref = in_base(ref, base)
                 where = f"file={path} row={r} cand={j} dtype={D} layout={layout} base={base}" + \
-                    (f" pseudocount={alpha}" if alpha else "") + f" ranks={label(r1)}"
+                    (f" pseudocount={alpha} gen={gen[r]}" if alpha else "") + f" ranks={label(r1)}"
                 vals = None
                 for name in names:
                     v = got.get(name)
@@ -1084,7 +1087,7 @@ def entropy_batches(ctx, st, rng, rows_total):
     done = 0
     bi = 0
     while done < rows_total:
-        code = str(rng.choice(list(INT_MAX) + ["f4", "f8", "f8", "f4"]))
+        code = str(rng.choice(list(INT_MAX) + ["u8", "i8", "f4", "f8", "f8", "f8"]))
         D = DT(code, str(rng.choice(["<", ">"])))
         n = int(rng.choice([1, 2, 3, 5, 8, 17, 40, 100, 300]))
         m = int(min(rows_total - done, rng.integers(4, 31)))
@@ -1216,13 +1219,19 @@ def joint_cases(ctx, st, rng, count):
         Cs = read_back(path, "PXY")
         base = str(rng.choice(["2", "e", "10"]))
         r1 = RANK_CYCLE[t % 4] if t % 3 == 0 else None
-        args = ["joint", "-b", base, f"{path}:/PXY"]
+        alpha = str(rng.choice(PSEUDOCOUNTS)) if rng.random() < 0.25 else None
+        out = t % 4 == 2
+        args = ["joint", "-b", base, f"{path}:/PXY"] + (["--pseudocount", alpha] if alpha else []) + (
+            ["-o", ctx.path(f"j{t}-out.h5") + ":/r", "--overwrite"] if out else [])
         what = f"j{t} ({D} {layout} [{nx},{ny}] {kind} base {base}, {label(r1)})"
         got = json_run(ctx, args, r1, what)
         if got is None:
             continue
-        ref = ref_joint([py_values(row) for row in Cs], base)
-        where = f"file={path} table={t} dtype={D} layout={layout} base={base} ranks={label(r1)}"
+        if out:
+            check_output(ctx, st, ctx.path(f"j{t}-out.h5"), "/r", got, JOINT, f"j{t}")
+        ref = ref_joint([py_values(row) for row in Cs], base, Fraction(float(alpha)) if alpha else Fraction(0))
+        where = f"file={path} table={t} dtype={D} layout={layout} base={base}" + \
+            (f" pseudocount={alpha}" if alpha else "") + f" ranks={label(r1)}"
         vals = None
         for name in JOINT:
             v = got.get(name)
@@ -1235,7 +1244,8 @@ def joint_cases(ctx, st, rng, count):
             st.add(kind, "joint:" + name, v, ref[name], where, vals or f"(cmd: h5div {' '.join(args)})")
         if t % 5 == 1:
             r2 = RANK_CYCLE[1 + t % 3]
-            got2 = json_run(ctx, args, r2, f"{what} again on {label(r2)}")
+            got2 = json_run(ctx, [a for a in args if not a.endswith(":/r") and a not in ("-o", "--overwrite")],
+                            r2, f"{what} again on {label(r2)}")
             if got2 is not None:
                 for name in JOINT:
                     st.bits(bits_equal(got.get(name), got2.get(name)),
@@ -1431,6 +1441,53 @@ def format_table(tables):
     return "\n".join(lines)
 
 
+MATRIX_ROWS = (DEFAULTS + ["bhattacharyya", "chi2_pq", "chi2_qp", "renyi_pq", "renyi_qp", "wasserstein1",
+                          "ks", "closed forms (disjoint)"] +
+               [f"{e}:entropy" for e in ESTIMATORS] + ["plugin+pseudocount:entropy",
+                                                     "entropy: other outputs", "joint (8 measures)",
+                                                     "surprisal"])
+MATRIX_COLS = ["counts", "zeros", "identical", "near", "mode_drop", "u64_huge", "wide_f64", "concentrated",
+               "softmax_f32", "disjoint", "subnormal", "single", "pseudocount", "independent",
+               "near_independent", "function"]
+
+
+def matrix_row(m):
+    if m.endswith("(disjoint)"):
+        return "closed forms (disjoint)"
+    if m.startswith("joint:"):
+        return "joint (8 measures)"
+    if ":" in m and not m.endswith(":entropy") and m.split(":")[0] in ESTIMATORS + ["plugin+pseudocount"]:
+        return "entropy: other outputs"
+    return m
+
+
+def format_matrix(tables):
+    """Measures down, classes across: worst relative error (failures in brackets)."""
+    t = merge(tables.values())
+    cells, checks = {}, {}
+    for cls, ms in t.items():
+        for m, (n, worst, f) in ms.items():
+            e = cells.setdefault((matrix_row(m), cls), [0, 0.0, 0])
+            e[0] += n
+            e[1] = max(e[1], worst)
+            e[2] += f
+            checks[cls] = checks.get(cls, 0) + n
+    cols = [c for c in MATRIX_COLS if c in checks] + sorted(c for c in checks if c not in MATRIX_COLS)
+    lines = ["| measure | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for m in MATRIX_ROWS:
+        row = []
+        for c in cols:
+            e = cells.get((m, c))
+            if e is None:
+                row.append("")
+            else:
+                row.append(("0" if e[1] == 0 else f"{e[1]:.1e}") + (f" ({e[2]} failed)" if e[2] else ""))
+        if any(row):
+            lines.append(f"| `{m}` | " + " | ".join(row) + " |")
+    lines.append("| checks | " + " | ".join(str(checks[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
 def report(dirs):
     tables, seeds, cases = {}, set(), set()
     for d in dirs:
@@ -1441,7 +1498,9 @@ def report(dirs):
                 tables[root] = s["table"]
                 seeds.add(s["seed"])
                 cases.add(s["cases"])
-    print(f"seed(s) {sorted(seeds)}, H5DIV_RANDOM_CASES {sorted(cases)}, {len(tables)} case directories")
+    print(f"seed(s) {sorted(seeds)}, H5DIV_RANDOM_CASES {sorted(cases)}, {len(tables)} case directories\n")
+    print(format_matrix(tables))
+    print()
     print(format_table(tables))
     return 0
 
