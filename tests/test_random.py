@@ -33,7 +33,9 @@ error; rerunning the case with the same seed regenerates the same files.
 Each case writes stats.json in its work directory; `test_random.py
 --report DIR...` prints the worst relative error and the number of checks
 per class and measure over those directories (H5DIV_RANDOM_SUMMARY=1 makes
-each case print its own table too).
+each case print its own table too). `test_random.py --soak --h5div H --gen G
+--mpiexec M --workdir DIR [--jobs 2]` runs every case (without CTest's
+timeouts, for long soaks) and then prints the report over DIR.
 """
 
 import json
@@ -1027,14 +1029,19 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode):
                             vals = vals or values_text(ctx, f"{tag}-row{r}-cand{j}", Pv, [Qv])
                         st.closed_form(cls[r], name + "(disjoint)", T.same_bits(v, want), where, vals,
                                        f"got={v!r} want exactly {want!r} (disjoint supports)")
-        # the same bits on another rank count (and sometimes small pieces)
+        # the same bits on another rank count (and sometimes small pieces); the
+        # first batch of a case on every rank count
         r2 = RANK_CYCLE[(bi + 1) % 4]
         if r2 == r1:
             r2 = 3
         extra = [[], [], ["--piece-size", "1KiB"], ["--memory-per-rank", "4KiB", "--piece-size", "2KiB"],
                  ["--independent-io"]][int(rng.integers(0, 5))]
-        got2 = json_run(ctx, ["compare"] + opts + extra + refs, r2, f"{what} again on {label(r2)} {' '.join(extra)}")
-        if got2 is not None:
+        again = [(r2, extra)] if bi > 1 else [(r, extra) for r in RANK_CYCLE if r != r1]
+        for r2, extra in again:
+            got2 = json_run(ctx, ["compare"] + opts + extra + refs, r2,
+                            f"{what} again on {label(r2)} {' '.join(extra)}")
+            if got2 is None:
+                continue
             for name in names:
                 st.bits(bits_equal(got.get(name), got2.get(name)),
                         f"{tag}: {name} differs between {label(r1)} and {label(r2)} {' '.join(extra)}: "
@@ -1505,7 +1512,47 @@ def report(dirs):
     return 0
 
 
+def soak(argv):
+    """--soak --h5div H --gen G --mpiexec M --workdir DIR [--jobs N]: every case
+    (JOBS at a time, each in DIR/CASE with its log in DIR/CASE.log), then the
+    report over DIR; exit 1 when a case failed."""
+    import argparse
+    import subprocess
+    import time
+    ap = argparse.ArgumentParser()
+    for a in ("--h5div", "--gen", "--mpiexec", "--workdir"):
+        ap.add_argument(a, required=True)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    os.makedirs(args.workdir, exist_ok=True)
+    todo, running, failed = list(CASES), [], []
+    t0 = time.monotonic()
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            c = todo.pop(0)
+            log = open(os.path.join(args.workdir, c + ".log"), "w")
+            running.append((c, log, subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--h5div", args.h5div, "--gen", args.gen,
+                 "--mpiexec", args.mpiexec, "--workdir", os.path.join(args.workdir, c), "--case", c],
+                stdout=log, stderr=subprocess.STDOUT)))
+        time.sleep(0.5)
+        for item in list(running):
+            c, log, p = item
+            if p.poll() is not None:
+                log.close()
+                running.remove(item)
+                print(f"{c}: exit {p.returncode} after {time.monotonic() - t0:.0f} s", flush=True)
+                if p.returncode != 0:
+                    failed.append(c)
+    print(f"seed {SEED}, H5DIV_RANDOM_CASES {NCASES}, {time.monotonic() - t0:.0f} s; "
+          f"failed cases: {', '.join(failed) or 'none'}\n")
+    report([args.workdir])
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--report":
         sys.exit(report(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--soak":
+        sys.exit(soak(sys.argv[2:]))
     T.main(CASES)
