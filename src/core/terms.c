@@ -190,6 +190,9 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
 #define TINY 0x1p-960
 /* Scale of the Bhattacharyya coefficient and of S_A in their own sums. */
 #define BC_SCALE_EXP 1020
+/* Scale of the JS and Hellinger sums: their square roots (js_distance,
+ * hellinger) are doubles far below where the sums themselves would be. */
+#define SQ_SCALE_EXP 1000
 /* Two probabilities whose ratio is beyond 2^FAR_EXP are "far": every term
  * of the bin is then its larger side's to within 2^-(FAR_EXP / 2). */
 #define FAR_EXP 900
@@ -339,9 +342,9 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             ++*(qlone ? q_without_p : p_without_q);
             t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s.prob * s.lg);
             t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s.prob;
-            t[H5DIV_T_JS][k] = 0.5 * LN2 * s.prob;
+            t[H5DIV_T_JS][k] = 0.5 * LN2 * ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
             t[H5DIV_T_TV][k] = s.prob;
-            t[H5DIV_T_HELLINGER][k] = s.prob;
+            t[H5DIV_T_HELLINGER][k] = ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
             t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s.prob;
             continue;
         }
@@ -363,11 +366,12 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         if (st.far) {
             /* The larger side carries every term (to 2^-450 relative). */
             double big = p > q ? p : q;
-            t[H5DIV_T_JS][k] = 0.5 * LN2 * big;
-            t[H5DIV_T_TV][k] = big;
-            t[H5DIV_T_HELLINGER][k] = big;
-            /* (p - q)^2 / q: p^2 / q from the mantissas, may overflow to inf. */
             const side *hs = p > q ? &st.a : &st.b, *ls = p > q ? &st.b : &st.a;
+            const double big_sc = ldexp(hs->mant, SQ_SCALE_EXP - hs->ex2);
+            t[H5DIV_T_JS][k] = 0.5 * LN2 * big_sc;
+            t[H5DIV_T_TV][k] = big;
+            t[H5DIV_T_HELLINGER][k] = big_sc;
+            /* (p - q)^2 / q: p^2 / q from the mantissas, may overflow to inf. */
             double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
             t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
             t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
@@ -383,12 +387,12 @@ static void block_terms_careful(const double *restrict xs, const double *restric
                 double ya = st.Y * nm->a_hi + st.Y * nm->a_lo;
                 js = 0.5 * (st.P * log_mix(tt, xb, st.s) + st.Q * log_mix(-tt, ya, st.s));
             }
-            t[H5DIV_T_JS][k] = ldexp(js > 0.0 ? js : 0.0, -st.k);
+            t[H5DIV_T_JS][k] = ldexp(js > 0.0 ? js : 0.0, SQ_SCALE_EXP - st.k);
         }
         if (st.diff != 0.0) {
             t[H5DIV_T_TV][k] = ldexp(fabs(st.diff), -st.k);
             double h = st.diff / (sqrt(st.P) + sqrt(st.Q)); /* sqrt p - sqrt q */
-            t[H5DIV_T_HELLINGER][k] = ldexp(h * h, -st.k);
+            t[H5DIV_T_HELLINGER][k] = ldexp(h * h, SQ_SCALE_EXP - st.k);
             /* (p - q)^2 / q as (p - q) u: no square to underflow. */
             t[H5DIV_T_CHI2_PQ][k] = ldexp(st.diff * st.u, -st.k);
             t[H5DIV_T_CHI2_QP][k] = ldexp(st.diff * -st.v, -st.k);
@@ -490,17 +494,22 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double diff = dk * inv_a * inv_b;
             double u = dk / (yk * a_hi + yk * a_lo);  /* p/q - 1 */
             double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
-            /* log(p/q): log1p(u) where 1 + u = p/q is not small; below
-             * that, the log of the ratio itself, which is then far from 1
-             * (1 + u would have cancelled). One logarithm either way. */
-            int zero = xz | yz;
-            double uu = zero ? 0.0 : u;
-            int near = uu >= -0.5;
-            double r = (xk * b_hi + xk * b_lo) / (yz ? 1.0 : yk * a_hi + yk * a_lo);
-            double w = near ? 1.0 + uu : r;
-            double lr = log_fast(w) + (near ? (uu - (w - 1.0)) / w : 0.0);
-            double kpq = fabs(u) < SERIES_LIMIT ? qk * h5div_kl_series(u) : pk * lr - diff;
-            double kqp = fabs(v) < SERIES_LIMIT ? pk * h5div_kl_series(v) : diff - qk * lr;
+            /* log(p/q) where a series does not serve: log1p(u) where
+             * 1 + u = p/q is not small; below that, the log of the ratio
+             * itself, which is then far from 1 (1 + u would cancel). One
+             * logarithm either way, and none where both series serve. */
+            int su = fabs(u) < SERIES_LIMIT, sv = fabs(v) < SERIES_LIMIT;
+            double lr = 0.0;
+            if (!(xz | yz | (su & sv))) {
+                if (u >= -0.5) {
+                    double w = 1.0 + u;
+                    lr = log_fast(w) + (u - (w - 1.0)) / w;
+                } else {
+                    lr = log_fast((xk * b_hi + xk * b_lo) / (yk * a_hi + yk * a_lo));
+                }
+            }
+            double kpq = su ? qk * h5div_kl_series(u) : pk * lr - diff;
+            double kqp = sv ? pk * h5div_kl_series(v) : diff - qk * lr;
             kpq = kpq > 0.0 ? kpq : 0.0;
             kqp = kqp > 0.0 ? kqp : 0.0;
             t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
@@ -515,20 +524,30 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double tt = d[k] / sum; /* (p - q) / (p + q) */
             double m = 0.5 * (pk + qk);
             /* log1p(+-t) = log(2 x B / s), log(2 y A / s): log1p where 1 +- t
-             * is not small, else that ratio itself (one division: only one
-             * side can be small). */
-            double tz = lone ? 0.0 : tt;
-            double g = (tz < 0.0 ? 2.0 * (xk * b_hi + xk * b_lo) : 2.0 * (yk * a_hi + yk * a_lo)) /
-                       (lone ? 1.0 : sum);
-            int n1 = tz >= -0.5, n2 = tz <= 0.5;
-            double w1 = n1 ? 1.0 + tz : g, w2 = n2 ? 1.0 - tz : g;
-            double lpm = log_fast(w1) + (n1 ? (tz - (w1 - 1.0)) / w1 : 0.0);
-            double lqm = log_fast(w2) + (n2 ? (-tz - (w2 - 1.0)) / w2 : 0.0);
-            double js = fabs(tt) < SERIES_LIMIT ? 0.5 * m * js_series(tt)
-                                                : 0.5 * (pk * lpm + qk * lqm);
+             * is not small, else that ratio itself (only one side can be
+             * small); no logarithm where the series serves. */
+            double js;
+            if (lone | (fabs(tt) < SERIES_LIMIT)) {
+                js = 0.5 * m * js_series(lone ? 0.0 : tt);
+            } else {
+                double lpm, lqm;
+                if (tt >= -0.5) {
+                    double w = 1.0 + tt;
+                    lpm = log_fast(w) + (tt - (w - 1.0)) / w;
+                } else {
+                    lpm = log_fast(2.0 * (xk * b_hi + xk * b_lo) / sum);
+                }
+                if (tt <= 0.5) {
+                    double w = 1.0 - tt;
+                    lqm = log_fast(w) + (-tt - (w - 1.0)) / w;
+                } else {
+                    lqm = log_fast(2.0 * (yk * a_hi + yk * a_lo) / sum);
+                }
+                js = 0.5 * (pk * lpm + qk * lqm);
+            }
             js = js > 0.0 ? js : 0.0;
             js = lone ? 0.5 * LN2 * (pk + qk) : js;
-            t[H5DIV_T_JS][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : js;
+            t[H5DIV_T_JS][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : js * 0x1p1000;
         }
     }
     if (mask & ((1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_BC))) {
@@ -538,7 +557,7 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double rp = sqrt(pk), rq = sqrt(qk), sq = rp + rq;
             double h = diff / (sq > 0.0 ? sq : 1.0);
             t[H5DIV_T_TV][k] = fabs(diff);
-            t[H5DIV_T_HELLINGER][k] = h * h;
+            t[H5DIV_T_HELLINGER][k] = (h * h) * 0x1p1000;
             t[H5DIV_T_BC][k] = (rp * rq) * 0x1p1020;
         }
     }
@@ -876,21 +895,24 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
         case H5DIV_KL_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_KL_QP] / ln_b; break;
         case H5DIV_JS_DIVERGENCE:
         case H5DIV_JS_DISTANCE: {
-            double js = disjoint ? LN2 : nats[H5DIV_T_JS];
-            js = js > LN2 ? LN2 : js;
-            js /= ln_b;
-            v = m == H5DIV_JS_DIVERGENCE ? js : sqrt(js);
+            /* The sum is scaled by 2^1000 (exactly), so its square root
+             * is right also where the divergence itself underflows. */
+            double js = disjoint ? LN2 * 0x1p1000 : nats[H5DIV_T_JS];
+            js = js > LN2 * 0x1p1000 ? LN2 * 0x1p1000 : js;
+            js = js > 0.0 ? js : 0.0;
+            v = m == H5DIV_JS_DIVERGENCE ? ldexp(js, -SQ_SCALE_EXP) / ln_b
+                                         : sqrt(js / ln_b) * 0x1p-500;
             break;
         }
         case H5DIV_TOTAL_VARIATION: v = disjoint ? 1.0 : clamp01(0.5 * nats[H5DIV_T_TV]); break;
         case H5DIV_HELLINGER:
-            v = disjoint ? 1.0 : sqrt(clamp01(0.5 * nats[H5DIV_T_HELLINGER]));
+            v = disjoint ? 1.0 : clamp01(sqrt(0.5 * nats[H5DIV_T_HELLINGER]) * 0x1p-500);
             break;
         case H5DIV_BHATTACHARYYA: {
             /* sum sqrt(p q) = 1 - H^2 with H^2 = sum (sqrt p - sqrt q)^2 / 2,
              * accurate where the coefficient is near 1; where it is far
              * below, its own sum (scaled by 2^1020, so it never underflows). */
-            double h2 = clamp01(0.5 * nats[H5DIV_T_HELLINGER]);
+            double h2 = clamp01(ldexp(0.5 * nats[H5DIV_T_HELLINGER], -SQ_SCALE_EXP));
             double bc = nats[H5DIV_T_BC];
             if (disjoint)
                 v = INFINITY;

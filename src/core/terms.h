@@ -17,9 +17,9 @@ enum h5div_term {
     H5DIV_T_CROSS_QP,
     H5DIV_T_KL_PQ,
     H5DIV_T_KL_QP,
-    H5DIV_T_JS,
+    H5DIV_T_JS,        /* scaled by 2^1000 (as H5DIV_T_HELLINGER), for the square roots */
     H5DIV_T_TV,
-    H5DIV_T_HELLINGER, /* also gives bhattacharyya */
+    H5DIV_T_HELLINGER, /* sum (sqrt p - sqrt q)^2 times 2^1000; also gives bhattacharyya */
     H5DIV_T_CHI2_PQ,
     H5DIV_T_CHI2_QP,
     H5DIV_T_W1, /* sum of |F_p - F_q| over all bins but the last */
