@@ -651,13 +651,29 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
     return q * em1mw(z) - A * (q * u_minus_log1p(u, L));
 }
 
+/* The power of two by which the sum of S_A's own terms is scaled. A < 1:
+ * S_A lies in (2^-2098, 1] for histograms of doubles, so 2^1020 keeps it
+ * normal. A > 1: S_A lies in [1, 2^(2098 (A - 1))] and is needed only
+ * above 2^900 (below, the sum of S_A - 1 serves): 2^-E with E as small as
+ * that upper end allows. For A up to about 2.38 the two sums together
+ * cover every S_A; above, an S_A between 2^(E + 1020) and its bound
+ * overflows (a limit of one scaled sum per order). */
+static int renyi_aux_exp(double A)
+{
+    if (A < 1.0)
+        return BC_SCALE_EXP;
+    double e = ceil(2098.0 * (A - 1.0)) - 1000.0;
+    return e > BC_SCALE_EXP ? (e < 1900.0 ? -(int)e : -1900) : -BC_SCALE_EXP;
+}
+
 /* The Renyi term of order A of one bin with p, q > 0 (swap: p and q
  * exchanged), summing to S_A - 1; aux: S_A's own term p^A q^(1-A), scaled
- * by 2^1020 for A < 1 and 2^-1020 for A > 1. */
+ * by 2^renyi_aux_exp(A). */
 static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 {
     const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
-    const double sc = A < 1.0 ? BC_SCALE_EXP * LN2 : -BC_SCALE_EXP * LN2;
+    const int es = renyi_aux_exp(A);
+    const double sc = es * LN2;
     if (st->far) {
         /* p^A q^(1-A) from the logarithms: its error is small beside log S
          * wherever such a bin decides S. */
@@ -671,7 +687,7 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
     const double lr = swap ? -st->lr : st->lr, diff = swap ? -st->diff : st->diff;
     if (aux) {
         const double y = A * lr; /* p^A q^(1-A) = q (p/q)^A */
-        const int e2 = (A < 1.0 ? BC_SCALE_EXP : -BC_SCALE_EXP) - st->k;
+        const int e2 = es - st->k;
         return y < 700.0 ? ldexp(Q * exp(y), e2) : exp(y + log(Q) + e2 * LN2);
     }
     return ldexp(renyi_bin(A, P, Q, 0, 0, u, v, diff, lr, log(P), log(Q)), -st->k);
@@ -838,6 +854,16 @@ unsigned h5div_terms_for_measures(unsigned measures)
 
 static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 
+/* log(s 2^e) for s > 0: the log of the product where that is a normal
+ * double (no cancellation against e log 2), else the sum of the logs. */
+static double scaled_log(double s, int e)
+{
+    double v = ldexp(s, e);
+    if (v >= 0x1p-1021 && v < INFINITY)
+        return log(v);
+    return log(s) + e * LN2;
+}
+
 /* Renyi divergence in nats from S - 1, the sum of its terms, and where
  * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
  * 1, log S from the scaled S where S is far from 1. */
@@ -849,13 +875,13 @@ static double renyi_value(double A, double s1, int has_aux, double aux, int64_t 
     if (A > 1.0) {
         s1 = s1 > 0.0 ? s1 : 0.0; /* the terms are all >= 0 */
         if (has_aux && !(s1 < 0x1p900))
-            r = (log(aux) + BC_SCALE_EXP * LN2) / (A - 1.0);
+            r = scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0);
         else
             r = log1p(s1) / (A - 1.0);
     } else {
         s1 = s1 < -1.0 ? -1.0 : (s1 > 0.0 ? 0.0 : s1); /* S lies in [0, 1] */
         if (has_aux && s1 < -0.5)
-            r = aux > 0.0 ? (log(aux) - BC_SCALE_EXP * LN2) / (A - 1.0) : INFINITY;
+            r = aux > 0.0 ? scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0) : INFINITY;
         else
             r = log1p(s1) / (A - 1.0); /* S = 0: +inf */
     }
@@ -919,7 +945,7 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
             else if (h2 <= 0.5)
                 v = -log1p(-h2) / ln_b + 0.0;
             else
-                v = -(log(bc) - BC_SCALE_EXP * LN2) / ln_b;
+                v = -scaled_log(bc, -BC_SCALE_EXP) / ln_b;
             v = v > 0.0 ? v : 0.0;
             break;
         }

@@ -29,8 +29,8 @@ enum h5div_term {
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
      * cancellation: orders of renyi_pq, then those of renyi_qp. With at most
      * H5DIV_RENYI_AUX orders in a direction, slot i + H5DIV_RENYI_AUX of that
-     * direction holds S_A itself, scaled by 2^1020 (A < 1) or 2^-1020
-     * (A > 1), for S_A far from 1. */
+     * direction holds S_A itself, scaled by a power of two that keeps it
+     * in the double range (terms.c: renyi_aux_exp), for S_A far from 1. */
     H5DIV_T_RENYI,
     H5DIV_T_COUNT = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX
 };
