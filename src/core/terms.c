@@ -697,10 +697,10 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
                         const h5div_norm *nm, const h5div_term_params *tp, double *sums)
 {
-    double t[2 * H5DIV_RENYI_MAX][H5DIV_BLOCK_BINS];
-    int orders[2 * H5DIV_RENYI_MAX], no = 0;
+    double t[H5DIV_T_COUNT - H5DIV_T_RENYI][H5DIV_BLOCK_BINS];
+    int orders[H5DIV_T_COUNT - H5DIV_T_RENYI], no = 0;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
-    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+    for (int i = 0; i < H5DIV_T_COUNT - H5DIV_T_RENYI; i++)
         if (tp->mask & (1u << (H5DIV_T_RENYI + i)))
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
@@ -713,7 +713,7 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
             if (!yz)
                 q = side_of(yr, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
             for (int o = 0; o < no; o++) {
-                int i = orders[o], qp = i >= H5DIV_RENYI_MAX;
+                int i = orders[o], qp = tp->qp[i];
                 t[o][k] = tp->aux[i] ? 0.0
                                      : qp ? renyi_bin(tp->order[i], q, p, yz, xz, 0, 0, 0, 0, 0, 0)
                                           : renyi_bin(tp->order[i], p, q, xz, yz, 0, 0, 0, 0, 0, 0);
@@ -724,7 +724,7 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
         bin_state_init(&st, xr, yr, nm, ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
-            t[o][k] = renyi_pair(tp->order[i], &st, i >= H5DIV_RENYI_MAX, tp->aux[i]);
+            t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
         }
     }
     for (int o = 0; o < no; o++)
@@ -801,20 +801,40 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
 {
     memset(tp, 0, sizeof *tp);
     tp->mask = h5div_terms_for_measures(opt->measures);
+    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+        tp->aux_term[i] = -1;
+    int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
     for (int qp = 0; qp < 2; qp++) {
-        const int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
+        nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
         const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
-        const int base = qp ? H5DIV_RENYI_MAX : 0;
-        for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
-            tp->mask |= 1u << (H5DIV_T_RENYI + base + i);
-            tp->order[base + i] = A[i];
-            if (n <= H5DIV_RENYI_AUX) { /* room for S_A itself */
-                tp->mask |= 1u << (H5DIV_T_RENYI + base + H5DIV_RENYI_AUX + i);
-                tp->order[base + H5DIV_RENYI_AUX + i] = A[i];
-                tp->aux[base + H5DIV_RENYI_AUX + i] = 1;
-            }
+        for (int i = 0; i < nd[qp]; i++) {
+            const int s = qp * H5DIV_RENYI_MAX + i;
+            tp->mask |= 1u << (H5DIV_T_RENYI + s);
+            tp->order[s] = A[i];
+            tp->qp[s] = (unsigned char)qp;
         }
     }
+    /* The scaled S_A in the slots left over: orders A < 1 first (their
+     * S_A far below 1 is the common case of supports that barely meet),
+     * then A > 1 (S_A beyond 2^900). */
+    int next = 0;
+    const int nslots = H5DIV_T_COUNT - H5DIV_T_RENYI;
+    for (int pass = 0; pass < 2; pass++)
+        for (int qp = 0; qp < 2; qp++)
+            for (int i = 0; i < nd[qp]; i++) {
+                const double A = (qp ? opt->renyi_qp : opt->renyi_pq)[i];
+                if ((A < 1.0) != (pass == 0))
+                    continue;
+                while (next < nslots && (tp->mask & (1u << (H5DIV_T_RENYI + next))))
+                    next++;
+                if (next >= nslots)
+                    return;
+                tp->mask |= 1u << (H5DIV_T_RENYI + next);
+                tp->order[next] = A;
+                tp->qp[next] = (unsigned char)qp;
+                tp->aux[next] = 1;
+                tp->aux_term[qp * H5DIV_RENYI_MAX + i] = (signed char)(H5DIV_T_RENYI + next);
+            }
 }
 
 unsigned h5div_terms_for_measures(unsigned measures)
@@ -841,7 +861,8 @@ unsigned h5div_terms_for_measures(unsigned measures)
     /* The coefficient tells disjoint supports apart (exact closed forms). */
     if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE) |
                     H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION) | H5DIV_MEASURE_BIT(H5DIV_HELLINGER) |
-                    H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA)))
+                    H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA) | H5DIV_MEASURE_BIT(H5DIV_RENYI_PQ) |
+                    H5DIV_MEASURE_BIT(H5DIV_RENYI_QP)))
         t |= 1u << H5DIV_T_BC;
     if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_PQ))
         t |= 1u << H5DIV_T_CHI2_PQ;
@@ -867,9 +888,10 @@ static double scaled_log(double s, int e)
 /* Renyi divergence in nats from S - 1, the sum of its terms, and where
  * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
  * 1, log S from the scaled S where S is far from 1. */
-static double renyi_value(double A, double s1, int has_aux, double aux, int64_t infinite_bins)
+static double renyi_value(double A, double s1, int has_aux, double aux, int disjoint,
+                          int64_t infinite_bins)
 {
-    if (A > 1.0 && infinite_bins)
+    if ((A > 1.0 && infinite_bins) || disjoint) /* S = 0 for A < 1 */
         return INFINITY;
     double r;
     if (A > 1.0) {
@@ -902,8 +924,9 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
      * TV = H = 1, bhattacharyya = inf) exactly. The coefficient's sum is
      * zero only then (its terms are scaled so far up that none underflows
      * in any histogram of doubles short of 2^-2094). */
-    const unsigned tmask = h5div_terms_for_measures(measures);
-    const int disjoint = (tmask & (1u << H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
+    const int disjoint = (tp.mask & (1u << H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -958,9 +981,8 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
             for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
                 double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 const int slot = H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i;
-                const int has_aux = n <= H5DIV_RENYI_AUX;
-                double r = renyi_value(A, nats[slot], has_aux,
-                                       has_aux ? nats[slot + H5DIV_RENYI_AUX] : 0.0,
+                const int at = tp.aux_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
+                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, disjoint,
                                        qp ? q_without_p : p_without_q) / ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)

@@ -27,23 +27,29 @@ enum h5div_term {
      * below 1, and zero exactly when the supports are disjoint. */
     H5DIV_T_BC,
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
-     * cancellation: orders of renyi_pq, then those of renyi_qp. With at most
-     * H5DIV_RENYI_AUX orders in a direction, slot i + H5DIV_RENYI_AUX of that
-     * direction holds S_A itself, scaled by a power of two that keeps it
-     * in the double range (terms.c: renyi_aux_exp), for S_A far from 1. */
+     * cancellation: orders of renyi_pq, then those of renyi_qp. The slots
+     * no order uses, and the spare ones after them, hold S_A itself for
+     * as many orders as they allow (orders A < 1 first), scaled by a power
+     * of two that keeps it in the double range (terms.c: renyi_aux_exp):
+     * what log S_A needs where S_A is far from 1. */
     H5DIV_T_RENYI,
-    H5DIV_T_COUNT = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX
+    H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
+    H5DIV_T_COUNT = 32 /* the bits of a uint32_t mask */
 };
 
 /* Which terms a kernel adds, and the Renyi orders they need. */
 typedef struct h5div_term_params {
     uint32_t mask; /* bits 1 << enum h5div_term */
-    double order[2 * H5DIV_RENYI_MAX]; /* A of term H5DIV_T_RENYI + i */
-    unsigned char aux[2 * H5DIV_RENYI_MAX]; /* 1: that slot holds scaled S_A */
+    /* Per slot H5DIV_T_RENYI + i: the order, whether it runs q against p
+     * (renyi_qp), whether it holds the scaled S_A instead of S_A - 1. */
+    double order[H5DIV_T_COUNT - H5DIV_T_RENYI];
+    unsigned char qp[H5DIV_T_COUNT - H5DIV_T_RENYI];
+    unsigned char aux[H5DIV_T_COUNT - H5DIV_T_RENYI];
+    /* Term of the scaled S_A of order i of renyi_pq (i) or renyi_qp
+     * (H5DIV_RENYI_MAX + i), or -1 where no slot was left for it. */
+    signed char aux_term[2 * H5DIV_RENYI_MAX];
 } h5div_term_params;
 
-/* Orders per direction up to which each order also gets the scaled S_A. */
-#define H5DIV_RENYI_AUX (H5DIV_RENYI_MAX / 2)
 
 /* Terms and parameters for a set of options (measures, Renyi orders). */
 void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt);
