@@ -168,9 +168,11 @@ void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, doub
         double s2[4] = {0, 0, 0, 0}, m2[4] = {0, 0, 0, 0};
         for (size_t j = 0; j < e; j++) {
             double c = x[b + j], u = c / n;
-            /* u - 1/K = (c K - n) / (n K) without cancellation. */
+            /* u - 1/K = (c K - n) / (n K) without cancellation; u (1 - u)
+             * >= 0 with 1 - u = (n - c) / n, summing to 1 - sum u^2
+             * without the cancellation of 1 minus that sum. */
             double d = fma(c, k, -n) / nk;
-            s2[j & 3] += u * u;
+            s2[j & 3] += u * ((n - c) / n);
             m2[j & 3] += d * d;
         }
         h5div_acc_add(&acc[0], (s2[0] + s2[1]) + (s2[2] + s2[3]));
@@ -178,11 +180,11 @@ void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, doub
     }
 }
 
-double h5div_entropy_shrink_lambda(double n, double sum_u2, double msp)
+double h5div_entropy_shrink_lambda(double n, double one_minus_u2, double msp)
 {
     if (n <= 1.0 || msp == 0.0)
         return 1.0;
-    double lambda = (1.0 - sum_u2) / ((n - 1.0) * msp);
+    double lambda = one_minus_u2 / ((n - 1.0) * msp);
     return lambda > 1.0 ? 1.0 : (lambda < 0.0 ? 0.0 : lambda);
 }
 
