@@ -814,27 +814,43 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
             tp->qp[s] = (unsigned char)qp;
         }
     }
-    /* The scaled S_A in the slots left over: orders A < 1 first (their
-     * S_A far below 1 is the common case of supports that barely meet),
-     * then A > 1 (S_A beyond 2^900). */
+    /* The scaled S_A in the slots left over, for the orders most likely to
+     * need it first. A < 1: S_A < 1/2 wherever the supports barely meet,
+     * however large D_A then is: all of them first. A > 1: S_A - 1 serves
+     * until D_A exceeds 900 log 2 / (A - 1) nats, and no such divergence
+     * of histograms of doubles exceeds about 1460 nats (the largest
+     * log(p/q)): by that threshold, and none where it lies above. */
+    int cand[2 * H5DIV_RENYI_MAX], nc = 0;
+    double need[2 * H5DIV_RENYI_MAX];
+    for (int qp = 0; qp < 2; qp++)
+        for (int i = 0; i < nd[qp]; i++) {
+            const double A = (qp ? opt->renyi_qp : opt->renyi_pq)[i];
+            const double d = A < 1.0 ? 0.0 : 900.0 * LN2 / (A - 1.0);
+            if (!(d < 1500.0))
+                continue;
+            int j = nc++; /* insertion by threshold, stable */
+            while (j > 0 && need[j - 1] > d) {
+                need[j] = need[j - 1];
+                cand[j] = cand[j - 1];
+                j--;
+            }
+            need[j] = d;
+            cand[j] = qp * H5DIV_RENYI_MAX + i;
+        }
     int next = 0;
     const int nslots = H5DIV_T_COUNT - H5DIV_T_RENYI;
-    for (int pass = 0; pass < 2; pass++)
-        for (int qp = 0; qp < 2; qp++)
-            for (int i = 0; i < nd[qp]; i++) {
-                const double A = (qp ? opt->renyi_qp : opt->renyi_pq)[i];
-                if ((A < 1.0) != (pass == 0))
-                    continue;
-                while (next < nslots && (tp->mask & (1u << (H5DIV_T_RENYI + next))))
-                    next++;
-                if (next >= nslots)
-                    return;
-                tp->mask |= 1u << (H5DIV_T_RENYI + next);
-                tp->order[next] = A;
-                tp->qp[next] = (unsigned char)qp;
-                tp->aux[next] = 1;
-                tp->aux_term[qp * H5DIV_RENYI_MAX + i] = (signed char)(H5DIV_T_RENYI + next);
-            }
+    for (int c = 0; c < nc; c++) {
+        while (next < nslots && (tp->mask & (1u << (H5DIV_T_RENYI + next))))
+            next++;
+        if (next >= nslots)
+            return;
+        const int o = cand[c];
+        tp->mask |= 1u << (H5DIV_T_RENYI + next);
+        tp->order[next] = tp->order[o];
+        tp->qp[next] = tp->qp[o];
+        tp->aux[next] = 1;
+        tp->aux_term[o] = (signed char)(H5DIV_T_RENYI + next);
+    }
 }
 
 unsigned h5div_terms_for_measures(unsigned measures)
