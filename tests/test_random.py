@@ -79,14 +79,13 @@ FLOAT_NORMAL = {"f4": 2.0 ** -126, "f8": 2.0 ** -1022}
 # -- exact values -------------------------------------------------------------
 
 def scaled_ints(values, alpha=Fraction(0)):
-    """Values as stored (Python ints or floats) plus ALPHA, as Python ints
-    with a common power-of-two scale (it cancels in the normalisation)."""
+    """Values as stored (Python ints or floats, or Fractions) plus ALPHA, as
+    Python ints with a common scale (it cancels in the normalisation)."""
     fr = [Fraction(v) + alpha for v in values]
-    den = 1
-    for x in fr:
-        if x.denominator > den:
-            den = x.denominator           # all powers of two: the largest is the lcm
-    return [int(x * den) for x in fr]
+    den = math.lcm(*{x.denominator for x in fr})
+    out = [x * den for x in fr]
+    assert all(x.denominator == 1 for x in out)
+    return [int(x) for x in out]
 
 
 def as_mpf(x):
@@ -1350,12 +1349,58 @@ def naive_compare(P, Q, alpha, orders, width, dps=400):
         return r
 
 
+def naive_entropy(P, est, dps=400):
+    """The estimators straight from the README's definitions at DPS digits (nats)."""
+    with mpmath.workdps(dps):
+        y = [as_mpf(Fraction(v)) for v in P]
+        n, K = mpmath.fsum(y), len(y)
+        L = mpmath.log
+
+        def plug(f):
+            s = mpmath.fsum(f)
+            return -mpmath.fsum(x / s * L(x / s) for x in f if x)
+        if est == "plugin":
+            return plug(y), None
+        if est == "miller-madow":
+            return plug(y) + (sum(1 for v in y if v) - 1) / (2 * n), None
+        if est == "chao-shen":
+            f1 = sum(1 for v in y if v == 1)
+            C = 1 - (n - 1 if f1 == n else f1) / n
+            return -mpmath.fsum(C * v / n * L(C * v / n) / (1 - (1 - C * v / n) ** n) for v in y if v), None
+        if est == "shrink":
+            u = [v / n for v in y]
+            msp = mpmath.fsum((x - mpmath.mpf(1) / K) ** 2 for x in u)
+            lam = 1 if n <= 1 or msp == 0 else min(1, max(0, (1 - mpmath.fsum(x * x for x in u)) / ((n - 1) * msp)))
+            return plug([lam / K + (1 - lam) * x for x in u]), lam
+        a = as_mpf(Fraction(float(est.split(":")[1])))
+        return plug([v + a for v in y]), None
+
+
+def naive_joint(C, dps=400):
+    """The joint measures from their definitions (differences of entropies) at DPS digits, nats."""
+    with mpmath.workdps(dps):
+        M = [[as_mpf(Fraction(v)) for v in r] for r in C]
+        N = mpmath.fsum(v for r in M for v in r)
+        px = [mpmath.fsum(r) / N for r in M]
+        py = [mpmath.fsum(r[j] for r in M) / N for j in range(len(M[0]))]
+
+        def H(xs):
+            return -mpmath.fsum(x * mpmath.log(x) for x in xs if x)
+        hx, hy, hxy = H(px), H(py), H([v / N for r in M for v in r])
+        mi = hx + hy - hxy
+        return {"entropy_x": hx, "entropy_y": hy, "joint_entropy": hxy,
+                "conditional_entropy_x_given_y": hxy - hy, "conditional_entropy_y_given_x": hxy - hx,
+                "mutual_information": mi,
+                "normalized_mutual_information": 2 * mi / (hx + hy) if hx + hy else mpmath.mpf(0),
+                "variation_of_information": 2 * hxy - hx - hy}
+
+
 def oracle_selfcheck(ctx, st, rng):
     """The cancellation-free reference against the plain definitions at 400
     digits on random rows of every class (where the plain form has digits
-    left: a truth below 1e-300 loses them to 1 - BC and the like)."""
+    left: a truth below 1e-150 loses them to 1 - BC and the like)."""
     orders = FIXED_ORDERS + [0.1, 10.0]
-    tiny = mpmath.mpf(10) ** -300
+    tiny = mpmath.mpf(10) ** -150      # below, the plain forms are noise (sqrt(1 - BC) of 400 digits)
     for it in range(max(20, NCASES)):
         D = DT(str(rng.choice(list(INT_MAX) + ["f4", "f8", "f8"])))
         n = int(rng.choice([1, 2, 3, 5, 9, 17]))
@@ -1375,6 +1420,31 @@ def oracle_selfcheck(ctx, st, rng):
                 ok = rel <= mpmath.mpf(10) ** -30
             ctx.check(ok, f"reference {k} of class {cls[0]} {D} P={Pv!r} Q={Qv!r} alpha={alpha}: "
                       f"{mpmath.nstr(v, 25)} vs the definition {mpmath.nstr(t, 25)} ({rel})")
+        if it % 4 == 0:
+            Dj = DT(str(rng.choice(list(INT_MAX) + ["f4", "f8", "f8"])))
+            kind, C, nx, ny = joint_table(rng, Dj, int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+            A = store_array(C.tolist(), Dj)
+            if not A.any():
+                A[0, 0] = 1
+            Cv = [py_values(row) for row in A]
+            ref, nv = ref_joint(Cv, "e"), naive_joint(Cv)
+            for k, t in nv.items():
+                if abs(t) < tiny:
+                    continue
+                rel = abs((as_mpf(ref[k]) - t) / t)
+                ctx.check(rel <= mpmath.mpf(10) ** -30, f"reference joint {k} of {kind} {Dj} C={Cv!r}: "
+                          f"{mpmath.nstr(as_mpf(ref[k]), 25)} vs the definition {mpmath.nstr(t, 25)} ({rel})")
+        if D.isint:
+            for est in ESTIMATORS[:-1] + ["dirichlet:" + str(rng.choice(DIRICHLET))]:
+                ref = ref_entropy(Pv, est, Fraction(0), "e")
+                H, lam = naive_entropy(Pv, est)
+                for k, t in (("entropy", H), ("shrinkage_lambda", lam)):
+                    if t is None or abs(t) < tiny:
+                        continue
+                    rel = abs((as_mpf(ref[k]) - t) / t)
+                    ctx.check(rel <= mpmath.mpf(10) ** -30, f"reference {est} {k} of class {cls[0]} {D} "
+                              f"P={Pv!r}: {mpmath.nstr(as_mpf(ref[k]), 25)} vs the definition "
+                              f"{mpmath.nstr(t, 25)} ({rel})")
 
 
 # -- cases ------------------------------------------------------------------------
