@@ -939,8 +939,9 @@ RANK_CYCLE = [None, 2, 3, 4]
 
 # -- compare --------------------------------------------------------------------
 
-def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode):
-    """Generate and check compare batches until ROWS_TOTAL pairs are checked."""
+def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
+    """Generate and check compare batches until ROWS_TOTAL pairs are checked;
+    FIRST = (dtype, n) fixes the first batch (where the issue's examples fit)."""
     done = 0
     bi = 0
     while done < rows_total:
@@ -948,6 +949,8 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode):
         D = DT(code, str(rng.choice(["<", ">"])))
         n = int(rng.choice(ns))
         m = int(min(rows_total - done, rng.integers(4, 41)))
+        if bi == 0 and first is not None:
+            D, n, m = DT(first[0], D.order), first[1], max(m, 8)
         k = 1
         if mode == "candidates" or rng.random() < 0.15:
             k = int(rng.integers(2, 5))
@@ -1471,9 +1474,9 @@ CASES = {
     "compare_int8_16": run_case("compare_int8_16", lambda ctx, st, rng: compare_batches(
         ctx, st, rng, ["u1", "i1", "u2", "i2"], ALL_NS, NCASES, "plain")),
     "compare_int32_64": run_case("compare_int32_64", lambda ctx, st, rng: compare_batches(
-        ctx, st, rng, ["u4", "i4", "u8", "i8", "u8"], ALL_NS, NCASES, "plain")),
+        ctx, st, rng, ["u4", "i4", "u8", "i8", "u8"], ALL_NS, NCASES, "plain", first=("u8", 4))),
     "compare_f64": run_case("compare_f64", lambda ctx, st, rng: compare_batches(
-        ctx, st, rng, ["f8"], ALL_NS, NCASES, "plain")),
+        ctx, st, rng, ["f8"], ALL_NS, NCASES, "plain", first=("f8", 3))),
     "compare_f32": run_case("compare_f32", lambda ctx, st, rng: compare_batches(
         ctx, st, rng, ["f4"], ALL_NS, NCASES, "plain")),
     "compare_candidates": run_case("compare_candidates", lambda ctx, st, rng: compare_batches(
