@@ -697,11 +697,11 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
                         const h5div_norm *nm, const h5div_term_params *tp, double *sums)
 {
-    double t[H5DIV_T_COUNT - H5DIV_T_RENYI][H5DIV_BLOCK_BINS];
-    int orders[H5DIV_T_COUNT - H5DIV_T_RENYI], no = 0;
+    double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
+    int orders[H5DIV_T_COUNT], no = 0;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
-    for (int i = 0; i < H5DIV_T_COUNT - H5DIV_T_RENYI; i++)
-        if (tp->mask & (1u << (H5DIV_T_RENYI + i)))
+    for (int i = 0; i < H5DIV_T_COUNT; i++)
+        if (tp->renyi_mask & (1u << i))
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
         const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
@@ -728,7 +728,7 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
         }
     }
     for (int o = 0; o < no; o++)
-        sums[H5DIV_T_RENYI + orders[o]] = block_sum(t[o], e);
+        sums[orders[o]] = block_sum(t[o], e);
 }
 
 void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
@@ -736,7 +736,7 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
                          int64_t counts[2])
 {
     double t[NT_BIN][H5DIV_BLOCK_BINS];
-    const unsigned mask = tp->mask & ((1u << NT_BIN) - 1u) & ~(1u << H5DIV_T_W1);
+    const unsigned mask = tp->mask & ~tp->renyi_mask & ((1u << NT_BIN) - 1u) & ~(1u << H5DIV_T_W1);
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
@@ -747,7 +747,7 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
     for (int m = 0; m < NT_BIN; m++)
         if (mask & (1u << m))
             sums[m] = block_sum(t[m], e);
-    if (tp->mask >> H5DIV_T_RENYI)
+    if (tp->renyi_mask)
         block_renyi(xs, ys, e, nm, tp, sums);
 }
 
@@ -808,8 +808,8 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
         nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
         const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
         for (int i = 0; i < nd[qp]; i++) {
-            const int s = qp * H5DIV_RENYI_MAX + i;
-            tp->mask |= 1u << (H5DIV_T_RENYI + s);
+            const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
+            tp->renyi_mask |= 1u << s;
             tp->order[s] = A[i];
             tp->qp[s] = (unsigned char)qp;
         }
@@ -837,20 +837,24 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
             need[j] = d;
             cand[j] = qp * H5DIV_RENYI_MAX + i;
         }
-    int next = 0;
-    const int nslots = H5DIV_T_COUNT - H5DIV_T_RENYI;
-    for (int c = 0; c < nc; c++) {
-        while (next < nslots && (tp->mask & (1u << (H5DIV_T_RENYI + next))))
-            next++;
-        if (next >= nslots)
-            return;
-        const int o = cand[c];
-        tp->mask |= 1u << (H5DIV_T_RENYI + next);
-        tp->order[next] = tp->order[o];
-        tp->qp[next] = tp->qp[o];
-        tp->aux[next] = 1;
-        tp->aux_term[o] = (signed char)(H5DIV_T_RENYI + next);
+    /* Free terms: from the Renyi slots on, then those below that no
+     * measure uses (not W1, which the callers fill themselves). */
+    int free_t[H5DIV_T_COUNT], nf = 0;
+    for (int t = H5DIV_T_RENYI; t < H5DIV_T_COUNT; t++)
+        if (!((tp->mask | tp->renyi_mask) & (1u << t)))
+            free_t[nf++] = t;
+    for (int t = 0; t < H5DIV_T_RENYI; t++)
+        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & (1u << t)))
+            free_t[nf++] = t;
+    for (int c = 0; c < nc && c < nf; c++) {
+        const int o = H5DIV_T_RENYI + cand[c], t = free_t[c];
+        tp->renyi_mask |= 1u << t;
+        tp->order[t] = tp->order[o];
+        tp->qp[t] = tp->qp[o];
+        tp->aux[t] = 1;
+        tp->aux_term[cand[c]] = (signed char)t;
     }
+    tp->mask |= tp->renyi_mask;
 }
 
 unsigned h5div_terms_for_measures(unsigned measures)
