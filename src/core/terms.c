@@ -93,6 +93,14 @@ static inline void two_sum_add(double *s, double *err, double v)
     *s = t;
 }
 
+/* The rounding error of s = a + b (Knuth's TwoSum): a + b = s + error
+ * exactly. With it a pseudocount is added to every value exactly. */
+static inline double add_err(double a, double b, double s)
+{
+    double bp = s - a;
+    return (a - (s - bp)) + (b - bp);
+}
+
 /* One block's contribution to a total: Knuth's TwoSum in four lanes by
  * index (each lane's s + err tracks its sum to about 2^-106), and all eight
  * parts enter acc exactly. */
@@ -105,6 +113,9 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
             two_sum_add(&s[l], &err[l], x[k + (size_t)l] + alpha);
     for (int l = 0; k < e; k++, l++)
         two_sum_add(&s[l], &err[l], x[k] + alpha);
+    if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
+        for (size_t i = 0; i < e; i++)
+            err[i & 3] += add_err(x[i], alpha, x[i] + alpha);
     int finite = 1;
     for (int l = 0; l < 4; l++)
         finite &= isfinite(s[l]) && isfinite(err[l]);
@@ -115,8 +126,11 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
         }
     } else {
         /* A lane overflowed: add the block's values exactly instead. */
-        for (size_t i = 0; i < e; i++)
+        for (size_t i = 0; i < e; i++) {
             h5div_acc_add(acc, x[i] + alpha);
+            if (alpha != 0.0)
+                h5div_acc_add(acc, add_err(x[i], alpha, x[i] + alpha));
+        }
     }
 }
 
@@ -228,7 +242,8 @@ typedef struct side {
     int e;         /* exponent of v 2^ks: v / T lies in [2^(e-1), 2^(e+1)) */
 } side;
 
-static inline side side_of(double v, int ks, double t_hi, double t_lo, double inv_t, double log_t)
+static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_lo, double inv_t,
+                           double log_t)
 {
     side s;
     s.e = ilogb(v) + ks;
@@ -240,7 +255,7 @@ static inline side side_of(double v, int ks, double t_hi, double t_lo, double in
     double r = x * inv_t; /* v / T * 2^-e */
     s.prob = ldexp(r, s.e);
     if (s.prob > 0.5) /* near 1: log1p of the exact (T - v) / T */
-        s.lg = log1p(-((t_hi - v * ldexp(1.0, ks)) + t_lo) * inv_t);
+        s.lg = log1p(-(((t_hi - v * ldexp(1.0, ks)) + t_lo) - v_lo * ldexp(1.0, ks)) * inv_t);
     else if (s.prob >= TINY)
         s.lg = log(s.prob);
     else
@@ -266,11 +281,11 @@ typedef struct bin_state {
     double lr;         /* log(p / q) */
 } bin_state;
 
-static inline void bin_state_init(bin_state *st, double xr, double yr, const h5div_norm *nm,
-                                  int ka, int kb)
+static inline void bin_state_init(bin_state *st, double xr, double yr, double xl, double yl,
+                                  const h5div_norm *nm, int ka, int kb)
 {
-    st->a = side_of(xr, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
-    st->b = side_of(yr, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b);
+    st->a = side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
+    st->b = side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b);
     int hi = st->a.e > st->b.e ? st->a.e : st->b.e;
     int lo = st->a.e > st->b.e ? st->b.e : st->a.e;
     st->far = lo - hi < -FAR_EXP;
@@ -286,6 +301,8 @@ static inline void bin_state_init(bin_state *st, double xr, double yr, const h5d
     st->P = X * nm->inv_a;
     st->Q = Y * nm->inv_b;
     st->d = cross_diff(X, Y, nm);
+    if (xl != 0.0 || yl != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
+        st->d += ldexp(xl, ka + st->k) * nm->b_hi - ldexp(yl, kb + st->k) * nm->a_hi;
     st->u = st->d / (Y * nm->a_hi + Y * nm->a_lo);
     st->v = -st->d / (X * nm->b_hi + X * nm->b_lo);
     st->diff = st->d * nm->inv_a * nm->inv_b;
@@ -334,11 +351,12 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
             continue;
+        const double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
         if (xr == 0.0 || yr == 0.0) {
             /* A lone value: its own mass in every divergence. */
             int qlone = xr == 0.0;
-            side s = qlone ? side_of(yr, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b)
-                           : side_of(xr, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
+            side s = qlone ? side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b)
+                           : side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
             ++*(qlone ? q_without_p : p_without_q);
             t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s.prob * s.lg);
             t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s.prob;
@@ -349,7 +367,7 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             continue;
         }
         bin_state st;
-        bin_state_init(&st, xr, yr, nm, ka, kb);
+        bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         const double p = st.a.prob, q = st.b.prob;
         t[H5DIV_T_ENTROPY_P][k] = -(p * st.a.lg);
         t[H5DIV_T_ENTROPY_Q][k] = -(q * st.b.lg);
@@ -487,6 +505,10 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
     }
+    if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
+        for (size_t k = 0; k < e; k++)
+            d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
+                    (add_err(ys[k], alpha, ys[k] + alpha) * scale_b) * a_hi;
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
@@ -709,9 +731,9 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
         if (xz || yz) {
             double p = 0.0, q = 0.0;
             if (!xz)
-                p = side_of(xr, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a).prob;
+                p = side_of(xr, 0.0, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a).prob;
             if (!yz)
-                q = side_of(yr, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
+                q = side_of(yr, 0.0, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
             for (int o = 0; o < no; o++) {
                 int i = orders[o], qp = tp->qp[i];
                 t[o][k] = tp->aux[i] ? 0.0
@@ -721,7 +743,8 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
             continue;
         }
         bin_state st;
-        bin_state_init(&st, xr, yr, nm, ka, kb);
+        bin_state_init(&st, xr, yr, add_err(xs[k], nm->alpha, xr), add_err(ys[k], nm->alpha, yr), nm,
+                       ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
             t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
@@ -763,6 +786,10 @@ double h5div_w1_block(const double *restrict xs, const double *restrict ys, size
     for (size_t k = 0; k < nw; k++) {
         two_sum_add(&xh, &xl, xs[k] + nm->alpha);
         two_sum_add(&yh, &yl, ys[k] + nm->alpha);
+        if (nm->alpha != 0.0) {
+            xl += add_err(xs[k], nm->alpha, xs[k] + nm->alpha);
+            yl += add_err(ys[k], nm->alpha, ys[k] + nm->alpha);
+        }
         /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
          * and totals A, B, with the exact product errors: prefix sums that
          * agree to many digits keep their difference. */

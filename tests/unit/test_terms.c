@@ -231,9 +231,24 @@ static void test_far_ratios(void)
     CHECK_BITS(r.renyi_qp[0], 0.0);
 }
 
+/* A pseudocount is added exactly: Q = 3 P, alpha = 0.001 (the double),
+ * so p and q differ only through alpha; mpmath at 50 digits from exact
+ * rationals of 1116 + alpha etc. */
+static void test_exact_pseudocount(void)
+{
+    double x[] = {1116, 688, 725}, y[] = {3348, 2064, 2175}, v[H5DIV_COMPARE_NMEASURES];
+    compare(x, y, 3, 256, 0.001, H5DIV_BASE_2, v);
+    CHECK_REL(v[H5DIV_KL_PQ], 2.1568062061090791619e-14, 1e-13);
+    CHECK_REL(v[H5DIV_KL_QP], 2.15680623123615192e-14, 1e-13);
+    CHECK_REL(v[H5DIV_JS_DIVERGENCE], 5.3920155466815315573e-15, 1e-13);
+    CHECK_REL(v[H5DIV_TOTAL_VARIATION], 8.5367840823226553018e-8, 1e-13);
+    CHECK_REL(v[H5DIV_HELLINGER], 6.1134772214490979479e-8, 1e-13);
+}
+
 int main(void)
 {
     test_far_ratios();
+    test_exact_pseudocount();
     test_half_quarter();
     test_disjoint();
     test_identical_and_pieces();
