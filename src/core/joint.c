@@ -67,13 +67,18 @@ static inline double log_frac(double x_hi, double x_lo, double t_hi, double t_lo
     return log(x_hi) - log(t_hi);
 }
 
-/* v / T rounded for an unscaled v > 0 and T = t_hi + t_lo, without an
+/* Every sum of the joint kernel is held times 2^J_SCALE_EXP (an exact
+ * scaling wherever the sums are normal), so tables of subnormal cells keep
+ * their digits and normalized_mutual_information, a ratio, keeps its. */
+#define J_SCALE_EXP 1000
+
+/* 2^J_SCALE_EXP v / T rounded for an unscaled v > 0 and T = t_hi + t_lo, without an
  * intermediate underflow: correct also where the result is subnormal. */
 static inline double frac(double v, double t_hi, double t_lo)
 {
     const int e = ilogb(v), f = ilogb(t_hi);
     const double th = ldexp(t_hi, -f), tl = ldexp(t_lo, -f);
-    return ldexp(ldexp(v, -e) * ((1.0 / th) * (1.0 - tl / th)), e - f);
+    return ldexp(ldexp(v, -e) * ((1.0 / th) * (1.0 - tl / th)), e - f + J_SCALE_EXP);
 }
 
 void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
@@ -109,15 +114,15 @@ static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, do
     if (x == 0.0) {
         /* q itself: r c / N^2 rounded from the scaled mantissas. */
         double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
-        return ldexp((R * nm->inv_n) * (C * nm->inv_n), eq);
+        return ldexp((R * nm->inv_n) * (C * nm->inv_n), eq + J_SCALE_EXP);
     }
     const int ex = ilogb(x) + K; /* p ~ 2^ex */
     const int hi = ex > eq ? ex : eq, lo = ex > eq ? eq : ex;
     if (lo - hi < -900) {
         double p = frac(x, nm->n_hi / nm->scale, nm->n_lo / nm->scale);
         double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
-        double q = ldexp((R * nm->inv_n) * (C * nm->inv_n), eq);
-        double lr = (log(x) + nm->log_n) - (log(r_hi) + log(c_hi) - nm->log_n);
+        double q = ldexp((R * nm->inv_n) * (C * nm->inv_n), eq + J_SCALE_EXP);
+        double lr = (log(x) + nm->log_n) - (log(r_hi) + log(c_hi)); /* log(x N / (r c)) */
         double t = p * (lr - 1.0) + q;
         return t > 0.0 ? t : 0.0;
     }
@@ -141,7 +146,7 @@ static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, do
         double p = v * inv;
         t = p * lr - (p - q);
     }
-    return ldexp(t > 0.0 ? t : 0.0, -k);
+    return ldexp(t > 0.0 ? t : 0.0, J_SCALE_EXP - k);
 }
 
 void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t ncols, size_t ld,
@@ -193,16 +198,19 @@ void h5div_joint_finish(const h5div_acc acc[H5DIV_J_COUNT], unsigned measures, h
     double mi_max = hx < hy ? hx : hy;
     mi = mi < mi_max ? mi : mi_max;
     double v[H5DIV_JOINT_NMEASURES];
-    v[H5DIV_ENTROPY_X] = hx / ln_b;
-    v[H5DIV_ENTROPY_Y] = hy / ln_b;
-    v[H5DIV_JOINT_ENTROPY] = nats[H5DIV_J_HXY] / ln_b;
-    v[H5DIV_COND_ENTROPY_X_GIVEN_Y] = nats[H5DIV_J_HX_GIVEN_Y] / ln_b;
-    v[H5DIV_COND_ENTROPY_Y_GIVEN_X] = nats[H5DIV_J_HY_GIVEN_X] / ln_b;
-    v[H5DIV_MUTUAL_INFORMATION] = mi / ln_b;
+#define UNSCALED(s) (ldexp((s), -J_SCALE_EXP) / ln_b)
+    v[H5DIV_ENTROPY_X] = UNSCALED(hx);
+    v[H5DIV_ENTROPY_Y] = UNSCALED(hy);
+    v[H5DIV_JOINT_ENTROPY] = UNSCALED(nats[H5DIV_J_HXY]);
+    v[H5DIV_COND_ENTROPY_X_GIVEN_Y] = UNSCALED(nats[H5DIV_J_HX_GIVEN_Y]);
+    v[H5DIV_COND_ENTROPY_Y_GIVEN_X] = UNSCALED(nats[H5DIV_J_HY_GIVEN_X]);
+    v[H5DIV_MUTUAL_INFORMATION] = UNSCALED(mi);
+    /* A ratio of two sums held at the same scale. */
     double nmi = hx + hy > 0.0 ? 2.0 * mi / (hx + hy) : 0.0;
     v[H5DIV_NORMALIZED_MUTUAL_INFORMATION] = nmi > 1.0 ? 1.0 : nmi;
     v[H5DIV_VARIATION_OF_INFORMATION] =
-        (nats[H5DIV_J_HX_GIVEN_Y] + nats[H5DIV_J_HY_GIVEN_X]) / ln_b;
+        UNSCALED(nats[H5DIV_J_HX_GIVEN_Y] + nats[H5DIV_J_HY_GIVEN_X]);
+#undef UNSCALED
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         if (measures & H5DIV_MEASURE_BIT(m))
             value[m] = v[m];
