@@ -712,7 +712,12 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
         const int e2 = es - st->k;
         return y < 700.0 ? ldexp(Q * exp(y), e2) : exp(y + log(Q) + e2 * LN2);
     }
-    return ldexp(renyi_bin(A, P, Q, 0, 0, u, v, diff, lr, log(P), log(Q)), -st->k);
+    const double r = renyi_bin(A, P, Q, 0, 0, u, v, diff, lr, log(P), log(Q));
+    if (isfinite(r))
+        return ldexp(r, -st->k);
+    /* p^A q^(1-A) beyond the range at the bin's scale (the scale brings p
+     * near 1): from the logarithms, where it dominates the bracket. */
+    return exp(A * ps->lg + (1.0 - A) * qs->lg) + ((A - 1.0) * qs->prob - A * ps->prob);
 }
 
 /* Block sums of the Renyi terms of every order in tp. */
