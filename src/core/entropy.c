@@ -61,6 +61,14 @@ size_t h5div_first_fraction(const double *restrict x, size_t n)
     return n;
 }
 
+/* The rounding error of s = a + b (Knuth's TwoSum): with it a pseudocount
+ * is added to every value exactly. */
+static inline double add_err(double a, double b, double s)
+{
+    double bp = s - a;
+    return (a - (s - bp)) + (b - bp);
+}
+
 /* Block sums with error-free transformations, as h5div_total_add does. */
 static void block_total(const double *restrict x, size_t n, double alpha, h5div_acc *acc)
 {
@@ -72,12 +80,18 @@ static void block_total(const double *restrict x, size_t n, double alpha, h5div_
             err += (s - (t - bp)) + (v - bp);
             s = t;
         }
+        if (alpha != 0.0) /* what rounding x + alpha dropped */
+            for (size_t i = b; i < b + e; i++)
+                err += add_err(x[i], alpha, x[i] + alpha);
         if (isfinite(s) && isfinite(err)) {
             h5div_acc_add(acc, s);
             h5div_acc_add(acc, err);
         } else {
-            for (size_t i = b; i < b + e; i++)
+            for (size_t i = b; i < b + e; i++) {
                 h5div_acc_add(acc, x[i] + alpha);
+                if (alpha != 0.0)
+                    h5div_acc_add(acc, add_err(x[i], alpha, x[i] + alpha));
+            }
         }
     }
 }
@@ -109,16 +123,23 @@ void h5div_entropy_norm_init(h5div_entropy_norm *nm, double hi, double lo, doubl
     nm->alpha = alpha;
 }
 
-double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm)
+/* log p of a bin whose value plus pseudocount is xr + xl exactly (xl the
+ * part rounding dropped). */
+static double log_p2(double xr, double xl, const h5div_entropy_norm *nm)
 {
     double v = xr * nm->scale, r = v * nm->inv;
     /* Near 1 through log1p of (T - v) / T, exact to a rounding because T is
      * held as two parts. */
     if (r > 0.5)
-        return log1p(-((nm->t_hi - v) + nm->t_lo) * nm->inv);
+        return log1p(-(((nm->t_hi - v) + nm->t_lo) - xl * nm->scale) * nm->inv);
     if (r < TINY)
         return log(xr) - nm->log_t;
     return log(r);
+}
+
+double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm)
+{
+    return log_p2(xr, 0.0, nm);
 }
 
 void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
@@ -131,7 +152,8 @@ void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_en
         for (size_t k = 0; k < e; k++) {
             double xr = x[b + k] + nm->alpha;
             if (xr > 0.0)
-                s[k & 3] -= (xr * nm->scale * nm->inv) * h5div_entropy_log_p(xr, nm);
+                s[k & 3] -= (xr * nm->scale * nm->inv) *
+                            log_p2(xr, add_err(x[b + k], nm->alpha, xr), nm);
         }
         h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
     }
@@ -168,9 +190,11 @@ void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, doub
         double s2[4] = {0, 0, 0, 0}, m2[4] = {0, 0, 0, 0};
         for (size_t j = 0; j < e; j++) {
             double c = x[b + j], u = c / n;
-            /* u - 1/K = (c K - n) / (n K) without cancellation. */
+            /* u - 1/K = (c K - n) / (n K) without cancellation; u (1 - u)
+             * >= 0 with 1 - u = (n - c) / n, summing to 1 - sum u^2
+             * without the cancellation of 1 minus that sum. */
             double d = fma(c, k, -n) / nk;
-            s2[j & 3] += u * u;
+            s2[j & 3] += u * ((n - c) / n);
             m2[j & 3] += d * d;
         }
         h5div_acc_add(&acc[0], (s2[0] + s2[1]) + (s2[2] + s2[3]));
@@ -178,11 +202,11 @@ void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, doub
     }
 }
 
-double h5div_entropy_shrink_lambda(double n, double sum_u2, double msp)
+double h5div_entropy_shrink_lambda(double n, double one_minus_u2, double msp)
 {
     if (n <= 1.0 || msp == 0.0)
         return 1.0;
-    double lambda = (1.0 - sum_u2) / ((n - 1.0) * msp);
+    double lambda = one_minus_u2 / ((n - 1.0) * msp);
     return lambda > 1.0 ? 1.0 : (lambda < 0.0 ? 0.0 : lambda);
 }
 
@@ -213,6 +237,6 @@ void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entr
     for (size_t i = 0; i < n; i++) {
         double xr = x[i] + nm->alpha;
         /* -log p >= 0 always; + 0.0 turns -0.0 (p = 1) into +0.0. */
-        out[i] = xr > 0.0 ? -h5div_entropy_log_p(xr, nm) / ln_b + 0.0 : INFINITY;
+        out[i] = xr > 0.0 ? -log_p2(xr, add_err(x[i], nm->alpha, xr), nm) / ln_b + 0.0 : INFINITY;
     }
 }

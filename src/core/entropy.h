@@ -53,15 +53,16 @@ void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_en
 void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n,
                                  double coverage, double log_coverage, h5div_acc *acc);
 
-/* Shrinkage sums: acc[0] += sum u^2, acc[1] += sum (u - 1/K)^2 with
- * u = x / n (the plain relative frequencies). */
+/* Shrinkage sums: acc[0] += sum u (1 - u) (that is 1 - sum u^2, without
+ * cancellation), acc[1] += sum (u - 1/K)^2 with u = x / n (the plain
+ * relative frequencies). */
 void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, double n, double k,
                                    h5div_acc acc[2]);
 
 /* The shrinkage intensity of Hausser & Strimmer (2009), clipped to [0, 1]:
- * (1 - sum u^2) / ((n - 1) sum (u - 1/K)^2); 1 when n <= 1 or the
- * frequencies are uniform. */
-double h5div_entropy_shrink_lambda(double n, double sum_u2, double msp);
+ * (1 - sum u^2) / ((n - 1) sum (u - 1/K)^2), given 1 - sum u^2 as
+ * one_minus_u2; 1 when n <= 1 or the frequencies are uniform. */
+double h5div_entropy_shrink_lambda(double n, double one_minus_u2, double msp);
 
 /* -sum ps log ps with ps = lambda / K + (1 - lambda) x / n. */
 void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n, double k,

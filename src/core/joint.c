@@ -49,21 +49,42 @@ void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo)
     nm->inv_n = (1.0 / nm->n_hi) * (1.0 - nm->n_lo / nm->n_hi);
 }
 
-/* log(v / T) for 0 < v <= T (both scaled, T = t_hi + t_lo); near 1 through
- * log1p of the exactly computed (T - v) / T. */
-static inline double log_ratio(double v, double t_hi, double t_lo, double inv_t)
+/* log(x / T) for 0 < x <= T = t_hi + t_lo, all unscaled, with x = x_hi +
+ * x_lo: near 1 through log1p of the exactly computed (T - x) / T, below
+ * 2^-960 from the logarithms, else the log of the ratio. The values are
+ * brought near 1 by one power of two first, so none is subnormal. */
+static inline double log_frac(double x_hi, double x_lo, double t_hi, double t_lo)
 {
-    double r = v * inv_t;
-    if (r > 0.5)
-        return log1p(-((t_hi - v) + t_lo) * inv_t);
-    if (r < TINY || !(r > 0.0))
-        return log(v) - log(t_hi);
-    return log(r);
+    const int e = ilogb(t_hi);
+    const double th = ldexp(t_hi, -e), tl = ldexp(t_lo, -e);
+    const double v = ldexp(x_hi, -e), vl = ldexp(x_lo, -e);
+    const double inv = (1.0 / th) * (1.0 - tl / th);
+    const double r = v * inv;
+    if (r > 0.5) /* th - v is exact (Sterbenz) */
+        return log1p(-(((th - v) + tl) - vl) * inv);
+    if (r >= TINY)
+        return log(r);
+    return log(x_hi) - log(t_hi);
 }
 
-void h5div_joint_marginal_add(const double *restrict m_hi, size_t n, const h5div_joint_norm *nm,
-                              h5div_acc *acc)
+/* Every sum of the joint kernel is held times 2^J_SCALE_EXP (an exact
+ * scaling wherever the sums are normal), so tables of subnormal cells keep
+ * their digits and normalized_mutual_information, a ratio, keeps its. */
+#define J_SCALE_EXP 1000
+
+/* 2^J_SCALE_EXP v / T rounded for an unscaled v > 0 and T = t_hi + t_lo, without an
+ * intermediate underflow: correct also where the result is subnormal. */
+static inline double frac(double v, double t_hi, double t_lo)
 {
+    const int e = ilogb(v), f = ilogb(t_hi);
+    const double th = ldexp(t_hi, -f), tl = ldexp(t_lo, -f);
+    return ldexp(ldexp(v, -e) * ((1.0 / th) * (1.0 - tl / th)), e - f + J_SCALE_EXP);
+}
+
+void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
+                              const h5div_joint_norm *nm, h5div_acc *acc)
+{
+    const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         double s[4] = {0, 0, 0, 0};
@@ -71,40 +92,61 @@ void h5div_joint_marginal_add(const double *restrict m_hi, size_t n, const h5div
             double m = m_hi[b + k];
             if (!(m > 0.0))
                 continue;
-            double v = m * nm->scale;
-            double lr = v * nm->inv_n < TINY ? log(m) - nm->log_n
-                                             : log_ratio(v, nm->n_hi, nm->n_lo, nm->inv_n);
-            s[k & 3] -= (v * nm->inv_n) * lr;
+            s[k & 3] -= frac(m, n_hi, n_lo) * log_frac(m, m_lo[b + k], n_hi, n_lo);
         }
         h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
     }
 }
 
-/* The mutual-information term p log(p/q) - p + q >= 0 of one cell, with
- * p = v/N and q = r c / N^2 (all scaled). d = v N - r c is formed from
- * exact products, so u = p/q - 1 keeps its digits when X and Y are nearly
- * independent. */
-static inline double mi_term(double v, double r_hi, double r_lo, double c_hi, double c_lo,
-                             const h5div_joint_norm *nm, double raw_v)
+/* The mutual-information term p log(p/q) - p + q >= 0 of one cell with
+ * p = x/N and q = r c / N^2 (x, r, c unscaled, r and c as hi + lo). The
+ * term is homogeneous of degree 1 in (p, q): the cell's values are brought
+ * near 1 by powers of two (x by 2^(K+k), r by 2^(K+k1), c by 2^(K+k-k1)),
+ * so the cross difference d = x N - r c keeps its digits (exact products)
+ * and nothing underflows; the term is scaled back by 2^-k at the end. A
+ * cell whose p and q are more than 2^900 apart takes the logarithms. */
+static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, double c_lo,
+                             const h5div_joint_norm *nm)
 {
+    const int K = ilogb(nm->scale);
+    const int er = ilogb(r_hi) + K, ec = ilogb(c_hi) + K; /* q ~ 2^(er + ec) */
+    const int eq = er + ec;
+    if (x == 0.0) {
+        /* q itself: r c / N^2 rounded from the scaled mantissas. */
+        double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
+        return ldexp((R * nm->inv_n) * (C * nm->inv_n), eq + J_SCALE_EXP);
+    }
+    const int ex = ilogb(x) + K; /* p ~ 2^ex */
+    const int hi = ex > eq ? ex : eq, lo = ex > eq ? eq : ex;
+    if (lo - hi < -900) {
+        double p = frac(x, nm->n_hi / nm->scale, nm->n_lo / nm->scale);
+        double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
+        double q = ldexp((R * nm->inv_n) * (C * nm->inv_n), eq + J_SCALE_EXP);
+        double lr = (log(x) + nm->log_n) - (log(r_hi) + log(c_hi)); /* log(x N / (r c)) */
+        double t = p * (lr - 1.0) + q;
+        return t > 0.0 ? t : 0.0;
+    }
+    const int k = -hi, k1 = -er;
+    const double v = ldexp(x, K + k);
+    const double R = ldexp(r_hi, K + k1), Rl = ldexp(r_lo, K + k1);
+    const double C = ldexp(c_hi, K + k - k1), Cl = ldexp(c_lo, K + k - k1);
     const double inv = nm->inv_n;
-    double q = (r_hi * inv) * (c_hi * inv);
-    if (v == 0.0)
-        return q;
-    double h1 = v * nm->n_hi, h2 = r_hi * c_hi;
-    double e1 = fma(v, nm->n_hi, -h1), e2 = fma(r_hi, c_hi, -h2);
-    double d = (h1 - h2) + ((e1 - e2) + (v * nm->n_lo - (r_hi * c_lo + r_lo * c_hi)));
-    double rc = h2 + (r_hi * c_lo + r_lo * c_hi);
+    double q = (R * inv) * (C * inv);
+    double h1 = v * nm->n_hi, h2 = R * C;
+    double e1 = fma(v, nm->n_hi, -h1), e2 = fma(R, C, -h2);
+    double d = (h1 - h2) + ((e1 - e2) + (v * nm->n_lo - (R * Cl + Rl * C)));
+    double rc = h2 + (R * Cl + Rl * C);
     double u = d / rc;
-    if (fabs(u) < SERIES_LIMIT)
-        return q * h5div_kl_series(u);
-    double p = v * inv, lr;
-    if (u > -0.5 && isfinite(u) && rc > TINY)
-        lr = log1p(u);
-    else /* log(p/q) = log(v N / (r c)) from the logarithms */
-        lr = (log(raw_v) + nm->log_n) - (log(r_hi / nm->scale) + log(c_hi / nm->scale));
-    double t = p * lr - (p - q);
-    return t > 0.0 ? t : 0.0;
+    double t;
+    if (fabs(u) < SERIES_LIMIT) {
+        t = q * h5div_kl_series(u);
+    } else {
+        /* log1p(u) where p/q = 1 + u is not small; else the ratio itself. */
+        double lr = u >= -0.5 ? log1p(u) : log((v * nm->n_hi + v * nm->n_lo) / rc);
+        double p = v * inv;
+        t = p * lr - (p - q);
+    }
+    return ldexp(t > 0.0 ? t : 0.0, J_SCALE_EXP - k);
 }
 
 void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t ncols, size_t ld,
@@ -112,30 +154,26 @@ void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t nc
                            const double *restrict c_hi, const double *restrict c_lo,
                            const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
 {
-    const double sc = nm->scale, inv = nm->inv_n;
+    const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
     for (size_t i = 0; i < nrows; i++) {
         const double *row = cells + i * ld;
-        const double ri = r_hi[i] * sc, ril = r_lo[i] * sc;
-        const double inv_r = (1.0 / ri) * (1.0 - ril / ri);
+        const double ri = r_hi[i], ril = r_lo[i];
         for (size_t b = 0; b < ncols; b += H5DIV_BLOCK_BINS) {
             size_t e = ncols - b < H5DIV_BLOCK_BINS ? ncols - b : H5DIV_BLOCK_BINS;
             double s[4][4] = {{0}};
             for (size_t k = 0; k < e; k++) {
                 const size_t j = b + k, lane = k & 3;
                 const double x = row[j];
-                const double cj = c_hi[j] * sc, cjl = c_lo[j] * sc;
+                const double cj = c_hi[j], cjl = c_lo[j];
                 if (ri == 0.0 || cj == 0.0)
                     continue; /* an empty row or column: every term is 0 */
-                const double v = x * sc;
-                s[3][lane] += mi_term(v, ri, ril, cj, cjl, nm, x);
+                s[3][lane] += mi_term(x, ri, ril, cj, cjl, nm);
                 if (x == 0.0)
                     continue;
-                const double p = v * inv;
-                const double inv_c = (1.0 / cj) * (1.0 - cjl / cj);
-                s[0][lane] -= p * (p < TINY ? log(x) - nm->log_n
-                                            : log_ratio(v, nm->n_hi, nm->n_lo, inv));
-                s[1][lane] -= p * log_ratio(v, cj, cjl, inv_c);
-                s[2][lane] -= p * log_ratio(v, ri, ril, inv_r);
+                const double p = frac(x, n_hi, n_lo);
+                s[0][lane] -= p * log_frac(x, 0.0, n_hi, n_lo);
+                s[1][lane] -= p * log_frac(x, 0.0, cj, cjl);
+                s[2][lane] -= p * log_frac(x, 0.0, ri, ril);
             }
             for (int t = 0; t < 4; t++) {
                 /* -p log(ratio <= 1) is >= 0 term by term; + 0.0 drops -0. */
@@ -160,16 +198,19 @@ void h5div_joint_finish(const h5div_acc acc[H5DIV_J_COUNT], unsigned measures, h
     double mi_max = hx < hy ? hx : hy;
     mi = mi < mi_max ? mi : mi_max;
     double v[H5DIV_JOINT_NMEASURES];
-    v[H5DIV_ENTROPY_X] = hx / ln_b;
-    v[H5DIV_ENTROPY_Y] = hy / ln_b;
-    v[H5DIV_JOINT_ENTROPY] = nats[H5DIV_J_HXY] / ln_b;
-    v[H5DIV_COND_ENTROPY_X_GIVEN_Y] = nats[H5DIV_J_HX_GIVEN_Y] / ln_b;
-    v[H5DIV_COND_ENTROPY_Y_GIVEN_X] = nats[H5DIV_J_HY_GIVEN_X] / ln_b;
-    v[H5DIV_MUTUAL_INFORMATION] = mi / ln_b;
+#define UNSCALED(s) (ldexp((s), -J_SCALE_EXP) / ln_b)
+    v[H5DIV_ENTROPY_X] = UNSCALED(hx);
+    v[H5DIV_ENTROPY_Y] = UNSCALED(hy);
+    v[H5DIV_JOINT_ENTROPY] = UNSCALED(nats[H5DIV_J_HXY]);
+    v[H5DIV_COND_ENTROPY_X_GIVEN_Y] = UNSCALED(nats[H5DIV_J_HX_GIVEN_Y]);
+    v[H5DIV_COND_ENTROPY_Y_GIVEN_X] = UNSCALED(nats[H5DIV_J_HY_GIVEN_X]);
+    v[H5DIV_MUTUAL_INFORMATION] = UNSCALED(mi);
+    /* A ratio of two sums held at the same scale. */
     double nmi = hx + hy > 0.0 ? 2.0 * mi / (hx + hy) : 0.0;
     v[H5DIV_NORMALIZED_MUTUAL_INFORMATION] = nmi > 1.0 ? 1.0 : nmi;
     v[H5DIV_VARIATION_OF_INFORMATION] =
-        (nats[H5DIV_J_HX_GIVEN_Y] + nats[H5DIV_J_HY_GIVEN_X]) / ln_b;
+        UNSCALED(nats[H5DIV_J_HX_GIVEN_Y] + nats[H5DIV_J_HY_GIVEN_X]);
+#undef UNSCALED
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         if (measures & H5DIV_MEASURE_BIT(m))
             value[m] = v[m];

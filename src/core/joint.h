@@ -30,8 +30,8 @@ void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo);
 
 /* Add -sum (m/N) log(m/N) of marginal counts m_hi[i] + m_lo[i] (unscaled),
  * i in [0, n), to acc; index 0 lies on a global block boundary. */
-void h5div_joint_marginal_add(const double *restrict m_hi, size_t n, const h5div_joint_norm *nm,
-                              h5div_acc *acc);
+void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
+                              const h5div_joint_norm *nm, h5div_acc *acc);
 
 /* Add the per-cell terms of a [nrows, ncols] piece of the table (row-major,
  * leading dimension ld; unscaled counts) to acc[H5DIV_J_HXY..H5DIV_J_MI].

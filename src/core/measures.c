@@ -90,7 +90,7 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
                 h5div_column *c = &cols[n++];
                 char a[32];
                 c->measure = m;
-                snprintf(c->units, sizeof c->units, "%s", h5div_measure_units(m, opt->base));
+                snprintf(c->units, sizeof c->units, "%s", h5div_measure_units((h5div_measure)m, opt->base));
                 c->order = i;
                 c->A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 h5div_format_shortest(c->A, a, sizeof a);
@@ -100,7 +100,7 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
         }
         h5div_column *c = &cols[n++];
         c->measure = m;
-        snprintf(c->units, sizeof c->units, "%s", h5div_measure_units(m, opt->base));
+        snprintf(c->units, sizeof c->units, "%s", h5div_measure_units((h5div_measure)m, opt->base));
         c->order = -1;
         c->A = 0.0;
         snprintf(c->name, sizeof c->name, "%s", measure_names[m]);

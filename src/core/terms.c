@@ -93,6 +93,14 @@ static inline void two_sum_add(double *s, double *err, double v)
     *s = t;
 }
 
+/* The rounding error of s = a + b (Knuth's TwoSum): a + b = s + error
+ * exactly. With it a pseudocount is added to every value exactly. */
+static inline double add_err(double a, double b, double s)
+{
+    double bp = s - a;
+    return (a - (s - bp)) + (b - bp);
+}
+
 /* One block's contribution to a total: Knuth's TwoSum in four lanes by
  * index (each lane's s + err tracks its sum to about 2^-106), and all eight
  * parts enter acc exactly. */
@@ -105,6 +113,9 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
             two_sum_add(&s[l], &err[l], x[k + (size_t)l] + alpha);
     for (int l = 0; k < e; k++, l++)
         two_sum_add(&s[l], &err[l], x[k] + alpha);
+    if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
+        for (size_t i = 0; i < e; i++)
+            err[i & 3] += add_err(x[i], alpha, x[i] + alpha);
     int finite = 1;
     for (int l = 0; l < 4; l++)
         finite &= isfinite(s[l]) && isfinite(err[l]);
@@ -115,8 +126,11 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
         }
     } else {
         /* A lane overflowed: add the block's values exactly instead. */
-        for (size_t i = 0; i < e; i++)
+        for (size_t i = 0; i < e; i++) {
             h5div_acc_add(acc, x[i] + alpha);
+            if (alpha != 0.0)
+                h5div_acc_add(acc, add_err(x[i], alpha, x[i] + alpha));
+        }
     }
 }
 
@@ -181,72 +195,21 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
     return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
 }
 
-/* Terms computed bin by bin into arrays: all but W1 and the Renyi terms. */
-#define NT_BIN (H5DIV_T_CHI2_QP + 1)
+/* Terms computed bin by bin into arrays: all but W1 (its slot is unused)
+ * and the Renyi terms. */
+#define NT_BIN (H5DIV_T_BC + 1)
 
-/* Ratios below this are subnormal or close to it: their logarithms are
- * taken as differences of logarithms, which are then large and accurate. */
+/* Probabilities below this are subnormal or close to it, and so are ratios
+ * beyond its inverse: such bins take the careful path. */
 #define TINY 0x1p-960
-
-/* log(v / T) for 0 < v <= T; near 1 through log1p of (v - T) / T, which is
- * exact to a rounding because T - v is computed from the two-part total. */
-static inline double log_ratio(double v, double v_raw, double t_hi, double t_lo, double inv_t,
-                               double log_t_raw)
-{
-    double r = v * inv_t;
-    if (r > 0.5)
-        return log1p(-((t_hi - v) + t_lo) * inv_t);
-    if (r < TINY) /* from the unscaled value: the scaled one may underflow */
-        return log(v_raw) - log_t_raw;
-    return log(r);
-}
-
-/* Unscaled values of a bin and the logarithms of their totals, for the
- * logarithms of ratios too small or large for doubles. */
-typedef struct raw_bin {
-    double x, y, log_x, log_y;
-} raw_bin;
-
-/* log(p / q) = log((x / y) (Y / X)) for a bin with x, y > 0 (scaled) and
- * scaled totals X, Y, used where p / q is not close to 1 (|u| >= SERIES_LIMIT).
- * Ignoring the low parts of the totals costs at most half an ulp each. */
-static inline double log_pq(double x, double y, double tot_x, double tot_y, raw_bin raw)
-{
-    double xy = x / y, yx = tot_y / tot_x, r = xy * yx;
-    if (r > TINY && r < 1.0 / TINY && xy > TINY && xy < 1.0 / TINY)
-        return log(r);
-    return (log(raw.x) - log(raw.y)) + (raw.log_y - raw.log_x);
-}
-
-/* KL term of bin (x, y): p log(p/q) - p + q >= 0, with p = x/X, q = y/Y and
- * d = x*Y - y*X. Returns 0 when p > 0 = q (counted separately as infinite). */
-static inline double kl_term(double x, double y, double d, double x_hi, double x_lo,
-                             double y_hi, double inv_x, double inv_y, raw_bin raw)
-{
-    if (raw.y == 0.0)
-        return 0.0;
-    double q = y * inv_y;
-    if (raw.x == 0.0)
-        return q;
-    double u = d / (y * x_hi + y * x_lo); /* p/q - 1 */
-    if (fabs(u) < SERIES_LIMIT)
-        return q * h5div_kl_series(u);
-    double lr = u > -0.5 && u < 1e300 ? log1p(u) : log_pq(x, y, x_hi, y_hi, raw);
-    double t = (x * inv_x) * lr - d * inv_x * inv_y;
-    return t > 0.0 ? t : 0.0;
-}
-
-/* log1p(t) with t = (p - q)/(p + q), i.e. log(2 x Y / s) with s = x*Y + y*X,
- * for the JS term; direct where 1 + t is small and would round away. */
-static inline double log_mix(double x, double tot_y, double s, double t)
-{
-    if (t > -0.5)
-        return log1p(t);
-    double n = x * tot_y;
-    if (n > TINY && s < 1.0 / TINY)
-        return log(2.0 * n / s);
-    return LN2 + (log(x) + log(tot_y)) - log(s);
-}
+/* Scale of the Bhattacharyya coefficient and of S_A in their own sums. */
+#define BC_SCALE_EXP 1020
+/* Scale of the JS and Hellinger sums: their square roots (js_distance,
+ * hellinger) are doubles far below where the sums themselves would be. */
+#define SQ_SCALE_EXP 1000
+/* Two probabilities whose ratio is beyond 2^FAR_EXP are "far": every term
+ * of the bin is then its larger side's to within 2^-(FAR_EXP / 2). */
+#define FAR_EXP 900
 
 /* Sum of v[0..e) in four lanes by index, combined in a fixed tree: the same
  * order wherever the block sits in a piece or on a rank. */
@@ -269,72 +232,188 @@ static double block_sum(const double *restrict v, size_t e)
     return (s0 + s1) + (s2 + s3);
 }
 
-/* The careful path: every bin through libm with the fallbacks for
- * probabilities near 1, below 2^-960 and ratios beyond the double range.
- * Writes the terms of bins [0, e) of one block into t. */
+/* One side of a bin in the careful path: raw value v > 0 of a histogram
+ * with scaled total t_hi + t_lo (scale 2^ks) and unscaled log total. */
+typedef struct side {
+    double prob;   /* v / T rounded (subnormal or 0 when that small) */
+    double lg;     /* log(v / T), accurate over the whole range */
+    double mant;   /* v / T = mant * 2^-ex2, mant in [1/4, 4), ex2 even */
+    int ex2;
+    int e;         /* exponent of v 2^ks: v / T lies in [2^(e-1), 2^(e+1)) */
+} side;
+
+static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_lo, double inv_t,
+                           double log_t)
+{
+    side s;
+    s.e = ilogb(v) + ks;
+    double x = ldexp(v, ks - s.e); /* v 2^ks / 2^e, in [1, 2) */
+    int ex2 = -s.e;
+    ex2 += ex2 & 1; /* even, so that sqrt halves it */
+    s.ex2 = ex2;
+    s.mant = ldexp(x, ex2 + s.e) * inv_t;
+    double r = x * inv_t; /* v / T * 2^-e */
+    s.prob = ldexp(r, s.e);
+    if (s.prob > 0.5) /* near 1: log1p of the exact (T - v) / T */
+        s.lg = log1p(-(((t_hi - v * ldexp(1.0, ks)) + t_lo) - v_lo * ldexp(1.0, ks)) * inv_t);
+    else if (s.prob >= TINY)
+        s.lg = log(s.prob);
+    else
+        s.lg = log(v) - log_t;
+    return s;
+}
+
+/* State of one bin of the careful path with both values > 0: the scaled
+ * values X = x 2^k, Y = y 2^k (k brings the larger near 1) when the ratio
+ * is not far, and what every term needs. All terms but the entropies are
+ * homogeneous of degree 1 in (p, q): they are computed from X, Y and
+ * scaled back by 2^-k at the end, which rounds them correctly even where
+ * they are subnormal. */
+typedef struct bin_state {
+    side a, b;
+    int far;           /* ratio beyond 2^FAR_EXP */
+    int k;
+    double X, Y;       /* x 2^k, y 2^k (scaled raw values) */
+    double P, Q;       /* p 2^k, q 2^k */
+    double d, u, v;    /* cross difference, p/q - 1, q/p - 1 (not far) */
+    double diff;       /* (p - q) 2^k */
+    double s;          /* X B + Y A */
+    double lr;         /* log(p / q) */
+} bin_state;
+
+static inline void bin_state_init(bin_state *st, double xr, double yr, double xl, double yl,
+                                  const h5div_norm *nm, int ka, int kb)
+{
+    st->a = side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
+    st->b = side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b);
+    int hi = st->a.e > st->b.e ? st->a.e : st->b.e;
+    int lo = st->a.e > st->b.e ? st->b.e : st->a.e;
+    st->far = lo - hi < -FAR_EXP;
+    if (st->far) {
+        st->k = 0;
+        st->lr = st->a.lg - st->b.lg; /* large: both logs' errors are small beside it */
+        return;
+    }
+    st->k = -hi;
+    const double X = ldexp(xr, ka + st->k), Y = ldexp(yr, kb + st->k);
+    st->X = X;
+    st->Y = Y;
+    st->P = X * nm->inv_a;
+    st->Q = Y * nm->inv_b;
+    st->d = cross_diff(X, Y, nm);
+    if (xl != 0.0 || yl != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
+        st->d += ldexp(xl, ka + st->k) * nm->b_hi - ldexp(yl, kb + st->k) * nm->a_hi;
+    st->u = st->d / (Y * nm->a_hi + Y * nm->a_lo);
+    st->v = -st->d / (X * nm->b_hi + X * nm->b_lo);
+    st->diff = st->d * nm->inv_a * nm->inv_b;
+    st->s = X * nm->b_hi + Y * nm->a_hi + (X * nm->b_lo + Y * nm->a_lo);
+    /* log1p(u) where 1 + u = p/q is not small (condition number <= 2);
+     * below, the ratio itself, which is then far from 1. */
+    st->lr = st->u >= -0.5 ? log1p(st->u)
+                           : log((X * nm->b_hi + X * nm->b_lo) / (Y * nm->a_hi + Y * nm->a_lo));
+}
+
+/* KL term p log(p/q) - p + q >= 0 of a bin with p, q > 0 (in direction
+ * pq, or qp with swap). */
+static inline double kl_careful(const bin_state *st, int swap)
+{
+    if (st->far) {
+        double p = swap ? st->b.prob : st->a.prob, q = swap ? st->a.prob : st->b.prob;
+        double lr = swap ? -st->lr : st->lr;
+        double t = p * (lr - 1.0) + q; /* the side that is far larger dominates */
+        return t > 0.0 ? t : 0.0;
+    }
+    double P = swap ? st->Q : st->P, Q = swap ? st->P : st->Q, u = swap ? st->v : st->u;
+    double t = fabs(u) < SERIES_LIMIT ? Q * h5div_kl_series(u)
+                                      : P * (swap ? -st->lr : st->lr) - (swap ? -st->diff : st->diff);
+    return ldexp(t > 0.0 ? t : 0.0, -st->k);
+}
+
+/* log(2 X B / s), i.e. log1p((p - q)/(p + q)): log1p where that is
+ * well-conditioned, else the ratio itself. */
+static inline double log_mix(double t, double xb, double s)
+{
+    return t >= -0.5 ? log1p(t) : log(2.0 * xb / s);
+}
+
+/* The careful path: every bin through libm, with the forms chosen per bin
+ * for probabilities near 1, subnormal ones, and ratios beyond the double
+ * range. Writes the terms of bins [0, e) of one block into t. */
 static void block_terms_careful(const double *restrict xs, const double *restrict ys, size_t e,
                                 const h5div_norm *nm, unsigned mask, double (*t)[H5DIV_BLOCK_BINS],
                                 int64_t *p_without_q, int64_t *q_without_p)
 {
-    const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
-    const double scale_a = nm->scale_a, scale_b = nm->scale_b;
+    const double alpha = nm->alpha;
+    const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
     for (size_t k = 0; k < e; k++) {
         for (int m = 0; m < NT_BIN; m++)
             t[m][k] = 0.0;
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
             continue;
-        if (xr > 0.0 && yr == 0.0)
-            ++*p_without_q;
-        if (yr > 0.0 && xr == 0.0)
-            ++*q_without_p;
-        /* Zero tests use the raw values: a scaled value may underflow. */
-        const raw_bin rpq = {xr, yr, nm->log_a, nm->log_b};
-        const raw_bin rqp = {yr, xr, nm->log_b, nm->log_a};
-        const double x = xr * scale_a, y = yr * scale_b;
-        const double p = x * inv_a, q = y * inv_b;
-        if (mask & (1u << H5DIV_T_ENTROPY_P) && xr > 0.0)
-            t[H5DIV_T_ENTROPY_P][k] = -(p * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a));
-        if (mask & (1u << H5DIV_T_ENTROPY_Q) && yr > 0.0)
-            t[H5DIV_T_ENTROPY_Q][k] = -(q * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b));
-        if (mask & (1u << H5DIV_T_CROSS_PQ) && xr > 0.0 && yr > 0.0)
-            t[H5DIV_T_CROSS_PQ][k] = -(p * log_ratio(y, yr, nm->b_hi, nm->b_lo, inv_b, nm->log_b));
-        if (mask & (1u << H5DIV_T_CROSS_QP) && xr > 0.0 && yr > 0.0)
-            t[H5DIV_T_CROSS_QP][k] = -(q * log_ratio(x, xr, nm->a_hi, nm->a_lo, inv_a, nm->log_a));
-        const double d = cross_diff(x, y, nm); /* (p - q) * A * B */
-        const double diff = d * inv_a * inv_b; /* p - q */
-        if (mask & (1u << H5DIV_T_KL_PQ))
-            t[H5DIV_T_KL_PQ][k] = kl_term(x, y, d, nm->a_hi, nm->a_lo, nm->b_hi, inv_a, inv_b, rpq);
-        if (mask & (1u << H5DIV_T_KL_QP))
-            t[H5DIV_T_KL_QP][k] = kl_term(y, x, -d, nm->b_hi, nm->b_lo, nm->a_hi, inv_b, inv_a, rqp);
-        if (mask & (1u << H5DIV_T_JS)) {
-            double js;
-            if (x == 0.0 || y == 0.0) {
-                js = 0.5 * LN2 * (p + q); /* half of the lone mass times log 2 */
-            } else {
-                double sum = x * nm->b_hi + y * nm->a_hi + (x * nm->b_lo + y * nm->a_lo);
-                double tt = d / sum; /* (p - q) / (p + q) */
-                double m = 0.5 * (p + q);
-                if (fabs(tt) < SERIES_LIMIT)
-                    js = 0.5 * m * js_series(tt);
-                else
-                    js = 0.5 * (p * log_mix(x, nm->b_hi, sum, tt) + q * log_mix(y, nm->a_hi, sum, -tt));
-                js = js > 0.0 ? js : 0.0;
-            }
-            t[H5DIV_T_JS][k] = js;
+        const double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
+        if (xr == 0.0 || yr == 0.0) {
+            /* A lone value: its own mass in every divergence. */
+            int qlone = xr == 0.0;
+            side s = qlone ? side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b)
+                           : side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
+            ++*(qlone ? q_without_p : p_without_q);
+            t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s.prob * s.lg);
+            t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s.prob;
+            t[H5DIV_T_JS][k] = 0.5 * LN2 * ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
+            t[H5DIV_T_TV][k] = s.prob;
+            t[H5DIV_T_HELLINGER][k] = ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
+            t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s.prob;
+            continue;
         }
-        if (mask & (1u << H5DIV_T_TV))
-            t[H5DIV_T_TV][k] = fabs(diff);
-        /* (p - q)^2 / q as (p - q) * u with u = p/q - 1: no square to
-         * underflow, and u overflows only where the term does. */
-        if (mask & (1u << H5DIV_T_CHI2_PQ) && yr > 0.0 && diff != 0.0)
-            t[H5DIV_T_CHI2_PQ][k] = diff * (d / (y * nm->a_hi + y * nm->a_lo));
-        if (mask & (1u << H5DIV_T_CHI2_QP) && xr > 0.0 && diff != 0.0)
-            t[H5DIV_T_CHI2_QP][k] = diff * (d / (x * nm->b_hi + x * nm->b_lo));
-        if (mask & (1u << H5DIV_T_HELLINGER)) {
-            /* (sqrt p - sqrt q)^2 without cancellation. */
-            double h = diff / (sqrt(p) + sqrt(q));
-            t[H5DIV_T_HELLINGER][k] = h * h;
+        bin_state st;
+        bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
+        const double p = st.a.prob, q = st.b.prob;
+        t[H5DIV_T_ENTROPY_P][k] = -(p * st.a.lg);
+        t[H5DIV_T_ENTROPY_Q][k] = -(q * st.b.lg);
+        t[H5DIV_T_CROSS_PQ][k] = -(p * st.b.lg);
+        t[H5DIV_T_CROSS_QP][k] = -(q * st.a.lg);
+        if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
+            t[H5DIV_T_KL_PQ][k] = kl_careful(&st, 0);
+            t[H5DIV_T_KL_QP][k] = kl_careful(&st, 1);
+        }
+        /* sqrt(p q) 2^1020 from the mantissas: never under- or overflows
+         * where the coefficient could matter. */
+        t[H5DIV_T_BC][k] = ldexp(sqrt(st.a.mant) * sqrt(st.b.mant),
+                                 BC_SCALE_EXP - st.a.ex2 / 2 - st.b.ex2 / 2);
+        if (st.far) {
+            /* The larger side carries every term (to 2^-450 relative). */
+            double big = p > q ? p : q;
+            const side *hs = p > q ? &st.a : &st.b, *ls = p > q ? &st.b : &st.a;
+            const double big_sc = ldexp(hs->mant, SQ_SCALE_EXP - hs->ex2);
+            t[H5DIV_T_JS][k] = 0.5 * LN2 * big_sc;
+            t[H5DIV_T_TV][k] = big;
+            t[H5DIV_T_HELLINGER][k] = big_sc;
+            /* (p - q)^2 / q: p^2 / q from the mantissas, may overflow to inf. */
+            double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
+            t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
+            t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
+            continue;
+        }
+        if (mask & (1u << H5DIV_T_JS)) {
+            double tt = st.d / st.s; /* (p - q) / (p + q) */
+            double js;
+            if (fabs(tt) < SERIES_LIMIT) {
+                js = 0.25 * (st.P + st.Q) * js_series(tt);
+            } else {
+                double xb = st.X * nm->b_hi + st.X * nm->b_lo;
+                double ya = st.Y * nm->a_hi + st.Y * nm->a_lo;
+                js = 0.5 * (st.P * log_mix(tt, xb, st.s) + st.Q * log_mix(-tt, ya, st.s));
+            }
+            t[H5DIV_T_JS][k] = ldexp(js > 0.0 ? js : 0.0, SQ_SCALE_EXP - st.k);
+        }
+        if (st.diff != 0.0) {
+            t[H5DIV_T_TV][k] = ldexp(fabs(st.diff), -st.k);
+            double h = st.diff / (sqrt(st.P) + sqrt(st.Q)); /* sqrt p - sqrt q */
+            t[H5DIV_T_HELLINGER][k] = ldexp(h * h, SQ_SCALE_EXP - st.k);
+            /* (p - q)^2 / q as (p - q) u: no square to underflow. */
+            t[H5DIV_T_CHI2_PQ][k] = ldexp(st.diff * st.u, -st.k);
+            t[H5DIV_T_CHI2_QP][k] = ldexp(st.diff * -st.v, -st.k);
         }
     }
 }
@@ -372,16 +451,6 @@ static inline double log_fast(double x)
     double r = t2 + t1;
     return dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
 }
-
-/* log1p(u) for 1 + u in [2^-960, 2^960]: log of the rounded 1 + u plus the
- * first-order correction for that rounding (the classic log1p device), so
- * an accurate u keeps its digits. */
-static inline double log1p_fast(double u)
-{
-    double w = 1.0 + u;
-    return log_fast(w) + (u - (w - 1.0)) / w;
-}
-
 
 /* Terms of one block when every nonzero p and q lies in [2^-960, 1/2] (so
  * no fallback of the careful path is needed); returns 0, having written
@@ -428,7 +497,7 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
     }
     if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
                   (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
-                  (1u << H5DIV_T_CHI2_QP))))
+                  (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC))))
         return 1;
     for (size_t k = 0; k < e; k++) {
         /* x*B - y*A with the exact product errors (fma is exact). */
@@ -436,6 +505,10 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
     }
+    if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
+        for (size_t k = 0; k < e; k++)
+            d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
+                    (add_err(ys[k], alpha, ys[k] + alpha) * scale_b) * a_hi;
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
@@ -443,9 +516,22 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double diff = dk * inv_a * inv_b;
             double u = dk / (yk * a_hi + yk * a_lo);  /* p/q - 1 */
             double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
-            double lr = log1p_fast(xz | yz ? 0.0 : u); /* log(p/q) */
-            double kpq = fabs(u) < SERIES_LIMIT ? qk * h5div_kl_series(u) : pk * lr - diff;
-            double kqp = fabs(v) < SERIES_LIMIT ? pk * h5div_kl_series(v) : diff - qk * lr;
+            /* log(p/q) where a series does not serve: log1p(u) where
+             * 1 + u = p/q is not small; below that, the log of the ratio
+             * itself, which is then far from 1 (1 + u would cancel). One
+             * logarithm either way, and none where both series serve. */
+            int su = fabs(u) < SERIES_LIMIT, sv = fabs(v) < SERIES_LIMIT;
+            double lr = 0.0;
+            if (!(xz | yz | (su & sv))) {
+                if (u >= -0.5) {
+                    double w = 1.0 + u;
+                    lr = log_fast(w) + (u - (w - 1.0)) / w;
+                } else {
+                    lr = log_fast((xk * b_hi + xk * b_lo) / (yk * a_hi + yk * a_lo));
+                }
+            }
+            double kpq = su ? qk * h5div_kl_series(u) : pk * lr - diff;
+            double kqp = sv ? pk * h5div_kl_series(v) : diff - qk * lr;
             kpq = kpq > 0.0 ? kpq : 0.0;
             kqp = kqp > 0.0 ? kqp : 0.0;
             t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
@@ -459,22 +545,42 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
             double tt = d[k] / sum; /* (p - q) / (p + q) */
             double m = 0.5 * (pk + qk);
-            double lpm = log1p_fast(lone ? 0.0 : tt), lqm = log1p_fast(lone ? 0.0 : -tt);
-            double js = fabs(tt) < SERIES_LIMIT ? 0.5 * m * js_series(tt)
-                                                : 0.5 * (pk * lpm + qk * lqm);
+            /* log1p(+-t) = log(2 x B / s), log(2 y A / s): log1p where 1 +- t
+             * is not small, else that ratio itself (only one side can be
+             * small); no logarithm where the series serves. */
+            double js;
+            if (lone | (fabs(tt) < SERIES_LIMIT)) {
+                js = 0.5 * m * js_series(lone ? 0.0 : tt);
+            } else {
+                double lpm, lqm;
+                if (tt >= -0.5) {
+                    double w = 1.0 + tt;
+                    lpm = log_fast(w) + (tt - (w - 1.0)) / w;
+                } else {
+                    lpm = log_fast(2.0 * (xk * b_hi + xk * b_lo) / sum);
+                }
+                if (tt <= 0.5) {
+                    double w = 1.0 - tt;
+                    lqm = log_fast(w) + (-tt - (w - 1.0)) / w;
+                } else {
+                    lqm = log_fast(2.0 * (yk * a_hi + yk * a_lo) / sum);
+                }
+                js = 0.5 * (pk * lpm + qk * lqm);
+            }
             js = js > 0.0 ? js : 0.0;
             js = lone ? 0.5 * LN2 * (pk + qk) : js;
-            t[H5DIV_T_JS][k] = (xk == 0.0) & (yk == 0.0) ? 0.0 : js;
+            t[H5DIV_T_JS][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : js * 0x1p1000;
         }
     }
-    if (mask & ((1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER))) {
+    if (mask & ((1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_BC))) {
         for (size_t k = 0; k < e; k++) {
             double pk = p[k], qk = q[k];
             double diff = d[k] * inv_a * inv_b;
-            double sq = sqrt(pk) + sqrt(qk);
+            double rp = sqrt(pk), rq = sqrt(qk), sq = rp + rq;
             double h = diff / (sq > 0.0 ? sq : 1.0);
             t[H5DIV_T_TV][k] = fabs(diff);
-            t[H5DIV_T_HELLINGER][k] = h * h;
+            t[H5DIV_T_HELLINGER][k] = (h * h) * 0x1p1000;
+            t[H5DIV_T_BC][k] = (rp * rq) * 0x1p1020;
         }
     }
     if (mask & ((1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP))) {
@@ -484,8 +590,8 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
             double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
             double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
-            t[H5DIV_T_CHI2_PQ][k] = (yk == 0.0) | (diff == 0.0) ? 0.0 : c1;
-            t[H5DIV_T_CHI2_QP][k] = (xk == 0.0) | (diff == 0.0) ? 0.0 : c2;
+            t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
+            t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
         }
     }
     return 1;
@@ -567,45 +673,90 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
     return q * em1mw(z) - A * (q * u_minus_log1p(u, L));
 }
 
+/* The power of two by which the sum of S_A's own terms is scaled. A < 1:
+ * S_A lies in (2^-2098, 1] for histograms of doubles, so 2^1020 keeps it
+ * normal. A > 1: S_A lies in [1, 2^(2098 (A - 1))] and is needed only
+ * above 2^900 (below, the sum of S_A - 1 serves): 2^-E with E as small as
+ * that upper end allows. For A up to about 2.38 the two sums together
+ * cover every S_A; above, an S_A between 2^(E + 1020) and its bound
+ * overflows (a limit of one scaled sum per order). */
+static int renyi_aux_exp(double A)
+{
+    if (A < 1.0)
+        return BC_SCALE_EXP;
+    double e = ceil(2098.0 * (A - 1.0)) - 1000.0;
+    return e > BC_SCALE_EXP ? (e < 1900.0 ? -(int)e : -1900) : -BC_SCALE_EXP;
+}
+
+/* The Renyi term of order A of one bin with p, q > 0 (swap: p and q
+ * exchanged), summing to S_A - 1; aux: S_A's own term p^A q^(1-A), scaled
+ * by 2^renyi_aux_exp(A). */
+static double renyi_pair(double A, const bin_state *st, int swap, int aux)
+{
+    const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
+    const int es = renyi_aux_exp(A);
+    const double sc = es * LN2;
+    if (st->far) {
+        /* p^A q^(1-A) from the logarithms: its error is small beside log S
+         * wherever such a bin decides S. */
+        const double y = A * ps->lg + (1.0 - A) * qs->lg;
+        if (aux)
+            return exp(y + sc);
+        return exp(y) + ((A - 1.0) * qs->prob - A * ps->prob);
+    }
+    const double P = swap ? st->Q : st->P, Q = swap ? st->P : st->Q;
+    const double u = swap ? st->v : st->u, v = swap ? st->u : st->v;
+    const double lr = swap ? -st->lr : st->lr, diff = swap ? -st->diff : st->diff;
+    if (aux) {
+        const double y = A * lr; /* p^A q^(1-A) = q (p/q)^A */
+        const int e2 = es - st->k;
+        return y < 700.0 ? ldexp(Q * exp(y), e2) : exp(y + log(Q) + e2 * LN2);
+    }
+    const double r = renyi_bin(A, P, Q, 0, 0, u, v, diff, lr, log(P), log(Q));
+    if (isfinite(r))
+        return ldexp(r, -st->k);
+    /* p^A q^(1-A) beyond the range at the bin's scale (the scale brings p
+     * near 1): from the logarithms, where it dominates the bracket. */
+    return exp(A * ps->lg + (1.0 - A) * qs->lg) + ((A - 1.0) * qs->prob - A * ps->prob);
+}
+
 /* Block sums of the Renyi terms of every order in tp. */
 static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
                         const h5div_norm *nm, const h5div_term_params *tp, double *sums)
 {
-    double t[2 * H5DIV_RENYI_MAX][H5DIV_BLOCK_BINS];
-    int orders[2 * H5DIV_RENYI_MAX], no = 0;
-    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
-        if (tp->mask & (1u << (H5DIV_T_RENYI + i)))
+    double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
+    int orders[H5DIV_T_COUNT], no = 0;
+    const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
+    for (int i = 0; i < H5DIV_T_COUNT; i++)
+        if (tp->renyi_mask & (1u << i))
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
         const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
-        if (xr == 0.0 && yr == 0.0) {
-            for (int o = 0; o < no; o++)
-                t[o][k] = 0.0;
+        const int xz = xr == 0.0, yz = yr == 0.0;
+        if (xz || yz) {
+            double p = 0.0, q = 0.0;
+            if (!xz)
+                p = side_of(xr, 0.0, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a).prob;
+            if (!yz)
+                q = side_of(yr, 0.0, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
+            for (int o = 0; o < no; o++) {
+                int i = orders[o], qp = tp->qp[i];
+                t[o][k] = tp->aux[i] ? 0.0
+                                     : qp ? renyi_bin(tp->order[i], q, p, yz, xz, 0, 0, 0, 0, 0, 0)
+                                          : renyi_bin(tp->order[i], p, q, xz, yz, 0, 0, 0, 0, 0, 0);
+            }
             continue;
         }
-        const double x = xr * nm->scale_a, y = yr * nm->scale_b;
-        const double p = x * nm->inv_a, q = y * nm->inv_b;
-        const double d = cross_diff(x, y, nm), diff = d * nm->inv_a * nm->inv_b;
-        const int xz = xr == 0.0, yz = yr == 0.0;
-        double u = yz ? INFINITY : d / (y * nm->a_hi + y * nm->a_lo);
-        double v = xz ? INFINITY : -d / (x * nm->b_hi + x * nm->b_lo);
-        double L = 0.0, lp = 0.0, lq = 0.0;
-        if (!xz && !yz) {
-            const raw_bin raw = {xr, yr, nm->log_a, nm->log_b};
-            L = u > -0.5 && u < 1e300 ? log1p(u) : log_pq(x, y, nm->a_hi, nm->b_hi, raw);
-            lp = log(xr) - nm->log_a;
-            lq = log(yr) - nm->log_b;
-        }
+        bin_state st;
+        bin_state_init(&st, xr, yr, add_err(xs[k], nm->alpha, xr), add_err(ys[k], nm->alpha, yr), nm,
+                       ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
-            double A = tp->order[i];
-            t[o][k] = i < H5DIV_RENYI_MAX
-                          ? renyi_bin(A, p, q, xz, yz, u, v, diff, L, lp, lq)
-                          : renyi_bin(A, q, p, yz, xz, v, u, -diff, -L, lq, lp);
+            t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
         }
     }
     for (int o = 0; o < no; o++)
-        sums[H5DIV_T_RENYI + orders[o]] = block_sum(t[o], e);
+        sums[orders[o]] = block_sum(t[o], e);
 }
 
 void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
@@ -613,7 +764,7 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
                          int64_t counts[2])
 {
     double t[NT_BIN][H5DIV_BLOCK_BINS];
-    const unsigned mask = tp->mask & ((1u << NT_BIN) - 1u);
+    const unsigned mask = tp->mask & ~tp->renyi_mask & ((1u << NT_BIN) - 1u) & ~(1u << H5DIV_T_W1);
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
@@ -624,7 +775,7 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
     for (int m = 0; m < NT_BIN; m++)
         if (mask & (1u << m))
             sums[m] = block_sum(t[m], e);
-    if (tp->mask >> H5DIV_T_RENYI)
+    if (tp->renyi_mask)
         block_renyi(xs, ys, e, nm, tp, sums);
 }
 
@@ -647,6 +798,10 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
     for (size_t k = 0; k < nw; k++) {
         two_sum_add(&xh, &xl, xs[k] + nm->alpha);
         two_sum_add(&yh, &yl, ys[k] + nm->alpha);
+        if (nm->alpha != 0.0) {
+            xl += add_err(xs[k], nm->alpha, xs[k] + nm->alpha);
+            yl += add_err(ys[k], nm->alpha, ys[k] + nm->alpha);
+        }
         /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
          * and totals A, B, with the exact product errors: prefix sums that
          * agree to many digits keep their difference. */
@@ -685,14 +840,60 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
 {
     memset(tp, 0, sizeof *tp);
     tp->mask = h5div_terms_for_measures(opt->measures);
-    for (int i = 0; i < opt->n_renyi_pq && i < H5DIV_RENYI_MAX; i++) {
-        tp->mask |= 1u << (H5DIV_T_RENYI + i);
-        tp->order[i] = opt->renyi_pq[i];
+    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+        tp->aux_term[i] = -1;
+    int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
+    for (int qp = 0; qp < 2; qp++) {
+        nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
+        const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
+        for (int i = 0; i < nd[qp]; i++) {
+            const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
+            tp->renyi_mask |= 1u << s;
+            tp->order[s] = A[i];
+            tp->qp[s] = (unsigned char)qp;
+        }
     }
-    for (int i = 0; i < opt->n_renyi_qp && i < H5DIV_RENYI_MAX; i++) {
-        tp->mask |= 1u << (H5DIV_T_RENYI + H5DIV_RENYI_MAX + i);
-        tp->order[H5DIV_RENYI_MAX + i] = opt->renyi_qp[i];
+    /* The scaled S_A in the slots left over, for the orders most likely to
+     * need it first. A < 1: S_A < 1/2 wherever the supports barely meet,
+     * however large D_A then is: all of them first. A > 1: S_A - 1 serves
+     * until D_A exceeds 900 log 2 / (A - 1) nats, and no such divergence
+     * of histograms of doubles exceeds about 1460 nats (the largest
+     * log(p/q)): by that threshold, and none where it lies above. */
+    int cand[2 * H5DIV_RENYI_MAX], nc = 0;
+    double need[2 * H5DIV_RENYI_MAX];
+    for (int qp = 0; qp < 2; qp++)
+        for (int i = 0; i < nd[qp]; i++) {
+            const double A = (qp ? opt->renyi_qp : opt->renyi_pq)[i];
+            const double d = A < 1.0 ? 0.0 : 900.0 * LN2 / (A - 1.0);
+            if (!(d < 1500.0))
+                continue;
+            int j = nc++; /* insertion by threshold, stable */
+            while (j > 0 && need[j - 1] > d) {
+                need[j] = need[j - 1];
+                cand[j] = cand[j - 1];
+                j--;
+            }
+            need[j] = d;
+            cand[j] = qp * H5DIV_RENYI_MAX + i;
+        }
+    /* Free terms: from the Renyi slots on, then those below that no
+     * measure uses (not W1, which the callers fill themselves). */
+    int free_t[H5DIV_T_COUNT], nf = 0;
+    for (int t = H5DIV_T_RENYI; t < H5DIV_T_COUNT; t++)
+        if (!((tp->mask | tp->renyi_mask) & (1u << t)))
+            free_t[nf++] = t;
+    for (int t = 0; t < H5DIV_T_RENYI; t++)
+        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & (1u << t)))
+            free_t[nf++] = t;
+    for (int c = 0; c < nc && c < nf; c++) {
+        const int o = H5DIV_T_RENYI + cand[c], t = free_t[c];
+        tp->renyi_mask |= 1u << t;
+        tp->order[t] = tp->order[o];
+        tp->qp[t] = tp->qp[o];
+        tp->aux[t] = 1;
+        tp->aux_term[cand[c]] = (signed char)t;
     }
+    tp->mask |= tp->renyi_mask;
 }
 
 unsigned h5div_terms_for_measures(unsigned measures)
@@ -716,6 +917,12 @@ unsigned h5div_terms_for_measures(unsigned measures)
         t |= 1u << H5DIV_T_TV;
     if (measures & (H5DIV_MEASURE_BIT(H5DIV_HELLINGER) | H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA)))
         t |= 1u << H5DIV_T_HELLINGER;
+    /* The coefficient tells disjoint supports apart (exact closed forms). */
+    if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE) |
+                    H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION) | H5DIV_MEASURE_BIT(H5DIV_HELLINGER) |
+                    H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA) | H5DIV_MEASURE_BIT(H5DIV_RENYI_PQ) |
+                    H5DIV_MEASURE_BIT(H5DIV_RENYI_QP)))
+        t |= 1u << H5DIV_T_BC;
     if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_PQ))
         t |= 1u << H5DIV_T_CHI2_PQ;
     if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_QP))
@@ -727,17 +934,38 @@ unsigned h5div_terms_for_measures(unsigned measures)
 
 static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 
-/* Renyi divergence in nats from S - 1, the sum of its terms. */
-static double renyi_value(double A, double s1, int64_t infinite_bins)
+/* log(s 2^e) for s > 0: the log of the product where that is a normal
+ * double (no cancellation against e log 2), else the sum of the logs. */
+static double scaled_log(double s, int e)
 {
-    if (A > 1.0 && infinite_bins)
+    double v = ldexp(s, e);
+    if (v >= 0x1p-1021 && v < INFINITY)
+        return log(v);
+    return log(s) + e * LN2;
+}
+
+/* Renyi divergence in nats from S - 1, the sum of its terms, and where
+ * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
+ * 1, log S from the scaled S where S is far from 1. */
+static double renyi_value(double A, double s1, int has_aux, double aux, int disjoint,
+                          int64_t infinite_bins)
+{
+    if ((A > 1.0 && infinite_bins) || disjoint) /* S = 0 for A < 1 */
         return INFINITY;
-    /* The terms all have the sign of A - 1 and S lies in [0, 1] for A < 1. */
-    if (A > 1.0)
-        s1 = s1 > 0.0 ? s1 : 0.0;
-    else
-        s1 = s1 < -1.0 ? -1.0 : (s1 > 0.0 ? 0.0 : s1);
-    double r = log1p(s1) / (A - 1.0); /* S = 0: +inf */
+    double r;
+    if (A > 1.0) {
+        s1 = s1 > 0.0 ? s1 : 0.0; /* the terms are all >= 0 */
+        if (has_aux && !(s1 < 0x1p900))
+            r = scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0);
+        else
+            r = log1p(s1) / (A - 1.0);
+    } else {
+        s1 = s1 < -1.0 ? -1.0 : (s1 > 0.0 ? 0.0 : s1); /* S lies in [0, 1] */
+        if (has_aux && s1 < -0.5)
+            r = aux > 0.0 ? scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0) : INFINITY;
+        else
+            r = log1p(s1) / (A - 1.0); /* S = 0: +inf */
+    }
     return r > 0.0 ? r : 0.0;
 }
 
@@ -751,6 +979,13 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
     const int64_t p_without_q = counts[0], q_without_p = counts[1];
     const unsigned measures = opt->measures;
     double *value = res->value;
+    /* No bin holds both p > 0 and q > 0: the closed forms (js = log 2,
+     * TV = H = 1, bhattacharyya = inf) exactly. The coefficient's sum is
+     * zero only then (its terms are scaled so far up that none underflows
+     * in any histogram of doubles short of 2^-2094). */
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
+    const int disjoint = (tp.mask & (1u << H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -768,19 +1003,32 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
         case H5DIV_KL_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_KL_QP] / ln_b; break;
         case H5DIV_JS_DIVERGENCE:
         case H5DIV_JS_DISTANCE: {
-            double js = nats[H5DIV_T_JS];
-            js = js > LN2 ? LN2 : js;
-            js /= ln_b;
-            v = m == H5DIV_JS_DIVERGENCE ? js : sqrt(js);
+            /* The sum is scaled by 2^1000 (exactly), so its square root
+             * is right also where the divergence itself underflows. */
+            double js = disjoint ? LN2 * 0x1p1000 : nats[H5DIV_T_JS];
+            js = js > LN2 * 0x1p1000 ? LN2 * 0x1p1000 : js;
+            js = js > 0.0 ? js : 0.0;
+            v = m == H5DIV_JS_DIVERGENCE ? ldexp(js, -SQ_SCALE_EXP) / ln_b
+                                         : sqrt(js / ln_b) * 0x1p-500;
             break;
         }
-        case H5DIV_TOTAL_VARIATION: v = clamp01(0.5 * nats[H5DIV_T_TV]); break;
-        case H5DIV_HELLINGER: v = sqrt(clamp01(0.5 * nats[H5DIV_T_HELLINGER])); break;
+        case H5DIV_TOTAL_VARIATION: v = disjoint ? 1.0 : clamp01(0.5 * nats[H5DIV_T_TV]); break;
+        case H5DIV_HELLINGER:
+            v = disjoint ? 1.0 : clamp01(sqrt(0.5 * nats[H5DIV_T_HELLINGER]) * 0x1p-500);
+            break;
         case H5DIV_BHATTACHARYYA: {
             /* sum sqrt(p q) = 1 - H^2 with H^2 = sum (sqrt p - sqrt q)^2 / 2,
-             * accurate where the coefficient is near 1. */
-            double h2 = clamp01(0.5 * nats[H5DIV_T_HELLINGER]);
-            v = h2 >= 1.0 ? INFINITY : -log1p(-h2) / ln_b;
+             * accurate where the coefficient is near 1; where it is far
+             * below, its own sum (scaled by 2^1020, so it never underflows). */
+            double h2 = clamp01(ldexp(0.5 * nats[H5DIV_T_HELLINGER], -SQ_SCALE_EXP));
+            double bc = nats[H5DIV_T_BC];
+            if (disjoint)
+                v = INFINITY;
+            else if (h2 <= 0.5)
+                v = -log1p(-h2) / ln_b + 0.0;
+            else
+                v = -scaled_log(bc, -BC_SCALE_EXP) / ln_b;
+            v = v > 0.0 ? v : 0.0;
             break;
         }
         case H5DIV_CHI2_PQ: v = p_without_q ? INFINITY : nats[H5DIV_T_CHI2_PQ]; break;
@@ -791,7 +1039,9 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
             int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
             for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
                 double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
-                double r = renyi_value(A, nats[H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i],
+                const int slot = H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i;
+                const int at = tp.aux_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
+                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, disjoint,
                                        qp ? q_without_p : p_without_q) / ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)

@@ -17,23 +17,44 @@ enum h5div_term {
     H5DIV_T_CROSS_QP,
     H5DIV_T_KL_PQ,
     H5DIV_T_KL_QP,
-    H5DIV_T_JS,
+    H5DIV_T_JS,        /* scaled by 2^1000 (as H5DIV_T_HELLINGER), for the square roots */
     H5DIV_T_TV,
-    H5DIV_T_HELLINGER, /* also gives bhattacharyya */
+    H5DIV_T_HELLINGER, /* sum (sqrt p - sqrt q)^2 times 2^1000; also gives bhattacharyya */
     H5DIV_T_CHI2_PQ,
     H5DIV_T_CHI2_QP,
     H5DIV_T_W1, /* sum of |F_p - F_q| over all bins but the last */
+    /* 2^1020 sum sqrt(p q): the Bhattacharyya coefficient where it is far
+     * below 1, and zero exactly when the supports are disjoint. */
+    H5DIV_T_BC,
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
-     * cancellation: orders of renyi_pq, then those of renyi_qp. */
+     * cancellation: orders of renyi_pq, then those of renyi_qp. The slots
+     * no order uses, the spare ones after them and the terms of measures
+     * not asked for hold S_A itself for as many orders as they allow,
+     * scaled by a power of two that keeps it in the double range
+     * (terms.c: renyi_aux_exp): what log S_A needs where S_A is far
+     * from 1. */
     H5DIV_T_RENYI,
-    H5DIV_T_COUNT = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX
+    H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
+    H5DIV_T_COUNT = 32 /* the bits of a uint32_t mask */
 };
 
 /* Which terms a kernel adds, and the Renyi orders they need. */
 typedef struct h5div_term_params {
     uint32_t mask; /* bits 1 << enum h5div_term */
-    double order[2 * H5DIV_RENYI_MAX]; /* A of term H5DIV_T_RENYI + i */
+    /* Terms that hold Renyi sums: the orders' own slots, and for the
+     * scaled S_A the free ones among them, the spare ones and any other
+     * term no measure asked for (W1 excepted). Per term t of renyi_mask:
+     * the order, whether it runs q against p (renyi_qp), whether it holds
+     * the scaled S_A instead of S_A - 1. */
+    uint32_t renyi_mask;
+    double order[H5DIV_T_COUNT];
+    unsigned char qp[H5DIV_T_COUNT];
+    unsigned char aux[H5DIV_T_COUNT];
+    /* Term of the scaled S_A of order i of renyi_pq (i) or renyi_qp
+     * (H5DIV_RENYI_MAX + i), or -1 where no slot was left for it. */
+    signed char aux_term[2 * H5DIV_RENYI_MAX];
 } h5div_term_params;
+
 
 /* Terms and parameters for a set of options (measures, Renyi orders). */
 void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt);

@@ -256,7 +256,7 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             j->res->ny = d.cols;
             j->res->total = hi;
             /* Rank row blocks start on block boundaries: fixed summation blocks. */
-            h5div_joint_marginal_add(b.r_hi, (size_t)pl.nr, &nm, &acc[H5DIV_J_HX]);
+            h5div_joint_marginal_add(b.r_hi, b.r_lo, (size_t)pl.nr, &nm, &acc[H5DIV_J_HX]);
         }
     }
     /* Pass 2, by column chunks: the chunk's column sums reduced exactly, then
@@ -285,7 +285,7 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         for (uint64_t k = 0; k < w; k++)
             h5div_acc_round2(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k]);
         if (rank == 0)
-            h5div_joint_marginal_add(b.c_hi, (size_t)w, &nm, &acc[H5DIV_J_HY]);
+            h5div_joint_marginal_add(b.c_hi, b.c_lo, (size_t)w, &nm, &acc[H5DIV_J_HY]);
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
             const double *cells;
             size_t ld;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Prints the bits of every compare measure on fixed inputs, so that builds
  * of the kernel for different instruction sets can be compared. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ int main(void)
 {
     enum { N = 20000 };
     static double x[N], y[N];
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < 7; kind++) {
         for (int i = 0; i < N; i++) {
             x[i] = kind == 3 && i % 5 == 0 ? 0.0 : 1.0 + 999.0 * uniform();
             switch (kind) {
@@ -28,7 +29,12 @@ int main(void)
             case 1: y[i] = x[i] * (1.0 + 1e-7 * (uniform() - 0.5)); break; /* near */
             case 2: y[i] = x[i] * (1.0 + 0.05 * (uniform() - 0.5)); break; /* both sides */
             case 3: y[i] = i % 7 == 0 ? 0.0 : uniform(); break;            /* zeros */
-            default: y[i] = i == 77 ? 1e12 : uniform(); break;             /* careful path */
+            case 4: y[i] = i == 77 ? 1e12 : uniform(); break;              /* careful path */
+            case 5: y[i] = i % 3 == 0 ? x[i] * 1e-20 : x[i]; break;        /* mode dropping */
+            default:                                                       /* 600 decades */
+                x[i] = i % 11 == 0 ? 0.0 : pow(10.0, 600.0 * uniform() - 300.0);
+                y[i] = i % 13 == 0 ? 0.0 : pow(10.0, 600.0 * uniform() - 300.0);
+                break;
             }
         }
         h5div_acc tot[2];

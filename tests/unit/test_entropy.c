@@ -55,9 +55,18 @@ static void test_stats(void)
 
 static void test_shrink_lambda(void)
 {
-    /* u = (3/4, 1/4), K = 2: sum u^2 = 5/8, sum (u - 1/2)^2 = 1/8. */
-    CHECK_REL(h5div_entropy_shrink_lambda(8.0, 0.625, 0.125), 3.0 / 7.0, 1e-15);
-    CHECK_BITS(h5div_entropy_shrink_lambda(4.0, 0.625, 0.125), 1.0); /* 1 exactly, not above */
+    /* u = (3/4, 1/4), K = 2: 1 - sum u^2 = 3/8, sum (u - 1/2)^2 = 1/8. */
+    CHECK_REL(h5div_entropy_shrink_lambda(8.0, 0.375, 0.125), 3.0 / 7.0, 1e-15);
+    CHECK_BITS(h5div_entropy_shrink_lambda(4.0, 0.375, 0.125), 1.0); /* 1 exactly, not above */
+    /* One count far above the other: 1 - sum u^2 = 2 a b / (a + b)^2 with
+     * a = 2^50, b = 1 (about 1.8e-15) keeps its digits (1 minus the sum
+     * of squares would keep none). */
+    double x[] = {0x1p50, 1.0};
+    h5div_acc acc[2];
+    h5div_acc_init(&acc[0]);
+    h5div_acc_init(&acc[1]);
+    h5div_entropy_shrink_sums_add(x, 2, 0x1p50 + 1.0, 2.0, acc);
+    CHECK_REL(h5div_acc_round(&acc[0]), 2.0 * 0x1p50 / ((0x1p50 + 1.0) * (0x1p50 + 1.0)), 1e-15);
     CHECK_BITS(h5div_entropy_shrink_lambda(1.0, 1.0, 0.5), 1.0);     /* n <= 1 */
     CHECK_BITS(h5div_entropy_shrink_lambda(10.0, 0.5, 0.0), 1.0);    /* uniform */
 }
