@@ -1038,7 +1038,12 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
         r2 = RANK_CYCLE[(bi + 1) % 4]
         if r2 == r1:
             r2 = 3
-        extra = [[], [], ["--piece-size", "1KiB"], ["--memory-per-rank", "4KiB", "--piece-size", "2KiB"],
+        # The smallest memory bound that holds the per-row state of the m rows
+        # (16 (k+1) + 8 k per measure bytes a row, in half of the bound) and
+        # still streams the data in 2 KiB pieces.
+        state = m * (16 * (k + 1) + 8 * k * len(names))
+        small = str(max(4096, 2 * state + 4096))
+        extra = [[], [], ["--piece-size", "1KiB"], ["--memory-per-rank", small, "--piece-size", "2KiB"],
                  ["--independent-io"]][int(rng.integers(0, 5))]
         again = [(r2, extra)] if bi > 1 else [(r, extra) for r in RANK_CYCLE if r != r1]
         for r2, extra in again:

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Block-aligned sweeps over the shards of 1-D datasets in bounded pieces, one or more passes. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,13 +78,17 @@ int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_ro
     H5DIV_MPI_CHECK(MPI_Allreduce(&rows, &most_rows, 1, MPI_UINT64_T, MPI_MAX, comm));
     if (most <= opt->memory_per_rank / 2)
         return H5DIV_OK;
-    /* Every rank computed the same maxima: the same verdict everywhere. */
+    /* Every rank computed the same maxima: the same verdict everywhere.
+     * Sizes in MiB, or in KiB below one MiB (a bound of a few KiB is legal). */
+    int mib = opt->memory_per_rank >= 1048576 || most >= 1048576;
+    double unit = mib ? 1048576.0 : 1024.0;
+    const char *u = mib ? "MiB" : "KiB";
     h5div_set_error(msg, len,
-                    "the per-row state of %llu rows needs %.1f MiB on a rank, more than half of "
-                    "--memory-per-rank (%.1f MiB); raise it to %.0f MiB or use more ranks (%s)",
-                    (unsigned long long)most_rows, (double)most / 1048576.0,
-                    (double)opt->memory_per_rank / 1048576.0,
-                    2.0 * (double)most / 1048576.0 + 1.0, ref);
+                    "the per-row state of %llu rows needs %.1f %s on a rank, more than half of "
+                    "--memory-per-rank (%.1f %s); raise it to %.0f%s or use more ranks (%s)",
+                    (unsigned long long)most_rows, (double)most / unit, u,
+                    (double)opt->memory_per_rank / unit, u, ceil(2.0 * (double)most / unit) + 1.0,
+                    u, ref);
     return H5DIV_EINPUT;
 }
 
