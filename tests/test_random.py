@@ -64,7 +64,6 @@ SMALL = mpf(1) / 64          # below this |x| a cancelling term is summed as a s
 EPS_SERIES = mpf(10) ** -60
 
 DEFAULTS = T.COMPARE_MEASURES
-DIVERGENCE_LIKE = set(DEFAULTS[4:]) | {"bhattacharyya", "chi2_pq", "chi2_qp", "wasserstein1", "ks"}
 FIXED_ORDERS = [0.5, 2.0, 0.999, 3.0]
 MORE_ORDERS = [0.1, 0.25, 0.75, 1.001, 1.5, 5.0, 10.0]
 PSEUDOCOUNTS = ["0.5", "1", "0.001", "3", "1e-12"]
@@ -502,10 +501,6 @@ class DT:
 
 def ival(x, vmax):
     return int(min(max(round(x), 0), vmax))
-
-
-def fcap(D, n):
-    return 1e300 / max(n, 1) if D.code == "f8" else 1e36
 
 
 def mags(rng, n, D, spread=1.0):
