@@ -135,6 +135,10 @@ def case_append_cost(ctx):
     ctx.check(os.stat(ctx.path(f"big.h5.runs/base.{ino}.h5")).st_blocks * 512 < (64 << 20),
               "the 1 GiB file was copied (it is no longer sparse)")
     check_old(ctx, "big.h5", "after the appends")
+    with h5py.File(ctx.path("big.h5"), "r") as f:
+        kinds = {k: type(f["runs"].get(k, getlink=True)).__name__ for k in f["runs"]}
+    ctx.check(kinds == {"old": "ExternalLink", "new": "ExternalLink", "second": "ExternalLink"},
+              f"links of the index: {kinds}, want external links only")
     for f in ("empty.h5", "big.h5"):
         got = runs_of(ctx, f)
         ctx.check(T.close(got.get("new", float("nan")), want["kl_pq"]),
@@ -272,11 +276,55 @@ def case_h5copy_ext(ctx):
         ctx.check(T.close(float(f["runs/a/kl_pq"][()]), want["kl_pq"]), "copied /runs/a/kl_pq")
 
 
+def case_concurrent_linked(ctx):
+    """Six writers of one index at once (2 of them on 2 ranks): every run
+    arrives, linked (about 5 s)."""
+    want, _ = inputs(ctx)
+    make_big(ctx.path("res.h5"), size=32 << 20)
+    procs = []
+    for k in range(6):
+        argv = [ctx.h5div, "compare", "in.h5:/p", "in.h5:/q", "-o", f"res.h5:/runs/r{k}", "-q"]
+        if k < 2:
+            argv = ctx.mpi_prefix(2) + argv
+        procs.append(subprocess.Popen(argv, cwd=ctx.workdir, env=ctx.env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True, start_new_session=True))
+    for k, proc in enumerate(procs):
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            kill_session(proc)
+            err = "timed out"
+        ctx.check(proc.returncode == 0, f"concurrent writer r{k}: exit {proc.returncode}: {err}")
+    now = runs_of(ctx, "res.h5")
+    ctx.check(sorted(now) == ["old"] + [f"r{k}" for k in range(6)],
+              f"concurrent writers: runs {sorted(now)}, want old and r0..r5 (an append was lost)")
+    for k in range(6):
+        ctx.check(T.close(now.get(f"r{k}", float("nan")), want["kl_pq"]), f"run r{k}: kl_pq")
+
+
+def case_input_through_link(ctx):
+    """Datasets reached through external links (as the runs of an index are)
+    are inputs like any other: plain and on 2 ranks, values as scipy's
+    (about 2 s)."""
+    want, _ = inputs(ctx)
+    with h5py.File(ctx.path("lnk.h5"), "w") as f:
+        f["p"] = h5py.ExternalLink("in.h5", "/p")
+        f["q"] = h5py.ExternalLink("in.h5", "/q")
+    for ranks in (None, 2):
+        got = T.run_json(ctx, ["lnk.h5:/p", "lnk.h5:/q"], ranks=ranks,
+                         what=f"compare through external links ({ranks or 'plain'})",
+                         p="lnk.h5:/p", q="lnk.h5:/q")
+        if got is not None:
+            T.check_against(ctx, got, want, f"compare through external links ({ranks or 'plain'})")
+
+
 CASES = {
     "append_cost": case_append_cost,
     "kill_linked": case_kill_linked,
     "overwrite_linked": case_overwrite_linked,
     "h5copy_ext": case_h5copy_ext,
+    "input_through_link": case_input_through_link,
+    "concurrent_linked": case_concurrent_linked,
 }
 
 if __name__ == "__main__":
