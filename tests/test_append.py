@@ -318,6 +318,76 @@ def case_input_through_link(ctx):
             T.check_against(ctx, got, want, f"compare through external links ({ranks or 'plain'})")
 
 
+def make_index(path):
+    """A small index as h5div makes them: /runs/old linked to a run file."""
+    d, b = os.path.dirname(path), os.path.basename(path)
+    os.makedirs(os.path.join(d, b + ".runs"), exist_ok=True)
+    with h5py.File(os.path.join(d, b + ".runs", "run.runs.old.AAAAAA.h5"), "w") as f:
+        g = f.create_group("runs/old")
+        g.attrs["h5div_version"] = "0.0.0"
+        g["kl_pq"] = 0.25
+    with h5py.File(path, "w") as f:
+        f.attrs["h5div_index"] = np.int32(1)
+        f.create_group("runs")
+        f["runs/old"] = h5py.ExternalLink(b + ".runs/run.runs.old.AAAAAA.h5", "/runs/old")
+
+
+def snapshot_dir(d):
+    out = {}
+    for root, _, names in os.walk(d):
+        for n in names:
+            if n != "filler" and not n.endswith(".lock"):
+                with open(os.path.join(root, n), "rb") as f:
+                    out[os.path.relpath(os.path.join(root, n), d)] = f.read()
+    return out
+
+
+def case_full_disk_linked(ctx):
+    """Appends to an index on a full disk, at every level of free space, plain
+    and on 3 ranks (and plain with the space reservation off): exit 0 or 4
+    with one error line; on 4 the index and the run files are as before; no
+    temporary file is left (about 25 s)."""
+    import test_faults as F
+    want, _ = inputs(ctx)
+    fs = F.need_tmpfs(ctx, 1024)
+    levels = [0, 2048, 8192, 10 << 10, 12 << 10, 14 << 10, 16 << 10, 20 << 10, 100 << 10, 300 << 10, 310 << 10, 320 << 10, 340 << 10,
+              400 << 10, 600 << 10]
+    out = os.path.join(fs.path, "r.h5")
+    try:
+        for env_extra, rank_list in (({}, (None, 3)), ({"H5DIV_TEST_NO_RESERVE": "1"}, (None,))):
+            saved = dict(ctx.env)
+            ctx.env.update(env_extra)
+            for ranks in rank_list:
+                for k, leave in enumerate(levels):
+                    fs.unfill()
+                    shutil.rmtree(fs.path + "/r.h5.runs", ignore_errors=True)
+                    for n in os.listdir(fs.path):
+                        os.remove(os.path.join(fs.path, n))
+                    make_index(out)
+                    before = snapshot_dir(fs.path)
+                    fs.fill(leave)
+                    res = ctx.h5div_run(["compare", ctx.path("in.h5") + ":/p", ctx.path("in.h5") + ":/q",
+                                         "-o", f"{out}:/runs/r{k}", "-q"], ranks=ranks, timeout=30)
+                    what = f"{leave} bytes free, {ranks or 1} rank(s) {env_extra or ''}"
+                    F.check_one_line(ctx, res, what, {0, 4})
+                    left = [n for n in os.listdir(fs.path) + os.listdir(out + ".runs") if ".h5div-" in n]
+                    ctx.check(not left, f"{what}: temporary files left: {left}", res)
+                    if res.rc == 4:
+                        now = snapshot_dir(fs.path)
+                        ctx.check(now == before, f"{what}: the index or its runs changed: "
+                                  f"{sorted(set(now) ^ set(before))}", res)
+                    fs.unfill()
+                    got = runs_of(ctx, out)
+                    ctx.check(got.get("old") == 0.25, f"{what}: /runs/old lost", res)
+                    if res.rc == 0:
+                        ctx.check(T.close(got.get(f"r{k}", float("nan")), want["kl_pq"]),
+                                  f"{what}: the new run is not complete", res)
+            ctx.env.clear()
+            ctx.env.update(saved)
+    finally:
+        fs.close()
+
+
 CASES = {
     "append_cost": case_append_cost,
     "kill_linked": case_kill_linked,
@@ -325,6 +395,7 @@ CASES = {
     "h5copy_ext": case_h5copy_ext,
     "input_through_link": case_input_through_link,
     "concurrent_linked": case_concurrent_linked,
+    "full_disk_linked": case_full_disk_linked,
 }
 
 if __name__ == "__main__":
