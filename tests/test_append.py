@@ -302,6 +302,25 @@ def case_concurrent_linked(ctx):
         ctx.check(T.close(now.get(f"r{k}", float("nan")), want["kl_pq"]), f"run r{k}: kl_pq")
 
 
+def case_symlink_linked(ctx):
+    """-o through a symbolic link to an index: the run file goes beside the
+    link's target, the link stays, and both names read every run (about 1 s)."""
+    want, _ = inputs(ctx)
+    os.makedirs(ctx.path("data"))
+    os.makedirs(ctx.path("home"))
+    make_big(ctx.path("data/res.h5"), size=32 << 20)
+    os.symlink("../data/res.h5", ctx.path("home/link.h5"))
+    res, _ = append(ctx, "home/link.h5", "/runs/a")
+    T.check_success(ctx, res, "append through the symbolic link")
+    ctx.check(os.path.islink(ctx.path("home/link.h5")), "the symbolic link was replaced")
+    ctx.check(os.path.isdir(ctx.path("data/res.h5.runs")) and not os.path.exists(ctx.path("home/link.h5.runs")),
+              "the run file is not beside the link's target")
+    for name in ("home/link.h5", "data/res.h5"):
+        got = runs_of(ctx, name)
+        ctx.check(sorted(got) == ["a", "old"] and T.close(got["a"], want["kl_pq"]),
+                  f"{name}: runs {got}")
+
+
 def case_input_through_link(ctx):
     """Datasets reached through external links (as the runs of an index are)
     are inputs like any other: plain and on 2 ranks, values as scipy's
@@ -396,6 +415,7 @@ CASES = {
     "input_through_link": case_input_through_link,
     "concurrent_linked": case_concurrent_linked,
     "full_disk_linked": case_full_disk_linked,
+    "symlink_linked": case_symlink_linked,
 }
 
 if __name__ == "__main__":
