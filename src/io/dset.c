@@ -98,7 +98,13 @@ static int check_extent(const h5div_dset *d, char *msg, size_t len)
     size_t size = type >= 0 ? H5Tget_size(type) : 0;
     if (type >= 0)
         H5Tclose(type);
-    if (off == HADDR_UNDEF || H5Fget_filesize(d->file, &eof) < 0 || size == 0)
+    /* The file the dataset is in: through an external link (a run linked
+     * into an index of runs) not the one opened. */
+    hid_t in = H5Iget_file_id(d->dset);
+    int known = in >= 0 && H5Fget_filesize(in, &eof) >= 0;
+    if (in >= 0)
+        H5Fclose(in);
+    if (off == HADDR_UNDEF || !known || size == 0)
         return H5DIV_OK;
     unsigned __int128 end = (unsigned __int128)off + (unsigned __int128)d->bins * size;
     if (end > eof) {

@@ -217,7 +217,17 @@ typedef struct h5div_temp_out {
     char tmp[H5DIV_REF_MAX + 64];
     char msg[1024];
     char created[32]; /* ISO 8601 UTC, the same on every rank */
+    /* Set by h5div_temp_open_group for a results file that is an index (or
+     * large enough to become one): tmp is then a new run file in the
+     * directory "target.runs", and group is linked into the index. */
+    int linked;
+    char group[H5DIV_REF_MAX];
 } h5div_temp_out;
+
+/* Results files of at least this size (and index files of any size) get
+ * each new result group as a run file of its own, linked into the file
+ * with an HDF5 external link, instead of a copy of the whole file. */
+#define H5DIV_LINK_MIN_BYTES ((uint64_t)16 << 20)
 
 /* Collective: rank 0 takes the lock on "target.lock" (waiting as
  * h5div_io_set_lock_wait says), removes temporary files that dead runs
@@ -228,6 +238,18 @@ typedef struct h5div_temp_out {
  * rank opens it as *f. Agreed status. */
 int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
                     hid_t *f, char *msg, size_t len);
+
+/* Collective: h5div_temp_open for writing result group `group` (and only
+ * that object) of out_file. When out_file is an index of runs (root
+ * attribute h5div_index) or at least H5DIV_LINK_MIN_BYTES large, *f is a
+ * new, empty run file in the directory "out_file.runs" instead of a copy
+ * of out_file (so the cost does not grow with out_file), with `group` and
+ * `overwrite` checked against out_file under the lock; h5div_temp_close
+ * then moves the run file into place before it links it into a small copy
+ * of the index, renamed over out_file. Agreed status. */
+int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
+                          uint64_t data_bytes, h5div_temp_out *t, hid_t *f, char *msg,
+                          size_t len);
 
 /* Collective: flush and close f (a failed flush is agreed, never left to
  * H5Fclose) and, when every rank has status OK, move the copy over the

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,9 +525,179 @@ static uint64_t reserve_for(uint64_t data_bytes)
     return data_bytes + data_bytes / 16 + ((uint64_t)256 << 10);
 }
 
+/* -- runs linked into an index ------------------------------------------------ */
+
+/* A results file that holds each run in a file of its own, linked with an
+ * HDF5 external link: "DIR/NAME" (the index: links and small groups) and
+ * "DIR/NAME.runs/run.GROUP.XXXXXX.h5" (one run each). A results file made
+ * otherwise (every run inside it) becomes an index at its first linked
+ * append: it keeps its inode as "NAME.runs/base.INODE.h5" (a hard link, no
+ * copy), and the index links each of its result groups there. The link
+ * names are relative to DIR, so NAME and NAME.runs move together. */
+
+#define RUN_TEMP_PREFIX ".run.h5div-"
+
+/* snprintf for paths: 0, or -1 (ENAMETOOLONG) when cut. */
+__attribute__((format(printf, 3, 4))) static int pathf(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+static void runs_dir_of(const char *target, char *out, size_t len)
+{
+    pathf(out, len, "%s.runs", target);
+}
+
+static void base_of(const char *path, char *out, size_t len)
+{
+    char tmp[PATHBUF];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    snprintf(out, len, "%s", basename(tmp));
+}
+
+/* "run.GROUP.XXXXXX.h5": the group path with '/' as '.' and characters
+ * other than letters, digits, '_', '-' and '.' as '_', and the random part
+ * of its temporary name. */
+static void run_file_name(const char *group, const char *rnd, char *out, size_t len)
+{
+    char flat[128];
+    size_t k = 0;
+    for (const char *c = group; *c && k < sizeof flat - 1; c++) {
+        if (*c == '/') {
+            if (k > 0 && flat[k - 1] != '.' && c[1])
+                flat[k++] = '.';
+            continue;
+        }
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                 *c == '_' || *c == '-' || *c == '.';
+        flat[k++] = ok ? *c : '_';
+    }
+    flat[k] = '\0';
+    snprintf(out, len, "run.%s.%s.h5", k ? flat : "root", rnd);
+}
+
+/* Is the existing results file f an index (or big enough to become one)? */
+static int wants_links(hid_t f, const struct stat *sb)
+{
+    return H5Aexists(f, "h5div_index") > 0 || (uint64_t)sb->st_size >= H5DIV_LINK_MIN_BYTES;
+}
+
+/* A group path above `group` that is an external link (a run of another
+ * file) cannot hold a new run: the index would write into that file. */
+static int through_run(hid_t f, const char *file, const char *group, char *msg, size_t len)
+{
+    char buf[H5DIV_REF_MAX];
+    snprintf(buf, sizeof buf, "%s", group);
+    size_t n = strlen(buf);
+    for (size_t i = 1; i < n; i++) {
+        if (buf[i] != '/' || buf[i - 1] == '/')
+            continue;
+        buf[i] = '\0';
+        H5L_info_t li;
+        int e = h5div_h5_path_exists(f, buf);
+        int ext =
+            e > 0 && H5Lget_info(f, buf, &li, H5P_DEFAULT) >= 0 && li.type == H5L_TYPE_EXTERNAL;
+        buf[i] = '/';
+        if (e <= 0)
+            return H5DIV_OK;
+        if (ext) {
+            buf[i] = '\0';
+            h5div_set_error(msg, len,
+                            "output path runs through %s, a run linked from another file (%s:%s)",
+                            buf, file, group);
+            return H5DIV_EOUTPUT;
+        }
+    }
+    return H5DIV_OK;
+}
+
+/* Rank 0, with the lock held: should `group` go to a run file of its own,
+ * and may it be written (checked against the index, as the copy would be)?
+ * 1 yes, 0 no (the whole file is copied), -1 an error in msg. */
+static int link_mode(const h5div_temp_out *t, const char *out_file, const char *group,
+                     int overwrite, const struct stat *sb, char *msg, size_t len)
+{
+    hid_t f = H5Fopen(t->target, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return 0; /* the copy reports it */
+    int m = wants_links(f, sb);
+    if (m && (through_run(f, out_file, group, msg, len) != H5DIV_OK ||
+              h5div_check_target(f, out_file, group, 0, overwrite, msg, len) != H5DIV_OK))
+        m = -1;
+    H5Fclose(f);
+    return m;
+}
+
+/* Rank 0: a new empty run file in target.runs, with room for data_bytes. */
+static void make_run_temp(const char *out_file, uint64_t data_bytes, const struct stat *sb,
+                          h5div_temp_out *t)
+{
+    char runs[PATHBUF];
+    runs_dir_of(t->target, runs, sizeof runs);
+    struct stat ds;
+    if (mkdir(runs, 0777) == 0) {
+        if (chown(runs, (uid_t)-1, sb->st_gid) != 0) {
+            /* not a member of that group */
+        }
+    } else if (errno != EEXIST || stat(runs, &ds) != 0 || !S_ISDIR(ds.st_mode)) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot make the directory of runs %s: %s (%s)",
+                        runs, strerror(errno == EEXIST ? ENOTDIR : errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    if (t->lock >= 0)
+        remove_stale(runs, RUN_TEMP_PREFIX);
+    if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/" RUN_TEMP_PREFIX "XXXXXX", runs) >=
+        sizeof t->tmp) {
+        h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    int fd = temp_create(t->tmp);
+    if (fd < 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
+                        runs, strerror(errno), out_file);
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+        return;
+    }
+    errno = 0;
+    if (write_empty_hdf5(fd) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create the run file: %s (%s)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
+        h5div_set_error(t->msg, sizeof t->msg,
+                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
+                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+    fchmod(fd, sb->st_mode & 07777);
+    if (fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
+        /* not a member of that group */
+    }
+    if (close(fd) != 0 && t->status == H5DIV_OK) {
+        h5div_set_error(t->msg, sizeof t->msg, "cannot write the run file: %s (%s)",
+                        strerror(errno), out_file);
+        t->status = H5DIV_EOUTPUT;
+    }
+    t->linked = 1;
+}
+
 /* Rank 0: the lock, the removal of stale copies, and a temporary copy of
- * the output file (or a new empty HDF5 file) with room for data_bytes more. */
-static void make_temp(const char *out_file, uint64_t data_bytes, h5div_temp_out *t)
+ * the output file (or a new empty HDF5 file) with room for data_bytes more;
+ * for a result group of an index (see link_mode), a new run file instead. */
+static void make_temp(const char *out_file, const char *group, int overwrite, uint64_t data_bytes,
+                      h5div_temp_out *t)
 {
     if (resolve_target(out_file, t->target, sizeof t->target) != 0) {
         h5div_set_error(t->msg, sizeof t->msg, "cannot resolve the output path: %s (%s)",
@@ -544,6 +715,20 @@ static void make_temp(const char *out_file, uint64_t data_bytes, h5div_temp_out 
     temp_prefix(t->target, prefix, sizeof prefix);
     if (t->lock >= 0)
         remove_stale(dir, prefix);
+    struct stat es;
+    if (group && stat(t->target, &es) == 0 && S_ISREG(es.st_mode)) {
+        int m = link_mode(t, out_file, group, overwrite, &es, t->msg, sizeof t->msg);
+        if (m < 0) {
+            t->status = H5DIV_EOUTPUT;
+            return;
+        }
+        if (m > 0) {
+            t->existing = 1;
+            snprintf(t->group, sizeof t->group, "%s", group);
+            make_run_temp(out_file, data_bytes, &es, t);
+            return;
+        }
+    }
     if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/%sXXXXXX", dir, prefix) >= sizeof t->tmp) {
         h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
         t->tmp[0] = '\0';
@@ -586,8 +771,8 @@ static void make_temp(const char *out_file, uint64_t data_bytes, h5div_temp_out 
     }
 }
 
-int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
-                    hid_t *f, char *msg, size_t len)
+static int temp_open(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
+                     uint64_t data_bytes, h5div_temp_out *t, hid_t *f, char *msg, size_t len)
 {
     int rank;
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
@@ -598,7 +783,7 @@ int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        make_temp(out_file, data_bytes, t);
+        make_temp(out_file, group, overwrite, data_bytes, t);
         strftime(t->created, sizeof t->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
     /* Everything but rank 0's lock descriptor is shared. */
@@ -625,6 +810,18 @@ int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5
     return st;
 }
 
+int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5div_temp_out *t,
+                    hid_t *f, char *msg, size_t len)
+{
+    return temp_open(comm, out_file, NULL, 0, data_bytes, t, f, msg, len);
+}
+
+int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
+                          uint64_t data_bytes, h5div_temp_out *t, hid_t *f, char *msg, size_t len)
+{
+    return temp_open(comm, out_file, group, overwrite, data_bytes, t, f, msg, len);
+}
+
 /* Rank 0: the finished copy reaches the disk (without the space reserved
  * past its end) before the name points at it. */
 static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
@@ -648,6 +845,332 @@ static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg,
         fsync(dfd);
         close(dfd);
     }
+    return st;
+}
+
+/* -- the index ------------------------------------------------------------------ */
+
+static const char *write_failure(const char *dir);
+static herr_t put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
+
+/* Copy every attribute of one object to another (any type: the file type
+ * is read and written as it is). */
+static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *ai, void *data)
+{
+    (void)ai;
+    hid_t dst = *(const hid_t *)data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t space = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    herr_t rc = -1;
+    if (type >= 0 && space >= 0) {
+        hssize_t n = H5Sget_select_npoints(space);
+        size_t size = H5Tget_size(type);
+        void *buf = n >= 0 && size > 0 ? calloc(n > 0 ? (size_t)n : 1, size) : NULL;
+        if (buf && H5Aread(a, type, buf) >= 0) {
+            hid_t b = H5Acreate2(dst, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+            if (b >= 0) {
+                rc = H5Awrite(b, type, buf);
+                if (H5Aclose(b) < 0)
+                    rc = -1;
+            }
+            H5Dvlen_reclaim(type, space, H5P_DEFAULT, buf);
+        }
+        free(buf);
+    }
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+typedef struct mirror_ctx {
+    hid_t dst;
+    const char *path;     /* of the group being mirrored, "" for the root */
+    const char *base_rel; /* the file the links point at */
+    int depth;
+} mirror_ctx;
+
+static int mirror_group(hid_t src, mirror_ctx *m);
+
+/* One link of a group of the old file, in the index: a result group (and
+ * any dataset or named type) as an external link to it in the old file, any
+ * other group as a group of the index, soft and external links as they are. */
+static herr_t mirror_link(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    mirror_ctx *m = data;
+    char path[PATHBUF];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", m->path, name) >= sizeof path)
+        return -1;
+    herr_t rc = -1;
+    if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL) {
+        size_t n = info->u.val_size;
+        char *val = malloc(n ? n : 1);
+        const char *file, *obj;
+        unsigned flags;
+        if (val && H5Lget_val(g, name, val, n, H5P_DEFAULT) >= 0) {
+            if (info->type == H5L_TYPE_SOFT)
+                rc = H5Lcreate_soft(val, m->dst, name, H5P_DEFAULT, H5P_DEFAULT);
+            else if (H5Lunpack_elink_val(val, n, &flags, &file, &obj) >= 0)
+                rc = H5Lcreate_external(file, obj, m->dst, name, H5P_DEFAULT, H5P_DEFAULT);
+        }
+        free(val);
+        return rc;
+    }
+    if (info->type != H5L_TYPE_HARD)
+        return -1;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0)
+        return -1;
+    if (oi.type != H5O_TYPE_GROUP || H5Aexists_by_name(g, name, "h5div_version", H5P_DEFAULT) > 0)
+        return H5Lcreate_external(m->base_rel, path, m->dst, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (m->depth >= 64)
+        return -1; /* a cycle of hard links */
+    hid_t sub = H5Gopen2(g, name, H5P_DEFAULT);
+    hid_t dsub = H5Gcreate2(m->dst, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (sub >= 0 && dsub >= 0) {
+        mirror_ctx c = {dsub, path, m->base_rel, m->depth + 1};
+        rc = mirror_group(sub, &c) == 0 ? 0 : -1;
+    }
+    if (dsub >= 0 && H5Gclose(dsub) < 0)
+        rc = -1;
+    if (sub >= 0)
+        H5Gclose(sub);
+    return rc;
+}
+
+static int mirror_group(hid_t src, mirror_ctx *m)
+{
+    hsize_t n = 0, idx = 0;
+    if (H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, &n, copy_attr, &m->dst) < 0)
+        return -1;
+    return H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, &idx, mirror_link, m) < 0 ? -1 : 0;
+}
+
+/* The old file at index `fi` (a new, empty index): keep it as
+ * "runs/base.INODE.h5" (a hard link to the same inode) and mirror it. */
+static int make_index(const h5div_temp_out *t, const char *runs, const char *bn, hid_t fi,
+                      char *msg, size_t len, const char *out_file)
+{
+    struct stat ts, bs;
+    char base[PATHBUF] = "", rel[PATHBUF] = "";
+    if (stat(t->target, &ts) != 0)
+        goto fail;
+    if (pathf(base, sizeof base, "%s/base.%ju.h5", runs, (uintmax_t)ts.st_ino) != 0 ||
+        pathf(rel, sizeof rel, "%s.runs/base.%ju.h5", bn, (uintmax_t)ts.st_ino) != 0)
+        goto fail;
+    if (lstat(base, &bs) == 0) {
+        if (bs.st_ino != ts.st_ino || bs.st_dev != ts.st_dev) {
+            errno = EEXIST;
+            goto fail;
+        }
+    } else if (link(t->target, base) != 0) {
+        goto fail;
+    }
+    int dfd = open(runs, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    hid_t src = H5Fopen(base, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t root = src >= 0 ? H5Gopen2(src, "/", H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t droot = H5Gopen2(fi, "/", H5P_DEFAULT);
+    mirror_ctx m = {droot, "", rel, 0};
+    int version = 1;
+    int rc = root >= 0 && droot >= 0 ? mirror_group(root, &m) : -1;
+    if (rc == 0 && put_scalar_attr(droot, "h5div_index", H5T_NATIVE_INT, &version) < 0)
+        rc = -1;
+    if (droot >= 0)
+        H5Gclose(droot);
+    if (root >= 0)
+        H5Gclose(root);
+    if (src >= 0)
+        H5Fclose(src);
+    if (rc != 0) {
+        h5div_set_error(msg, len, "cannot link the runs of the existing output file (%s)",
+                        out_file);
+        return H5DIV_EOUTPUT;
+    }
+    return H5DIV_OK;
+fail:
+    h5div_set_error(msg, len, "cannot keep the existing output file as %s: %s (%s)", base,
+                    strerror(errno), out_file);
+    return H5DIV_EOUTPUT;
+}
+
+/* In the index fi: `group` becomes an external link to run file `rel`;
+ * the run file of a link it replaces (one of ours) is named in old_run. */
+static int link_group(hid_t fi, const char *group, const char *rel, const char *bn,
+                      const char *runs, char *old_run, size_t old_len)
+{
+    old_run[0] = '\0';
+    if (h5div_h5_path_exists(fi, group) > 0) {
+        H5L_info_t li;
+        if (H5Lget_info(fi, group, &li, H5P_DEFAULT) < 0)
+            return -1;
+        if (li.type == H5L_TYPE_EXTERNAL) {
+            size_t n = li.u.val_size;
+            char *val = malloc(n ? n : 1);
+            const char *file, *obj;
+            unsigned flags;
+            char mine[PATHBUF];
+            pathf(mine, sizeof mine, "%s.runs/run.", bn);
+            if (val && H5Lget_val(fi, group, val, n, H5P_DEFAULT) >= 0 &&
+                H5Lunpack_elink_val(val, n, &flags, &file, &obj) >= 0 &&
+                !strncmp(file, mine, strlen(mine)) && !strchr(file + strlen(mine), '/'))
+                pathf(old_run, old_len, "%s/%s", runs, file + strlen(bn) + 6);
+            free(val);
+        }
+        if (H5Ldelete(fi, group, H5P_DEFAULT) < 0)
+            return -1;
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
+    herr_t rc = lcpl >= 0 && lapl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
+                        H5Pset_elink_acc_flags(lapl, H5F_ACC_RDONLY) >= 0
+                    ? H5Lcreate_external(rel, group, fi, group, lcpl, lapl)
+                    : -1;
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (lapl >= 0)
+        H5Pclose(lapl);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Rank 0: the run file reaches the disk and its place in target.runs,
+ * then the index (a copy of it, small; or, the first time, a new one
+ * mirroring the old file) gets the link to it and is renamed over the
+ * target. A failure leaves the target as it was (t->tmp then names the
+ * run file, removed by the caller). */
+static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF], runs[PATHBUF], bn[PATHBUF], name[PATHBUF], final[PATHBUF], rel[PATHBUF];
+    char prefix[256], itmp[PATHBUF], old_run[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    runs_dir_of(t->target, runs, sizeof runs);
+    base_of(t->target, bn, sizeof bn);
+    run_file_name(t->group, t->tmp + strlen(t->tmp) - 6, name, sizeof name);
+    if (pathf(final, sizeof final, "%s/%s", runs, name) != 0 ||
+        pathf(rel, sizeof rel, "%s.runs/%s", bn, name) != 0) {
+        h5div_set_error(msg, len, "output path is too long (%s)", out_file);
+        return H5DIV_EOUTPUT;
+    }
+    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    int bad = fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0;
+    if (fd >= 0 && close(fd) != 0)
+        bad = 1;
+    if (!bad && access(final, F_OK) == 0) {
+        errno = EEXIST;
+        bad = 1;
+    }
+    if (bad || rename(t->tmp, final) != 0) {
+        h5div_set_error(msg, len, "cannot move the run file into place: %s (%s)", strerror(errno),
+                        out_file);
+        return H5DIV_EOUTPUT;
+    }
+    snprintf(t->tmp, sizeof t->tmp, "%s", final);
+    temp_forget();
+    int dfd = open(runs, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+
+    /* The kill tests stop here (seconds): the run file is in place, not yet linked. */
+    const char *pause = getenv("H5DIV_TEST_LINK_PAUSE");
+    if (pause) {
+        double sec = atof(pause);
+        struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+
+    /* The index. */
+    int index = 0;
+    hid_t old = H5Fopen(t->target, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (old >= 0) {
+        index = H5Aexists(old, "h5div_index") > 0;
+        H5Fclose(old);
+    }
+    temp_prefix(t->target, prefix, sizeof prefix);
+    fd = pathf(itmp, sizeof itmp, "%s/%sXXXXXX", dir, prefix) == 0 ? temp_create(itmp) : -1;
+    if (fd < 0) {
+        h5div_set_error(msg, len, "cannot create a temporary file in %s: %s (%s)", dir,
+                        strerror(errno), out_file);
+        return H5DIV_EOUTPUT;
+    }
+    struct stat ts;
+    errno = 0;
+    bad = stat(t->target, &ts) != 0 || (index ? copy_file(t->target, fd) : write_empty_hdf5(fd));
+    /* Room for the link (or, the first time, the links to every old run). */
+    if (!bad && reserve_space(fd, reserve_for(index ? 0 : (uint64_t)ts.st_size / 4096)) != 0) {
+        h5div_set_error(msg, len, "not enough space for the index of the output file: %s (%s)",
+                        strerror(errno), out_file);
+        close(fd);
+        unlink(itmp);
+        temp_forget();
+        return H5DIV_EOUTPUT;
+    }
+    if (!bad) {
+        fchmod(fd, ts.st_mode & 07777);
+        if (fchown(fd, (uid_t)-1, ts.st_gid) != 0) {
+            /* not a member of that group */
+        }
+    }
+    if (close(fd) != 0)
+        bad = 1;
+    int st = H5DIV_OK;
+    if (bad) {
+        h5div_set_error(msg, len, "cannot copy the index of the output file: %s (%s)",
+                        strerror(errno ? errno : EIO), out_file);
+        st = H5DIV_EOUTPUT;
+    }
+    old_run[0] = '\0';
+    if (st == H5DIV_OK) {
+        hid_t fi = H5Fopen(itmp, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (fi < 0) {
+            h5div_set_error(msg, len, "cannot open the index of the output file (%s)", out_file);
+            st = H5DIV_EOUTPUT;
+        }
+        if (st == H5DIV_OK && !index)
+            st = make_index(t, runs, bn, fi, msg, len, out_file);
+        if (st == H5DIV_OK &&
+            link_group(fi, t->group, rel, bn, runs, old_run, sizeof old_run) != 0) {
+            h5div_set_error(msg, len, "cannot link the run into the output file (%s:%s)", out_file,
+                            t->group);
+            st = H5DIV_EOUTPUT;
+        }
+        if (fi >= 0 && (H5Fflush(fi, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(fi) < 0) && st == H5DIV_OK) {
+            h5div_set_error(msg, len, "cannot write the index of the output file: %s (%s)",
+                            write_failure(dir), out_file);
+            st = H5DIV_EOUTPUT;
+        }
+    }
+    if (st == H5DIV_OK) {
+        fd = open(itmp, O_RDWR | O_CLOEXEC);
+        bad = fd < 0 || fsync(fd) != 0;
+        if (fd >= 0 && close(fd) != 0)
+            bad = 1;
+        if (bad || rename(itmp, t->target) != 0) {
+            h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                            out_file);
+            st = H5DIV_EOUTPUT;
+        }
+    }
+    if (st != H5DIV_OK)
+        unlink(itmp);
+    temp_forget();
+    dfd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    /* The run that --overwrite replaced is no longer linked. */
+    if (st == H5DIV_OK && old_run[0] && strcmp(old_run, final) != 0)
+        unlink(old_run);
     return st;
 }
 
@@ -739,7 +1262,7 @@ int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid
     }
     st = h5div_par_agree(comm, st, msg, len);
     if (rank == 0 && st == H5DIV_OK)
-        st = finish_temp(out_file, t, msg, len);
+        st = t->linked ? finish_linked(out_file, t, msg, len) : finish_temp(out_file, t, msg, len);
     st = h5div_par_agree(comm, st, msg, len);
     if (rank == 0 && st != H5DIV_OK && t->tmp[0])
         unlink(t->tmp);
@@ -868,7 +1391,8 @@ int h5div_write_result_group(const char *path, const char *group, int overwrite,
     h5div_temp_out t;
     hid_t f;
     uint64_t bytes = (uint64_t)gs->n * 4096;
-    int st = h5div_temp_open(MPI_COMM_SELF, path, bytes, &t, &f, msg, sizeof msg);
+    int st = h5div_temp_open_group(MPI_COMM_SELF, path, group, overwrite, bytes, &t, &f, msg,
+                                   sizeof msg);
     if (st == H5DIV_OK) {
         st = fill_group(f, path, group, overwrite, gs, t.created, msg, sizeof msg);
         st = h5div_temp_close(MPI_COMM_SELF, path, &t, f, st, msg, sizeof msg);

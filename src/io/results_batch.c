@@ -180,7 +180,8 @@ static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     const h5div_batch *b = o->b;
     uint64_t bytes = (uint64_t)b->candidates * (b->two_d ? b->rows : 1) * sizeof(double);
     bytes = (bytes + 4096) * (uint64_t)b->ncolumns;
-    H5DIV_CHECK(h5div_temp_open(comm, o->path, bytes, &t, &f, msg, len));
+    H5DIV_CHECK(
+        h5div_temp_open_group(comm, o->path, o->group, o->overwrite, bytes, &t, &f, msg, len));
     int st = fill_batch_group(comm, f, o, t.created, msg, len);
     return h5div_temp_close(comm, o->path, &t, f, st, msg, len);
 }
