@@ -161,12 +161,12 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
     (void)h5div_total_add_valid(x, n, alpha, acc);
 }
 
-void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask)
+void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask)
 {
     part->p_without_q = part->q_without_p = 0;
     part->ks = 0.0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (mask & (1u << t))
+        if (mask & H5DIV_TBIT(t))
             h5div_acc_init(&part->acc[t]);
 }
 
@@ -728,7 +728,7 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
     int orders[H5DIV_T_COUNT], no = 0;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
     for (int i = 0; i < H5DIV_T_COUNT; i++)
-        if (tp->renyi_mask & (1u << i))
+        if (tp->renyi_mask & H5DIV_TBIT(i))
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
         const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
@@ -764,7 +764,8 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
                          int64_t counts[2])
 {
     double t[NT_BIN][H5DIV_BLOCK_BINS];
-    const unsigned mask = tp->mask & ~tp->renyi_mask & ((1u << NT_BIN) - 1u) & ~(1u << H5DIV_T_W1);
+    const unsigned mask =
+        (unsigned)(tp->mask & ~tp->renyi_mask & (H5DIV_TBIT(NT_BIN) - 1u) & ~H5DIV_TBIT(H5DIV_T_W1));
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
@@ -824,12 +825,12 @@ void h5div_compare_add(const double *restrict xs, const double *restrict ys, siz
 {
     double sums[H5DIV_T_COUNT];
     int64_t counts[2] = {0, 0};
-    const uint32_t mask = tp->mask & ~(1u << H5DIV_T_W1);
+    const uint64_t mask = tp->mask & ~H5DIV_TBIT(H5DIV_T_W1);
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         h5div_compare_block(xs + b, ys + b, e, nm, tp, sums, counts);
         for (int m = 0; m < H5DIV_T_COUNT; m++)
-            if (mask & (1u << m))
+            if (mask & H5DIV_TBIT(m))
                 h5div_acc_add(&part->acc[m], sums[m]);
     }
     part->p_without_q += counts[0];
@@ -848,7 +849,7 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
         const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
         for (int i = 0; i < nd[qp]; i++) {
             const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
-            tp->renyi_mask |= 1u << s;
+            tp->renyi_mask |= H5DIV_TBIT(s);
             tp->order[s] = A[i];
             tp->qp[s] = (unsigned char)qp;
         }
@@ -880,14 +881,14 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
      * measure uses (not W1, which the callers fill themselves). */
     int free_t[H5DIV_T_COUNT], nf = 0;
     for (int t = H5DIV_T_RENYI; t < H5DIV_T_COUNT; t++)
-        if (!((tp->mask | tp->renyi_mask) & (1u << t)))
+        if (!((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
     for (int t = 0; t < H5DIV_T_RENYI; t++)
-        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & (1u << t)))
+        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
     for (int c = 0; c < nc && c < nf; c++) {
         const int o = H5DIV_T_RENYI + cand[c], t = free_t[c];
-        tp->renyi_mask |= 1u << t;
+        tp->renyi_mask |= H5DIV_TBIT(t);
         tp->order[t] = tp->order[o];
         tp->qp[t] = tp->qp[o];
         tp->aux[t] = 1;
@@ -985,7 +986,7 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
      * in any histogram of doubles short of 2^-2094). */
     h5div_term_params tp;
     h5div_term_params_init(&tp, opt);
-    const int disjoint = (tp.mask & (1u << H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
+    const int disjoint = (tp.mask & H5DIV_TBIT(H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -1065,7 +1066,7 @@ void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options
     h5div_term_params_init(&tp, opt);
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (tp.mask & (1u << t))
+        if (tp.mask & H5DIV_TBIT(t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_finish_sums(nats, counts, part->ks, opt, res);

@@ -35,18 +35,22 @@ enum h5div_term {
      * from 1. */
     H5DIV_T_RENYI,
     H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
-    H5DIV_T_COUNT = 32 /* the bits of a uint32_t mask */
+    /* Every order of both measures can have its scaled S_A in a spare slot. */
+    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 2 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
 };
+
+/* The bit of term t in a mask of terms. */
+#define H5DIV_TBIT(t) ((uint64_t)1 << (t))
 
 /* Which terms a kernel adds, and the Renyi orders they need. */
 typedef struct h5div_term_params {
-    uint32_t mask; /* bits 1 << enum h5div_term */
+    uint64_t mask; /* bits H5DIV_TBIT(enum h5div_term) */
     /* Terms that hold Renyi sums: the orders' own slots, and for the
      * scaled S_A the free ones among them, the spare ones and any other
      * term no measure asked for (W1 excepted). Per term t of renyi_mask:
      * the order, whether it runs q against p (renyi_qp), whether it holds
      * the scaled S_A instead of S_A - 1. */
-    uint32_t renyi_mask;
+    uint64_t renyi_mask;
     double order[H5DIV_T_COUNT];
     unsigned char qp[H5DIV_T_COUNT];
     unsigned char aux[H5DIV_T_COUNT];
@@ -131,7 +135,7 @@ void h5div_compare_add(const double *restrict x, const double *restrict y, size_
                        h5div_compare_partial *part);
 
 /* Set part to zero for the terms of mask. */
-void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask);
+void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask);
 
 /* Terms needed for a set of measures (H5DIV_MEASURE_BIT bits). */
 unsigned h5div_terms_for_measures(unsigned measures);

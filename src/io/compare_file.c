@@ -99,7 +99,7 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_
 {
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (j->tp.mask & (1u << t))
+        if (j->tp.mask & H5DIV_TBIT(t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_result res;
@@ -175,7 +175,7 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                           size_t n)
 {
     const double alpha = j->opt->pseudocount;
-    const uint32_t sum_mask = j->tp.mask & ~(1u << H5DIV_T_W1);
+    const uint64_t sum_mask = j->tp.mask & ~H5DIV_TBIT(H5DIV_T_W1);
     if (row != j->cur_row) {
         flush_terms(j);
         start_row_terms(j, row, 1);
@@ -194,7 +194,7 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
             int64_t counts[2] = {0, 0};
             h5div_compare_block(x, y, e, &j->nm[c], &j->tp, sums, counts);
             for (int t = 0; t < H5DIV_T_COUNT; t++)
-                if (sum_mask & (1u << t))
+                if (sum_mask & H5DIV_TBIT(t))
                     h5div_acc_add(&part->acc[t], sums[t]);
             part->p_without_q += counts[0];
             part->q_without_p += counts[1];
@@ -381,7 +381,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     for (int c = 0; c < ba->k; c++)
         j.ref[1 + c] = ba->q_refs[c];
     h5div_term_params_init(&j.tp, opt);
-        j.w1 = (j.tp.mask >> H5DIV_T_W1) & 1u;
+        j.w1 = (int)((j.tp.mask >> H5DIV_T_W1) & 1u);
     j.ncols = h5div_compare_columns(opt, j.cols);
     h5div_dset d[H5DIV_SWEEP_MAX];
     h5div_dset *ds[H5DIV_SWEEP_MAX];

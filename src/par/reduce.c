@@ -71,7 +71,7 @@ int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n)
     return acc_collective(comm, acc, n, 1);
 }
 
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint32_t mask)
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint64_t mask)
 {
     int na = 0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
@@ -86,7 +86,7 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uin
     /* Only the accumulators of the terms in use travel. */
     for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
         for (int t = 0; t < H5DIV_T_COUNT; t++)
-            if (mask & (1u << t))
+            if (mask & H5DIV_TBIT(t))
                 acc[k++] = part[i].acc[t];
         counts[2 * i] = part[i].p_without_q;
         counts[2 * i + 1] = part[i].q_without_p;
@@ -101,7 +101,7 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uin
         st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(partials)", __FILE__, __LINE__);
     for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
         for (int t = 0; t < H5DIV_T_COUNT; t++)
-            if (mask & (1u << t))
+            if (mask & H5DIV_TBIT(t))
                 part[i].acc[t] = acc[k++];
         part[i].p_without_q = counts[2 * i];
         part[i].q_without_p = counts[2 * i + 1];
