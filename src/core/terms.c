@@ -104,6 +104,19 @@ static inline double add_err(double a, double b, double s)
 /* One block's contribution to a total: Knuth's TwoSum in four lanes by
  * index (each lane's s + err tracks its sum to about 2^-106), and all eight
  * parts enter acc exactly. */
+static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc);
+
+/* What the doubles of 64-bit integers lost (see h5div_total_block_lo),
+ * exactly: only the nonzero remainders, so a block without any adds
+ * nothing. */
+static void total_lo(const double *restrict lo, size_t e, h5div_acc *acc)
+{
+    if (lo)
+        for (size_t i = 0; i < e; i++)
+            if (lo[i] != 0.0)
+                h5div_acc_add(acc, lo[i]);
+}
+
 static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
     double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
@@ -138,6 +151,22 @@ H5DIV_CLONES
 void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
     total_block(x, e, alpha, acc);
+}
+
+void h5div_total_block_lo(const double *restrict x, const double *restrict lo, size_t e,
+                          double alpha, h5div_acc *acc)
+{
+    h5div_total_block(x, e, alpha, acc);
+    total_lo(lo, e, acc);
+}
+
+size_t h5div_total_add_valid_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_acc *acc)
+{
+    size_t i = h5div_total_add_valid(x, n, alpha, acc);
+    if (i == n)
+        total_lo(lo, n, acc);
+    return i;
 }
 
 H5DIV_CLONES
@@ -339,7 +368,8 @@ static inline double log_mix(double t, double xb, double s)
 /* The careful path: every bin through libm, with the forms chosen per bin
  * for probabilities near 1, subnormal ones, and ratios beyond the double
  * range. Writes the terms of bins [0, e) of one block into t. */
-static void block_terms_careful(const double *restrict xs, const double *restrict ys, size_t e,
+static void block_terms_careful(const double *restrict xs, const double *restrict ys,
+                                const double *restrict xlo, const double *restrict ylo, size_t e,
                                 const h5div_norm *nm, unsigned mask, double (*t)[H5DIV_BLOCK_BINS],
                                 int64_t *p_without_q, int64_t *q_without_p)
 {
@@ -351,7 +381,11 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
             continue;
-        const double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
+        double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
+        if (xlo) { /* the remainders of 64-bit integers, with the pseudocount's */
+            xl += xlo[k];
+            yl += ylo[k];
+        }
         if (xr == 0.0 || yr == 0.0) {
             /* A lone value: its own mass in every divergence. */
             int qlone = xr == 0.0;
@@ -456,7 +490,8 @@ static inline double log_fast(double x)
  * no fallback of the careful path is needed); returns 0, having written
  * nothing, for any other block. */
 H5DIV_CLONES
-static int block_terms_fast(const double *restrict xs, const double *restrict ys, size_t e,
+static int block_terms_fast(const double *restrict xs, const double *restrict ys,
+                            const double *restrict xlo, const double *restrict ylo, size_t e,
                             const h5div_norm *restrict nm, unsigned mask,
                             double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
                             int64_t *q_without_p)
@@ -509,6 +544,9 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         for (size_t k = 0; k < e; k++)
             d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
                     (add_err(ys[k], alpha, ys[k] + alpha) * scale_b) * a_hi;
+    if (xlo) /* what the doubles of 64-bit integers lost (each below 2^10) */
+        for (size_t k = 0; k < e; k++)
+            d[k] += (xlo[k] * scale_a) * b_hi - (ylo[k] * scale_b) * a_hi;
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
@@ -721,7 +759,8 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 }
 
 /* Block sums of the Renyi terms of every order in tp. */
-static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
+static void block_renyi(const double *restrict xs, const double *restrict ys,
+                        const double *restrict xlo, const double *restrict ylo, size_t e,
                         const h5div_norm *nm, const h5div_term_params *tp, double *sums)
 {
     double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
@@ -748,8 +787,12 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
             continue;
         }
         bin_state st;
-        bin_state_init(&st, xr, yr, add_err(xs[k], nm->alpha, xr), add_err(ys[k], nm->alpha, yr), nm,
-                       ka, kb);
+        double xl = add_err(xs[k], nm->alpha, xr), yl = add_err(ys[k], nm->alpha, yr);
+        if (xlo) {
+            xl += xlo[k];
+            yl += ylo[k];
+        }
+        bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
             t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
@@ -759,25 +802,59 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
         sums[orders[o]] = block_sum(t[o], e);
 }
 
+static const double zero_lo[H5DIV_BLOCK_BINS];
+
+/* The remainders of a block of two histograms for the kernels: NULL (both)
+ * where the block has none, so such a block takes the plain path and gives
+ * its bits; a side without them reads zeros. */
+static int block_lo(const double **xlo, const double **ylo, size_t e)
+{
+    int any = 0;
+    for (int s = 0; s < 2; s++) {
+        const double *l = s ? *ylo : *xlo;
+        if (l)
+            for (size_t i = 0; i < e; i++)
+                any |= l[i] != 0.0;
+    }
+    if (!any) {
+        *xlo = *ylo = NULL;
+        return 0;
+    }
+    if (!*xlo)
+        *xlo = zero_lo;
+    if (!*ylo)
+        *ylo = zero_lo;
+    return 1;
+}
+
 void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
                          const h5div_norm *nm, const h5div_term_params *tp, double *sums,
                          int64_t counts[2])
 {
+    h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, counts);
+}
+
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
+                            const double *xlo, const double *ylo, size_t e,
+                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                            int64_t counts[2])
+{
+    (void)block_lo(&xlo, &ylo, e);
     double t[NT_BIN][H5DIV_BLOCK_BINS];
     const unsigned mask =
         (unsigned)(tp->mask & ~tp->renyi_mask & (H5DIV_TBIT(NT_BIN) - 1u) & ~H5DIV_TBIT(H5DIV_T_W1));
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
-    if (!block_terms_fast(xs, ys, e, nm, mask, t, &pwq, &qwp))
-        block_terms_careful(xs, ys, e, nm, mask, t, &pwq, &qwp);
+    if (!block_terms_fast(xs, ys, xlo, ylo, e, nm, mask, t, &pwq, &qwp))
+        block_terms_careful(xs, ys, xlo, ylo, e, nm, mask, t, &pwq, &qwp);
     counts[0] += pwq;
     counts[1] += qwp;
     for (int m = 0; m < NT_BIN; m++)
         if (mask & (1u << m))
             sums[m] = block_sum(t[m], e);
     if (tp->renyi_mask)
-        block_renyi(xs, ys, e, nm, tp, sums);
+        block_renyi(xs, ys, xlo, ylo, e, nm, tp, sums);
 }
 
 double h5div_w1_block(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
@@ -791,7 +868,15 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap)
 {
-    (void)e; /* the bins past nw only carry the prefix on, and nothing follows them */
+    return h5div_w1_block_gap_lo(xs, ys, NULL, NULL, e, nw, nm, pfx_x, pfx_y, ks, gap);
+}
+
+double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
+                             const double *xlo, const double *ylo, size_t e, size_t nw,
+                             const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                             double *ks, const double *restrict gap)
+{
+    (void)block_lo(&xlo, &ylo, e); /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];
     double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
     const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
@@ -802,6 +887,10 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
         if (nm->alpha != 0.0) {
             xl += add_err(xs[k], nm->alpha, xs[k] + nm->alpha);
             yl += add_err(ys[k], nm->alpha, ys[k] + nm->alpha);
+        }
+        if (xlo) { /* the remainders of 64-bit integers (exact, below 2^10) */
+            xl += xlo[k];
+            yl += ylo[k];
         }
         /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
          * and totals A, B, with the exact product errors: prefix sums that

@@ -100,6 +100,13 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
  * or infinite value (acc then holds a partial sum and is to be dropped). */
 size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc);
 
+/* The same with the exact remainders lo[i] = value - x[i] of 64-bit
+ * integers (NULL: none), added exactly. */
+size_t h5div_total_add_valid_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_acc *acc);
+void h5div_total_block_lo(const double *restrict x, const double *restrict lo, size_t e,
+                          double alpha, h5div_acc *acc);
+
 /* One block's part of a histogram total: what h5div_total_add adds for the
  * block x[0..e), e <= H5DIV_BLOCK_BINS (values already checked). Running
  * these over the blocks of a row gives prefix sums with the same bits on
@@ -113,6 +120,14 @@ void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_a
 void h5div_compare_block(const double *restrict x, const double *restrict y, size_t e,
                          const h5div_norm *nm, const h5div_term_params *tp, double *sums,
                          int64_t counts[2]);
+/* h5div_compare_block of values x + xlo, y + ylo (the remainders of 64-bit
+ * integers, exact; either may be NULL): they enter the cross differences
+ * and everything derived from them. A block whose remainders are all zero
+ * gives the bits of h5div_compare_block. */
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
+                            const double *xlo, const double *ylo, size_t e,
+                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                            int64_t counts[2]);
 
 /* The Wasserstein/KS terms of one block: pfx_x, pfx_y are the raw prefix
  * sums (with pseudocount) of everything before the block as hi + lo; the
@@ -127,6 +142,11 @@ double h5div_w1_block(const double *restrict x, const double *restrict y, size_t
 double h5div_w1_block_gap(const double *restrict x, const double *restrict y, size_t e, size_t nw,
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap);
+/* h5div_w1_block_gap with the remainders of 64-bit integers (may be NULL). */
+double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
+                             const double *xlo, const double *ylo, size_t e, size_t nw,
+                             const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                             double *ks, const double *restrict gap);
 
 /* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
  * x starts on a block boundary of its row. */

@@ -42,6 +42,7 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t c
  * where it lies. */
 typedef struct cmp_job {
     const h5div_options *opt;
+    const h5div_sweep *sw; /* its lo_of: remainders of 64-bit integers of the piece */
     const char *ref[H5DIV_SWEEP_MAX];
     int k, nd, two_d;
     h5div_term_params tp;
@@ -151,6 +152,12 @@ static const double *row_gap(const cmp_job *j, uint64_t row, uint64_t c)
 }
 
 /* A row of a single block: its block sums are the sums, no accumulator. */
+/* The remainders of dataset d's values from v[d] + off, or NULL. */
+static const double *lo_at(const cmp_job *j, int d, size_t off)
+{
+    return j->sw->lo_of[d] ? j->sw->lo_of[d] + off : NULL;
+}
+
 static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, size_t e)
 {
     start_row_terms(j, row, 0);
@@ -159,10 +166,13 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
         double sums[H5DIV_T_COUNT] = {0};
         int64_t counts[2] = {0, 0};
         double ks = 0.0;
-        h5div_compare_block(v[0] + off, v[1 + c] + off, e, &j->nm[c], &j->tp, sums, counts);
+        const double *xl = lo_at(j, 0, off), *yl = lo_at(j, 1 + c, off);
+        h5div_compare_block_lo(v[0] + off, v[1 + c] + off, xl, yl, e, &j->nm[c], &j->tp, sums,
+                               counts);
         if (j->w1)
-            sums[H5DIV_T_W1] = h5div_w1_block_gap(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c],
-                                                  zero, zero, &ks, row_gap(j, row, 0));
+            sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(v[0] + off, v[1 + c] + off, xl, yl, e, e - 1,
+                                                     &j->nm[c], zero, zero, &ks,
+                                                     row_gap(j, row, 0));
         h5div_compare_result res;
         h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
         put_values(j, row, c, &res);
@@ -183,16 +193,16 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         size_t nw = c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
-        const double *x = v[0] + off + b;
+        const double *x = v[0] + off + b, *xl = lo_at(j, 0, off + b);
         double px[2] = {0.0, 0.0};
         if (j->w1)
             h5div_acc_round2(&j->pfx[0], &px[0], &px[1]);
         for (int c = 0; c < j->k; c++) {
-            const double *y = v[1 + c] + off + b;
+            const double *y = v[1 + c] + off + b, *yl = lo_at(j, 1 + c, off + b);
             h5div_compare_partial *part = &j->part[c];
             double sums[H5DIV_T_COUNT];
             int64_t counts[2] = {0, 0};
-            h5div_compare_block(x, y, e, &j->nm[c], &j->tp, sums, counts);
+            h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, counts);
             for (int t = 0; t < H5DIV_T_COUNT; t++)
                 if (sum_mask & H5DIV_TBIT(t))
                     h5div_acc_add(&part->acc[t], sums[t]);
@@ -202,13 +212,13 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                 double py[2];
                 h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
                 h5div_acc_add(&part->acc[H5DIV_T_W1],
-                              h5div_w1_block_gap(x, y, e, nw, &j->nm[c], px, py, &part->ks,
-                                                 row_gap(j, row, c0 + b)));
-                h5div_total_block(y, e, alpha, &j->pfx[1 + c]);
+                              h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py,
+                                                    &part->ks, row_gap(j, row, c0 + b)));
+                h5div_total_block_lo(y, yl, e, alpha, &j->pfx[1 + c]);
             }
         }
         if (j->w1)
-            h5div_total_block(x, e, alpha, &j->pfx[0]);
+            h5div_total_block_lo(x, xl, e, alpha, &j->pfx[0]);
     }
 }
 
@@ -231,8 +241,8 @@ static int compare_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
                 j->cur_row = row;
             }
             for (int d = 0; d < j->nd; d++) {
-                size_t i = h5div_total_add_valid(v[d] + off, m, j->opt->pseudocount,
-                                                 &j->cur_tot[d]);
+                size_t i = h5div_total_add_valid_lo(v[d] + off, lo_at(j, d, off), m,
+                                                    j->opt->pseudocount, &j->cur_tot[d]);
                 if (i < m)
                     return h5div_bad_value(v[d][off + i], pos + i, j->two_d ? cols : 0, j->ref[d],
                                            msg, len);
@@ -427,6 +437,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = h5div_sweep_init(comm, &sw, ds, j.nd, 0, opt, msg, len);
         have_sweep = st == H5DIV_OK;
     }
+    j.sw = &sw;
     if (st == H5DIV_OK)
         st = job_alloc(comm, &j, &sw, msg, len);
     if (st == H5DIV_OK)
