@@ -55,6 +55,30 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->inv_a = (1.0 / a_hi) * (1.0 - a_lo / a_hi);
     nm->inv_b = (1.0 / b_hi) * (1.0 - b_lo / b_hi);
     nm->alpha = alpha;
+    nm->delta = 0.0;
+    nm->near_eq = 0;
+}
+
+void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
+                      double b_lo, double b_lo2, double alpha)
+{
+    h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
+    if (!isfinite(a_hi) || !isfinite(b_hi) || a_hi <= 0.0 || b_hi <= 0.0)
+        return;
+    /* B - A of the scaled totals exactly, then rounded once. */
+    h5div_acc d;
+    h5div_acc_init(&d);
+    h5div_acc_add(&d, nm->b_hi);
+    h5div_acc_add(&d, nm->b_lo);
+    h5div_acc_add(&d, b_lo2 * nm->scale_b);
+    h5div_acc_add(&d, -nm->a_hi);
+    h5div_acc_add(&d, -nm->a_lo);
+    h5div_acc_add(&d, -(a_lo2 * nm->scale_a));
+    const double delta = h5div_acc_round(&d);
+    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi && nm->scale_a == nm->scale_b) {
+        nm->delta = delta;
+        nm->near_eq = 1;
+    }
 }
 
 /* Index of the first negative, NaN or infinite value of x[0..e), or e: a
@@ -217,8 +241,22 @@ static inline double js_series(double t)
 /* x*B - y*A with A = a_hi + a_lo, B = b_hi + b_lo, accurate even when the
  * two products agree to many digits (exact products via fma; their leading
  * parts then differ exactly by Sterbenz's lemma). */
+/* x*B - y*A as (x - y) B + y (B - A) for totals that agree beyond hi + lo
+ * (nm->near_eq): the difference of the totals enters once, exactly. */
+static inline double cross_diff_near(double x, double y, const h5div_norm *nm)
+{
+    double s = x - y;
+    double bp = s - x;
+    double err = (x - (s - bp)) + (-y - bp); /* x - y = s + err exactly */
+    double h = s * nm->b_hi;
+    double r = fma(s, nm->b_hi, -h) + (s * nm->b_lo + err * nm->b_hi);
+    return h + (r + y * nm->delta);
+}
+
 static inline double cross_diff(double x, double y, const h5div_norm *nm)
 {
+    if (nm->near_eq)
+        return cross_diff_near(x, y, nm);
     double h1 = x * nm->b_hi, h2 = y * nm->a_hi;
     double e1 = fma(x, nm->b_hi, -h1), e2 = fma(y, nm->a_hi, -h2);
     return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
@@ -540,6 +578,9 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
     }
+    if (nm->near_eq) /* totals agreeing beyond hi + lo: their difference exactly */
+        for (size_t k = 0; k < e; k++)
+            d[k] = cross_diff_near(x[k], y[k], nm);
     if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
         for (size_t k = 0; k < e; k++)
             d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
@@ -868,15 +909,26 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap)
 {
-    return h5div_w1_block_gap_lo(xs, ys, NULL, NULL, e, nw, nm, pfx_x, pfx_y, ks, gap);
+    return h5div_w1_block_gap_lo(xs, ys, NULL, NULL, e, nw, nm, pfx_x, pfx_y, NULL, ks, gap);
 }
 
 double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
                              const double *xlo, const double *ylo, size_t e, size_t nw,
                              const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                             double *ks, const double *restrict gap)
+                             const double *dpfx, double *ks, const double *restrict gap)
 {
-    (void)block_lo(&xlo, &ylo, e); /* the bins past nw only carry the prefix on, and nothing follows them */
+    (void)block_lo(&xlo, &ylo, e);
+    /* Totals that agree beyond hi + lo: X - Y of the prefix sums is carried
+     * on its own (as dh + dl, from the bins' exact differences). */
+    double dh = 0.0, dl = 0.0;
+    if (nm->near_eq) {
+        if (dpfx) {
+            dh = *dpfx;
+        } else {
+            dh = pfx_x[0] - pfx_y[0];
+            dl = pfx_x[1] - pfx_y[1];
+        }
+    } /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];
     double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
     const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
@@ -900,6 +952,18 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
         double h1 = sxh * b_hi, h2 = syh * a_hi;
         double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
         double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+        if (nm->near_eq) {
+            /* (X - Y) B + Y (B - A); x + alpha - (y + alpha) = x - y */
+            double s = xs[k] - ys[k];
+            double bp = s - xs[k];
+            dl += (xs[k] - (s - bp)) + (-ys[k] - bp);
+            if (xlo)
+                dl += xlo[k] - ylo[k];
+            two_sum_add(&dh, &dl, s);
+            double sdh = dh * nm->scale_a, sdl = dl * nm->scale_a; /* scale_a == scale_b */
+            double h = sdh * b_hi;
+            num = h + ((fma(sdh, b_hi, -h) + (sdh * b_lo + sdl * b_hi)) + (syh + syl) * nm->delta);
+        }
         double dd = fabs(num * nm->inv_a * nm->inv_b);
         t[k] = gap ? dd * gap[k] : dd;
         mx = dd > mx ? dd : mx;

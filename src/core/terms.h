@@ -81,10 +81,19 @@ typedef struct h5div_norm {
     double scale_a, scale_b; /* powers of two that bring the totals near 1 */
     double log_a, log_b;     /* log of the unscaled totals */
     double alpha;            /* pseudocount added to every raw value */
+    /* B - A of the scaled totals, and whether it is used: nonzero but
+     * below 2^-60 (totals that agree to more digits than hi + lo holds).
+     * Cross differences are then (x - y) B + y (B - A). */
+    double delta;
+    int near_eq;
 } h5div_norm;
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
                      double alpha);
+/* h5div_norm_init with the totals' third parts (h5div_acc_round3): the
+ * difference of totals that agree beyond 106 bits is kept. */
+void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
+                      double b_lo, double b_lo2, double alpha);
 
 /* Index of the first value that is negative, NaN or infinite, or n if none. */
 size_t h5div_first_invalid(const double *restrict x, size_t n);
@@ -143,10 +152,12 @@ double h5div_w1_block_gap(const double *restrict x, const double *restrict y, si
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap);
 /* h5div_w1_block_gap with the remainders of 64-bit integers (may be NULL). */
+/* dpfx (NULL: from pfx_x - pfx_y) is the exact difference of the raw
+ * prefix sums rounded once, used where nm->near_eq. */
 double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
                              const double *xlo, const double *ylo, size_t e, size_t nw,
                              const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                             double *ks, const double *restrict gap);
+                             const double *dpfx, double *ks, const double *restrict gap);
 
 /* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
  * x starts on a block boundary of its row. */

@@ -54,7 +54,7 @@ typedef struct cmp_job {
     /* pass 0: totals */
     uint64_t cur_row;
     h5div_acc *cur_tot; /* [nd] */
-    double *row_tot;    /* [row - rw.lo][nd][2]: total as hi + lo */
+    double *row_tot;    /* [row - rw.lo][nd][3]: total as hi + lo + lo2 */
     h5div_acc *slot_tot; /* [parity][nd]: totals of this rank's shared rows */
     h5div_acc *pfx0;     /* [nd]: sums of the first row on the ranks before this one */
     /* pass 1: terms */
@@ -73,12 +73,12 @@ static void flush_totals(cmp_job *j)
     if (j->cur_row == NO_ROW)
         return;
     int s = h5div_rows_shared(&j->rw, j->cur_row);
-    double *t = j->row_tot + (j->cur_row - j->rw.lo) * (uint64_t)j->nd * 2;
+    double *t = j->row_tot + (j->cur_row - j->rw.lo) * (uint64_t)j->nd * 3;
     for (int d = 0; d < j->nd; d++) {
         if (s >= 0)
             j->slot_tot[(size_t)(s % 2) * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
         else
-            h5div_acc_round2(&j->cur_tot[d], &t[2 * d], &t[2 * d + 1]);
+            h5div_acc_round3(&j->cur_tot[d], &t[3 * d], &t[3 * d + 1], &t[3 * d + 2]);
     }
     j->cur_row = NO_ROW;
 }
@@ -124,10 +124,10 @@ static void flush_terms(cmp_job *j)
 
 static void start_row_terms(cmp_job *j, uint64_t row, int partials)
 {
-    const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
+    const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 3;
     for (int c = 0; c < j->k; c++) {
-        h5div_norm_init(&j->nm[c], t[0], t[1], t[2 * (c + 1)], t[2 * (c + 1) + 1],
-                        j->opt->pseudocount);
+        h5div_norm_init3(&j->nm[c], t[0], t[1], t[2], t[3 * (c + 1)], t[3 * (c + 1) + 1],
+                         t[3 * (c + 1) + 2], j->opt->pseudocount);
         if (partials)
             h5div_compare_partial_init(&j->part[c], j->tp.mask);
     }
@@ -171,7 +171,7 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
                                counts);
         if (j->w1)
             sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(v[0] + off, v[1 + c] + off, xl, yl, e, e - 1,
-                                                     &j->nm[c], zero, zero, &ks,
+                                                     &j->nm[c], zero, zero, NULL, &ks,
                                                      row_gap(j, row, 0));
         h5div_compare_result res;
         h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
@@ -209,10 +209,15 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
             part->p_without_q += counts[0];
             part->q_without_p += counts[1];
             if (j->w1) {
-                double py[2];
+                double py[2], dp = 0.0;
                 h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
+                if (j->nm[c].near_eq) { /* the prefix sums' difference exactly, rounded once */
+                    h5div_acc t = j->pfx[0];
+                    h5div_acc_sub(&t, &j->pfx[1 + c]);
+                    dp = h5div_acc_round(&t);
+                }
                 h5div_acc_add(&part->acc[H5DIV_T_W1],
-                              h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py,
+                              h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py, &dp,
                                                     &part->ks, row_gap(j, row, c0 + b)));
                 h5div_total_block_lo(y, yl, e, alpha, &j->pfx[1 + c]);
             }
@@ -278,15 +283,15 @@ static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
                 memcpy(j->pfx0, j->pfx, nd * sizeof *t);
         }
         H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], t, j->nd));
-        double *rt = j->row_tot + (row - j->rw.lo) * nd * 2;
+        double *rt = j->row_tot + (row - j->rw.lo) * nd * 3;
         for (size_t d = 0; d < nd; d++)
-            h5div_acc_round2(&t[d], &rt[2 * d], &rt[2 * d + 1]);
+            h5div_acc_round3(&t[d], &rt[3 * d], &rt[3 * d + 1], &rt[3 * d + 2]);
     }
     int st = H5DIV_OK;
     for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
-        const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
+        const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 3;
         for (int d = 0; d < j->nd && st == H5DIV_OK; d++) {
-            double hi = t[2 * d];
+            double hi = t[3 * d];
             if (hi > 0.0 && isfinite(hi))
                 continue;
             const char *what = hi == 0.0 ? "is all zeros" : "total overflows a double";
@@ -335,14 +340,14 @@ static void job_free(cmp_job *j)
 static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
     H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
-    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, (uint64_t)j->nd * 2 * sizeof(double),
+    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, (uint64_t)j->nd * 3 * sizeof(double),
                                         (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double),
                                         j->opt, j->ref[0], msg, len));
     int ok = 1;
     size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = 2;
     size_t nrows = (size_t)(j->rw.hi - j->rw.lo), nown = (size_t)(j->rw.own1 - j->rw.own0);
     ok &= (j->cur_tot = malloc(nd * sizeof *j->cur_tot)) != NULL;
-    ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 2 * sizeof(double))) != NULL;
+    ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 3 * sizeof(double))) != NULL;
     ok &= (j->slot_tot = malloc(ns * nd * sizeof *j->slot_tot)) != NULL;
     ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
     ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;

@@ -118,9 +118,9 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
                      char *errmsg, size_t errlen)
 {
     H5DIV_CHECK(h5div_par_sum_acc(comm, tot, 2));
-    double a_hi, a_lo, b_hi, b_lo;
-    h5div_acc_round2(&tot[0], &a_hi, &a_lo);
-    h5div_acc_round2(&tot[1], &b_hi, &b_lo);
+    double a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2;
+    h5div_acc_round3(&tot[0], &a_hi, &a_lo, &a_lo2);
+    h5div_acc_round3(&tot[1], &b_hi, &b_lo, &b_lo2);
     /* Every rank sees the same totals, so they all take the same branch. */
     if (a_hi == 0.0 || b_hi == 0.0) {
         h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)", a_hi > 0.0 ? q_name : p_name);
@@ -131,7 +131,7 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
                         a_hi == INFINITY ? p_name : q_name);
         return H5DIV_EINPUT;
     }
-    h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
+    h5div_norm_init3(nm, a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2, alpha);
     (void)result;
     return H5DIV_OK;
 }
