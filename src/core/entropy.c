@@ -285,9 +285,18 @@ void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restric
 void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                             double ln_b, double *restrict out)
 {
+    h5div_surprisal_values_lo(x, NULL, n, nm, ln_b, out);
+}
+
+void h5div_surprisal_values_lo(const double *restrict x, const double *restrict lo, size_t n,
+                               const h5div_entropy_norm *nm, double ln_b, double *restrict out)
+{
     for (size_t i = 0; i < n; i++) {
         double xr = x[i] + nm->alpha;
+        double xl = add_err(x[i], nm->alpha, xr);
+        if (lo)
+            xl += lo[i];
         /* -log p >= 0 always; + 0.0 turns -0.0 (p = 1) into +0.0. */
-        out[i] = xr > 0.0 ? -log_p2(xr, add_err(x[i], nm->alpha, xr), nm) / ln_b + 0.0 : INFINITY;
+        out[i] = xr > 0.0 ? -log_p2(xr, xl, nm) / ln_b + 0.0 : INFINITY;
     }
 }

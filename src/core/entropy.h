@@ -89,6 +89,10 @@ void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restric
  * x + alpha = 0). */
 void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                             double ln_b, double *restrict out);
+/* The same for values x + lo (the exact remainders of 64-bit integers;
+ * NULL: none). */
+void h5div_surprisal_values_lo(const double *restrict x, const double *restrict lo, size_t n,
+                               const h5div_entropy_norm *nm, double ln_b, double *restrict out);
 
 /* ln b of a base; dividing nats by it maps ln 2 to exactly 1 bit. */
 double h5div_ln_base(h5div_base base);
