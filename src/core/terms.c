@@ -56,6 +56,7 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->inv_b = (1.0 / b_hi) * (1.0 - b_lo / b_hi);
     nm->alpha = alpha;
     nm->delta = 0.0;
+    nm->ratio = nm->scale_a / nm->scale_b;
     nm->near_eq = 0;
 }
 
@@ -65,17 +66,20 @@ void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, do
     h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
     if (!isfinite(a_hi) || !isfinite(b_hi) || a_hi <= 0.0 || b_hi <= 0.0)
         return;
-    /* B - A of the scaled totals exactly, then rounded once. */
+    /* B - A / r of the scaled totals exactly (r a power of two: totals
+     * on either side of a power of two have different scales), then
+     * rounded once. */
+    const double ir = nm->scale_b / nm->scale_a;
     h5div_acc d;
     h5div_acc_init(&d);
     h5div_acc_add(&d, nm->b_hi);
     h5div_acc_add(&d, nm->b_lo);
     h5div_acc_add(&d, b_lo2 * nm->scale_b);
-    h5div_acc_add(&d, -nm->a_hi);
-    h5div_acc_add(&d, -nm->a_lo);
-    h5div_acc_add(&d, -(a_lo2 * nm->scale_a));
+    h5div_acc_add(&d, -(nm->a_hi * ir));
+    h5div_acc_add(&d, -(nm->a_lo * ir));
+    h5div_acc_add(&d, -(a_lo2 * nm->scale_b));
     const double delta = h5div_acc_round(&d);
-    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi && nm->scale_a == nm->scale_b) {
+    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi) {
         nm->delta = delta;
         nm->near_eq = 1;
     }
@@ -141,25 +145,43 @@ static void total_lo(const double *restrict lo, size_t e, h5div_acc *acc)
                 h5div_acc_add(acc, lo[i]);
 }
 
+/* *s + v as a new *s plus an error added to *err, and what that last
+ * addition rounded off added to *err2: s + err + err2 stays exact. */
+static inline void two_sum_add2(double *s, double *err, double *err2, double v)
+{
+    double t = *s + v;
+    double bp = t - *s;
+    double r = (*s - (t - bp)) + (v - bp);
+    double u = *err + r;
+    double bq = u - *err;
+    *err2 += (*err - (u - bq)) + (r - bq);
+    *err = u;
+    *s = t;
+}
+
 static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
+    /* err2 keeps what the error sums round off: the total is exact to
+     * about 2^-159 (the third part of the totals needs it). */
     double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
+    double err2[4] = {0.0, 0.0, 0.0, 0.0};
     size_t k = 0;
     for (; k + 4 <= e; k += 4)
         for (int l = 0; l < 4; l++)
-            two_sum_add(&s[l], &err[l], x[k + (size_t)l] + alpha);
+            two_sum_add2(&s[l], &err[l], &err2[l], x[k + (size_t)l] + alpha);
     for (int l = 0; k < e; k++, l++)
-        two_sum_add(&s[l], &err[l], x[k] + alpha);
+        two_sum_add2(&s[l], &err[l], &err2[l], x[k] + alpha);
     if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
         for (size_t i = 0; i < e; i++)
-            err[i & 3] += add_err(x[i], alpha, x[i] + alpha);
+            two_sum_add(&err[i & 3], &err2[i & 3], add_err(x[i], alpha, x[i] + alpha));
     int finite = 1;
     for (int l = 0; l < 4; l++)
-        finite &= isfinite(s[l]) && isfinite(err[l]);
+        finite &= isfinite(s[l]) && isfinite(err[l]) && isfinite(err2[l]);
     if (finite) {
         for (int l = 0; l < 4; l++) {
             h5div_acc_add(acc, s[l]);
             h5div_acc_add(acc, err[l]);
+            h5div_acc_add(acc, err2[l]);
         }
     } else {
         /* A lane overflowed: add the block's values exactly instead. */
@@ -243,8 +265,9 @@ static inline double js_series(double t)
  * parts then differ exactly by Sterbenz's lemma). */
 /* x*B - y*A as (x - y) B + y (B - A) for totals that agree beyond hi + lo
  * (nm->near_eq): the difference of the totals enters once, exactly. */
-static inline double cross_diff_near(double x, double y, const h5div_norm *nm)
+static inline double cross_diff_near(double x, double y0, const h5div_norm *nm)
 {
+    const double y = y0 * nm->ratio; /* exact: a power of two */
     double s = x - y;
     double bp = s - x;
     double err = (x - (s - bp)) + (-y - bp); /* x - y = s + err exactly */
@@ -960,9 +983,11 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
             if (xlo)
                 dl += xlo[k] - ylo[k];
             two_sum_add(&dh, &dl, s);
-            double sdh = dh * nm->scale_a, sdl = dl * nm->scale_a; /* scale_a == scale_b */
+            /* X 2^ka - Y 2^kb r = (X - Y) 2^ka */
+            double sdh = dh * nm->scale_a, sdl = dl * nm->scale_a;
             double h = sdh * b_hi;
-            num = h + ((fma(sdh, b_hi, -h) + (sdh * b_lo + sdl * b_hi)) + (syh + syl) * nm->delta);
+            num = h + ((fma(sdh, b_hi, -h) + (sdh * b_lo + sdl * b_hi)) +
+                       ((syh + syl) * nm->ratio) * nm->delta);
         }
         double dd = fabs(num * nm->inv_a * nm->inv_b);
         t[k] = gap ? dd * gap[k] : dd;

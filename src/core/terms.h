@@ -81,10 +81,11 @@ typedef struct h5div_norm {
     double scale_a, scale_b; /* powers of two that bring the totals near 1 */
     double log_a, log_b;     /* log of the unscaled totals */
     double alpha;            /* pseudocount added to every raw value */
-    /* B - A of the scaled totals, and whether it is used: nonzero but
-     * below 2^-60 (totals that agree to more digits than hi + lo holds).
-     * Cross differences are then (x - y) B + y (B - A). */
-    double delta;
+    /* With r = scale_a / scale_b: B - A / r of the scaled totals, and
+     * whether it is used: nonzero but below 2^-60 B (totals that agree to
+     * more digits than hi + lo holds). Cross differences are then
+     * (x - y r) B + y r (B - A / r). */
+    double delta, ratio;
     int near_eq;
 } h5div_norm;
 
