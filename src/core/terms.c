@@ -58,6 +58,7 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->delta = 0.0;
     nm->ratio = nm->scale_a / nm->scale_b;
     nm->near_eq = 0;
+    nm->a_lo2 = nm->b_lo2 = 0.0;
 }
 
 void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
@@ -66,6 +67,8 @@ void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, do
     h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
     if (!isfinite(a_hi) || !isfinite(b_hi) || a_hi <= 0.0 || b_hi <= 0.0)
         return;
+    nm->a_lo2 = a_lo2 * nm->scale_a;
+    nm->b_lo2 = b_lo2 * nm->scale_b;
     /* B - A / r of the scaled totals exactly (r a power of two: totals
      * on either side of a power of two have different scales), then
      * rounded once. */
@@ -263,6 +266,32 @@ static inline double js_series(double t)
 /* x*B - y*A with A = a_hi + a_lo, B = b_hi + b_lo, accurate even when the
  * two products agree to many digits (exact products via fma; their leading
  * parts then differ exactly by Sterbenz's lemma). */
+/* (xh + xl) B - (yh + yl) A from exact products with all three parts of
+ * the totals, rounded once: for the rare bins where x/y agrees with A/B to
+ * more than 56 bits, so that the plain form's 2^-106 would matter. */
+static double cross_exact(double xh, double xl, double yh, double yl, const h5div_norm *nm)
+{
+    const double u[2][2] = {{xh, xl}, {-yh, -yl}};
+    const double t[2][3] = {{nm->b_hi, nm->b_lo, nm->b_lo2}, {nm->a_hi, nm->a_lo, nm->a_lo2}};
+    h5div_acc s;
+    h5div_acc_init(&s);
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++) {
+                double p = u[side][i] * t[side][j];
+                h5div_acc_add(&s, p);
+                h5div_acc_add(&s, fma(u[side][i], t[side][j], -p));
+            }
+    return h5div_acc_round(&s);
+}
+
+/* Does a cross difference d of the plain form, with leading product h,
+ * cancel so far that its 2^-106 error could show? */
+static inline int cancels(double d, double h)
+{
+    return d != 0.0 && fabs(d) < 0x1p-56 * fabs(h);
+}
+
 /* x*B - y*A as (x - y) B + y (B - A) for totals that agree beyond hi + lo
  * (nm->near_eq): the difference of the totals enters once, exactly. */
 static inline double cross_diff_near(double x, double y0, const h5div_norm *nm)
@@ -282,7 +311,8 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
         return cross_diff_near(x, y, nm);
     double h1 = x * nm->b_hi, h2 = y * nm->a_hi;
     double e1 = fma(x, nm->b_hi, -h1), e2 = fma(y, nm->a_hi, -h2);
-    return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
+    double d = (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
+    return cancels(d, h1) ? cross_exact(x, 0.0, y, 0.0, nm) : d;
 }
 
 /* Terms computed bin by bin into arrays: all but W1 (its slot is unused)
@@ -601,9 +631,18 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
     }
-    if (nm->near_eq) /* totals agreeing beyond hi + lo: their difference exactly */
+    if (nm->near_eq) { /* totals agreeing beyond hi + lo: their difference exactly */
         for (size_t k = 0; k < e; k++)
             d[k] = cross_diff_near(x[k], y[k], nm);
+    } else {
+        int any = 0;
+        for (size_t k = 0; k < e; k++)
+            any |= cancels(d[k], x[k] * b_hi);
+        if (any)
+            for (size_t k = 0; k < e; k++)
+                if (cancels(d[k], x[k] * b_hi))
+                    d[k] = cross_exact(x[k], 0.0, y[k], 0.0, nm);
+    }
     if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
         for (size_t k = 0; k < e; k++)
             d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
@@ -975,6 +1014,8 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
         double h1 = sxh * b_hi, h2 = syh * a_hi;
         double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
         double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+        if (!nm->near_eq && cancels(num, h1))
+            num = cross_exact(sxh, sxl, syh, syl, nm);
         if (nm->near_eq) {
             /* (X - Y) B + Y (B - A); x + alpha - (y + alpha) = x - y */
             double s = xs[k] - ys[k];

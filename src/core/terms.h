@@ -87,6 +87,7 @@ typedef struct h5div_norm {
      * (x - y r) B + y r (B - A / r). */
     double delta, ratio;
     int near_eq;
+    double a_lo2, b_lo2; /* third parts of the scaled totals (0: not known) */
 } h5div_norm;
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
