@@ -625,23 +625,21 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
                   (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
                   (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC))))
         return 1;
+    int cancel = 0;
     for (size_t k = 0; k < e; k++) {
         /* x*B - y*A with the exact product errors (fma is exact). */
         double h1 = x[k] * b_hi, h2 = y[k] * a_hi;
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
+        cancel |= (d[k] != 0.0) & (fabs(d[k]) < 0x1p-56 * fabs(h1));
     }
     if (nm->near_eq) { /* totals agreeing beyond hi + lo: their difference exactly */
         for (size_t k = 0; k < e; k++)
             d[k] = cross_diff_near(x[k], y[k], nm);
-    } else {
-        int any = 0;
+    } else if (cancel) {
         for (size_t k = 0; k < e; k++)
-            any |= cancels(d[k], x[k] * b_hi);
-        if (any)
-            for (size_t k = 0; k < e; k++)
-                if (cancels(d[k], x[k] * b_hi))
-                    d[k] = cross_exact(x[k], 0.0, y[k], 0.0, nm);
+            if (cancels(d[k], x[k] * b_hi))
+                d[k] = cross_exact(x[k], 0.0, y[k], 0.0, nm);
     }
     if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
         for (size_t k = 0; k < e; k++)
