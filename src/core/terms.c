@@ -819,6 +819,15 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
  * that upper end allows. For A up to about 2.38 the two sums together
  * cover every S_A; above, an S_A between 2^(E + 1020) and its bound
  * overflows (a limit of one scaled sum per order). */
+/* The second scaled sum of an order lies this many binades below the first. */
+#define RENYI_WINDOW 1900
+
+/* Does order A need the second scaled sum (S_A up to 2^(2098 (A - 1)))? */
+static int renyi_needs_window2(double A)
+{
+    return A > 1.0 && ceil(2098.0 * (A - 1.0)) - 1000.0 > 1900.0;
+}
+
 static int renyi_aux_exp(double A)
 {
     if (A < 1.0)
@@ -833,7 +842,7 @@ static int renyi_aux_exp(double A)
 static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 {
     const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
-    const int es = renyi_aux_exp(A);
+    const int es = renyi_aux_exp(A) - (aux == 2 ? RENYI_WINDOW : 0);
     const double sc = es * LN2;
     if (st->far) {
         /* p^A q^(1-A) from the logarithms: its error is small beside log S
@@ -1059,7 +1068,7 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     memset(tp, 0, sizeof *tp);
     tp->mask = h5div_terms_for_measures(opt->measures);
     for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
-        tp->aux_term[i] = -1;
+        tp->aux_term[i] = tp->aux2_term[i] = -1;
     int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
     for (int qp = 0; qp < 2; qp++) {
         nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
@@ -1110,6 +1119,18 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
         tp->qp[t] = tp->qp[o];
         tp->aux[t] = 1;
         tp->aux_term[cand[c]] = (signed char)t;
+    }
+    /* Second sums, in the same order, with the slots left. */
+    for (int c = 0, f = nc < nf ? nc : nf; c < nc && f < nf; c++) {
+        const int o = H5DIV_T_RENYI + cand[c];
+        if (tp->aux_term[cand[c]] < 0 || !renyi_needs_window2(tp->order[o]))
+            continue;
+        const int t = free_t[f++];
+        tp->renyi_mask |= H5DIV_TBIT(t);
+        tp->order[t] = tp->order[o];
+        tp->qp[t] = tp->qp[o];
+        tp->aux[t] = 2;
+        tp->aux2_term[cand[c]] = (signed char)t;
     }
     tp->mask |= tp->renyi_mask;
 }
@@ -1165,15 +1186,17 @@ static double scaled_log(double s, int e)
 /* Renyi divergence in nats from S - 1, the sum of its terms, and where
  * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
  * 1, log S from the scaled S where S is far from 1. */
-static double renyi_value(double A, double s1, int has_aux, double aux, int disjoint,
-                          int64_t infinite_bins)
+static double renyi_value(double A, double s1, int has_aux, double aux, int has_aux2,
+                          double aux2, int disjoint, int64_t infinite_bins)
 {
     if ((A > 1.0 && infinite_bins) || disjoint) /* S = 0 for A < 1 */
         return INFINITY;
     double r;
     if (A > 1.0) {
         s1 = s1 > 0.0 ? s1 : 0.0; /* the terms are all >= 0 */
-        if (has_aux && !(s1 < 0x1p900))
+        if (has_aux && !(s1 < 0x1p900) && aux == INFINITY && has_aux2)
+            r = scaled_log(aux2, RENYI_WINDOW - renyi_aux_exp(A)) / (A - 1.0);
+        else if (has_aux && !(s1 < 0x1p900))
             r = scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0);
         else
             r = log1p(s1) / (A - 1.0);
@@ -1259,7 +1282,9 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
                 double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 const int slot = H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i;
                 const int at = tp.aux_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
-                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, disjoint,
+                const int at2 = tp.aux2_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
+                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, at2 >= 0,
+                                       at2 >= 0 ? nats[at2] : 0.0, disjoint,
                                        qp ? q_without_p : p_without_q) / ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)

@@ -35,8 +35,9 @@ enum h5div_term {
      * from 1. */
     H5DIV_T_RENYI,
     H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
-    /* Every order of both measures can have its scaled S_A in a spare slot. */
-    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 2 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
+    /* Every order of both measures can have its scaled S_A in a spare
+     * slot, and orders above 1 a second one 2^1900 further down. */
+    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
 };
 
 /* The bit of term t in a mask of terms. */
@@ -57,6 +58,8 @@ typedef struct h5div_term_params {
     /* Term of the scaled S_A of order i of renyi_pq (i) or renyi_qp
      * (H5DIV_RENYI_MAX + i), or -1 where no slot was left for it. */
     signed char aux_term[2 * H5DIV_RENYI_MAX];
+    /* The second scaled S_A (A > 1 whose S_A can pass 2^(E + 1020)), or -1. */
+    signed char aux2_term[2 * H5DIV_RENYI_MAX];
 } h5div_term_params;
 
 
