@@ -79,6 +79,19 @@ void h5div_acc_merge(h5div_acc *a, const h5div_acc *b)
     h5div_acc_normalize(a);
 }
 
+void h5div_acc_sub(h5div_acc *a, const h5div_acc *b)
+{
+    h5div_acc_normalize(a);
+    h5div_acc t = *b;
+    h5div_acc_normalize(&t);
+    for (int k = 0; k < H5DIV_ACC_LIMBS; k++)
+        a->limb[k] -= t.limb[k];
+    /* +inf - +inf is NaN, as for doubles. */
+    int64_t f = t.nonfinite;
+    a->nonfinite |= (f & 4) | ((f & 1) << 1) | ((f & 2) >> 1);
+    h5div_acc_normalize(a);
+}
+
 static double nonfinite_value(int64_t flags)
 {
     if ((flags & 4) || (flags & 3) == 3)
@@ -140,6 +153,19 @@ double h5div_acc_round(const h5div_acc *a)
     }
     double r = ldexp((double)mant, lsb_exp + drop);
     return neg ? -r : r;
+}
+
+void h5div_acc_round3(const h5div_acc *a, double *hi, double *lo, double *lo2)
+{
+    *hi = h5div_acc_round(a);
+    *lo = *lo2 = 0.0;
+    if (!isfinite(*hi))
+        return;
+    h5div_acc t = *a;
+    h5div_acc_add(&t, -*hi);
+    *lo = h5div_acc_round(&t);
+    h5div_acc_add(&t, -*lo);
+    *lo2 = h5div_acc_round(&t);
 }
 
 void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo)

@@ -28,9 +28,13 @@ void h5div_acc_merge(h5div_acc *a, const h5div_acc *b);
  * this, up to 2^30 normalised accumulators can be merged limb by limb with
  * plain integer addition. */
 void h5div_acc_normalize(h5div_acc *a);
+/* Subtract another accumulator exactly. */
+void h5div_acc_sub(h5div_acc *a, const h5div_acc *b);
 /* The sum rounded to the nearest double (ties to even); +-inf on overflow. */
 double h5div_acc_round(const h5div_acc *a);
 /* The sum as an unevaluated pair hi + lo, hi = round(sum), lo = round(sum - hi). */
 void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo);
+/* The sum as hi + lo + lo2, each the rounded rest of the sum (about 159 bits). */
+void h5div_acc_round3(const h5div_acc *a, double *hi, double *lo, double *lo2);
 
 #endif

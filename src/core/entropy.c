@@ -96,6 +96,18 @@ static void block_total(const double *restrict x, size_t n, double alpha, h5div_
     }
 }
 
+void h5div_entropy_stats_add_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_entropy_stats *st)
+{
+    h5div_entropy_stats_add(x, n, alpha, st);
+    if (lo)
+        for (size_t i = 0; i < n; i++)
+            if (lo[i] != 0.0) {
+                h5div_acc_add(&st->raw, lo[i]);
+                h5div_acc_add(&st->total, lo[i]);
+            }
+}
+
 void h5div_entropy_stats_add(const double *restrict x, size_t n, double alpha,
                              h5div_entropy_stats *st)
 {
@@ -145,15 +157,23 @@ double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm)
 void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                               h5div_acc *acc)
 {
+    h5div_entropy_plugin_add_lo(x, NULL, n, nm, acc);
+}
+
+void h5div_entropy_plugin_add_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                 const h5div_entropy_norm *nm, h5div_acc *acc)
+{
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         /* Four lanes by index within the block, combined in a fixed tree. */
         double s[4] = {0, 0, 0, 0};
         for (size_t k = 0; k < e; k++) {
             double xr = x[b + k] + nm->alpha;
+            double xl = add_err(x[b + k], nm->alpha, xr);
+            if (lo)
+                xl += lo[b + k];
             if (xr > 0.0)
-                s[k & 3] -= (xr * nm->scale * nm->inv) *
-                            log_p2(xr, add_err(x[b + k], nm->alpha, xr), nm);
+                s[k & 3] -= (xr * nm->scale * nm->inv) * log_p2(xr, xl, nm);
         }
         h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
     }
@@ -161,6 +181,19 @@ void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_en
 
 void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n,
                                  double coverage, double log_coverage, h5div_acc *acc)
+{
+    h5div_entropy_chao_shen_add_lo(x, NULL, n_bins, n, 0.0, coverage, log_coverage, acc);
+}
+
+/* n - c of the total n + n_lo and the value c + lo[j] (lo may be NULL). */
+static inline double rest(double n, double n_lo, double c, const double *restrict lo, size_t j)
+{
+    return lo ? ((n - c) + n_lo) - lo[j] : (n - c) + n_lo;
+}
+
+void h5div_entropy_chao_shen_add_lo(const double *restrict x, const double *restrict lo,
+                                    size_t n_bins, double n, double n_lo, double coverage,
+                                    double log_coverage, h5div_acc *acc)
 {
     for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
         size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
@@ -171,7 +204,7 @@ void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double
                 continue;
             double u = c / n;
             /* log(u) near 1 from the exact n - c. */
-            double lu = u > 0.5 ? log1p(-(n - c) / n) : log(u);
+            double lu = u > 0.5 ? log1p(-rest(n, n_lo, c, lo, b + k) / n) : log(u);
             double pa = coverage * u;
             double la = -expm1(n * log1p(-pa)); /* 1 - (1 - pa)^n */
             double t = la > 0.0 ? -pa * (log_coverage + lu) / la : 0.0;
@@ -184,6 +217,13 @@ void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double
 void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, double n, double k,
                                    h5div_acc acc[2])
 {
+    h5div_entropy_shrink_sums_add_lo(x, NULL, n_bins, n, 0.0, k, acc);
+}
+
+void h5div_entropy_shrink_sums_add_lo(const double *restrict x, const double *restrict lo,
+                                      size_t n_bins, double n, double n_lo, double k,
+                                      h5div_acc acc[2])
+{
     const double nk = n * k;
     for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
         size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
@@ -193,8 +233,11 @@ void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, doub
             /* u - 1/K = (c K - n) / (n K) without cancellation; u (1 - u)
              * >= 0 with 1 - u = (n - c) / n, summing to 1 - sum u^2
              * without the cancellation of 1 minus that sum. */
-            double d = fma(c, k, -n) / nk;
-            s2[j & 3] += u * ((n - c) / n);
+            double d = fma(c, k, -n);
+            if (lo || n_lo != 0.0)
+                d += (lo ? lo[b + j] * k : 0.0) - n_lo;
+            d /= nk;
+            s2[j & 3] += u * (rest(n, n_lo, c, lo, b + j) / n);
             m2[j & 3] += d * d;
         }
         h5div_acc_add(&acc[0], (s2[0] + s2[1]) + (s2[2] + s2[3]));
@@ -213,6 +256,13 @@ double h5div_entropy_shrink_lambda(double n, double one_minus_u2, double msp)
 void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n, double k,
                               double lambda, h5div_acc *acc)
 {
+    h5div_entropy_shrink_add_lo(x, NULL, n_bins, n, 0.0, k, lambda, acc);
+}
+
+void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo,
+                                 size_t n_bins, double n, double n_lo, double k, double lambda,
+                                 h5div_acc *acc)
+{
     const double target = 1.0 / k, keep = 1.0 - lambda;
     for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
         size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
@@ -223,7 +273,8 @@ void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n,
             if (!(ps > 0.0))
                 continue;
             /* 1 - ps as a sum of non-negative parts, for log(ps) near 1. */
-            double lp = ps > 0.5 ? log1p(-(lambda * (1.0 - target) + keep * ((n - c) / n)))
+            double lp = ps > 0.5 ? log1p(-(lambda * (1.0 - target) +
+                                           keep * (rest(n, n_lo, c, lo, b + j) / n)))
                                  : log(ps);
             s[j & 3] -= ps * lp;
         }
@@ -234,9 +285,18 @@ void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n,
 void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                             double ln_b, double *restrict out)
 {
+    h5div_surprisal_values_lo(x, NULL, n, nm, ln_b, out);
+}
+
+void h5div_surprisal_values_lo(const double *restrict x, const double *restrict lo, size_t n,
+                               const h5div_entropy_norm *nm, double ln_b, double *restrict out)
+{
     for (size_t i = 0; i < n; i++) {
         double xr = x[i] + nm->alpha;
+        double xl = add_err(x[i], nm->alpha, xr);
+        if (lo)
+            xl += lo[i];
         /* -log p >= 0 always; + 0.0 turns -0.0 (p = 1) into +0.0. */
-        out[i] = xr > 0.0 ? -log_p2(xr, add_err(x[i], nm->alpha, xr), nm) / ln_b + 0.0 : INFINITY;
+        out[i] = xr > 0.0 ? -log_p2(xr, xl, nm) / ln_b + 0.0 : INFINITY;
     }
 }

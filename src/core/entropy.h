@@ -68,10 +68,31 @@ double h5div_entropy_shrink_lambda(double n, double one_minus_u2, double msp);
 void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n, double k,
                               double lambda, h5div_acc *acc);
 
+/* The same for values x + lo, lo the exact remainders of 64-bit integers
+ * (NULL: none), with the total count n + n_lo: n - x is then exact to a
+ * rounding where one count holds nearly all. */
+void h5div_entropy_stats_add_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_entropy_stats *st);
+void h5div_entropy_plugin_add_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                 const h5div_entropy_norm *nm, h5div_acc *acc);
+void h5div_entropy_chao_shen_add_lo(const double *restrict x, const double *restrict lo,
+                                    size_t n_bins, double n, double n_lo, double coverage,
+                                    double log_coverage, h5div_acc *acc);
+void h5div_entropy_shrink_sums_add_lo(const double *restrict x, const double *restrict lo,
+                                      size_t n_bins, double n, double n_lo, double k,
+                                      h5div_acc acc[2]);
+void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo,
+                                 size_t n_bins, double n, double n_lo, double k, double lambda,
+                                 h5div_acc *acc);
+
 /* Self-information -log(p) / ln_b of each bin into out[0..n) (inf where
  * x + alpha = 0). */
 void h5div_surprisal_values(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                             double ln_b, double *restrict out);
+/* The same for values x + lo (the exact remainders of 64-bit integers;
+ * NULL: none). */
+void h5div_surprisal_values_lo(const double *restrict x, const double *restrict lo, size_t n,
+                               const h5div_entropy_norm *nm, double ln_b, double *restrict out);
 
 /* ln b of a base; dividing nats by it maps ln 2 to exactly 1 bit. */
 double h5div_ln_base(h5div_base base);

@@ -105,8 +105,8 @@ void h5div_joint_marginal_add(const double *restrict m_hi, const double *restric
  * so the cross difference d = x N - r c keeps its digits (exact products)
  * and nothing underflows; the term is scaled back by 2^-k at the end. A
  * cell whose p and q are more than 2^900 apart takes the logarithms. */
-static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, double c_lo,
-                             const h5div_joint_norm *nm)
+static inline double mi_term(double x, double xl_raw, int exact, double r_hi, double r_lo,
+                             double c_hi, double c_lo, const h5div_joint_norm *nm)
 {
     const int K = ilogb(nm->scale);
     const int er = ilogb(r_hi) + K, ec = ilogb(c_hi) + K; /* q ~ 2^(er + ec) */
@@ -135,6 +135,23 @@ static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, do
     double h1 = v * nm->n_hi, h2 = R * C;
     double e1 = fma(v, nm->n_hi, -h1), e2 = fma(R, C, -h2);
     double d = (h1 - h2) + ((e1 - e2) + (v * nm->n_lo - (R * Cl + Rl * C)));
+    if (xl_raw != 0.0 || exact) {
+        /* x N - r c of all parts exactly, rounded once. */
+        const double vl = ldexp(xl_raw, K + k);
+        const double a[4] = {v, v, vl, vl}, bn[4] = {nm->n_hi, nm->n_lo, nm->n_hi, nm->n_lo};
+        const double ra[4] = {R, R, Rl, Rl}, cb[4] = {C, Cl, C, Cl};
+        h5div_acc s;
+        h5div_acc_init(&s);
+        for (int i = 0; i < 4; i++) {
+            double p = a[i] * bn[i], m = ra[i] * cb[i];
+            h5div_acc_add(&s, p);
+            h5div_acc_add(&s, fma(a[i], bn[i], -p));
+            h5div_acc_add(&s, -m);
+            h5div_acc_add(&s, -fma(ra[i], cb[i], -m));
+        }
+        d = h5div_acc_round(&s);
+        h1 = v * nm->n_hi + (v * nm->n_lo + vl * nm->n_hi);
+    }
     double rc = h2 + (R * Cl + Rl * C);
     double u = d / rc;
     double t;
@@ -142,7 +159,7 @@ static inline double mi_term(double x, double r_hi, double r_lo, double c_hi, do
         t = q * h5div_kl_series(u);
     } else {
         /* log1p(u) where p/q = 1 + u is not small; else the ratio itself. */
-        double lr = u >= -0.5 ? log1p(u) : log((v * nm->n_hi + v * nm->n_lo) / rc);
+        double lr = u >= -0.5 ? log1p(u) : log((exact ? h1 : v * nm->n_hi + v * nm->n_lo) / rc);
         double p = v * inv;
         t = p * lr - (p - q);
     }
@@ -154,26 +171,40 @@ void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t nc
                            const double *restrict c_hi, const double *restrict c_lo,
                            const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
 {
+    h5div_joint_cells_add_lo(cells, NULL, nrows, ncols, ld, r_hi, r_lo, c_hi, c_lo, nm, acc);
+}
+
+void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo,
+                              size_t nrows, size_t ncols, size_t ld,
+                              const double *restrict r_hi, const double *restrict r_lo,
+                              const double *restrict c_hi, const double *restrict c_lo,
+                              const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
+{
     const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
     for (size_t i = 0; i < nrows; i++) {
         const double *row = cells + i * ld;
+        const double *rlo = lo ? lo + i * ld : NULL;
         const double ri = r_hi[i], ril = r_lo[i];
         for (size_t b = 0; b < ncols; b += H5DIV_BLOCK_BINS) {
             size_t e = ncols - b < H5DIV_BLOCK_BINS ? ncols - b : H5DIV_BLOCK_BINS;
+            int exact = 0;
+            if (rlo)
+                for (size_t k = 0; k < e; k++)
+                    exact |= rlo[b + k] != 0.0;
             double s[4][4] = {{0}};
             for (size_t k = 0; k < e; k++) {
                 const size_t j = b + k, lane = k & 3;
-                const double x = row[j];
+                const double x = row[j], xl = exact ? rlo[j] : 0.0;
                 const double cj = c_hi[j], cjl = c_lo[j];
                 if (ri == 0.0 || cj == 0.0)
                     continue; /* an empty row or column: every term is 0 */
-                s[3][lane] += mi_term(x, ri, ril, cj, cjl, nm);
+                s[3][lane] += mi_term(x, xl, exact, ri, ril, cj, cjl, nm);
                 if (x == 0.0)
                     continue;
                 const double p = frac(x, n_hi, n_lo);
-                s[0][lane] -= p * log_frac(x, 0.0, n_hi, n_lo);
-                s[1][lane] -= p * log_frac(x, 0.0, cj, cjl);
-                s[2][lane] -= p * log_frac(x, 0.0, ri, ril);
+                s[0][lane] -= p * log_frac(x, xl, n_hi, n_lo);
+                s[1][lane] -= p * log_frac(x, xl, cj, cjl);
+                s[2][lane] -= p * log_frac(x, xl, ri, ril);
             }
             for (int t = 0; t < 4; t++) {
                 /* -p log(ratio <= 1) is >= 0 term by term; + 0.0 drops -0. */

@@ -42,6 +42,15 @@ void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t nc
                            const double *restrict r_hi, const double *restrict r_lo,
                            const double *restrict c_hi, const double *restrict c_lo,
                            const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT]);
+/* The same for cells x + lo (lo: the exact remainders of 64-bit integers
+ * and of the pseudocount, same layout; NULL: none). A block of a row whose
+ * remainders are all zero gives the bits of h5div_joint_cells_add; one with
+ * some takes x N - r c from exact products (zero for an independent table). */
+void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo,
+                              size_t nrows, size_t ncols, size_t ld,
+                              const double *restrict r_hi, const double *restrict r_lo,
+                              const double *restrict c_hi, const double *restrict c_lo,
+                              const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT]);
 
 /* Measures from the reduced sums (value[] indexed by h5div_joint_measure). */
 void h5div_joint_finish(const h5div_acc acc[H5DIV_J_COUNT], unsigned measures, h5div_base base,

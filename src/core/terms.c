@@ -55,6 +55,37 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->inv_a = (1.0 / a_hi) * (1.0 - a_lo / a_hi);
     nm->inv_b = (1.0 / b_hi) * (1.0 - b_lo / b_hi);
     nm->alpha = alpha;
+    nm->delta = 0.0;
+    nm->ratio = nm->scale_a / nm->scale_b;
+    nm->near_eq = 0;
+    nm->a_lo2 = nm->b_lo2 = 0.0;
+}
+
+void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
+                      double b_lo, double b_lo2, double alpha)
+{
+    h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
+    if (!isfinite(a_hi) || !isfinite(b_hi) || a_hi <= 0.0 || b_hi <= 0.0)
+        return;
+    nm->a_lo2 = a_lo2 * nm->scale_a;
+    nm->b_lo2 = b_lo2 * nm->scale_b;
+    /* B - A / r of the scaled totals exactly (r a power of two: totals
+     * on either side of a power of two have different scales), then
+     * rounded once. */
+    const double ir = nm->scale_b / nm->scale_a;
+    h5div_acc d;
+    h5div_acc_init(&d);
+    h5div_acc_add(&d, nm->b_hi);
+    h5div_acc_add(&d, nm->b_lo);
+    h5div_acc_add(&d, b_lo2 * nm->scale_b);
+    h5div_acc_add(&d, -(nm->a_hi * ir));
+    h5div_acc_add(&d, -(nm->a_lo * ir));
+    h5div_acc_add(&d, -(a_lo2 * nm->scale_b));
+    const double delta = h5div_acc_round(&d);
+    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi) {
+        nm->delta = delta;
+        nm->near_eq = 1;
+    }
 }
 
 /* Index of the first negative, NaN or infinite value of x[0..e), or e: a
@@ -104,25 +135,56 @@ static inline double add_err(double a, double b, double s)
 /* One block's contribution to a total: Knuth's TwoSum in four lanes by
  * index (each lane's s + err tracks its sum to about 2^-106), and all eight
  * parts enter acc exactly. */
+static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc);
+
+/* What the doubles of 64-bit integers lost (see h5div_total_block_lo),
+ * exactly: only the nonzero remainders, so a block without any adds
+ * nothing. */
+static void total_lo(const double *restrict lo, size_t e, h5div_acc *acc)
+{
+    if (lo)
+        for (size_t i = 0; i < e; i++)
+            if (lo[i] != 0.0)
+                h5div_acc_add(acc, lo[i]);
+}
+
+/* *s + v as a new *s plus an error added to *err, and what that last
+ * addition rounded off added to *err2: s + err + err2 stays exact. */
+static inline void two_sum_add2(double *s, double *err, double *err2, double v)
+{
+    double t = *s + v;
+    double bp = t - *s;
+    double r = (*s - (t - bp)) + (v - bp);
+    double u = *err + r;
+    double bq = u - *err;
+    *err2 += (*err - (u - bq)) + (r - bq);
+    *err = u;
+    *s = t;
+}
+
 static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
+    /* err2 keeps what the error sums round off: the total is exact to
+     * about 2^-159 (the third part of the totals needs it). */
     double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
+    double err2[4] = {0.0, 0.0, 0.0, 0.0};
     size_t k = 0;
     for (; k + 4 <= e; k += 4)
         for (int l = 0; l < 4; l++)
-            two_sum_add(&s[l], &err[l], x[k + (size_t)l] + alpha);
+            two_sum_add2(&s[l], &err[l], &err2[l], x[k + (size_t)l] + alpha);
     for (int l = 0; k < e; k++, l++)
-        two_sum_add(&s[l], &err[l], x[k] + alpha);
+        two_sum_add2(&s[l], &err[l], &err2[l], x[k] + alpha);
     if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
         for (size_t i = 0; i < e; i++)
-            err[i & 3] += add_err(x[i], alpha, x[i] + alpha);
+            two_sum_add(&err[i & 3], &err2[i & 3], add_err(x[i], alpha, x[i] + alpha));
     int finite = 1;
     for (int l = 0; l < 4; l++)
-        finite &= isfinite(s[l]) && isfinite(err[l]);
+        finite &= isfinite(s[l]) && isfinite(err[l]) && isfinite(err2[l]);
     if (finite) {
         for (int l = 0; l < 4; l++) {
             h5div_acc_add(acc, s[l]);
             h5div_acc_add(acc, err[l]);
+            h5div_acc_add(acc, err2[l]);
         }
     } else {
         /* A lane overflowed: add the block's values exactly instead. */
@@ -138,6 +200,22 @@ H5DIV_CLONES
 void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
     total_block(x, e, alpha, acc);
+}
+
+void h5div_total_block_lo(const double *restrict x, const double *restrict lo, size_t e,
+                          double alpha, h5div_acc *acc)
+{
+    h5div_total_block(x, e, alpha, acc);
+    total_lo(lo, e, acc);
+}
+
+size_t h5div_total_add_valid_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_acc *acc)
+{
+    size_t i = h5div_total_add_valid(x, n, alpha, acc);
+    if (i == n)
+        total_lo(lo, n, acc);
+    return i;
 }
 
 H5DIV_CLONES
@@ -161,12 +239,12 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
     (void)h5div_total_add_valid(x, n, alpha, acc);
 }
 
-void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask)
+void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask)
 {
     part->p_without_q = part->q_without_p = 0;
     part->ks = 0.0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (mask & (1u << t))
+        if (mask & H5DIV_TBIT(t))
             h5div_acc_init(&part->acc[t]);
 }
 
@@ -188,11 +266,53 @@ static inline double js_series(double t)
 /* x*B - y*A with A = a_hi + a_lo, B = b_hi + b_lo, accurate even when the
  * two products agree to many digits (exact products via fma; their leading
  * parts then differ exactly by Sterbenz's lemma). */
+/* (xh + xl) B - (yh + yl) A from exact products with all three parts of
+ * the totals, rounded once: for the rare bins where x/y agrees with A/B to
+ * more than 56 bits, so that the plain form's 2^-106 would matter. */
+static double cross_exact(double xh, double xl, double yh, double yl, const h5div_norm *nm)
+{
+    const double u[2][2] = {{xh, xl}, {-yh, -yl}};
+    const double t[2][3] = {{nm->b_hi, nm->b_lo, nm->b_lo2}, {nm->a_hi, nm->a_lo, nm->a_lo2}};
+    h5div_acc s;
+    h5div_acc_init(&s);
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++) {
+                double p = u[side][i] * t[side][j];
+                h5div_acc_add(&s, p);
+                h5div_acc_add(&s, fma(u[side][i], t[side][j], -p));
+            }
+    return h5div_acc_round(&s);
+}
+
+/* Does a cross difference d of the plain form, with leading product h,
+ * cancel so far that its 2^-106 error could show? */
+static inline int cancels(double d, double h)
+{
+    return d != 0.0 && fabs(d) < 0x1p-56 * fabs(h);
+}
+
+/* x*B - y*A as (x - y) B + y (B - A) for totals that agree beyond hi + lo
+ * (nm->near_eq): the difference of the totals enters once, exactly. */
+static inline double cross_diff_near(double x, double y0, const h5div_norm *nm)
+{
+    const double y = y0 * nm->ratio; /* exact: a power of two */
+    double s = x - y;
+    double bp = s - x;
+    double err = (x - (s - bp)) + (-y - bp); /* x - y = s + err exactly */
+    double h = s * nm->b_hi;
+    double r = fma(s, nm->b_hi, -h) + (s * nm->b_lo + err * nm->b_hi);
+    return h + (r + y * nm->delta);
+}
+
 static inline double cross_diff(double x, double y, const h5div_norm *nm)
 {
+    if (nm->near_eq)
+        return cross_diff_near(x, y, nm);
     double h1 = x * nm->b_hi, h2 = y * nm->a_hi;
     double e1 = fma(x, nm->b_hi, -h1), e2 = fma(y, nm->a_hi, -h2);
-    return (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
+    double d = (h1 - h2) + ((e1 - e2) + (x * nm->b_lo - y * nm->a_lo));
+    return cancels(d, h1) ? cross_exact(x, 0.0, y, 0.0, nm) : d;
 }
 
 /* Terms computed bin by bin into arrays: all but W1 (its slot is unused)
@@ -339,7 +459,8 @@ static inline double log_mix(double t, double xb, double s)
 /* The careful path: every bin through libm, with the forms chosen per bin
  * for probabilities near 1, subnormal ones, and ratios beyond the double
  * range. Writes the terms of bins [0, e) of one block into t. */
-static void block_terms_careful(const double *restrict xs, const double *restrict ys, size_t e,
+static void block_terms_careful(const double *restrict xs, const double *restrict ys,
+                                const double *restrict xlo, const double *restrict ylo, size_t e,
                                 const h5div_norm *nm, unsigned mask, double (*t)[H5DIV_BLOCK_BINS],
                                 int64_t *p_without_q, int64_t *q_without_p)
 {
@@ -351,7 +472,11 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
             continue;
-        const double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
+        double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
+        if (xlo) { /* the remainders of 64-bit integers, with the pseudocount's */
+            xl += xlo[k];
+            yl += ylo[k];
+        }
         if (xr == 0.0 || yr == 0.0) {
             /* A lone value: its own mass in every divergence. */
             int qlone = xr == 0.0;
@@ -456,7 +581,8 @@ static inline double log_fast(double x)
  * no fallback of the careful path is needed); returns 0, having written
  * nothing, for any other block. */
 H5DIV_CLONES
-static int block_terms_fast(const double *restrict xs, const double *restrict ys, size_t e,
+static int block_terms_fast(const double *restrict xs, const double *restrict ys,
+                            const double *restrict xlo, const double *restrict ylo, size_t e,
                             const h5div_norm *restrict nm, unsigned mask,
                             double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
                             int64_t *q_without_p)
@@ -499,16 +625,29 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
                   (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
                   (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC))))
         return 1;
+    int cancel = 0;
     for (size_t k = 0; k < e; k++) {
         /* x*B - y*A with the exact product errors (fma is exact). */
         double h1 = x[k] * b_hi, h2 = y[k] * a_hi;
         double e1 = fma(x[k], b_hi, -h1), e2 = fma(y[k], a_hi, -h2);
         d[k] = (h1 - h2) + ((e1 - e2) + (x[k] * b_lo - y[k] * a_lo));
+        cancel |= (d[k] != 0.0) & (fabs(d[k]) < 0x1p-56 * fabs(h1));
+    }
+    if (nm->near_eq) { /* totals agreeing beyond hi + lo: their difference exactly */
+        for (size_t k = 0; k < e; k++)
+            d[k] = cross_diff_near(x[k], y[k], nm);
+    } else if (cancel) {
+        for (size_t k = 0; k < e; k++)
+            if (cancels(d[k], x[k] * b_hi))
+                d[k] = cross_exact(x[k], 0.0, y[k], 0.0, nm);
     }
     if (alpha != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
         for (size_t k = 0; k < e; k++)
             d[k] += (add_err(xs[k], alpha, xs[k] + alpha) * scale_a) * b_hi -
                     (add_err(ys[k], alpha, ys[k] + alpha) * scale_b) * a_hi;
+    if (xlo) /* what the doubles of 64-bit integers lost (each below 2^10) */
+        for (size_t k = 0; k < e; k++)
+            d[k] += (xlo[k] * scale_a) * b_hi - (ylo[k] * scale_b) * a_hi;
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
@@ -680,6 +819,15 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
  * that upper end allows. For A up to about 2.38 the two sums together
  * cover every S_A; above, an S_A between 2^(E + 1020) and its bound
  * overflows (a limit of one scaled sum per order). */
+/* The second scaled sum of an order lies this many binades below the first. */
+#define RENYI_WINDOW 1900
+
+/* Does order A need the second scaled sum (S_A up to 2^(2098 (A - 1)))? */
+static int renyi_needs_window2(double A)
+{
+    return A > 1.0 && ceil(2098.0 * (A - 1.0)) - 1000.0 > 1900.0;
+}
+
 static int renyi_aux_exp(double A)
 {
     if (A < 1.0)
@@ -694,7 +842,7 @@ static int renyi_aux_exp(double A)
 static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 {
     const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
-    const int es = renyi_aux_exp(A);
+    const int es = renyi_aux_exp(A) - (aux == 2 ? RENYI_WINDOW : 0);
     const double sc = es * LN2;
     if (st->far) {
         /* p^A q^(1-A) from the logarithms: its error is small beside log S
@@ -721,14 +869,15 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 }
 
 /* Block sums of the Renyi terms of every order in tp. */
-static void block_renyi(const double *restrict xs, const double *restrict ys, size_t e,
+static void block_renyi(const double *restrict xs, const double *restrict ys,
+                        const double *restrict xlo, const double *restrict ylo, size_t e,
                         const h5div_norm *nm, const h5div_term_params *tp, double *sums)
 {
     double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
     int orders[H5DIV_T_COUNT], no = 0;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
     for (int i = 0; i < H5DIV_T_COUNT; i++)
-        if (tp->renyi_mask & (1u << i))
+        if (tp->renyi_mask & H5DIV_TBIT(i))
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
         const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
@@ -748,8 +897,12 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
             continue;
         }
         bin_state st;
-        bin_state_init(&st, xr, yr, add_err(xs[k], nm->alpha, xr), add_err(ys[k], nm->alpha, yr), nm,
-                       ka, kb);
+        double xl = add_err(xs[k], nm->alpha, xr), yl = add_err(ys[k], nm->alpha, yr);
+        if (xlo) {
+            xl += xlo[k];
+            yl += ylo[k];
+        }
+        bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
             t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
@@ -759,24 +912,59 @@ static void block_renyi(const double *restrict xs, const double *restrict ys, si
         sums[orders[o]] = block_sum(t[o], e);
 }
 
+static const double zero_lo[H5DIV_BLOCK_BINS];
+
+/* The remainders of a block of two histograms for the kernels: NULL (both)
+ * where the block has none, so such a block takes the plain path and gives
+ * its bits; a side without them reads zeros. */
+static int block_lo(const double **xlo, const double **ylo, size_t e)
+{
+    int any = 0;
+    for (int s = 0; s < 2; s++) {
+        const double *l = s ? *ylo : *xlo;
+        if (l)
+            for (size_t i = 0; i < e; i++)
+                any |= l[i] != 0.0;
+    }
+    if (!any) {
+        *xlo = *ylo = NULL;
+        return 0;
+    }
+    if (!*xlo)
+        *xlo = zero_lo;
+    if (!*ylo)
+        *ylo = zero_lo;
+    return 1;
+}
+
 void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
                          const h5div_norm *nm, const h5div_term_params *tp, double *sums,
                          int64_t counts[2])
 {
+    h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, counts);
+}
+
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
+                            const double *xlo, const double *ylo, size_t e,
+                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                            int64_t counts[2])
+{
+    (void)block_lo(&xlo, &ylo, e);
     double t[NT_BIN][H5DIV_BLOCK_BINS];
-    const unsigned mask = tp->mask & ~tp->renyi_mask & ((1u << NT_BIN) - 1u) & ~(1u << H5DIV_T_W1);
+    const unsigned mask =
+        (unsigned)(tp->mask & ~tp->renyi_mask & (H5DIV_TBIT(NT_BIN) - 1u) & ~H5DIV_TBIT(H5DIV_T_W1));
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
-    if (!block_terms_fast(xs, ys, e, nm, mask, t, &pwq, &qwp))
-        block_terms_careful(xs, ys, e, nm, mask, t, &pwq, &qwp);
+    if (!block_terms_fast(xs, ys, xlo, ylo, e, nm, mask, t, &pwq, &qwp))
+        block_terms_careful(xs, ys, xlo, ylo, e, nm, mask, t, &pwq, &qwp);
     counts[0] += pwq;
     counts[1] += qwp;
     for (int m = 0; m < NT_BIN; m++)
         if (mask & (1u << m))
             sums[m] = block_sum(t[m], e);
     if (tp->renyi_mask)
-        block_renyi(xs, ys, e, nm, tp, sums);
+        block_renyi(xs, ys, xlo, ylo, e, nm, tp, sums);
 }
 
 double h5div_w1_block(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
@@ -790,7 +978,26 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap)
 {
-    (void)e; /* the bins past nw only carry the prefix on, and nothing follows them */
+    return h5div_w1_block_gap_lo(xs, ys, NULL, NULL, e, nw, nm, pfx_x, pfx_y, NULL, ks, gap);
+}
+
+double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
+                             const double *xlo, const double *ylo, size_t e, size_t nw,
+                             const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                             const double *dpfx, double *ks, const double *restrict gap)
+{
+    (void)block_lo(&xlo, &ylo, e);
+    /* Totals that agree beyond hi + lo: X - Y of the prefix sums is carried
+     * on its own (as dh + dl, from the bins' exact differences). */
+    double dh = 0.0, dl = 0.0;
+    if (nm->near_eq) {
+        if (dpfx) {
+            dh = *dpfx;
+        } else {
+            dh = pfx_x[0] - pfx_y[0];
+            dl = pfx_x[1] - pfx_y[1];
+        }
+    } /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];
     double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
     const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
@@ -802,6 +1009,10 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
             xl += add_err(xs[k], nm->alpha, xs[k] + nm->alpha);
             yl += add_err(ys[k], nm->alpha, ys[k] + nm->alpha);
         }
+        if (xlo) { /* the remainders of 64-bit integers (exact, below 2^10) */
+            xl += xlo[k];
+            yl += ylo[k];
+        }
         /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
          * and totals A, B, with the exact product errors: prefix sums that
          * agree to many digits keep their difference. */
@@ -810,6 +1021,22 @@ double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, 
         double h1 = sxh * b_hi, h2 = syh * a_hi;
         double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
         double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+        if (!nm->near_eq && cancels(num, h1))
+            num = cross_exact(sxh, sxl, syh, syl, nm);
+        if (nm->near_eq) {
+            /* (X - Y) B + Y (B - A); x + alpha - (y + alpha) = x - y */
+            double s = xs[k] - ys[k];
+            double bp = s - xs[k];
+            dl += (xs[k] - (s - bp)) + (-ys[k] - bp);
+            if (xlo)
+                dl += xlo[k] - ylo[k];
+            two_sum_add(&dh, &dl, s);
+            /* X 2^ka - Y 2^kb r = (X - Y) 2^ka */
+            double sdh = dh * nm->scale_a, sdl = dl * nm->scale_a;
+            double h = sdh * b_hi;
+            num = h + ((fma(sdh, b_hi, -h) + (sdh * b_lo + sdl * b_hi)) +
+                       ((syh + syl) * nm->ratio) * nm->delta);
+        }
         double dd = fabs(num * nm->inv_a * nm->inv_b);
         t[k] = gap ? dd * gap[k] : dd;
         mx = dd > mx ? dd : mx;
@@ -824,12 +1051,12 @@ void h5div_compare_add(const double *restrict xs, const double *restrict ys, siz
 {
     double sums[H5DIV_T_COUNT];
     int64_t counts[2] = {0, 0};
-    const uint32_t mask = tp->mask & ~(1u << H5DIV_T_W1);
+    const uint64_t mask = tp->mask & ~H5DIV_TBIT(H5DIV_T_W1);
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         h5div_compare_block(xs + b, ys + b, e, nm, tp, sums, counts);
         for (int m = 0; m < H5DIV_T_COUNT; m++)
-            if (mask & (1u << m))
+            if (mask & H5DIV_TBIT(m))
                 h5div_acc_add(&part->acc[m], sums[m]);
     }
     part->p_without_q += counts[0];
@@ -841,14 +1068,14 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     memset(tp, 0, sizeof *tp);
     tp->mask = h5div_terms_for_measures(opt->measures);
     for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
-        tp->aux_term[i] = -1;
+        tp->aux_term[i] = tp->aux2_term[i] = -1;
     int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
     for (int qp = 0; qp < 2; qp++) {
         nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
         const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
         for (int i = 0; i < nd[qp]; i++) {
             const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
-            tp->renyi_mask |= 1u << s;
+            tp->renyi_mask |= H5DIV_TBIT(s);
             tp->order[s] = A[i];
             tp->qp[s] = (unsigned char)qp;
         }
@@ -880,18 +1107,30 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
      * measure uses (not W1, which the callers fill themselves). */
     int free_t[H5DIV_T_COUNT], nf = 0;
     for (int t = H5DIV_T_RENYI; t < H5DIV_T_COUNT; t++)
-        if (!((tp->mask | tp->renyi_mask) & (1u << t)))
+        if (!((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
     for (int t = 0; t < H5DIV_T_RENYI; t++)
-        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & (1u << t)))
+        if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
     for (int c = 0; c < nc && c < nf; c++) {
         const int o = H5DIV_T_RENYI + cand[c], t = free_t[c];
-        tp->renyi_mask |= 1u << t;
+        tp->renyi_mask |= H5DIV_TBIT(t);
         tp->order[t] = tp->order[o];
         tp->qp[t] = tp->qp[o];
         tp->aux[t] = 1;
         tp->aux_term[cand[c]] = (signed char)t;
+    }
+    /* Second sums, in the same order, with the slots left. */
+    for (int c = 0, f = nc < nf ? nc : nf; c < nc && f < nf; c++) {
+        const int o = H5DIV_T_RENYI + cand[c];
+        if (tp->aux_term[cand[c]] < 0 || !renyi_needs_window2(tp->order[o]))
+            continue;
+        const int t = free_t[f++];
+        tp->renyi_mask |= H5DIV_TBIT(t);
+        tp->order[t] = tp->order[o];
+        tp->qp[t] = tp->qp[o];
+        tp->aux[t] = 2;
+        tp->aux2_term[cand[c]] = (signed char)t;
     }
     tp->mask |= tp->renyi_mask;
 }
@@ -947,15 +1186,17 @@ static double scaled_log(double s, int e)
 /* Renyi divergence in nats from S - 1, the sum of its terms, and where
  * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
  * 1, log S from the scaled S where S is far from 1. */
-static double renyi_value(double A, double s1, int has_aux, double aux, int disjoint,
-                          int64_t infinite_bins)
+static double renyi_value(double A, double s1, int has_aux, double aux, int has_aux2,
+                          double aux2, int disjoint, int64_t infinite_bins)
 {
     if ((A > 1.0 && infinite_bins) || disjoint) /* S = 0 for A < 1 */
         return INFINITY;
     double r;
     if (A > 1.0) {
         s1 = s1 > 0.0 ? s1 : 0.0; /* the terms are all >= 0 */
-        if (has_aux && !(s1 < 0x1p900))
+        if (has_aux && !(s1 < 0x1p900) && aux == INFINITY && has_aux2)
+            r = scaled_log(aux2, RENYI_WINDOW - renyi_aux_exp(A)) / (A - 1.0);
+        else if (has_aux && !(s1 < 0x1p900))
             r = scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0);
         else
             r = log1p(s1) / (A - 1.0);
@@ -985,7 +1226,7 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
      * in any histogram of doubles short of 2^-2094). */
     h5div_term_params tp;
     h5div_term_params_init(&tp, opt);
-    const int disjoint = (tp.mask & (1u << H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
+    const int disjoint = (tp.mask & H5DIV_TBIT(H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -1041,7 +1282,9 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
                 double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 const int slot = H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i;
                 const int at = tp.aux_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
-                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, disjoint,
+                const int at2 = tp.aux2_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
+                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, at2 >= 0,
+                                       at2 >= 0 ? nats[at2] : 0.0, disjoint,
                                        qp ? q_without_p : p_without_q) / ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)
@@ -1065,7 +1308,7 @@ void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options
     h5div_term_params_init(&tp, opt);
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (tp.mask & (1u << t))
+        if (tp.mask & H5DIV_TBIT(t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_finish_sums(nats, counts, part->ks, opt, res);

@@ -35,24 +35,31 @@ enum h5div_term {
      * from 1. */
     H5DIV_T_RENYI,
     H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
-    H5DIV_T_COUNT = 32 /* the bits of a uint32_t mask */
+    /* Every order of both measures can have its scaled S_A in a spare
+     * slot, and orders above 1 a second one 2^1900 further down. */
+    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
 };
+
+/* The bit of term t in a mask of terms. */
+#define H5DIV_TBIT(t) ((uint64_t)1 << (t))
 
 /* Which terms a kernel adds, and the Renyi orders they need. */
 typedef struct h5div_term_params {
-    uint32_t mask; /* bits 1 << enum h5div_term */
+    uint64_t mask; /* bits H5DIV_TBIT(enum h5div_term) */
     /* Terms that hold Renyi sums: the orders' own slots, and for the
      * scaled S_A the free ones among them, the spare ones and any other
      * term no measure asked for (W1 excepted). Per term t of renyi_mask:
      * the order, whether it runs q against p (renyi_qp), whether it holds
      * the scaled S_A instead of S_A - 1. */
-    uint32_t renyi_mask;
+    uint64_t renyi_mask;
     double order[H5DIV_T_COUNT];
     unsigned char qp[H5DIV_T_COUNT];
     unsigned char aux[H5DIV_T_COUNT];
     /* Term of the scaled S_A of order i of renyi_pq (i) or renyi_qp
      * (H5DIV_RENYI_MAX + i), or -1 where no slot was left for it. */
     signed char aux_term[2 * H5DIV_RENYI_MAX];
+    /* The second scaled S_A (A > 1 whose S_A can pass 2^(E + 1020)), or -1. */
+    signed char aux2_term[2 * H5DIV_RENYI_MAX];
 } h5div_term_params;
 
 
@@ -77,10 +84,21 @@ typedef struct h5div_norm {
     double scale_a, scale_b; /* powers of two that bring the totals near 1 */
     double log_a, log_b;     /* log of the unscaled totals */
     double alpha;            /* pseudocount added to every raw value */
+    /* With r = scale_a / scale_b: B - A / r of the scaled totals, and
+     * whether it is used: nonzero but below 2^-60 B (totals that agree to
+     * more digits than hi + lo holds). Cross differences are then
+     * (x - y r) B + y r (B - A / r). */
+    double delta, ratio;
+    int near_eq;
+    double a_lo2, b_lo2; /* third parts of the scaled totals (0: not known) */
 } h5div_norm;
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
                      double alpha);
+/* h5div_norm_init with the totals' third parts (h5div_acc_round3): the
+ * difference of totals that agree beyond 106 bits is kept. */
+void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
+                      double b_lo, double b_lo2, double alpha);
 
 /* Index of the first value that is negative, NaN or infinite, or n if none. */
 size_t h5div_first_invalid(const double *restrict x, size_t n);
@@ -96,6 +114,13 @@ void h5div_total_add(const double *restrict x, size_t n, double alpha, h5div_acc
  * or infinite value (acc then holds a partial sum and is to be dropped). */
 size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h5div_acc *acc);
 
+/* The same with the exact remainders lo[i] = value - x[i] of 64-bit
+ * integers (NULL: none), added exactly. */
+size_t h5div_total_add_valid_lo(const double *restrict x, const double *restrict lo, size_t n,
+                                double alpha, h5div_acc *acc);
+void h5div_total_block_lo(const double *restrict x, const double *restrict lo, size_t e,
+                          double alpha, h5div_acc *acc);
+
 /* One block's part of a histogram total: what h5div_total_add adds for the
  * block x[0..e), e <= H5DIV_BLOCK_BINS (values already checked). Running
  * these over the blocks of a row gives prefix sums with the same bits on
@@ -109,6 +134,14 @@ void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_a
 void h5div_compare_block(const double *restrict x, const double *restrict y, size_t e,
                          const h5div_norm *nm, const h5div_term_params *tp, double *sums,
                          int64_t counts[2]);
+/* h5div_compare_block of values x + xlo, y + ylo (the remainders of 64-bit
+ * integers, exact; either may be NULL): they enter the cross differences
+ * and everything derived from them. A block whose remainders are all zero
+ * gives the bits of h5div_compare_block. */
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
+                            const double *xlo, const double *ylo, size_t e,
+                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                            int64_t counts[2]);
 
 /* The Wasserstein/KS terms of one block: pfx_x, pfx_y are the raw prefix
  * sums (with pseudocount) of everything before the block as hi + lo; the
@@ -123,6 +156,13 @@ double h5div_w1_block(const double *restrict x, const double *restrict y, size_t
 double h5div_w1_block_gap(const double *restrict x, const double *restrict y, size_t e, size_t nw,
                           const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
                           double *ks, const double *restrict gap);
+/* h5div_w1_block_gap with the remainders of 64-bit integers (may be NULL). */
+/* dpfx (NULL: from pfx_x - pfx_y) is the exact difference of the raw
+ * prefix sums rounded once, used where nm->near_eq. */
+double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
+                             const double *xlo, const double *ylo, size_t e, size_t nw,
+                             const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
+                             const double *dpfx, double *ks, const double *restrict gap);
 
 /* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
  * x starts on a block boundary of its row. */
@@ -131,7 +171,7 @@ void h5div_compare_add(const double *restrict x, const double *restrict y, size_
                        h5div_compare_partial *part);
 
 /* Set part to zero for the terms of mask. */
-void h5div_compare_partial_init(h5div_compare_partial *part, uint32_t mask);
+void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask);
 
 /* Terms needed for a set of measures (H5DIV_MEASURE_BIT bits). */
 unsigned h5div_terms_for_measures(unsigned measures);

@@ -42,6 +42,7 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t c
  * where it lies. */
 typedef struct cmp_job {
     const h5div_options *opt;
+    const h5div_sweep *sw; /* its lo_of: remainders of 64-bit integers of the piece */
     const char *ref[H5DIV_SWEEP_MAX];
     int k, nd, two_d;
     h5div_term_params tp;
@@ -53,7 +54,7 @@ typedef struct cmp_job {
     /* pass 0: totals */
     uint64_t cur_row;
     h5div_acc *cur_tot; /* [nd] */
-    double *row_tot;    /* [row - rw.lo][nd][2]: total as hi + lo */
+    double *row_tot;    /* [row - rw.lo][nd][3]: total as hi + lo + lo2 */
     h5div_acc *slot_tot; /* [parity][nd]: totals of this rank's shared rows */
     h5div_acc *pfx0;     /* [nd]: sums of the first row on the ranks before this one */
     /* pass 1: terms */
@@ -72,12 +73,12 @@ static void flush_totals(cmp_job *j)
     if (j->cur_row == NO_ROW)
         return;
     int s = h5div_rows_shared(&j->rw, j->cur_row);
-    double *t = j->row_tot + (j->cur_row - j->rw.lo) * (uint64_t)j->nd * 2;
+    double *t = j->row_tot + (j->cur_row - j->rw.lo) * (uint64_t)j->nd * 3;
     for (int d = 0; d < j->nd; d++) {
         if (s >= 0)
             j->slot_tot[(size_t)(s % 2) * (size_t)j->nd + (size_t)d] = j->cur_tot[d];
         else
-            h5div_acc_round2(&j->cur_tot[d], &t[2 * d], &t[2 * d + 1]);
+            h5div_acc_round3(&j->cur_tot[d], &t[3 * d], &t[3 * d + 1], &t[3 * d + 2]);
     }
     j->cur_row = NO_ROW;
 }
@@ -99,7 +100,7 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_
 {
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
-        if (j->tp.mask & (1u << t))
+        if (j->tp.mask & H5DIV_TBIT(t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_result res;
@@ -123,10 +124,10 @@ static void flush_terms(cmp_job *j)
 
 static void start_row_terms(cmp_job *j, uint64_t row, int partials)
 {
-    const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
+    const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 3;
     for (int c = 0; c < j->k; c++) {
-        h5div_norm_init(&j->nm[c], t[0], t[1], t[2 * (c + 1)], t[2 * (c + 1) + 1],
-                        j->opt->pseudocount);
+        h5div_norm_init3(&j->nm[c], t[0], t[1], t[2], t[3 * (c + 1)], t[3 * (c + 1) + 1],
+                         t[3 * (c + 1) + 2], j->opt->pseudocount);
         if (partials)
             h5div_compare_partial_init(&j->part[c], j->tp.mask);
     }
@@ -151,6 +152,12 @@ static const double *row_gap(const cmp_job *j, uint64_t row, uint64_t c)
 }
 
 /* A row of a single block: its block sums are the sums, no accumulator. */
+/* The remainders of dataset d's values from v[d] + off, or NULL. */
+static const double *lo_at(const cmp_job *j, int d, size_t off)
+{
+    return j->sw->lo_of[d] ? j->sw->lo_of[d] + off : NULL;
+}
+
 static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, size_t e)
 {
     start_row_terms(j, row, 0);
@@ -159,10 +166,13 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
         double sums[H5DIV_T_COUNT] = {0};
         int64_t counts[2] = {0, 0};
         double ks = 0.0;
-        h5div_compare_block(v[0] + off, v[1 + c] + off, e, &j->nm[c], &j->tp, sums, counts);
+        const double *xl = lo_at(j, 0, off), *yl = lo_at(j, 1 + c, off);
+        h5div_compare_block_lo(v[0] + off, v[1 + c] + off, xl, yl, e, &j->nm[c], &j->tp, sums,
+                               counts);
         if (j->w1)
-            sums[H5DIV_T_W1] = h5div_w1_block_gap(v[0] + off, v[1 + c] + off, e, e - 1, &j->nm[c],
-                                                  zero, zero, &ks, row_gap(j, row, 0));
+            sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(v[0] + off, v[1 + c] + off, xl, yl, e, e - 1,
+                                                     &j->nm[c], zero, zero, NULL, &ks,
+                                                     row_gap(j, row, 0));
         h5div_compare_result res;
         h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
         put_values(j, row, c, &res);
@@ -175,7 +185,7 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                           size_t n)
 {
     const double alpha = j->opt->pseudocount;
-    const uint32_t sum_mask = j->tp.mask & ~(1u << H5DIV_T_W1);
+    const uint64_t sum_mask = j->tp.mask & ~H5DIV_TBIT(H5DIV_T_W1);
     if (row != j->cur_row) {
         flush_terms(j);
         start_row_terms(j, row, 1);
@@ -183,32 +193,37 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         size_t nw = c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
-        const double *x = v[0] + off + b;
+        const double *x = v[0] + off + b, *xl = lo_at(j, 0, off + b);
         double px[2] = {0.0, 0.0};
         if (j->w1)
             h5div_acc_round2(&j->pfx[0], &px[0], &px[1]);
         for (int c = 0; c < j->k; c++) {
-            const double *y = v[1 + c] + off + b;
+            const double *y = v[1 + c] + off + b, *yl = lo_at(j, 1 + c, off + b);
             h5div_compare_partial *part = &j->part[c];
             double sums[H5DIV_T_COUNT];
             int64_t counts[2] = {0, 0};
-            h5div_compare_block(x, y, e, &j->nm[c], &j->tp, sums, counts);
+            h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, counts);
             for (int t = 0; t < H5DIV_T_COUNT; t++)
-                if (sum_mask & (1u << t))
+                if (sum_mask & H5DIV_TBIT(t))
                     h5div_acc_add(&part->acc[t], sums[t]);
             part->p_without_q += counts[0];
             part->q_without_p += counts[1];
             if (j->w1) {
-                double py[2];
+                double py[2], dp = 0.0;
                 h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
+                if (j->nm[c].near_eq) { /* the prefix sums' difference exactly, rounded once */
+                    h5div_acc t = j->pfx[0];
+                    h5div_acc_sub(&t, &j->pfx[1 + c]);
+                    dp = h5div_acc_round(&t);
+                }
                 h5div_acc_add(&part->acc[H5DIV_T_W1],
-                              h5div_w1_block_gap(x, y, e, nw, &j->nm[c], px, py, &part->ks,
-                                                 row_gap(j, row, c0 + b)));
-                h5div_total_block(y, e, alpha, &j->pfx[1 + c]);
+                              h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py, &dp,
+                                                    &part->ks, row_gap(j, row, c0 + b)));
+                h5div_total_block_lo(y, yl, e, alpha, &j->pfx[1 + c]);
             }
         }
         if (j->w1)
-            h5div_total_block(x, e, alpha, &j->pfx[0]);
+            h5div_total_block_lo(x, xl, e, alpha, &j->pfx[0]);
     }
 }
 
@@ -231,8 +246,8 @@ static int compare_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
                 j->cur_row = row;
             }
             for (int d = 0; d < j->nd; d++) {
-                size_t i = h5div_total_add_valid(v[d] + off, m, j->opt->pseudocount,
-                                                 &j->cur_tot[d]);
+                size_t i = h5div_total_add_valid_lo(v[d] + off, lo_at(j, d, off), m,
+                                                    j->opt->pseudocount, &j->cur_tot[d]);
                 if (i < m)
                     return h5div_bad_value(v[d][off + i], pos + i, j->two_d ? cols : 0, j->ref[d],
                                            msg, len);
@@ -268,15 +283,15 @@ static int settle_totals(MPI_Comm comm, cmp_job *j, char *msg, size_t len)
                 memcpy(j->pfx0, j->pfx, nd * sizeof *t);
         }
         H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], t, j->nd));
-        double *rt = j->row_tot + (row - j->rw.lo) * nd * 2;
+        double *rt = j->row_tot + (row - j->rw.lo) * nd * 3;
         for (size_t d = 0; d < nd; d++)
-            h5div_acc_round2(&t[d], &rt[2 * d], &rt[2 * d + 1]);
+            h5div_acc_round3(&t[d], &rt[3 * d], &rt[3 * d + 1], &rt[3 * d + 2]);
     }
     int st = H5DIV_OK;
     for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
-        const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 2;
+        const double *t = j->row_tot + (row - j->rw.lo) * (uint64_t)j->nd * 3;
         for (int d = 0; d < j->nd && st == H5DIV_OK; d++) {
-            double hi = t[2 * d];
+            double hi = t[3 * d];
             if (hi > 0.0 && isfinite(hi))
                 continue;
             const char *what = hi == 0.0 ? "is all zeros" : "total overflows a double";
@@ -325,14 +340,14 @@ static void job_free(cmp_job *j)
 static int job_alloc(MPI_Comm comm, cmp_job *j, const h5div_sweep *sw, char *msg, size_t len)
 {
     H5DIV_CHECK(h5div_rows_init(comm, sw, &j->rw, msg, len));
-    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, (uint64_t)j->nd * 2 * sizeof(double),
+    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &j->rw, (uint64_t)j->nd * 3 * sizeof(double),
                                         (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double),
                                         j->opt, j->ref[0], msg, len));
     int ok = 1;
     size_t nd = (size_t)j->nd, k = (size_t)j->k, ns = 2;
     size_t nrows = (size_t)(j->rw.hi - j->rw.lo), nown = (size_t)(j->rw.own1 - j->rw.own0);
     ok &= (j->cur_tot = malloc(nd * sizeof *j->cur_tot)) != NULL;
-    ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 2 * sizeof(double))) != NULL;
+    ok &= (j->row_tot = malloc((nrows ? nrows : 1) * nd * 3 * sizeof(double))) != NULL;
     ok &= (j->slot_tot = malloc(ns * nd * sizeof *j->slot_tot)) != NULL;
     ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
     ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
@@ -381,7 +396,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     for (int c = 0; c < ba->k; c++)
         j.ref[1 + c] = ba->q_refs[c];
     h5div_term_params_init(&j.tp, opt);
-        j.w1 = (j.tp.mask >> H5DIV_T_W1) & 1u;
+        j.w1 = (int)((j.tp.mask >> H5DIV_T_W1) & 1u);
     j.ncols = h5div_compare_columns(opt, j.cols);
     h5div_dset d[H5DIV_SWEEP_MAX];
     h5div_dset *ds[H5DIV_SWEEP_MAX];
@@ -427,6 +442,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = h5div_sweep_init(comm, &sw, ds, j.nd, 0, opt, msg, len);
         have_sweep = st == H5DIV_OK;
     }
+    j.sw = &sw;
     if (st == H5DIV_OK)
         st = job_alloc(comm, &j, &sw, msg, len);
     if (st == H5DIV_OK)

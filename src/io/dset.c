@@ -144,8 +144,10 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
     }
     hid_t type = H5Dget_type(d->dset);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if (cls == H5T_INTEGER)
+    if (cls == H5T_INTEGER) {
         d->memtype = H5Tget_sign(type) == H5T_SGN_NONE ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64;
+        d->wide = H5Tget_size(type) > 6; /* values above 2^53 possible */
+    }
     else if (cls == H5T_FLOAT && H5Tget_size(type) <= 8)
         d->memtype = H5T_NATIVE_DOUBLE;
     if (type >= 0)
@@ -218,6 +220,7 @@ static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset 
 {
     char msg[1024] = "", name[H5DIV_REF_MAX], path[H5DIV_REF_MAX];
     d->file = d->dset = d->filespace = d->memtype = H5I_INVALID_HID;
+    d->wide = 0;
     d->bins = d->rows = d->cols = 0;
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
@@ -304,6 +307,19 @@ static herr_t select_flat(h5div_dset *d, uint64_t offset, uint64_t count)
 int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,
                     char *errmsg, size_t errlen)
 {
+    return h5div_dset_read_lo(d, offset, count, buf, NULL, NULL, collective, errmsg, errlen);
+}
+
+int h5div_dset_is_int64(const h5div_dset *d)
+{
+    return d->wide;
+}
+
+int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf, double *lo,
+                       int *any_lo, int collective, char *errmsg, size_t errlen)
+{
+    if (any_lo)
+        *any_lo = 0;
     int st = H5DIV_OK;
     hsize_t off = (hsize_t)offset, cnt = (hsize_t)count, one = count ? cnt : 1;
     hid_t mspace = H5Screate_simple(1, &one, NULL);
@@ -335,27 +351,60 @@ int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, i
         H5Sclose(mspace);
     if (st != H5DIV_OK || !count)
         return st;
-    h5div_dset_to_double(d, buf, count);
+    int any = h5div_dset_to_double_lo(d, buf, lo, count);
+    if (any_lo)
+        *any_lo = any;
     return st;
 }
 
 void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n)
 {
+    (void)h5div_dset_to_double_lo(d, buf, NULL, n);
+}
+
+int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n)
+{
     /* Integers arrive as 64-bit values in the same 8-byte slots; convert in
-     * place (values above 2^53 round to the nearest double). */
+     * place (values above 2^53 round to the nearest double, and lo keeps
+     * the rounding exactly: it is below 2^10 in magnitude). */
+    int any = 0;
     if (H5Tequal(d->memtype, H5T_NATIVE_INT64) > 0) {
         const int64_t *v = (const int64_t *)(void *)buf;
         for (size_t i = 0; i < n; i++) {
             int64_t t = v[i];
-            buf[i] = (double)t;
+            double h = (double)t, l = 0.0;
+            if (lo && (t > (INT64_C(1) << 53) || t < -(INT64_C(1) << 53))) {
+                /* h = 2^63 does not fit an int64: the distance from it. */
+                l = h >= 0x1p63 ? -(double)(UINT64_C(0x8000000000000000) - (uint64_t)t)
+                                : (double)(t - (int64_t)h);
+                any |= l != 0.0;
+            }
+            buf[i] = h;
+            if (lo)
+                lo[i] = l;
         }
     } else if (H5Tequal(d->memtype, H5T_NATIVE_UINT64) > 0) {
         const uint64_t *v = (const uint64_t *)(void *)buf;
         for (size_t i = 0; i < n; i++) {
             uint64_t t = v[i];
-            buf[i] = (double)t;
+            double h = (double)t, l = 0.0;
+            if (lo && t > (UINT64_C(1) << 53)) {
+                if (h >= 0x1p64) { /* 2^64 - t, as unsigned arithmetic gives it */
+                    l = -(double)(uint64_t)(0 - t);
+                } else {
+                    uint64_t hu = (uint64_t)h;
+                    l = t >= hu ? (double)(t - hu) : -(double)(hu - t);
+                }
+                any |= l != 0.0;
+            }
+            buf[i] = h;
+            if (lo)
+                lo[i] = l;
         }
+    } else if (lo) {
+        memset(lo, 0, n * sizeof *lo);
     }
+    return any;
 }
 
 void h5div_dset_close(h5div_dset *d)

@@ -13,7 +13,7 @@
 /* What a row needs after the statistics pass. */
 typedef struct row_param {
     double hi, lo;   /* total with pseudocount, hi + lo */
-    double n;        /* total of the raw counts */
+    double n, n_lo;  /* total of the raw counts, n + n_lo */
     double nonzero, singletons;
     double lambda;   /* shrinkage intensity (shrink only) */
 } row_param;
@@ -24,6 +24,7 @@ typedef struct row_param {
 typedef struct entropy_job {
     const char *p_ref;
     const h5div_options *opt;
+    const h5div_sweep *sw; /* its lo_of: remainders of 64-bit integers of the piece */
     h5div_estimator est;
     double alpha; /* pseudocount of the plugin or of dirichlet:A */
     h5div_batch *out;
@@ -47,7 +48,7 @@ static void set_param(entropy_job *j, uint64_t row, const h5div_entropy_stats *s
 {
     row_param *p = &j->rp[row - j->rw.lo];
     h5div_acc_round2(&st->total, &p->hi, &p->lo);
-    p->n = h5div_acc_round(&st->raw);
+    h5div_acc_round2(&st->raw, &p->n, &p->n_lo);
     p->nonzero = (double)st->nonzero;
     p->singletons = (double)st->singletons;
     p->lambda = 0.0;
@@ -126,6 +127,7 @@ static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
         uint64_t row = pos / cols;
         uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
         const double *x = v[0] + (pos - first_bin);
+        const double *xl = j->sw->lo_of[0] ? j->sw->lo_of[0] + (pos - first_bin) : NULL;
         size_t m = (size_t)(seg_end - pos);
         if (pass == PASS_STATS) {
             if (row != j->cur_row) {
@@ -145,7 +147,7 @@ static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
                                 x[i], h5div_estimator_name(j->est), j->p_ref, where);
                 return H5DIV_EINPUT;
             }
-            h5div_entropy_stats_add(x, m, j->alpha, &j->cur_st);
+            h5div_entropy_stats_add_lo(x, xl, m, j->alpha, &j->cur_st);
         } else {
             if (row != j->cur_row) {
                 flush_terms(j, pass);
@@ -153,14 +155,15 @@ static int entropy_piece(void *ctx, int pass, uint64_t first_bin, size_t n, doub
             }
             const row_param *p = &j->rp[row - j->rw.lo];
             if (pass == PASS_SHRINK)
-                h5div_entropy_shrink_add(x, m, p->n, (double)cols, p->lambda, &j->cur_acc[0]);
-            else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
-                h5div_entropy_chao_shen_add(x, m, p->n, j->coverage, j->log_coverage,
+                h5div_entropy_shrink_add_lo(x, xl, m, p->n, p->n_lo, (double)cols, p->lambda,
                                             &j->cur_acc[0]);
+            else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
+                h5div_entropy_chao_shen_add_lo(x, xl, m, p->n, p->n_lo, j->coverage,
+                                               j->log_coverage, &j->cur_acc[0]);
             else if (j->est == H5DIV_ESTIMATOR_SHRINK)
-                h5div_entropy_shrink_sums_add(x, m, p->n, (double)cols, j->cur_acc);
+                h5div_entropy_shrink_sums_add_lo(x, xl, m, p->n, p->n_lo, (double)cols, j->cur_acc);
             else
-                h5div_entropy_plugin_add(x, m, &j->nm, &j->cur_acc[0]);
+                h5div_entropy_plugin_add_lo(x, xl, m, &j->nm, &j->cur_acc[0]);
         }
         pos = seg_end;
     }
@@ -315,6 +318,7 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     j->two_d = d.rows > 0;
     j->cur_row = NO_ROW;
     j->ncols = entropy_columns(opt, b->columns);
+    j->sw = &sw;
     st = job_alloc(comm, j, &sw, msg, len);
     if (st == H5DIV_OK)
         st = h5div_sweep_run(comm, &sw, PASS_STATS, 0, opt, entropy_piece, j, msg, len);

@@ -16,6 +16,7 @@ typedef struct h5div_dset {
     hid_t file, dset, filespace, memtype;
     uint64_t bins;
     uint64_t rows, cols; /* of a 2-D dataset (bins = rows * cols); 0 for 1-D */
+    int wide;            /* integers of more than 53 bits (read with their remainders) */
     char ref[H5DIV_REF_MAX]; /* "FILE:/path" as given, for messages */
 } h5div_dset;
 
@@ -42,6 +43,14 @@ int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errm
  * Not agreed: callers agree on the status afterwards. */
 int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, int collective,
                     char *errmsg, size_t errlen);
+/* h5div_dset_read that also keeps what the doubles of 64-bit integers
+ * lose: lo[i] = x[i] - buf[i] exactly (|lo| <= 2^10, zero wherever
+ * |x| <= 2^53). lo may be NULL; *any_lo (if not NULL) is set to whether
+ * some lo[i] is nonzero. */
+int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf, double *lo,
+                       int *any_lo, int collective, char *errmsg, size_t errlen);
+/* Is d of an integer type wide enough for values above 2^53? */
+int h5div_dset_is_int64(const h5div_dset *d);
 
 void h5div_dset_close(h5div_dset *d);
 
@@ -90,6 +99,12 @@ typedef struct h5div_sweep {
     int cached, loaded;     /* whole shard in memory; already read */
     double *buf[H5DIV_SWEEP_MAX];     /* whole shard when cached, else one piece */
     double *scratch[H5DIV_SWEEP_MAX]; /* piece-sized buffers for the callback */
+    /* 64-bit integer datasets: the exact remainders x - (double)x, laid out
+     * as buf (NULL for other datasets), and per piece in the callback
+     * lo_of[k]: the remainders of v[k], or NULL where all are zero. */
+    double *lo[H5DIV_SWEEP_MAX];
+    unsigned char *lo_any; /* [rounds * nd] when cached: piece r of dataset k has some */
+    const double *lo_of[H5DIV_SWEEP_MAX];
 } h5div_sweep;
 
 /* Called for every piece: bins [first_bin, first_bin + n) of dataset k are
@@ -200,6 +215,9 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
  * in place; float data is left as it is. */
 void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
+/* h5div_dset_to_double that writes the exact remainders x - (double)x to
+ * lo (when not NULL); returns whether any is nonzero. */
+int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n);
 
 /* Write gs as group `group` of `path`: the file is copied to a temporary
  * file in the same directory under the lock on path.lock, the group is

@@ -15,7 +15,7 @@
 /* Read cells [row, row + h) x [col, col + w) as doubles into buf (row-major,
  * w per row). Every rank calls it when collective (h or w may be 0). */
 static int read_block(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uint64_t w,
-                      double *buf, int collective, char *msg, size_t len)
+                      double *buf, double *lo, int collective, char *msg, size_t len)
 {
     int st = H5DIV_OK;
     hsize_t start[2] = {row, col}, count[2] = {h, w};
@@ -47,8 +47,24 @@ static int read_block(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uin
         H5Sclose(mspace);
     if (st != H5DIV_OK || !n)
         return st;
-    h5div_dset_to_double(d, buf, n);
+    (void)h5div_dset_to_double_lo(d, buf, lo, n);
     return st;
+}
+
+/* The pseudocount added to n cells, its rounding error joining their
+ * remainders lo (when kept). */
+static void add_alpha(double *cells, double *lo, size_t n, double alpha)
+{
+    if (alpha == 0.0)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        double s = cells[k] + alpha;
+        if (lo) {
+            double bp = s - cells[k];
+            lo[k] += (cells[k] - (s - bp)) + (alpha - bp);
+        }
+        cells[k] = s;
+    }
 }
 
 typedef struct joint_job {
@@ -62,6 +78,7 @@ typedef struct joint_plan {
     uint64_t ny, w, nchunks; /* columns, chunk width, chunks */
     uint64_t h, rounds;     /* rows per piece, pieces per column chunk (same on all ranks) */
     int cached;             /* the whole shard in memory after the first pass */
+    int keep_lo;            /* exact remainders kept (64-bit integers or a pseudocount) */
 } joint_plan;
 
 static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *opt,
@@ -73,6 +90,10 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
     h5div_partition(d->rows, size, rank, &pl->r0, &pl->nr);
     pl->ny = d->cols;
     uint64_t mem = opt->memory_per_rank;
+    /* Cells of 64-bit integers, or with a pseudocount, carry their exact
+     * remainders: 16 bytes a cell in the piece and the cache. */
+    pl->keep_lo = d->wide || opt->pseudocount != 0.0;
+    const uint64_t cell = (pl->keep_lo ? 2 : 1) * sizeof(double);
     /* A quarter of the memory for the column accumulators of one chunk, in
      * whole blocks of columns (chunks start on block boundaries). */
     uint64_t per_col = sizeof(h5div_acc) + 2 * sizeof(double);
@@ -86,10 +107,10 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
      * for the piece and the row accumulators of its rows. */
     size_t piece_bytes = opt->piece_bytes < PIECE_BYTES_MAX ? opt->piece_bytes : PIECE_BYTES_MAX;
     uint64_t h = piece_bytes / (pl->w * sizeof(double));
-    uint64_t hm = mem / 2 / (pl->w * sizeof(double) + sizeof(h5div_acc));
+    uint64_t hm = mem / 2 / (pl->w * cell + sizeof(h5div_acc));
     h = h < hm ? h : hm;
     pl->h = h ? h : 1;
-    pl->cached = pl->nr * pl->ny * sizeof(double) <= mem / 2;
+    pl->cached = pl->nr * pl->ny * cell <= mem / 2;
     /* Every rank or none: cached ranks make no collective reads later. */
     H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &pl->cached, 1, MPI_INT, MPI_MIN, comm));
     uint64_t mine = (pl->nr + pl->h - 1) / pl->h;
@@ -99,6 +120,7 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
 
 typedef struct joint_bufs {
     double *piece, *cache, *r_hi, *r_lo, *c_hi, *c_lo;
+    double *piece_lo, *cache_lo; /* remainders (plan's keep_lo) */
     h5div_acc *row_acc, *col_acc;
 } joint_bufs;
 
@@ -106,6 +128,8 @@ static void free_bufs(joint_bufs *b)
 {
     free(b->piece);
     free(b->cache);
+    free(b->piece_lo);
+    free(b->cache_lo);
     free(b->r_hi);
     free(b->r_lo);
     free(b->c_hi);
@@ -136,18 +160,23 @@ static void piece_extent(const joint_plan *pl, uint64_t rp, uint64_t cc, uint64_
 /* The piece (rp, cc): from the cache, or read (every rank, agreed). On
  * return *cells points at its first cell and *ld is its row stride. */
 static int get_piece(MPI_Comm comm, h5div_dset *d, const joint_plan *pl, joint_bufs *b,
-                     int from_cache, uint64_t rp, uint64_t cc, const double **cells, size_t *ld,
-                     const h5div_options *opt, char *msg, size_t len)
+                     int from_cache, uint64_t rp, uint64_t cc, const double **cells,
+                     const double **lo, size_t *ld, const h5div_options *opt, char *msg,
+                     size_t len)
 {
     uint64_t row, h, col, w;
     piece_extent(pl, rp, cc, &row, &h, &col, &w);
     if (from_cache) {
         *cells = b->cache + (row - pl->r0) * pl->ny + col;
+        *lo = b->cache_lo ? b->cache_lo + (row - pl->r0) * pl->ny + col : NULL;
         *ld = (size_t)pl->ny;
         return H5DIV_OK;
     }
-    int st = read_block(d, row, h, col, w, b->piece, opt->collective_io, msg, len);
+    int st = read_block(d, row, h, col, w, b->piece, b->piece_lo, opt->collective_io, msg, len);
+    if (st == H5DIV_OK) /* as the cache holds them: the values plus the pseudocount */
+        add_alpha(b->piece, b->piece_lo, (size_t)(h * w), opt->pseudocount);
     *cells = b->piece;
+    *lo = b->piece_lo;
     *ld = (size_t)w;
     return h5div_par_agree(comm, st, msg, len);
 }
@@ -175,6 +204,11 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         b.piece = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
         if (pl.cached)
             b.cache = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
+        if (pl.keep_lo) {
+            b.piece_lo = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
+            if (pl.cached)
+                b.cache_lo = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
+        }
         b.r_hi = alloc((size_t)pl.nr, sizeof(double), &ok);
         b.r_lo = alloc((size_t)pl.nr, sizeof(double), &ok);
         b.c_hi = alloc((size_t)pl.w, sizeof(double), &ok);
@@ -200,7 +234,8 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             h5div_acc_init(&b.row_acc[i]);
         for (uint64_t cc = 0; st == H5DIV_OK && cc < pl.nchunks; cc++) {
             piece_extent(&pl, rp, cc, &row, &h, &col, &w);
-            int lst = read_block(&d, row, h, col, w, b.piece, opt->collective_io, msg, len);
+            int lst = read_block(&d, row, h, col, w, b.piece, b.piece_lo, opt->collective_io, msg,
+                                 len);
             for (uint64_t i = 0; lst == H5DIV_OK && i < h; i++) {
                 double *cells = b.piece + i * w;
                 size_t bad = h5div_first_invalid(cells, (size_t)w);
@@ -214,12 +249,18 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                     lst = H5DIV_EINPUT;
                     break;
                 }
+                double *cl = b.piece_lo ? b.piece_lo + i * w : NULL;
+                add_alpha(cells, cl, (size_t)w, alpha);
                 for (uint64_t k = 0; k < w; k++) {
-                    cells[k] += alpha;
                     h5div_acc_add(&b.row_acc[i], cells[k]);
+                    if (cl)
+                        h5div_acc_add(&b.row_acc[i], cl[k]);
                 }
                 if (pl.cached)
                     memcpy(b.cache + (row - pl.r0 + i) * pl.ny + col, cells,
+                           (size_t)w * sizeof(double));
+                if (pl.cached && cl)
+                    memcpy(b.cache_lo + (row - pl.r0 + i) * pl.ny + col, cl,
                            (size_t)w * sizeof(double));
             }
             st = h5div_par_agree(comm, lst, msg, len);
@@ -267,15 +308,17 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         for (uint64_t k = 0; k < w; k++)
             h5div_acc_init(&b.col_acc[k]);
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells;
+            const double *cells, *lo;
             size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &ld, opt, msg, len);
+            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &ld, opt, msg, len);
             piece_extent(&pl, rp, cc, &row, &h, &col, &w);
             for (uint64_t i = 0; st == H5DIV_OK && i < h; i++) {
                 const double *r = cells + i * ld;
-                double a0 = alpha * !pl.cached; /* the cache holds the values plus alpha */
                 for (uint64_t k = 0; k < w; k++)
-                    h5div_acc_add(&b.col_acc[k], r[k] + a0);
+                    h5div_acc_add(&b.col_acc[k], r[k]);
+                if (lo)
+                    for (uint64_t k = 0; k < w; k++)
+                        h5div_acc_add(&b.col_acc[k], lo[i * ld + k]);
             }
         }
         if (st == H5DIV_OK)
@@ -287,17 +330,14 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         if (rank == 0)
             h5div_joint_marginal_add(b.c_hi, b.c_lo, (size_t)w, &nm, &acc[H5DIV_J_HY]);
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells;
+            const double *cells, *lo;
             size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &ld, opt, msg, len);
+            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &ld, opt, msg, len);
             piece_extent(&pl, rp, cc, &row, &h, &col, &w);
             if (st != H5DIV_OK || !h)
                 continue;
-            if (!pl.cached && alpha != 0.0)
-                for (uint64_t i = 0; i < h * w; i++)
-                    b.piece[i] += alpha;
-            h5div_joint_cells_add(cells, (size_t)h, (size_t)w, ld, b.r_hi + (row - pl.r0),
-                                  b.r_lo + (row - pl.r0), b.c_hi, b.c_lo, &nm, acc);
+            h5div_joint_cells_add_lo(cells, lo, (size_t)h, (size_t)w, ld, b.r_hi + (row - pl.r0),
+                                     b.r_lo + (row - pl.r0), b.c_hi, b.c_lo, &nm, acc);
         }
     }
     if (st == H5DIV_OK)

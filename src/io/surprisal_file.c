@@ -25,6 +25,7 @@ typedef struct surprisal_job {
     const char *p_ref, *out_file, *out_path, *command;
     int overwrite, same_file; /* same_file: the output file is P's file (--in-place) */
     const h5div_options *opt;
+    const h5div_sweep *sw; /* its lo_of: remainders of 64-bit integers of the piece */
     uint64_t *bins;
     h5div_grid g;
     int two_d;
@@ -124,6 +125,7 @@ static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, do
         const uint64_t row = pos / cols;
         const uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
         const double *x = v[0] + (pos - first_bin);
+        const double *xl = j->sw->lo_of[0] ? j->sw->lo_of[0] + (pos - first_bin) : NULL;
         const size_t m = (size_t)(seg_end - pos);
         if (row != j->cur_row) {
             if (pass == PASS_TOTAL) {
@@ -137,9 +139,9 @@ static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, do
         }
         if (pass == PASS_TOTAL) {
             H5DIV_CHECK(h5div_check_values(x, m, pos, j->two_d ? cols : 0, j->p_ref, msg, len));
-            h5div_total_add(x, m, j->opt->pseudocount, &j->cur_tot);
+            (void)h5div_total_add_valid_lo(x, xl, m, j->opt->pseudocount, &j->cur_tot);
         } else {
-            h5div_surprisal_values(x, m, &j->nm, j->ln_b, j->out + (pos - first_bin));
+            h5div_surprisal_values_lo(x, xl, m, &j->nm, j->ln_b, j->out + (pos - first_bin));
         }
         pos = seg_end;
     }
@@ -274,6 +276,7 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         return st;
     }
     j->out = sw.scratch[0];
+    j->sw = &sw;
     j->g = sw.grid;
     j->two_d = d.rows > 0;
     j->cur_row = NO_ROW;

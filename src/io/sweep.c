@@ -139,12 +139,16 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     size_t piece_bytes = opt->piece_bytes < PIECE_BYTES_MAX ? opt->piece_bytes : PIECE_BYTES_MAX;
     uint64_t piece = piece_bytes / sizeof(double);
     uint64_t first = sw->count < piece ? sw->count : piece;
-    sw->cached = (sw->count * (uint64_t)nd + first * (uint64_t)scratch) * sizeof(double) <=
+    /* 64-bit integer datasets keep a second double a bin (the remainders). */
+    int nlo = 0;
+    for (int k = 0; k < nd; k++)
+        nlo += h5div_dset_is_int64(d[k]);
+    sw->cached = (sw->count * (uint64_t)(nd + nlo) + first * (uint64_t)scratch) * sizeof(double) <=
                  budget;
     /* Cached ranks read nothing in later passes, so either every rank keeps
      * its shard or none does: the collective reads must match. */
     H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &sw->cached, 1, MPI_INT, MPI_MIN, comm));
-    uint64_t bound = budget / ((uint64_t)(nd + scratch) * sizeof(double));
+    uint64_t bound = budget / ((uint64_t)(nd + nlo + scratch) * sizeof(double));
     if (!sw->cached && piece > bound)
         piece = bound;
     /* A piece is whole blocks: of 256 bins, or a short row's bins. */
@@ -157,8 +161,13 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
     int ok = 1;
-    for (int k = 0; k < nd; k++)
+    for (int k = 0; k < nd; k++) {
         ok &= (sw->buf[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+        if (h5div_dset_is_int64(d[k]))
+            ok &= (sw->lo[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+    }
+    if (nlo && sw->cached)
+        ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
     for (int k = 0; k < scratch; k++)
         ok &= (sw->scratch[k] = malloc((np ? np : 1) * sizeof(double))) != NULL;
     if (!ok)
@@ -186,21 +195,33 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         e = e < sw->blk1 ? e : sw->blk1;
         uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
         uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
-        double *v[H5DIV_SWEEP_MAX];
-        for (int k = 0; k < sw->nd; k++)
+        double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
+        for (int k = 0; k < sw->nd; k++) {
             v[k] = sw->cached ? sw->buf[k] + start : sw->buf[k];
+            lo[k] = !sw->lo[k] ? NULL : sw->cached ? sw->lo[k] + start : sw->lo[k];
+        }
+        unsigned char any[H5DIV_SWEEP_MAX] = {0};
+        if (from_memory && sw->lo_any)
+            memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
         /* Every dataset's read is made even after one failed: with collective
          * I/O the others wait for this rank inside H5Dread. The first error is
          * the one reported. */
         if (!from_memory)
             for (int k = 0; k < sw->nd; k++) {
                 char other[256];
-                int s = h5div_dset_read(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
-                                        opt->collective_io, st == H5DIV_OK ? msg : other,
-                                        st == H5DIV_OK ? len : sizeof other);
+                int a = 0;
+                int s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n,
+                                           n ? v[k] : NULL, lo[k], &a, opt->collective_io,
+                                           st == H5DIV_OK ? msg : other,
+                                           st == H5DIV_OK ? len : sizeof other);
                 if (st == H5DIV_OK)
                     st = s;
+                any[k] = (unsigned char)a;
+                if (sw->lo_any)
+                    sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
             }
+        for (int k = 0; k < sw->nd; k++)
+            sw->lo_of[k] = any[k] ? lo[k] : NULL;
         /* A callback that makes collective calls runs on every rank or on none. */
         if (flags & H5DIV_SWEEP_COLLECTIVE_FN)
             H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
@@ -229,8 +250,12 @@ void h5div_sweep_free(h5div_sweep *sw)
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++) {
         free(sw->buf[k]);
         free(sw->scratch[k]);
-        sw->buf[k] = sw->scratch[k] = NULL;
+        free(sw->lo[k]);
+        sw->buf[k] = sw->scratch[k] = sw->lo[k] = NULL;
+        sw->lo_of[k] = NULL;
     }
+    free(sw->lo_any);
+    sw->lo_any = NULL;
 }
 
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),

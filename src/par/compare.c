@@ -46,7 +46,7 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
     h5div_total_add(q, count, opt->pseudocount, &tot[1]);
     h5div_term_params tp;
     h5div_term_params_init(&tp, opt);
-    const int w1 = (tp.mask >> H5DIV_T_W1) & 1u;
+    const int w1 = (int)((tp.mask >> H5DIV_T_W1) & 1u);
     if (w1) { /* what the ranks before this one hold: the prefix at its start */
         pfx[0] = tot[0];
         pfx[1] = tot[1];

@@ -71,7 +71,7 @@ int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n)
     return acc_collective(comm, acc, n, 1);
 }
 
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint32_t mask)
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint64_t mask)
 {
     int na = 0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
@@ -86,7 +86,7 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uin
     /* Only the accumulators of the terms in use travel. */
     for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
         for (int t = 0; t < H5DIV_T_COUNT; t++)
-            if (mask & (1u << t))
+            if (mask & H5DIV_TBIT(t))
                 acc[k++] = part[i].acc[t];
         counts[2 * i] = part[i].p_without_q;
         counts[2 * i + 1] = part[i].q_without_p;
@@ -101,7 +101,7 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uin
         st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(partials)", __FILE__, __LINE__);
     for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
         for (int t = 0; t < H5DIV_T_COUNT; t++)
-            if (mask & (1u << t))
+            if (mask & H5DIV_TBIT(t))
                 part[i].acc[t] = acc[k++];
         part[i].p_without_q = counts[2 * i];
         part[i].q_without_p = counts[2 * i + 1];
@@ -118,9 +118,9 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
                      char *errmsg, size_t errlen)
 {
     H5DIV_CHECK(h5div_par_sum_acc(comm, tot, 2));
-    double a_hi, a_lo, b_hi, b_lo;
-    h5div_acc_round2(&tot[0], &a_hi, &a_lo);
-    h5div_acc_round2(&tot[1], &b_hi, &b_lo);
+    double a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2;
+    h5div_acc_round3(&tot[0], &a_hi, &a_lo, &a_lo2);
+    h5div_acc_round3(&tot[1], &b_hi, &b_lo, &b_lo2);
     /* Every rank sees the same totals, so they all take the same branch. */
     if (a_hi == 0.0 || b_hi == 0.0) {
         h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)", a_hi > 0.0 ? q_name : p_name);
@@ -131,7 +131,7 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
                         a_hi == INFINITY ? p_name : q_name);
         return H5DIV_EINPUT;
     }
-    h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
+    h5div_norm_init3(nm, a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2, alpha);
     (void)result;
     return H5DIV_OK;
 }
