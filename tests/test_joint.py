@@ -149,6 +149,42 @@ def table_case(kind):
     return case
 
 
+def case_wide_pseudocount(ctx):
+    """An exactly independent table of 64-bit counts above 2^53 with a
+    pseudocount of 1e-12: I comes from the pseudocount alone (about 1e-63),
+    so x + alpha, the row and column sums and the total must be exact to far
+    below 2^-53 of the counts. mpmath at 150 digits from the stored values."""
+    import mpmath
+    rng = np.random.default_rng(118)
+    a = rng.integers(2**29, 2**30, 11, dtype=np.uint64)
+    b = rng.integers(2**28, 2**29, 5, dtype=np.uint64)
+    C = np.outer(a, b)
+    p = write(ctx, "wide_alpha", C, dtype=">u8")
+    alpha = 1e-12
+    with mpmath.workdps(150):
+        X = [[mpmath.mpf(int(v)) + mpmath.mpf(alpha) for v in row] for row in C.tolist()]
+        N = mpmath.fsum(mpmath.fsum(r) for r in X)
+        rx = [mpmath.fsum(r) for r in X]
+        cy = [mpmath.fsum(X[i][j] for i in range(len(X))) for j in range(len(X[0]))]
+        mi = mpmath.fsum((X[i][j] / N) * mpmath.log(X[i][j] * N / (rx[i] * cy[j]))
+                         for i in range(len(X)) for j in range(len(X[0])))
+        hx = -mpmath.fsum((m / N) * mpmath.log(m / N) for m in rx)
+        hy = -mpmath.fsum((m / N) * mpmath.log(m / N) for m in cy)
+        want = {"mutual_information": float(mi / mpmath.log(2)),
+                "normalized_mutual_information": float(2 * mi / (hx + hy))}
+    ref = None
+    for n, extra in ((None, []), (2, []), (3, ["--memory-per-rank", "512", "--piece-size", "64"])):
+        v = run_joint(ctx, extra + ["--pseudocount", "1e-12", p], ranks=n)
+        if v is None:
+            continue
+        for m, w in want.items():
+            ctx.check(T.close(v[m], w, 1e-13), f"wide + pseudocount: {m} = {v[m]!r}, mpmath {w!r}")
+        if ref is None:
+            ref = v
+        else:
+            T.check_same_bits(ctx, ref, v, f"wide + pseudocount: ranks {n} {' '.join(extra)} vs 1")
+
+
 def case_output(ctx):
     C = np.random.default_rng(1).integers(0, 9, (40, 30))
     p = write(ctx, "o", C)
@@ -191,6 +227,7 @@ CASES = {
     "independent": table_case("independent"),
     "function": table_case("function"),
     "near_independent": table_case("near"),
+    "wide_pseudocount": case_wide_pseudocount,
     "output": case_output,
     "errors": case_errors,
 }

@@ -47,6 +47,7 @@ void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo)
     nm->n_hi = hi * nm->scale;
     nm->n_lo = lo * nm->scale;
     nm->inv_n = (1.0 / nm->n_hi) * (1.0 - nm->n_lo / nm->n_hi);
+    nm->n_lo2 = 0.0;
 }
 
 /* log(x / T) for 0 < x <= T = t_hi + t_lo, all unscaled, with x = x_hi +
@@ -105,8 +106,9 @@ void h5div_joint_marginal_add(const double *restrict m_hi, const double *restric
  * so the cross difference d = x N - r c keeps its digits (exact products)
  * and nothing underflows; the term is scaled back by 2^-k at the end. A
  * cell whose p and q are more than 2^900 apart takes the logarithms. */
-static inline double mi_term(double x, double xl_raw, int exact, double r_hi, double r_lo,
-                             double c_hi, double c_lo, const h5div_joint_norm *nm)
+static inline double mi_term(double x, double xl_raw, double xl2_raw, int exact, double r_hi,
+                             double r_lo, double r_lo2, double c_hi, double c_lo, double c_lo2,
+                             const h5div_joint_norm *nm)
 {
     const int K = ilogb(nm->scale);
     const int er = ilogb(r_hi) + K, ec = ilogb(c_hi) + K; /* q ~ 2^(er + ec) */
@@ -138,17 +140,20 @@ static inline double mi_term(double x, double xl_raw, int exact, double r_hi, do
     if (xl_raw != 0.0 || exact) {
         /* x N - r c of all parts exactly, rounded once. */
         const double vl = ldexp(xl_raw, K + k);
-        const double a[4] = {v, v, vl, vl}, bn[4] = {nm->n_hi, nm->n_lo, nm->n_hi, nm->n_lo};
-        const double ra[4] = {R, R, Rl, Rl}, cb[4] = {C, Cl, C, Cl};
+        const double a[3] = {v, vl, ldexp(xl2_raw, K + k)};
+        const double bn[3] = {nm->n_hi, nm->n_lo, nm->n_lo2};
+        const double ra[3] = {R, Rl, ldexp(r_lo2, K + k1)};
+        const double cb[3] = {C, Cl, ldexp(c_lo2, K + k - k1)};
         h5div_acc s;
         h5div_acc_init(&s);
-        for (int i = 0; i < 4; i++) {
-            double p = a[i] * bn[i], m = ra[i] * cb[i];
-            h5div_acc_add(&s, p);
-            h5div_acc_add(&s, fma(a[i], bn[i], -p));
-            h5div_acc_add(&s, -m);
-            h5div_acc_add(&s, -fma(ra[i], cb[i], -m));
-        }
+        for (int i = 0; i < 3; i++)
+            for (int m = 0; m < 3; m++) {
+                double p = a[i] * bn[m], pr = ra[i] * cb[m];
+                h5div_acc_add(&s, p);
+                h5div_acc_add(&s, fma(a[i], bn[m], -p));
+                h5div_acc_add(&s, -pr);
+                h5div_acc_add(&s, -fma(ra[i], cb[m], -pr));
+            }
         d = h5div_acc_round(&s);
         h1 = v * nm->n_hi + (v * nm->n_lo + vl * nm->n_hi);
     }
@@ -180,11 +185,23 @@ void h5div_joint_cells_add_lo(const double *restrict cells, const double *restri
                               const double *restrict c_hi, const double *restrict c_lo,
                               const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
 {
+    h5div_joint_cells_add_lo3(cells, lo, NULL, nrows, ncols, ld, r_hi, r_lo, NULL, c_hi, c_lo,
+                              NULL, nm, acc);
+}
+
+void h5div_joint_cells_add_lo3(const double *restrict cells, const double *restrict lo,
+                               const double *restrict lo2, size_t nrows, size_t ncols, size_t ld,
+                               const double *restrict r_hi, const double *restrict r_lo,
+                               const double *restrict r_lo2, const double *restrict c_hi,
+                               const double *restrict c_lo, const double *restrict c_lo2,
+                               const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
+{
     const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
     for (size_t i = 0; i < nrows; i++) {
         const double *row = cells + i * ld;
         const double *rlo = lo ? lo + i * ld : NULL;
-        const double ri = r_hi[i], ril = r_lo[i];
+        const double *rlo2 = lo && lo2 ? lo2 + i * ld : NULL;
+        const double ri = r_hi[i], ril = r_lo[i], ril2 = r_lo2 ? r_lo2[i] : 0.0;
         for (size_t b = 0; b < ncols; b += H5DIV_BLOCK_BINS) {
             size_t e = ncols - b < H5DIV_BLOCK_BINS ? ncols - b : H5DIV_BLOCK_BINS;
             int exact = 0;
@@ -195,10 +212,11 @@ void h5div_joint_cells_add_lo(const double *restrict cells, const double *restri
             for (size_t k = 0; k < e; k++) {
                 const size_t j = b + k, lane = k & 3;
                 const double x = row[j], xl = exact ? rlo[j] : 0.0;
-                const double cj = c_hi[j], cjl = c_lo[j];
+                const double xl2 = exact && rlo2 ? rlo2[j] : 0.0;
+                const double cj = c_hi[j], cjl = c_lo[j], cjl2 = c_lo2 ? c_lo2[j] : 0.0;
                 if (ri == 0.0 || cj == 0.0)
                     continue; /* an empty row or column: every term is 0 */
-                s[3][lane] += mi_term(x, xl, exact, ri, ril, cj, cjl, nm);
+                s[3][lane] += mi_term(x, xl, xl2, exact, ri, ril, ril2, cj, cjl, cjl2, nm);
                 if (x == 0.0)
                     continue;
                 const double p = frac(x, n_hi, n_lo);

@@ -24,6 +24,7 @@ enum h5div_joint_term {
  * so that it lies near 1; marginals and cells are scaled by the same factor. */
 typedef struct h5div_joint_norm {
     double scale, n_hi, n_lo, inv_n, log_n; /* log_n: log of the unscaled total */
+    double n_lo2; /* a third part of the scaled total (0 unless set after init) */
 } h5div_joint_norm;
 
 void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo);
@@ -51,6 +52,16 @@ void h5div_joint_cells_add_lo(const double *restrict cells, const double *restri
                               const double *restrict r_hi, const double *restrict r_lo,
                               const double *restrict c_hi, const double *restrict c_lo,
                               const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT]);
+/* The same with third parts: cells x + lo + lo2, rows r_hi + r_lo + r_lo2,
+ * columns c_hi + c_lo + c_lo2 and the total (nm->n_lo2), any of the arrays
+ * NULL for none. 64-bit integers with a pseudocount need three parts to be
+ * exact; x N - r c then comes from all of them. */
+void h5div_joint_cells_add_lo3(const double *restrict cells, const double *restrict lo,
+                               const double *restrict lo2, size_t nrows, size_t ncols, size_t ld,
+                               const double *restrict r_hi, const double *restrict r_lo,
+                               const double *restrict r_lo2, const double *restrict c_hi,
+                               const double *restrict c_lo, const double *restrict c_lo2,
+                               const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT]);
 
 /* Measures from the reduced sums (value[] indexed by h5div_joint_measure). */
 void h5div_joint_finish(const h5div_acc acc[H5DIV_J_COUNT], unsigned measures, h5div_base base,

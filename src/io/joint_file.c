@@ -52,8 +52,9 @@ static int read_block(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uin
 }
 
 /* The pseudocount added to n cells, its rounding error joining their
- * remainders lo (when kept). */
-static void add_alpha(double *cells, double *lo, size_t n, double alpha)
+ * remainders lo (when kept); lo2 (when kept) takes the rounding error of
+ * that addition, so that cells + lo + lo2 is exact. */
+static void add_alpha(double *cells, double *lo, double *lo2, size_t n, double alpha)
 {
     if (alpha == 0.0)
         return;
@@ -61,7 +62,13 @@ static void add_alpha(double *cells, double *lo, size_t n, double alpha)
         double s = cells[k] + alpha;
         if (lo) {
             double bp = s - cells[k];
-            lo[k] += (cells[k] - (s - bp)) + (alpha - bp);
+            double e = (cells[k] - (s - bp)) + (alpha - bp);
+            double t = lo[k] + e;
+            if (lo2) {
+                double tp = t - lo[k];
+                lo2[k] = (lo[k] - (t - tp)) + (e - tp);
+            }
+            lo[k] = t;
         }
         cells[k] = s;
     }
@@ -79,6 +86,7 @@ typedef struct joint_plan {
     uint64_t h, rounds;     /* rows per piece, pieces per column chunk (same on all ranks) */
     int cached;             /* the whole shard in memory after the first pass */
     int keep_lo;            /* exact remainders kept (64-bit integers or a pseudocount) */
+    int keep_lo2;           /* third parts kept (64-bit integers and a pseudocount) */
 } joint_plan;
 
 static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *opt,
@@ -93,7 +101,10 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
     /* Cells of 64-bit integers, or with a pseudocount, carry their exact
      * remainders: 16 bytes a cell in the piece and the cache. */
     pl->keep_lo = d->wide || opt->pseudocount != 0.0;
-    const uint64_t cell = (pl->keep_lo ? 2 : 1) * sizeof(double);
+    /* 64-bit integers plus a pseudocount: a third part (24 bytes a cell). */
+    pl->keep_lo2 = d->wide && opt->pseudocount != 0.0;
+    const uint64_t cell = (pl->keep_lo ? 2 : 1) * sizeof(double) +
+                          (pl->keep_lo2 ? sizeof(double) : 0);
     /* A quarter of the memory for the column accumulators of one chunk, in
      * whole blocks of columns (chunks start on block boundaries). */
     uint64_t per_col = sizeof(h5div_acc) + 2 * sizeof(double);
@@ -121,6 +132,7 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
 typedef struct joint_bufs {
     double *piece, *cache, *r_hi, *r_lo, *c_hi, *c_lo;
     double *piece_lo, *cache_lo; /* remainders (plan's keep_lo) */
+    double *piece_lo2, *cache_lo2, *r_lo2, *c_lo2; /* third parts (plan's keep_lo2) */
     h5div_acc *row_acc, *col_acc;
 } joint_bufs;
 
@@ -130,6 +142,10 @@ static void free_bufs(joint_bufs *b)
     free(b->cache);
     free(b->piece_lo);
     free(b->cache_lo);
+    free(b->piece_lo2);
+    free(b->cache_lo2);
+    free(b->r_lo2);
+    free(b->c_lo2);
     free(b->r_hi);
     free(b->r_lo);
     free(b->c_hi);
@@ -161,22 +177,24 @@ static void piece_extent(const joint_plan *pl, uint64_t rp, uint64_t cc, uint64_
  * return *cells points at its first cell and *ld is its row stride. */
 static int get_piece(MPI_Comm comm, h5div_dset *d, const joint_plan *pl, joint_bufs *b,
                      int from_cache, uint64_t rp, uint64_t cc, const double **cells,
-                     const double **lo, size_t *ld, const h5div_options *opt, char *msg,
-                     size_t len)
+                     const double **lo, const double **lo2, size_t *ld,
+                     const h5div_options *opt, char *msg, size_t len)
 {
     uint64_t row, h, col, w;
     piece_extent(pl, rp, cc, &row, &h, &col, &w);
     if (from_cache) {
         *cells = b->cache + (row - pl->r0) * pl->ny + col;
         *lo = b->cache_lo ? b->cache_lo + (row - pl->r0) * pl->ny + col : NULL;
+        *lo2 = b->cache_lo2 ? b->cache_lo2 + (row - pl->r0) * pl->ny + col : NULL;
         *ld = (size_t)pl->ny;
         return H5DIV_OK;
     }
     int st = read_block(d, row, h, col, w, b->piece, b->piece_lo, opt->collective_io, msg, len);
     if (st == H5DIV_OK) /* as the cache holds them: the values plus the pseudocount */
-        add_alpha(b->piece, b->piece_lo, (size_t)(h * w), opt->pseudocount);
+        add_alpha(b->piece, b->piece_lo, b->piece_lo2, (size_t)(h * w), opt->pseudocount);
     *cells = b->piece;
     *lo = b->piece_lo;
+    *lo2 = b->piece_lo2;
     *ld = (size_t)w;
     return h5div_par_agree(comm, st, msg, len);
 }
@@ -208,6 +226,13 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             b.piece_lo = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
             if (pl.cached)
                 b.cache_lo = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
+        }
+        if (pl.keep_lo2) {
+            b.piece_lo2 = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
+            if (pl.cached)
+                b.cache_lo2 = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
+            b.r_lo2 = alloc((size_t)pl.nr, sizeof(double), &ok);
+            b.c_lo2 = alloc((size_t)pl.w, sizeof(double), &ok);
         }
         b.r_hi = alloc((size_t)pl.nr, sizeof(double), &ok);
         b.r_lo = alloc((size_t)pl.nr, sizeof(double), &ok);
@@ -250,11 +275,14 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                     break;
                 }
                 double *cl = b.piece_lo ? b.piece_lo + i * w : NULL;
-                add_alpha(cells, cl, (size_t)w, alpha);
+                double *cl2 = b.piece_lo2 ? b.piece_lo2 + i * w : NULL;
+                add_alpha(cells, cl, cl2, (size_t)w, alpha);
                 for (uint64_t k = 0; k < w; k++) {
                     h5div_acc_add(&b.row_acc[i], cells[k]);
                     if (cl)
                         h5div_acc_add(&b.row_acc[i], cl[k]);
+                    if (cl2)
+                        h5div_acc_add(&b.row_acc[i], cl2[k]);
                 }
                 if (pl.cached)
                     memcpy(b.cache + (row - pl.r0 + i) * pl.ny + col, cells,
@@ -262,11 +290,19 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                 if (pl.cached && cl)
                     memcpy(b.cache_lo + (row - pl.r0 + i) * pl.ny + col, cl,
                            (size_t)w * sizeof(double));
+                if (pl.cached && cl2)
+                    memcpy(b.cache_lo2 + (row - pl.r0 + i) * pl.ny + col, cl2,
+                           (size_t)w * sizeof(double));
             }
             st = h5div_par_agree(comm, lst, msg, len);
         }
         for (uint64_t i = 0; st == H5DIV_OK && i < h; i++) {
-            h5div_acc_round2(&b.row_acc[i], &b.r_hi[row - pl.r0 + i], &b.r_lo[row - pl.r0 + i]);
+            if (b.r_lo2)
+                h5div_acc_round3(&b.row_acc[i], &b.r_hi[row - pl.r0 + i],
+                                 &b.r_lo[row - pl.r0 + i], &b.r_lo2[row - pl.r0 + i]);
+            else
+                h5div_acc_round2(&b.row_acc[i], &b.r_hi[row - pl.r0 + i],
+                                 &b.r_lo[row - pl.r0 + i]);
             h5div_acc_merge(&total, &b.row_acc[i]);
         }
     }
@@ -274,8 +310,8 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     if (st == H5DIV_OK)
         st = h5div_par_sum_acc(comm, &total, 1);
     if (st == H5DIV_OK) {
-        double hi, lo;
-        h5div_acc_round2(&total, &hi, &lo);
+        double hi, lo, lo2;
+        h5div_acc_round3(&total, &hi, &lo, &lo2);
         if (hi == 0.0) {
             h5div_set_error(msg, len, "joint histogram is all zeros (%s)", j->ref);
             st = H5DIV_EINPUT;
@@ -292,6 +328,8 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = h5div_par_agree(comm, st, msg, len);
         if (st == H5DIV_OK) {
             h5div_joint_norm_init(&nm, hi, lo);
+            if (pl.keep_lo2)
+                nm.n_lo2 = lo2 * nm.scale;
             memset(j->res, 0, sizeof *j->res);
             j->res->nx = d.rows;
             j->res->ny = d.cols;
@@ -308,9 +346,10 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         for (uint64_t k = 0; k < w; k++)
             h5div_acc_init(&b.col_acc[k]);
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells, *lo;
+            const double *cells, *lo, *lo2;
             size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &ld, opt, msg, len);
+            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &lo2, &ld, opt, msg,
+                           len);
             piece_extent(&pl, rp, cc, &row, &h, &col, &w);
             for (uint64_t i = 0; st == H5DIV_OK && i < h; i++) {
                 const double *r = cells + i * ld;
@@ -319,6 +358,9 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                 if (lo)
                     for (uint64_t k = 0; k < w; k++)
                         h5div_acc_add(&b.col_acc[k], lo[i * ld + k]);
+                if (lo2)
+                    for (uint64_t k = 0; k < w; k++)
+                        h5div_acc_add(&b.col_acc[k], lo2[i * ld + k]);
             }
         }
         if (st == H5DIV_OK)
@@ -326,18 +368,24 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         if (st != H5DIV_OK)
             break;
         for (uint64_t k = 0; k < w; k++)
-            h5div_acc_round2(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k]);
+            if (b.c_lo2)
+                h5div_acc_round3(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k], &b.c_lo2[k]);
+            else
+                h5div_acc_round2(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k]);
         if (rank == 0)
             h5div_joint_marginal_add(b.c_hi, b.c_lo, (size_t)w, &nm, &acc[H5DIV_J_HY]);
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells, *lo;
+            const double *cells, *lo, *lo2;
             size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &ld, opt, msg, len);
+            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &lo2, &ld, opt, msg,
+                           len);
             piece_extent(&pl, rp, cc, &row, &h, &col, &w);
             if (st != H5DIV_OK || !h)
                 continue;
-            h5div_joint_cells_add_lo(cells, lo, (size_t)h, (size_t)w, ld, b.r_hi + (row - pl.r0),
-                                     b.r_lo + (row - pl.r0), b.c_hi, b.c_lo, &nm, acc);
+            h5div_joint_cells_add_lo3(cells, lo, lo2, (size_t)h, (size_t)w, ld,
+                                      b.r_hi + (row - pl.r0), b.r_lo + (row - pl.r0),
+                                      b.r_lo2 ? b.r_lo2 + (row - pl.r0) : NULL, b.c_hi, b.c_lo,
+                                      b.c_lo2, &nm, acc);
         }
     }
     if (st == H5DIV_OK)
