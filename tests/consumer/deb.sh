@@ -39,16 +39,17 @@ done
 # Depends: the package owning each library the binaries need directly (NEEDED), with the
 # versions dpkg-shlibdeps adds stripped.
 root=$work/root
-# ldconfig lives in /sbin, which an ordinary user's PATH lacks.
+# ldconfig lives in /sbin, which an ordinary user's PATH lacks. awk reads all of its output
+# (no early exit): under pipefail a SIGPIPE of ldconfig would end the script without a word.
 ldconfig=$(PATH="$PATH:/usr/sbin:/sbin" command -v ldconfig) || fail "no ldconfig"
 dpkg -x "$deb" "$root"
-lib=$(find "$root/usr" -name 'libh5div.so.*' -type f | head -n 1)
+lib=$(find "$root/usr" -name 'libh5div.so.*' -type f -print -quit)
 declare -A owners=()
 for bin in "$root/usr/bin/h5div" "$lib"; do
     while IFS= read -r soname; do
         [[ "$soname" == libh5div.so* ]] && continue
-        path=$("$ldconfig" -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}')
-        [[ -n "$path" ]] || path=$("$ldconfig" -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+        path=$("$ldconfig" -p | awk -v s="$soname" '!f && $1 == s && /x86-64|x86_64|64bit/ {print $NF; f = 1}')
+        [[ -n "$path" ]] || path=$("$ldconfig" -p | awk -v s="$soname" '!f && $1 == s {print $NF; f = 1}')
         [[ -n "$path" ]] || fail "$soname (needed by $bin) is not in the ld.so cache"
         pkg=""
         for cand in "$path" "$(readlink -f "$path")" "/usr${path#/usr}" "${path#/usr}"; do
