@@ -510,3 +510,41 @@ def check_same_bits(ctx, a, b, what):
     for name in sorted(set(a) & set(b)):
         ctx.check(same_bits(a[name], b[name]),
                   f"{what}: {name} differs: {a[name]!r} vs {b[name]!r}")
+
+
+def session_pids(sid):
+    """Processes of session SID: mpiexec puts its ranks in process groups of
+    their own, so killing mpiexec's group would leave them running."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def kill_session(proc):
+    """SIGKILL every process of PROC's session (it was started with
+    start_new_session) until none is left; returns how many were killed."""
+    n = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = session_pids(proc.pid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                n += 1
+            except ProcessLookupError:
+                pass
+        proc.poll()
+        time.sleep(0.02)
+    proc.wait()
+    return n

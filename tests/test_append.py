@@ -11,7 +11,6 @@ and file only; `h5copy -f ext` makes a self-contained copy."""
 import os
 import random
 import shutil
-import signal
 import subprocess
 import time
 
@@ -56,40 +55,6 @@ def runs_of(ctx, name):
     """{run: kl_pq} of /runs of file `name`, read with h5py through the links."""
     with h5py.File(ctx.path(name), "r") as f:
         return {k: float(f["runs"][k]["kl_pq"][()]) for k in f["runs"]}
-
-
-def session_pids(sid):
-    """Processes of session SID (mpiexec puts its ranks in process groups of
-    their own, so killing mpiexec's group would leave them running)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry))
-    return pids
-
-
-def kill_session(proc):
-    """SIGKILL every process of PROC's session until none is left."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        pids = session_pids(proc.pid)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.poll()
-        time.sleep(0.02)
-    proc.wait()
 
 
 def check_old(ctx, name, what, size=GIB):
@@ -194,7 +159,7 @@ def case_kill_linked(ctx):
         else:
             delay = rng.uniform(0.0, 1.3) * t_plain * (2 if ranks else 1)
             time.sleep(delay)
-        kill_session(proc)
+        T.kill_session(proc)
         what = f"kill {i} ({delay if paused else f'after {delay:.3f} s'}, {'plain' if ranks is None else '2 ranks'})"
         try:
             now = runs_of(ctx, "res.h5")
@@ -292,7 +257,7 @@ def case_concurrent_linked(ctx):
         try:
             _, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            kill_session(proc)
+            T.kill_session(proc)
             err = "timed out"
         ctx.check(proc.returncode == 0, f"concurrent writer r{k}: exit {proc.returncode}: {err}")
     now = runs_of(ctx, "res.h5")

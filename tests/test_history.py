@@ -40,44 +40,6 @@ def snapshot(ctx, fname):
     return out
 
 
-def session_pids(sid):
-    """Processes of session SID: mpiexec puts its ranks in process groups of
-    their own, so killing mpiexec's group would leave them running."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry))
-    return pids
-
-
-def kill_session(proc):
-    """SIGKILL every process of PROC's session (it was started with
-    start_new_session) until none is left; returns how many were killed."""
-    n = 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        pids = session_pids(proc.pid)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                n += 1
-            except ProcessLookupError:
-                pass
-        proc.poll()
-        time.sleep(0.02)
-    proc.wait()
-    return n
-
-
 def parse_csv(text):
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -348,7 +310,7 @@ def case_kill_append(ctx):
         proc = subprocess.Popen(argv, cwd=ctx.workdir, env=ctx.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(delay)
-        killed += kill_session(proc) > 0
+        killed += T.kill_session(proc) > 0
         what = f"kill {i} after {delay:.3f} s ({'plain' if ranks is None else f'{ranks} ranks'})"
         try:
             now = snapshot(ctx, "hist.h5")
