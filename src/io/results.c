@@ -636,6 +636,23 @@ static int link_mode(const h5div_temp_out *t, const char *out_file, const char *
     return m;
 }
 
+/* A new temporary file DIR/PREFIXXXXXXX named in t->tmp: its descriptor,
+ * or -1 with t's status and message set (and t->tmp empty). */
+static int temp_in(h5div_temp_out *t, const char *dir, const char *prefix, const char *out_file)
+{
+    int fd = -1;
+    if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/%sXXXXXX", dir, prefix) >= sizeof t->tmp)
+        h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
+    else if ((fd = temp_create(t->tmp)) < 0)
+        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)", dir,
+                        strerror(errno), out_file);
+    if (fd < 0) {
+        t->tmp[0] = '\0';
+        t->status = H5DIV_EOUTPUT;
+    }
+    return fd;
+}
+
 /* Rank 0: a new empty run file in target.runs, with room for data_bytes. */
 static void make_run_temp(const char *out_file, uint64_t data_bytes, const struct stat *sb,
                           h5div_temp_out *t)
@@ -655,21 +672,9 @@ static void make_run_temp(const char *out_file, uint64_t data_bytes, const struc
     }
     if (t->lock >= 0)
         remove_stale(runs, RUN_TEMP_PREFIX);
-    if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/" RUN_TEMP_PREFIX "XXXXXX", runs) >=
-        sizeof t->tmp) {
-        h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
+    int fd = temp_in(t, runs, RUN_TEMP_PREFIX, out_file);
+    if (fd < 0)
         return;
-    }
-    int fd = temp_create(t->tmp);
-    if (fd < 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)",
-                        runs, strerror(errno), out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
     errno = 0;
     if (write_empty_hdf5(fd) != 0) {
         h5div_set_error(t->msg, sizeof t->msg, "cannot create the run file: %s (%s)",
@@ -729,20 +734,9 @@ static void make_temp(const char *out_file, const char *group, int overwrite, ui
             return;
         }
     }
-    if ((size_t)snprintf(t->tmp, sizeof t->tmp, "%s/%sXXXXXX", dir, prefix) >= sizeof t->tmp) {
-        h5div_set_error(t->msg, sizeof t->msg, "output path is too long (%s)", out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
+    int fd = temp_in(t, dir, prefix, out_file);
+    if (fd < 0)
         return;
-    }
-    int fd = temp_create(t->tmp);
-    if (fd < 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create a temporary file in %s: %s (%s)", dir,
-                        strerror(errno), out_file);
-        t->tmp[0] = '\0';
-        t->status = H5DIV_EOUTPUT;
-        return;
-    }
     struct stat sb;
     t->existing = stat(t->target, &sb) == 0;
     errno = 0;
