@@ -288,6 +288,16 @@ def case_closed_forms(ctx):
             continue
         for name in ALL_EXTRA:
             ctx.check(name in got and T.same_bits(got[name], 0.0), f"{what}: {name} = {got.get(name)!r}, want +0.0")
+    # one bin: p = q = 1 whatever the counts, also with a pseudocount whose
+    # additions round (every new measure exactly +0.0, closed form)
+    for pv, qv in ((50, 3), (232, 166), (131, 193)):
+        one = write_pair(ctx, f, [pv], [qv], "u1", f"one_p{pv}", f"one_q{qv}")
+        for n in (None, 3):
+            what = f"one bin [{pv}] vs [{qv}] --pseudocount 0.001 {label(n)}"
+            got = run_extra(ctx, one, ["--pseudocount", "0.001"], ranks=n, base="10", what=what)
+            for name in ALL_EXTRA if got is not None else []:
+                ctx.check(name in got and T.same_bits(got[name], 0.0),
+                          f"{what}: {name} = {got.get(name)!r}, want +0.0")
     # P vs 2P: the same distribution (scaling by 2 is exact)
     sc = write_pair(ctx, f, P, 2 * P, "f8", "sc_p", "sc_q")
     for n in (None, 3):

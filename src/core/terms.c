@@ -421,8 +421,14 @@ static inline void bin_state_init(bin_state *st, double xr, double yr, double xl
     st->P = X * nm->inv_a;
     st->Q = Y * nm->inv_b;
     st->d = cross_diff(X, Y, nm);
-    if (xl != 0.0 || yl != 0.0) /* the parts of x + alpha, y + alpha that rounding dropped */
-        st->d += ldexp(xl, ka + st->k) * nm->b_hi - ldexp(yl, kb + st->k) * nm->a_hi;
+    if (xl != 0.0 || yl != 0.0) { /* the parts of x + alpha, y + alpha that rounding dropped */
+        const double xs = ldexp(xl, ka + st->k), ys = ldexp(yl, kb + st->k);
+        st->d += xs * nm->b_hi - ys * nm->a_hi;
+        /* Where that cancels (p = q, as for one bin) the rounded products
+         * leave a remnant: the whole difference exactly. */
+        if (cancels(st->d, X * nm->b_hi))
+            st->d = cross_exact(X, xs, Y, ys, nm);
+    }
     st->u = st->d / (Y * nm->a_hi + Y * nm->a_lo);
     st->v = -st->d / (X * nm->b_hi + X * nm->b_lo);
     st->diff = st->d * nm->inv_a * nm->inv_b;
@@ -648,6 +654,17 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
     if (xlo) /* what the doubles of 64-bit integers lost (each below 2^10) */
         for (size_t k = 0; k < e; k++)
             d[k] += (xlo[k] * scale_a) * b_hi - (ylo[k] * scale_b) * a_hi;
+    if (alpha != 0.0 || xlo) /* a remnant where the corrections cancel: exactly */
+        for (size_t k = 0; k < e; k++)
+            if (cancels(d[k], x[k] * b_hi)) {
+                double xl = alpha != 0.0 ? add_err(xs[k], alpha, xs[k] + alpha) : 0.0;
+                double yl = alpha != 0.0 ? add_err(ys[k], alpha, ys[k] + alpha) : 0.0;
+                if (xlo) {
+                    xl += xlo[k];
+                    yl += ylo[k];
+                }
+                d[k] = cross_exact(x[k], xl * scale_a, y[k], yl * scale_b, nm);
+            }
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
