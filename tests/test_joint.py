@@ -185,6 +185,48 @@ def case_wide_pseudocount(ctx):
             T.check_same_bits(ctx, ref, v, f"wide + pseudocount: ranks {n} {' '.join(extra)} vs 1")
 
 
+def case_dominant_marginal(ctx):
+    """One row and one column hold all but 1e-149 of the table, and that
+    row and column sum values of 270 decades, so their rounded sums cannot
+    hold the complement: H(X) and H(Y) (about 1e-146 bits) come from the
+    exact complements. Other tables of the class are drawn at random. The
+    reference: mpmath at 400 digits from the stored values."""
+    import mpmath
+    rng = np.random.default_rng(2027)
+    tables = [np.array([[1.884670694793215e-82, 6.935160386549764e-104, 9.217583847180046e+26],
+                        [3.748432477330615e+171, 4.4106846051809315e-97, 1.4042742554116936e+175]])]
+    for _ in range(6):
+        t = 10.0 ** rng.uniform(-300, 300, (3, 4))
+        t[rng.integers(3), :] = 10.0 ** rng.uniform(-300, 300, 4)
+        t[rng.integers(3), rng.integers(4)] = 10.0 ** rng.uniform(250, 307)
+        tables.append(t)
+    for n, C in enumerate(tables):
+        p = write(ctx, f"dominant{n}", C, dtype="<f8")
+        for alpha in (0.0, 1.0):
+            with mpmath.workdps(400):
+                X = [[mpmath.mpf(float(v)) + mpmath.mpf(alpha) for v in row] for row in C.tolist()]
+                N = mpmath.fsum(mpmath.fsum(r) for r in X)
+                rx = [mpmath.fsum(r) for r in X]
+                cy = [mpmath.fsum(X[i][j] for i in range(len(X))) for j in range(len(X[0]))]
+                ent = lambda ms: -mpmath.fsum((m / N) * mpmath.log(m / N) for m in ms if m > 0)
+                want = {"entropy_x": float(ent(rx) / mpmath.log(2)),
+                        "entropy_y": float(ent(cy) / mpmath.log(2))}
+            extra = ["--pseudocount", "1"] if alpha else []
+            ref = None
+            for ranks in (None, 2):
+                v = run_joint(ctx, extra + [p], ranks=ranks)
+                if v is None:
+                    continue
+                for m, w in want.items():
+                    ctx.check(T.close(v[m], w, 1e-13),
+                              f"table {n} alpha {alpha} ranks {ranks or 1}: {m} = {v[m]!r}, "
+                              f"mpmath {w!r}")
+                if ref is None:
+                    ref = v
+                else:
+                    T.check_same_bits(ctx, ref, v, f"table {n} alpha {alpha}: 2 ranks vs 1")
+
+
 def case_output(ctx):
     C = np.random.default_rng(1).integers(0, 9, (40, 30))
     p = write(ctx, "o", C)
@@ -228,6 +270,7 @@ CASES = {
     "function": table_case("function"),
     "near_independent": table_case("near"),
     "wide_pseudocount": case_wide_pseudocount,
+    "dominant_marginal": case_dominant_marginal,
     "output": case_output,
     "errors": case_errors,
 }

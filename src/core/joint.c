@@ -82,8 +82,33 @@ static inline double frac(double v, double t_hi, double t_lo)
     return ldexp(ldexp(v, -e) * ((1.0 / th) * (1.0 - tl / th)), e - f + J_SCALE_EXP);
 }
 
-void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
-                              const h5div_joint_norm *nm, h5div_acc *acc)
+/* -p log p for p = 1 - c/N > 1/2, scaled by 2^J_SCALE_EXP, from the
+ * complement c (unscaled): p log1p(-c/N), or p c/N where c/N is so small
+ * that the rest of the series is below the last bit. */
+static double big_term(double m, double c, double n_hi, double n_lo)
+{
+    if (!(c > 0.0))
+        return 0.0;
+    const double p = frac(m, n_hi, n_lo), eps_s = frac(c, n_hi, n_lo);
+    if (eps_s >= 0x1p100) /* c/N >= 2^-900 */
+        return -p * log1p(-ldexp(eps_s, -J_SCALE_EXP));
+    return ldexp(p, -J_SCALE_EXP) * eps_s;
+}
+
+/* Does the complement log_frac takes from the rounded parts, N - m, agree
+ * with the exact one c to 2^-50? Then its term is kept as it is. */
+static int complement_holds(double m, double m_lo, double n_hi, double n_lo, double c)
+{
+    const int e = ilogb(n_hi);
+    const double th = ldexp(n_hi, -e), tl = ldexp(n_lo, -e);
+    const double v = ldexp(m, -e), vl = ldexp(m_lo, -e);
+    const double cp = ldexp(((th - v) + tl) - vl, e);
+    return fabs(cp - c) <= 0x1p-50 * c;
+}
+
+void h5div_joint_marginal_add_big(const double *restrict m_hi, const double *restrict m_lo,
+                                  size_t n, size_t big, double big_c, const h5div_joint_norm *nm,
+                                  h5div_acc *acc)
 {
     const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
@@ -93,10 +118,27 @@ void h5div_joint_marginal_add(const double *restrict m_hi, const double *restric
             double m = m_hi[b + k];
             if (!(m > 0.0))
                 continue;
-            s[k & 3] -= frac(m, n_hi, n_lo) * log_frac(m, m_lo[b + k], n_hi, n_lo);
+            if (b + k == big && !complement_holds(m, m_lo[b + k], n_hi, n_lo, big_c))
+                s[k & 3] += big_term(m, big_c, n_hi, n_lo);
+            else
+                s[k & 3] -= frac(m, n_hi, n_lo) * log_frac(m, m_lo[b + k], n_hi, n_lo);
         }
         h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
     }
+}
+
+void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
+                              const h5div_joint_norm *nm, h5div_acc *acc)
+{
+    h5div_joint_marginal_add_big(m_hi, m_lo, n, n, 0.0, nm, acc);
+}
+
+double h5div_joint_complement(const h5div_acc *total, const h5div_acc *m)
+{
+    h5div_acc c = *total;
+    h5div_acc_sub(&c, m);
+    const double v = h5div_acc_round(&c), mv = h5div_acc_round(m);
+    return mv > v ? v : -1.0;
 }
 
 /* The mutual-information term p log(p/q) - p + q >= 0 of one cell with

@@ -33,6 +33,16 @@ void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo);
  * i in [0, n), to acc; index 0 lies on a global block boundary. */
 void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,
                               const h5div_joint_norm *nm, h5div_acc *acc);
+/* The same where entry `big` (n or more: none) holds more than half of N
+ * and big_c = N - m_big exactly, rounded once: its term comes from that
+ * complement, which the rounded marginal cannot hold when it is below the
+ * marginal's own rounding (a marginal summing values of many decades). */
+void h5div_joint_marginal_add_big(const double *restrict m_hi, const double *restrict m_lo,
+                                  size_t n, size_t big, double big_c, const h5div_joint_norm *nm,
+                                  h5div_acc *acc);
+/* The complement N - m rounded once, from the exact total and the exact
+ * marginal, where m > N / 2 (else -1). */
+double h5div_joint_complement(const h5div_acc *total, const h5div_acc *m);
 
 /* Add the per-cell terms of a [nrows, ncols] piece of the table (row-major,
  * leading dimension ld; unscaled counts) to acc[H5DIV_J_HXY..H5DIV_J_MI].

@@ -246,6 +246,8 @@ void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask)
     for (int t = 0; t < H5DIV_T_COUNT; t++)
         if (mask & H5DIV_TBIT(t))
             h5div_acc_init(&part->acc[t]);
+    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+        part->win[i] = H5DIV_WIN_EMPTY;
 }
 
 /* (1+t) log1p(t) + (1-t) log1p(-t) for |t| < 1/32: sum_{j>=1} t^2j / (j (2j-1)). */
@@ -829,37 +831,47 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
     return q * em1mw(z) - A * (q * u_minus_log1p(u, L));
 }
 
-/* The power of two by which the sum of S_A's own terms is scaled. A < 1:
- * S_A lies in (2^-2098, 1] for histograms of doubles, so 2^1020 keeps it
- * normal. A > 1: S_A lies in [1, 2^(2098 (A - 1))] and is needed only
- * above 2^900 (below, the sum of S_A - 1 serves): 2^-E with E as small as
- * that upper end allows. For A up to about 2.38 the two sums together
- * cover every S_A; above, an S_A between 2^(E + 1020) and its bound
- * overflows (a limit of one scaled sum per order). */
-/* The second scaled sum of an order lies this many binades below the first. */
-#define RENYI_WINDOW 1900
+/* S_A of orders below 1 lies in (2^-2098, 1] for histograms of doubles:
+ * its own sum is scaled by 2^BC_SCALE_EXP, which keeps it normal. Orders
+ * above 1 use windowed sums (terms.h). */
 
-/* Does order A need the second scaled sum (S_A up to 2^(2098 (A - 1)))? */
-static int renyi_needs_window2(double A)
-{
-    return A > 1.0 && ceil(2098.0 * (A - 1.0)) - 1000.0 > 1900.0;
-}
+/* Beyond this log of a term (in nats) S_A is taken as infinite: far past
+ * any window index an int32_t holds. */
+#define WIN_LOG_MAX 0x1p40
 
-static int renyi_aux_exp(double A)
+/* S_A's own term p^A q^(1-A) of order A > 1 of one bin with p, q > 0
+ * (swap: p and q exchanged) as m 2^(H5DIV_WIN_BITS w): returns m and sets
+ * *w. The term's logarithm (whose error is small beside log S_A wherever
+ * the windowed sum decides D_A, S_A >= 2^900) gives the window. */
+static double renyi_win_term(double A, const bin_state *st, int swap, int32_t *w)
 {
-    if (A < 1.0)
-        return BC_SCALE_EXP;
-    double e = ceil(2098.0 * (A - 1.0)) - 1000.0;
-    return e > BC_SCALE_EXP ? (e < 1900.0 ? -(int)e : -1900) : -BC_SCALE_EXP;
+    const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
+    double y, ya = 0.0, Q = 0.0;
+    if (st->far) {
+        y = A * ps->lg + (1.0 - A) * qs->lg;
+    } else {
+        Q = swap ? st->P : st->Q;
+        ya = A * (swap ? -st->lr : st->lr); /* p^A q^(1-A) = q (p/q)^A */
+        y = ya + log(Q) - st->k * LN2;
+    }
+    if (!(y < WIN_LOG_MAX)) {
+        *w = INT32_MAX;
+        return INFINITY;
+    }
+    const double wd = floor(y / (H5DIV_WIN_BITS * LN2));
+    *w = (int32_t)wd;
+    if (!st->far && ya < 700.0)
+        return ldexp(Q * exp(ya), -st->k - H5DIV_WIN_BITS * *w);
+    return exp(y - wd * H5DIV_WIN_BITS * LN2);
 }
 
 /* The Renyi term of order A of one bin with p, q > 0 (swap: p and q
- * exchanged), summing to S_A - 1; aux: S_A's own term p^A q^(1-A), scaled
- * by 2^renyi_aux_exp(A). */
+ * exchanged), summing to S_A - 1; aux (A < 1): S_A's own term
+ * p^A q^(1-A), scaled by 2^BC_SCALE_EXP. */
 static double renyi_pair(double A, const bin_state *st, int swap, int aux)
 {
     const side *ps = swap ? &st->b : &st->a, *qs = swap ? &st->a : &st->b;
-    const int es = renyi_aux_exp(A) - (aux == 2 ? RENYI_WINDOW : 0);
+    const int es = BC_SCALE_EXP;
     const double sc = es * LN2;
     if (st->far) {
         /* p^A q^(1-A) from the logarithms: its error is small beside log S
@@ -885,16 +897,38 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
     return exp(A * ps->lg + (1.0 - A) * qs->lg) + ((A - 1.0) * qs->prob - A * ps->prob);
 }
 
+/* The windowed sum of one order over a block: its top window W (or
+ * H5DIV_WIN_EMPTY) into *win, the sums of its terms in W and W - 1 into
+ * *top, *below. */
+static void block_window(const double *restrict t, const int32_t *restrict tw, size_t e,
+                         int32_t *win, double *top, double *below)
+{
+    int32_t w = H5DIV_WIN_EMPTY;
+    for (size_t k = 0; k < e; k++)
+        w = tw[k] > w ? tw[k] : w;
+    double v[2][H5DIV_BLOCK_BINS];
+    for (size_t k = 0; k < e; k++) {
+        v[0][k] = tw[k] == w ? t[k] : 0.0;
+        v[1][k] = w != H5DIV_WIN_EMPTY && tw[k] == w - 1 ? t[k] : 0.0;
+    }
+    *win = w;
+    *top = block_sum(v[0], e);
+    *below = block_sum(v[1], e);
+}
+
 /* Block sums of the Renyi terms of every order in tp. */
 static void block_renyi(const double *restrict xs, const double *restrict ys,
                         const double *restrict xlo, const double *restrict ylo, size_t e,
-                        const h5div_norm *nm, const h5div_term_params *tp, double *sums)
+                        const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+                        int32_t *win)
 {
     double t[H5DIV_T_COUNT][H5DIV_BLOCK_BINS];
+    int32_t tw[2 * H5DIV_RENYI_MAX][H5DIV_BLOCK_BINS];
     int orders[H5DIV_T_COUNT], no = 0;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
+    /* The windows below the top ones are filled with them, not bin by bin. */
     for (int i = 0; i < H5DIV_T_COUNT; i++)
-        if (tp->renyi_mask & H5DIV_TBIT(i))
+        if ((tp->renyi_mask & H5DIV_TBIT(i)) && tp->aux[i] != 2)
             orders[no++] = i;
     for (size_t k = 0; k < e; k++) {
         const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
@@ -907,6 +941,8 @@ static void block_renyi(const double *restrict xs, const double *restrict ys,
                 q = side_of(yr, 0.0, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
             for (int o = 0; o < no; o++) {
                 int i = orders[o], qp = tp->qp[i];
+                if (tp->win_mask & H5DIV_TBIT(i))
+                    tw[tp->oidx[i]][k] = H5DIV_WIN_EMPTY;
                 t[o][k] = tp->aux[i] ? 0.0
                                      : qp ? renyi_bin(tp->order[i], q, p, yz, xz, 0, 0, 0, 0, 0, 0)
                                           : renyi_bin(tp->order[i], p, q, xz, yz, 0, 0, 0, 0, 0, 0);
@@ -922,11 +958,20 @@ static void block_renyi(const double *restrict xs, const double *restrict ys,
         bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
-            t[o][k] = renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
+            t[o][k] = tp->win_mask & H5DIV_TBIT(i)
+                          ? renyi_win_term(tp->order[i], &st, tp->qp[i], &tw[tp->oidx[i]][k])
+                          : renyi_pair(tp->order[i], &st, tp->qp[i], tp->aux[i]);
         }
     }
-    for (int o = 0; o < no; o++)
-        sums[orders[o]] = block_sum(t[o], e);
+    for (int o = 0; o < no; o++) {
+        const int i = orders[o];
+        if (tp->win_mask & H5DIV_TBIT(i)) {
+            const int c = tp->oidx[i];
+            block_window(t[o], tw[c], e, &win[c], &sums[i], &sums[tp->aux2_term[c]]);
+        } else {
+            sums[orders[o]] = block_sum(t[o], e);
+        }
+    }
 }
 
 static const double zero_lo[H5DIV_BLOCK_BINS];
@@ -958,13 +1003,14 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
                          const h5div_norm *nm, const h5div_term_params *tp, double *sums,
                          int64_t counts[2])
 {
-    h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, counts);
+    int32_t win[2 * H5DIV_RENYI_MAX];
+    h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, win, counts);
 }
 
 void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
                             const double *xlo, const double *ylo, size_t e,
                             const h5div_norm *nm, const h5div_term_params *tp, double *sums,
-                            int64_t counts[2])
+                            int32_t win[2 * H5DIV_RENYI_MAX], int64_t counts[2])
 {
     (void)block_lo(&xlo, &ylo, e);
     double t[NT_BIN][H5DIV_BLOCK_BINS];
@@ -981,7 +1027,7 @@ void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys
         if (mask & (1u << m))
             sums[m] = block_sum(t[m], e);
     if (tp->renyi_mask)
-        block_renyi(xs, ys, xlo, ylo, e, nm, tp, sums);
+        block_renyi(xs, ys, xlo, ylo, e, nm, tp, sums, win);
 }
 
 double h5div_w1_block(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
@@ -1067,17 +1113,66 @@ void h5div_compare_add(const double *restrict xs, const double *restrict ys, siz
                        h5div_compare_partial *part)
 {
     double sums[H5DIV_T_COUNT];
-    int64_t counts[2] = {0, 0};
-    const uint64_t mask = tp->mask & ~H5DIV_TBIT(H5DIV_T_W1);
+    int32_t win[2 * H5DIV_RENYI_MAX];
     for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        h5div_compare_block(xs + b, ys + b, e, nm, tp, sums, counts);
-        for (int m = 0; m < H5DIV_T_COUNT; m++)
-            if (mask & H5DIV_TBIT(m))
-                h5div_acc_add(&part->acc[m], sums[m]);
+        int64_t counts[2] = {0, 0};
+        h5div_compare_block_lo(xs + b, ys + b, NULL, NULL, e, nm, tp, sums, win, counts);
+        h5div_compare_partial_add(part, tp, sums, win, counts);
+    }
+}
+
+/* Raise the windowed sum (top, below, *w) to window W >= *w: the old top
+ * window becomes the one below where W is just above it; the rest drops. */
+static void win_raise(h5div_acc *top, h5div_acc *below, int32_t *w, int32_t W)
+{
+    if (W == *w)
+        return;
+    if (*w != H5DIV_WIN_EMPTY && *w == W - 1)
+        *below = *top;
+    else
+        h5div_acc_init(below);
+    h5div_acc_init(top);
+    *w = W;
+}
+
+void h5div_compare_partial_add(h5div_compare_partial *part, const h5div_term_params *tp,
+                               const double *sums, const int32_t win[2 * H5DIV_RENYI_MAX],
+                               const int64_t counts[2])
+{
+    const uint64_t mask = tp->mask & ~H5DIV_TBIT(H5DIV_T_W1);
+    for (int t = 0; t < H5DIV_T_COUNT; t++) {
+        if (!(mask & H5DIV_TBIT(t)) || tp->aux[t] == 2)
+            continue;
+        if (!(tp->win_mask & H5DIV_TBIT(t))) {
+            h5div_acc_add(&part->acc[t], sums[t]);
+            continue;
+        }
+        const int c = tp->oidx[t], t2 = tp->aux2_term[c];
+        const int32_t w = win[c];
+        if (w == H5DIV_WIN_EMPTY)
+            continue;
+        if (part->win[c] == H5DIV_WIN_EMPTY || w > part->win[c])
+            win_raise(&part->acc[t], &part->acc[t2], &part->win[c], w);
+        if (w == part->win[c]) {
+            h5div_acc_add(&part->acc[t], sums[t]);
+            h5div_acc_add(&part->acc[t2], sums[t2]);
+        } else if (w == part->win[c] - 1) {
+            h5div_acc_add(&part->acc[t2], sums[t]);
+        }
     }
     part->p_without_q += counts[0];
     part->q_without_p += counts[1];
+}
+
+void h5div_compare_partial_raise(h5div_compare_partial *part, const h5div_term_params *tp,
+                                 const int32_t win[2 * H5DIV_RENYI_MAX])
+{
+    for (int t = 0; t < H5DIV_T_COUNT; t++)
+        if (tp->win_mask & H5DIV_TBIT(t)) {
+            const int c = tp->oidx[t];
+            win_raise(&part->acc[t], &part->acc[tp->aux2_term[c]], &part->win[c], win[c]);
+        }
 }
 
 void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
@@ -1129,25 +1224,29 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     for (int t = 0; t < H5DIV_T_RENYI; t++)
         if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
-    for (int c = 0; c < nc && c < nf; c++) {
-        const int o = H5DIV_T_RENYI + cand[c], t = free_t[c];
-        tp->renyi_mask |= H5DIV_TBIT(t);
-        tp->order[t] = tp->order[o];
-        tp->qp[t] = tp->qp[o];
-        tp->aux[t] = 1;
-        tp->aux_term[cand[c]] = (signed char)t;
-    }
-    /* Second sums, in the same order, with the slots left. */
-    for (int c = 0, f = nc < nf ? nc : nf; c < nc && f < nf; c++) {
+    /* A < 1 takes one slot, A > 1 two (its windowed sum). */
+    for (int c = 0, f = 0; c < nc; c++) {
         const int o = H5DIV_T_RENYI + cand[c];
-        if (tp->aux_term[cand[c]] < 0 || !renyi_needs_window2(tp->order[o]))
-            continue;
+        const int win = tp->order[o] > 1.0;
+        if (f + win >= nf)
+            break;
         const int t = free_t[f++];
         tp->renyi_mask |= H5DIV_TBIT(t);
         tp->order[t] = tp->order[o];
         tp->qp[t] = tp->qp[o];
-        tp->aux[t] = 2;
-        tp->aux2_term[cand[c]] = (signed char)t;
+        tp->aux[t] = 1;
+        tp->oidx[t] = (signed char)cand[c];
+        tp->aux_term[cand[c]] = (signed char)t;
+        if (win) {
+            const int t2 = free_t[f++];
+            tp->renyi_mask |= H5DIV_TBIT(t2);
+            tp->order[t2] = tp->order[o];
+            tp->qp[t2] = tp->qp[o];
+            tp->aux[t2] = 2;
+            tp->oidx[t2] = (signed char)cand[c];
+            tp->aux2_term[cand[c]] = (signed char)t2;
+            tp->win_mask |= H5DIV_TBIT(t);
+        }
     }
     tp->mask |= tp->renyi_mask;
 }
@@ -1201,34 +1300,36 @@ static double scaled_log(double s, int e)
 }
 
 /* Renyi divergence in nats from S - 1, the sum of its terms, and where
- * available (has_aux) S itself scaled by 2^-+1020: S - 1 where S is near
- * 1, log S from the scaled S where S is far from 1. */
-static double renyi_value(double A, double s1, int has_aux, double aux, int has_aux2,
-                          double aux2, int disjoint, int64_t infinite_bins)
+ * available (has_aux) S itself: A < 1, scaled by 2^BC_SCALE_EXP; A > 1,
+ * windowed: top + below 2^-H5DIV_WIN_BITS in window w. S - 1 where S is
+ * near 1, log S from S itself where S is far from 1. */
+static double renyi_value(double A, double s1, int has_aux, double aux, double below, int32_t w,
+                          int disjoint, int64_t infinite_bins)
 {
     if ((A > 1.0 && infinite_bins) || disjoint) /* S = 0 for A < 1 */
         return INFINITY;
     double r;
     if (A > 1.0) {
         s1 = s1 > 0.0 ? s1 : 0.0; /* the terms are all >= 0 */
-        if (has_aux && !(s1 < 0x1p900) && aux == INFINITY && has_aux2)
-            r = scaled_log(aux2, RENYI_WINDOW - renyi_aux_exp(A)) / (A - 1.0);
-        else if (has_aux && !(s1 < 0x1p900))
-            r = scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0);
-        else
+        if (has_aux && !(s1 < 0x1p900) && w != H5DIV_WIN_EMPTY) {
+            const double m = aux + ldexp(below, -H5DIV_WIN_BITS);
+            r = (log(m) + (double)w * H5DIV_WIN_BITS * LN2) / (A - 1.0);
+        } else {
             r = log1p(s1) / (A - 1.0);
+        }
     } else {
         s1 = s1 < -1.0 ? -1.0 : (s1 > 0.0 ? 0.0 : s1); /* S lies in [0, 1] */
         if (has_aux && s1 < -0.5)
-            r = aux > 0.0 ? scaled_log(aux, -renyi_aux_exp(A)) / (A - 1.0) : INFINITY;
+            r = aux > 0.0 ? scaled_log(aux, -BC_SCALE_EXP) / (A - 1.0) : INFINITY;
         else
             r = log1p(s1) / (A - 1.0); /* S = 0: +inf */
     }
     return r > 0.0 ? r : 0.0;
 }
 
-void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], double ks,
-                               const h5div_options *opt, h5div_compare_result *res)
+void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_RENYI_MAX],
+                               const int64_t counts[2], double ks, const h5div_options *opt,
+                               h5div_compare_result *res)
 {
     /* Dividing by ln b (rather than multiplying by 1/ln b) maps ln 2 to
      * exactly 1 bit, so the JS bound holds exactly in base 2. */
@@ -1297,11 +1398,11 @@ void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], doub
             int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
             for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
                 double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
-                const int slot = H5DIV_T_RENYI + (qp ? H5DIV_RENYI_MAX : 0) + i;
-                const int at = tp.aux_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
-                const int at2 = tp.aux2_term[(qp ? H5DIV_RENYI_MAX : 0) + i];
-                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0, at2 >= 0,
-                                       at2 >= 0 ? nats[at2] : 0.0, disjoint,
+                const int c = (qp ? H5DIV_RENYI_MAX : 0) + i, slot = H5DIV_T_RENYI + c;
+                const int at = tp.aux_term[c], at2 = tp.aux2_term[c];
+                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0,
+                                       at2 >= 0 ? nats[at2] : 0.0,
+                                       win ? win[c] : H5DIV_WIN_EMPTY, disjoint,
                                        qp ? q_without_p : p_without_q) / ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)
@@ -1328,5 +1429,5 @@ void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options
         if (tp.mask & H5DIV_TBIT(t))
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
-    h5div_compare_finish_sums(nats, counts, part->ks, opt, res);
+    h5div_compare_finish_sums(nats, part->win, counts, part->ks, opt, res);
 }

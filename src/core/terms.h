@@ -36,7 +36,8 @@ enum h5div_term {
     H5DIV_T_RENYI,
     H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
     /* Every order of both measures can have its scaled S_A in a spare
-     * slot, and orders above 1 a second one 2^1900 further down. */
+     * slot; for orders above 1 that is a windowed sum (the top window and
+     * the one below it, h5div_compare_partial.win) and takes two slots. */
     H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
 };
 
@@ -58,9 +59,25 @@ typedef struct h5div_term_params {
     /* Term of the scaled S_A of order i of renyi_pq (i) or renyi_qp
      * (H5DIV_RENYI_MAX + i), or -1 where no slot was left for it. */
     signed char aux_term[2 * H5DIV_RENYI_MAX];
-    /* The second scaled S_A (A > 1 whose S_A can pass 2^(E + 1020)), or -1. */
+    /* Orders above 1: the term of the window below the top one of their
+     * windowed S_A (aux_term holds the top window), or -1. */
     signed char aux2_term[2 * H5DIV_RENYI_MAX];
+    /* The top-window terms of windowed sums, and the order (index into
+     * aux_term) of each aux term. */
+    uint64_t win_mask;
+    signed char oidx[H5DIV_T_COUNT];
 } h5div_term_params;
+
+/* A windowed sum holds S_A = sum p^A q^(1-A) of an order A > 1, which can
+ * be far beyond the double range (up to 2^(2098 (A - 1))), exactly and in
+ * any order: each term t = m 2^(H5DIV_WIN_BITS w) with m in [1, 2^WIN_BITS)
+ * belongs to window w; the sum keeps the top window W met so far in one
+ * accumulator and window W - 1 in another, each term scaled by its own
+ * window's power of two. Terms of lower windows are dropped: each is below
+ * 2^-WIN_BITS of the sum. Which terms are kept depends only on the global
+ * top window, so merging in any order gives the same bits. */
+#define H5DIV_WIN_BITS 960
+#define H5DIV_WIN_EMPTY INT32_MIN
 
 
 /* Terms and parameters for a set of options (measures, Renyi orders). */
@@ -73,6 +90,9 @@ typedef struct h5div_compare_partial {
     int64_t q_without_p; /* bins with q > 0 and p = 0 */
     double ks;           /* max |F_p - F_q| so far */
     h5div_acc acc[H5DIV_T_COUNT];
+    /* Top window of the windowed sum of each order (tp.aux_term index),
+     * H5DIV_WIN_EMPTY while it has no term. */
+    int32_t win[2 * H5DIV_RENYI_MAX];
 } h5div_compare_partial;
 
 /* Totals of the two histograms as unevaluated sums hi + lo (about 106 bits),
@@ -138,10 +158,23 @@ void h5div_compare_block(const double *restrict x, const double *restrict y, siz
  * integers, exact; either may be NULL): they enter the cross differences
  * and everything derived from them. A block whose remainders are all zero
  * gives the bits of h5div_compare_block. */
+/* win[i] receives the block's top window of the windowed sum of order i
+ * (sums then hold that window and the one below). */
 void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
                             const double *xlo, const double *ylo, size_t e,
                             const h5div_norm *nm, const h5div_term_params *tp, double *sums,
-                            int64_t counts[2]);
+                            int32_t win[2 * H5DIV_RENYI_MAX], int64_t counts[2]);
+
+/* Add a block's sums, windows and counts (h5div_compare_block_lo) to part:
+ * every term of tp->mask but H5DIV_T_W1, exactly. */
+void h5div_compare_partial_add(h5div_compare_partial *part, const h5div_term_params *tp,
+                               const double *sums, const int32_t win[2 * H5DIV_RENYI_MAX],
+                               const int64_t counts[2]);
+
+/* Move the windowed sums of part up to the windows win (each >= part's
+ * own): what a reduction does before it adds the accumulators. */
+void h5div_compare_partial_raise(h5div_compare_partial *part, const h5div_term_params *tp,
+                                 const int32_t win[2 * H5DIV_RENYI_MAX]);
 
 /* The Wasserstein/KS terms of one block: pfx_x, pfx_y are the raw prefix
  * sums (with pseudocount) of everything before the block as hi + lo; the
@@ -177,11 +210,13 @@ void h5div_compare_partial_init(h5div_compare_partial *part, uint64_t mask);
 unsigned h5div_terms_for_measures(unsigned measures);
 
 /* Turn sums into measure values in the options' base: nats[t] are the
- * (rounded) sums of term t in nats, counts the p-without-q and q-without-p
+ * (rounded) sums of term t in nats, win the top windows of the windowed
+ * sums, counts the p-without-q and q-without-p
  * bin counts, ks the maximum. Writes the measures of opt->measures into
  * res->value and the Renyi orders into res->renyi_pq / renyi_qp. */
-void h5div_compare_finish_sums(const double *nats, const int64_t counts[2], double ks,
-                               const h5div_options *opt, h5div_compare_result *res);
+void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_RENYI_MAX],
+                               const int64_t counts[2], double ks, const h5div_options *opt,
+                               h5div_compare_result *res);
 
 /* h5div_compare_finish_sums of a reduced partial. */
 void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options *opt,

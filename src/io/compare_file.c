@@ -104,7 +104,7 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_
             nats[t] = h5div_acc_round(&part->acc[t]);
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_result res;
-    h5div_compare_finish_sums(nats, counts, part->ks, j->opt, &res);
+    h5div_compare_finish_sums(nats, part->win, counts, part->ks, j->opt, &res);
     put_values(j, row, c, &res);
 }
 
@@ -164,17 +164,18 @@ static void short_row(cmp_job *j, uint64_t row, double *const *v, size_t off, si
     static const double zero[2] = {0.0, 0.0};
     for (int c = 0; c < j->k; c++) {
         double sums[H5DIV_T_COUNT] = {0};
+        int32_t win[2 * H5DIV_RENYI_MAX];
         int64_t counts[2] = {0, 0};
         double ks = 0.0;
         const double *xl = lo_at(j, 0, off), *yl = lo_at(j, 1 + c, off);
         h5div_compare_block_lo(v[0] + off, v[1 + c] + off, xl, yl, e, &j->nm[c], &j->tp, sums,
-                               counts);
+                               win, counts);
         if (j->w1)
             sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(v[0] + off, v[1 + c] + off, xl, yl, e, e - 1,
                                                      &j->nm[c], zero, zero, NULL, &ks,
                                                      row_gap(j, row, 0));
         h5div_compare_result res;
-        h5div_compare_finish_sums(sums, counts, ks, j->opt, &res);
+        h5div_compare_finish_sums(sums, win, counts, ks, j->opt, &res);
         put_values(j, row, c, &res);
     }
     j->cur_row = NO_ROW;
@@ -185,7 +186,6 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
                           size_t n)
 {
     const double alpha = j->opt->pseudocount;
-    const uint64_t sum_mask = j->tp.mask & ~H5DIV_TBIT(H5DIV_T_W1);
     if (row != j->cur_row) {
         flush_terms(j);
         start_row_terms(j, row, 1);
@@ -201,13 +201,10 @@ static void segment_terms(cmp_job *j, uint64_t row, uint64_t c0, double *const *
             const double *y = v[1 + c] + off + b, *yl = lo_at(j, 1 + c, off + b);
             h5div_compare_partial *part = &j->part[c];
             double sums[H5DIV_T_COUNT];
+            int32_t win[2 * H5DIV_RENYI_MAX];
             int64_t counts[2] = {0, 0};
-            h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, counts);
-            for (int t = 0; t < H5DIV_T_COUNT; t++)
-                if (sum_mask & H5DIV_TBIT(t))
-                    h5div_acc_add(&part->acc[t], sums[t]);
-            part->p_without_q += counts[0];
-            part->q_without_p += counts[1];
+            h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, win, counts);
+            h5div_compare_partial_add(part, &j->tp, sums, win, counts);
             if (j->w1) {
                 double py[2], dp = 0.0;
                 h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
@@ -314,7 +311,7 @@ static int settle_terms(cmp_job *j)
         if (j->rw.sc.c[p] == MPI_COMM_NULL)
             continue;
         h5div_compare_partial *part = j->slot_part + (size_t)p * (size_t)j->k;
-        H5DIV_CHECK(h5div_par_sum_compare(j->rw.sc.c[p], part, j->k, j->tp.mask));
+        H5DIV_CHECK(h5div_par_sum_compare(j->rw.sc.c[p], part, j->k, &j->tp));
         uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
         if (row >= j->rw.own0 && row < j->rw.own1)
             for (int c = 0; c < j->k; c++)

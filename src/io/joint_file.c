@@ -248,6 +248,11 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     const double alpha = opt->pseudocount;
     h5div_acc total, acc[H5DIV_J_COUNT];
     h5div_acc_init(&total);
+    /* This rank's largest row, exactly: the one row that may hold more
+     * than half of the table needs its complement from it. */
+    h5div_acc big_row;
+    double big_hi = 0.0;
+    uint64_t big_i = pl.nr;
     for (int t = 0; t < H5DIV_J_COUNT; t++)
         h5div_acc_init(&acc[t]);
     /* Pass 1, by rows: check the values, add the pseudocount, sum each row
@@ -304,6 +309,11 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                 h5div_acc_round2(&b.row_acc[i], &b.r_hi[row - pl.r0 + i],
                                  &b.r_lo[row - pl.r0 + i]);
             h5div_acc_merge(&total, &b.row_acc[i]);
+            if (b.r_hi[row - pl.r0 + i] > big_hi) {
+                big_hi = b.r_hi[row - pl.r0 + i];
+                big_i = row - pl.r0 + i;
+                big_row = b.row_acc[i];
+            }
         }
     }
     h5div_joint_norm nm;
@@ -335,7 +345,10 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
             j->res->ny = d.cols;
             j->res->total = hi;
             /* Rank row blocks start on block boundaries: fixed summation blocks. */
-            h5div_joint_marginal_add(b.r_hi, b.r_lo, (size_t)pl.nr, &nm, &acc[H5DIV_J_HX]);
+            const double c = big_i < pl.nr ? h5div_joint_complement(&total, &big_row) : -1.0;
+            h5div_joint_marginal_add_big(b.r_hi, b.r_lo, (size_t)pl.nr,
+                                         c >= 0.0 ? (size_t)big_i : (size_t)pl.nr, c, &nm,
+                                         &acc[H5DIV_J_HX]);
         }
     }
     /* Pass 2, by column chunks: the chunk's column sums reduced exactly, then
@@ -372,8 +385,17 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
                 h5div_acc_round3(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k], &b.c_lo2[k]);
             else
                 h5div_acc_round2(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k]);
-        if (rank == 0)
-            h5div_joint_marginal_add(b.c_hi, b.c_lo, (size_t)w, &nm, &acc[H5DIV_J_HY]);
+        if (rank == 0) {
+            size_t big = (size_t)w;
+            double c = -1.0;
+            for (uint64_t k = 0; k < w && c < 0.0; k++)
+                if (b.c_hi[k] > 0.25 * nm.n_hi / nm.scale) {
+                    c = h5div_joint_complement(&total, &b.col_acc[k]);
+                    big = c >= 0.0 ? (size_t)k : big;
+                }
+            h5div_joint_marginal_add_big(b.c_hi, b.c_lo, (size_t)w, big, c, &nm,
+                                         &acc[H5DIV_J_HY]);
+        }
         for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
             const double *cells, *lo, *lo2;
             size_t ld;

@@ -48,8 +48,10 @@ int h5div_par_sum_acc(MPI_Comm comm, h5div_acc *acc, int n);
 int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n);
 
 /* Collective: reduce n compare partials over comm (exact sums of the
- * accumulators of the terms in mask, bin counts summed, ks maximum). */
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint64_t mask);
+ * accumulators of the terms in tp->mask, windowed sums at their global
+ * top windows, bin counts summed, ks maximum). */
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
+                          const h5div_term_params *tp);
 
 /* Renyi orders and the bin width of compare options (H5DIV_EUSAGE). */
 int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t errlen);

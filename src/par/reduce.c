@@ -71,8 +71,33 @@ int h5div_par_exscan_acc(MPI_Comm comm, h5div_acc *acc, int n)
     return acc_collective(comm, acc, n, 1);
 }
 
-int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n, uint64_t mask)
+/* The windowed sums of every partial raised to their global top windows,
+ * so that the accumulators then add term for term. */
+static int raise_windows(MPI_Comm comm, h5div_compare_partial *part, int n,
+                         const h5div_term_params *tp)
 {
+    if (!tp->win_mask)
+        return H5DIV_OK;
+    const size_t nw = 2 * H5DIV_RENYI_MAX;
+    int32_t *w = malloc((size_t)n * nw * sizeof *w);
+    if (!w)
+        return h5div_mpi_failed(MPI_ERR_NO_MEM, "malloc(windows)", __FILE__, __LINE__);
+    for (int i = 0; i < n; i++)
+        memcpy(w + (size_t)i * nw, part[i].win, sizeof part[i].win);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, w, n * (int)nw, MPI_INT32_T, MPI_MAX, comm);
+    if (rc == MPI_SUCCESS)
+        for (int i = 0; i < n; i++)
+            h5div_compare_partial_raise(&part[i], tp, w + (size_t)i * nw);
+    free(w);
+    return rc == MPI_SUCCESS ? H5DIV_OK
+                             : h5div_mpi_failed(rc, "MPI_Allreduce(windows)", __FILE__, __LINE__);
+}
+
+int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
+                          const h5div_term_params *tp)
+{
+    const uint64_t mask = tp->mask;
+    H5DIV_CHECK(raise_windows(comm, part, n, tp));
     int na = 0;
     for (int t = 0; t < H5DIV_T_COUNT; t++)
         na += (int)((mask >> t) & 1u);
@@ -141,7 +166,7 @@ int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_opt
 {
     h5div_term_params tp;
     h5div_term_params_init(&tp, opt);
-    H5DIV_CHECK(h5div_par_sum_compare(comm, part, 1, tp.mask));
+    H5DIV_CHECK(h5div_par_sum_compare(comm, part, 1, &tp));
     h5div_compare_finish(part, opt, result);
     return H5DIV_OK;
 }
