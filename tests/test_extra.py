@@ -361,6 +361,48 @@ def case_oracle_random(ctx):
         check_invariants(ctx, got, what, w=ww, n=5000)
 
 
+def case_renyi_far(ctx):
+    """Renyi orders far above 1 where S_A = sum p^A q^(1-A) is far beyond
+    the double range (up to about 2^60000 for order 30 here) while D_A is
+    finite: a bin where p is about 1 and q 1e-600, and random histograms of
+    values spanning 600 decades. mpmath at 60 digits from the stored values,
+    1-3 ranks with the same bits."""
+    import mpmath
+    orders = [1.5, 2.5, 5.0, 10.0, 30.0]
+    rng = np.random.default_rng(4820)
+    pairs = [([1e300, 1.0, 3.0], [1e-300, 1e300, 2.0]),
+             ([2.0, 5e-324, 1e308], [1e308, 1e-300, 7.0])]
+    for _ in range(4):
+        n = int(rng.integers(3, 40))
+        pairs.append((10.0 ** rng.uniform(-300, 300, n), 10.0 ** rng.uniform(-300, 300, n)))
+    names = [f"renyi_{d}:{order_name(a)}" for d in ("pq", "qp") for a in orders]
+    arg = ["--measures", ",".join(names)]
+    for i, (P, Q) in enumerate(pairs):
+        refs = write_pair(ctx, f"far{i}.h5", P, Q, "<f8")
+        Pv, Qv = (np.asarray(v, dtype="<f8").tolist() for v in (P, Q))
+        want = {}
+        with mpmath.workdps(60):
+            p = [mpmath.mpf(v) for v in Pv]
+            q = [mpmath.mpf(v) for v in Qv]
+            sp, sq = mpmath.fsum(p), mpmath.fsum(q)
+            p = [v / sp for v in p]
+            q = [v / sq for v in q]
+            for d, (x, y) in (("pq", (p, q)), ("qp", (q, p))):
+                for a in orders:
+                    s = mpmath.fsum(u ** a * w ** (1 - a) for u, w in zip(x, y) if u > 0)
+                    want[f"renyi_{d}:{order_name(a)}"] = float(mpmath.log(s, 2) / (a - 1))
+        ref = None
+        for n in (None, 2, 3):
+            got = run_extra(ctx, refs, ranks=n, what=f"far pair {i} {label(n)}", measures=arg)
+            if got is None:
+                continue
+            check_values(ctx, got, want, f"far pair {i} {label(n)}", rtol=1e-13)
+            if ref is None:
+                ref = got
+            else:
+                T.check_same_bits(ctx, ref, got, f"far pair {i}: {label(n)} vs plain")
+
+
 def case_oracle_zeros(ctx):
     """Empty bins: with p = 0 < q somewhere and q > 0 everywhere, chi2_pq and
     every renyi_pq are finite but chi2_qp and renyi_qp:A>1 are inf (A<1 stays
@@ -601,6 +643,7 @@ CASES = {
     "closed_forms": case_closed_forms,
     "oracle_random": case_oracle_random,
     "oracle_zeros": case_oracle_zeros,
+    "renyi_far": case_renyi_far,
     "near_f64_20000": near_case(make_near_f64, 1.0),
     "near_u64_20000": near_case(make_near_u64, 0.1),
     "bitwise_ranks": case_bitwise,
