@@ -185,6 +185,31 @@ def case_wide_pseudocount(ctx):
             T.check_same_bits(ctx, ref, v, f"wide + pseudocount: ranks {n} {' '.join(extra)} vs 1")
 
 
+def case_independent_u64(ctx):
+    """Exactly independent tables of 64-bit counts up to 2^60 (outer products,
+    so x N = r c in every cell): their row, column and table sums carry low
+    parts beyond 53 bits, and mutual information must be exactly +0 on 1-3
+    ranks, in every base."""
+    rng = np.random.default_rng(246)
+    for n in range(6):
+        if n == 0:  # a table where rounded products left 3e-68
+            a = np.array([566119300, 698227104, 461960459, 792347605, 535621676, 779962855,
+                          403144352, 285828923, 934388465], dtype=np.uint64)
+            b = np.array([260543227, 537387807, 988036206, 526323147, 631825906, 861557624],
+                         dtype=np.uint64)
+        else:
+            a = rng.integers(2**20, 2**30, int(rng.integers(2, 12)), dtype=np.uint64)
+            b = rng.integers(2**20, 2**30, int(rng.integers(2, 12)), dtype=np.uint64)
+        p = write(ctx, f"indep64_{n}", np.outer(a, b), dtype=">u8")
+        for ranks, base in ((None, "2"), (2, "e"), (3, "10")):
+            v = run_joint(ctx, ["-b", base, p], ranks=ranks)
+            if v is None:
+                continue
+            for m in ("mutual_information", "normalized_mutual_information"):
+                ctx.check(v[m] == 0.0 and math.copysign(1.0, v[m]) > 0,
+                          f"table {n} ({len(a)}x{len(b)}) ranks {ranks or 1}: {m} = {v[m]!r}, want +0")
+
+
 def case_dominant_marginal(ctx):
     """One row and one column hold all but 1e-149 of the table, and that
     row and column sum values of 270 decades, so their rounded sums cannot
@@ -271,6 +296,7 @@ CASES = {
     "near_independent": table_case("near"),
     "wide_pseudocount": case_wide_pseudocount,
     "dominant_marginal": case_dominant_marginal,
+    "independent_u64": case_independent_u64,
     "output": case_output,
     "errors": case_errors,
 }

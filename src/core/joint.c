@@ -179,8 +179,10 @@ static inline double mi_term(double x, double xl_raw, double xl2_raw, int exact,
     double h1 = v * nm->n_hi, h2 = R * C;
     double e1 = fma(v, nm->n_hi, -h1), e2 = fma(R, C, -h2);
     double d = (h1 - h2) + ((e1 - e2) + (v * nm->n_lo - (R * Cl + Rl * C)));
-    if (xl_raw != 0.0 || exact) {
-        /* x N - r c of all parts exactly, rounded once. */
+    /* x N - r c of all parts exactly, rounded once: where the cell has
+     * remainders, and where the rounded products cancel (a cell of an
+     * independent table whose sums carry low parts: exactly zero). */
+    if (xl_raw != 0.0 || exact || fabs(d) < 0x1p-40 * h1) {
         const double vl = ldexp(xl_raw, K + k);
         const double a[3] = {v, vl, ldexp(xl2_raw, K + k)};
         const double bn[3] = {nm->n_hi, nm->n_lo, nm->n_lo2};
