@@ -764,6 +764,72 @@ def case_intervals(ctx):
               "history --plot --check that fails: want exit 5 and the plot written", res)
 
 
+def case_datasets(ctx):
+    """What history reads of a run: numeric datasets of any integer or
+    float type of rank 0, 1 and 2 (the leading axis over the candidates
+    when it has as many as q), intervals NAME_ci per candidate; not
+    datasets of rank 3, text, empty ones, intervals over rows, nor what
+    lies in a group inside a run. String attributes fixed or variable
+    length, arrays joined with spaces. A run linked from another file (as
+    appends to FILE.runs/ are) reads as one in the file; a group with an
+    attribute `command`, or with datasets and no groups, is one run."""
+    with h5py.File(ctx.path("b.h5"), "w") as f:
+        g = f.create_group("r")
+        g.attrs["created"] = "2030-01-02T00:00:00Z"
+        g.attrs["q"] = "one.h5:/Q"
+        g["kl_pq"] = np.array([0.5, 0.125, 2.0])  # rows of 2-D input: median 0.5, max 2
+    with h5py.File(ctx.path("h.h5"), "w") as f:
+        g = f.create_group("runs/a")
+        g.attrs["created"] = np.array([b"2030-01-01T00:00:00Z"], dtype="S20")
+        g.attrs["p"] = np.array([b"p.h5:/P", b"p.h5:/X"], dtype="S7")
+        g.attrs["q"] = np.array(["q.h5:/A", "q.h5:/B"], dtype=h5py.string_dtype())
+        g["entropy_p"] = np.array(3.25, dtype=">f8")
+        g["kl_pq"] = np.array([7, -3], dtype=np.int32)
+        g["hellinger"] = np.uint8(200)
+        g["kl_pq_ci"] = np.array([[1.0, 2.0], [3.0, 4.0]])
+        g["js_distance_ci"] = np.zeros((3, 2))  # intervals over rows: left out
+        g["total_variation"] = np.zeros((0,))
+        g["cube"] = np.zeros((2, 2, 2))
+        g["note"] = b"text"
+        g.create_group("extra")["kl_qp"] = 1.0
+        f["runs/b"] = h5py.ExternalLink("b.h5", "/r")
+        f["runs/loose"] = 1.0
+        one = f.create_group("one")
+        one.attrs["command"] = "h5div compare"
+        one.create_group("sub")
+        f["two/kl_pq"] = 0.25
+        f["mixed/kl_pq"] = 0.75
+        f["mixed/inner/kl_pq"] = 0.5
+    res = ctx.run([ctx.h5div, "history", ctx.path("h.h5"), "--csv"], cwd="/")
+    if not T.check_success(ctx, res, "history --csv of assorted datasets"):
+        return
+    header = res.out.splitlines()[0].split(",")
+    want = ["run", "created", "p", "q", "entropy_p", "kl_pq.median", "kl_pq.max", "kl_pq[0]",
+            "kl_pq[1]", "hellinger", "kl_pq_ci[0].lo", "kl_pq_ci[0].hi", "kl_pq_ci[1].lo",
+            "kl_pq_ci[1].hi"]
+    ctx.check(header == want, f"history --csv header {header}, want {want}", res)
+    rows = parse_csv(res.out)
+    want_rows = [
+        {"run": "a", "created": "2030-01-01T00:00:00Z", "p": "p.h5:/P p.h5:/X",
+         "q": "q.h5:/A q.h5:/B", "entropy_p": 3.25, "kl_pq[0]": 7.0, "kl_pq[1]": -3.0,
+         "hellinger": 200.0, "kl_pq_ci[0].lo": 1.0, "kl_pq_ci[0].hi": 2.0,
+         "kl_pq_ci[1].lo": 3.0, "kl_pq_ci[1].hi": 4.0},
+        {"run": "b", "created": "2030-01-02T00:00:00Z", "p": "", "q": "one.h5:/Q",
+         "kl_pq.median": 0.5, "kl_pq.max": 2.0}]
+    ctx.check(len(rows) == 2, f"history --csv: {len(rows)} runs, want a and b", res)
+    for got, wr in zip(rows, want_rows):
+        for col in header:
+            w = wr.get(col, "")
+            g = got.get(col)
+            ok = g == w if isinstance(w, str) else g not in (None, "") and float(g) == w
+            ctx.check(ok, f"history --csv: run {wr['run']} {col} = {g!r}, want {w!r}", res)
+    for group, runs in (("one", ["one"]), ("two", ["two"]), ("mixed", ["inner"])):
+        res = ctx.h5div_run(["history", f"h.h5:/{group}", "--csv"])
+        if T.check_success(ctx, res, f"history h.h5:/{group}"):
+            names = [r["run"] for r in parse_csv(res.out)]
+            ctx.check(names == runs, f"history h.h5:/{group}: runs {names}, want {runs}", res)
+
+
 CASES = {
     "history_table_csv": case_table_csv,
     "history_rows": case_rows,
@@ -778,6 +844,7 @@ CASES = {
     "check_groups": case_check_groups,
     "check_usage": case_check_usage,
     "history_intervals": case_intervals,
+    "history_datasets": case_datasets,
     "concurrent_append": case_concurrent_append,
     "kill_append": case_kill_append,
 }
