@@ -58,12 +58,11 @@ typedef h5div_batch h5div_compare_batch;
  * H5DIV_CANDIDATES_MAX), all of P's shape, reading P once. Collective over
  * `comm`; rows are split over ranks in whole blocks (a row may span ranks)
  * and every (row, candidate) has the bits of a 1-D compare of that row
- * alone, on any number of ranks. Free with h5div_compare_batch_free. Same
+ * alone, on any number of ranks. Free with h5div_batch_free. Same
  * status on every rank. */
 H5DIV_API int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs,
                                         int k, const h5div_options *opt, h5div_compare_batch *out,
                                         char *errmsg, size_t errlen);
-H5DIV_API void h5div_compare_batch_free(h5div_compare_batch *b);
 H5DIV_API void h5div_batch_free(h5div_batch *b);
 
 /* Collective: the values of (candidate, column) for every row, in row order,

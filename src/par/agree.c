@@ -57,3 +57,20 @@ int h5div_par_agree(MPI_Comm comm, int status, char *msg, size_t len)
         h5div_set_error(msg, len, "%s", buf.text);
     return buf.status;
 }
+
+int h5div_par_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
+                         void *arg, char *errmsg, size_t errlen)
+{
+    MPI_Comm c;
+    if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
+        h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");
+        return H5DIV_EINTERNAL;
+    }
+    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+    char msg[1024] = "";
+    int st = body(c, arg, msg, sizeof msg);
+    MPI_Comm_free(&c);
+    if (st != H5DIV_OK)
+        h5div_set_error(errmsg, errlen, "%s", msg[0] ? msg : h5div_strerror(st));
+    return st;
+}

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Gathering per-row values, held by the ranks in row order, on one rank. */
+/* Batch results, held by the ranks in row order: freed, gathered on one rank. */
 #include <limits.h>
 #include <stdlib.h>
 
 #include "par/par.h"
+
+void h5div_batch_free(h5div_batch *b)
+{
+    free(b->values);
+    b->values = NULL;
+}
 
 int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
                                int column, int root, double *out)
