@@ -357,11 +357,6 @@ int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf
     return st;
 }
 
-void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n)
-{
-    (void)h5div_dset_to_double_lo(d, buf, NULL, n);
-}
-
 int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n)
 {
     /* Integers arrive as 64-bit values in the same 8-byte slots; convert in

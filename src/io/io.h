@@ -186,10 +186,8 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
                          char *msg, size_t len);
 
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
- * in place; float data is left as it is. */
-void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
-/* h5div_dset_to_double that writes the exact remainders x - (double)x to
- * lo (when not NULL); returns whether any is nonzero. */
+ * in place (float data is left as it is), writing the exact remainders
+ * x - (double)x to lo (when not NULL); returns whether any is nonzero. */
 int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n);
 
 /* Write gs as group `group` of `path`: the file is copied to a temporary

@@ -1397,23 +1397,6 @@ int h5div_write_result_group(const char *path, const char *group, int overwrite,
     return st;
 }
 
-int h5div_write_compare_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_compare_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen)
-{
-    h5div_group_spec gs = {.opt = opt,
-                           .info = info,
-                           .input_attr = {"p", "q"},
-                           .input_ref = {info->p_ref, info->q_ref}};
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-        if (result->computed & H5DIV_MEASURE_BIT(m)) {
-            gs.names[gs.n] = h5div_measure_name((h5div_measure)m);
-            gs.units[gs.n] = h5div_measure_units((h5div_measure)m, opt->base);
-            gs.values[gs.n++] = result->value[m];
-        }
-    return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
-}
-
 /* Shared with the result writers of the other commands (results_batch.c,
  * surprisal_file.c), which follow the same temporary-file discipline. */
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value)
