@@ -63,6 +63,10 @@ typedef struct h5div_h5_quiet {
 void h5div_h5_quiet_begin(h5div_h5_quiet *q);
 void h5div_h5_quiet_end(const h5div_h5_quiet *q);
 
+/* A failed HDF5 call `what` at file:line (H5DIV_H5_TRY): printed with
+ * HDF5's error stack when H5DIV_DEBUG is set. Returns -1. Not collective. */
+int h5div_h5_failed(const char *what, const char *file, int line);
+
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
 

@@ -1350,23 +1350,26 @@ static int fill_group(hid_t f, const char *path, const char *group, int overwrit
     const h5div_result_info *info = gs->info;
     int64_t ranks = info->ranks;
     herr_t rc = 0;
-    rc |= put_string_attr(g, "h5div_version", h5div_version_string());
-    rc |= put_string_attr(g, "command", info->command ? info->command : "");
-    rc |= put_string_attr(g, "created", created);
-    rc |= put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= put_string_attr(g, "base", base_name(gs->opt->base));
-    rc |= put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount);
-    rc |= put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds);
+    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "command", info->command ? info->command : ""));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "created", created));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "base", base_name(gs->opt->base)));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount));
+    H5DIV_H5_TRY(rc,
+                 put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds));
     for (int i = 0; i < 2; i++)
         if (gs->input_attr[i])
-            rc |= put_string_attr(g, gs->input_attr[i], gs->input_ref[i] ? gs->input_ref[i] : "");
+            H5DIV_H5_TRY(rc, put_string_attr(g, gs->input_attr[i],
+                                             gs->input_ref[i] ? gs->input_ref[i] : ""));
     if (gs->estimator) {
-        rc |= put_string_attr(g, "estimator", gs->estimator);
+        H5DIV_H5_TRY(rc, put_string_attr(g, "estimator", gs->estimator));
         if (!strcmp(gs->estimator, "dirichlet"))
-            rc |= put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a);
+            H5DIV_H5_TRY(rc,
+                         put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a));
     }
     for (int m = 0; m < gs->n; m++)
-        rc |= put_measure(g, gs->names[m], gs->values[m], gs->units[m]);
+        H5DIV_H5_TRY(rc, put_measure(g, gs->names[m], gs->values[m], gs->units[m]));
     if (H5Gclose(g) < 0)
         rc = -1;
     if (rc < 0) {

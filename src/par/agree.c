@@ -20,6 +20,8 @@ void h5div_set_error(char *buf, size_t len, const char *fmt, ...)
         snprintf(buf + len - 5, 5, "...)");
 }
 
+static _Thread_local char mpi_error[MPI_MAX_ERROR_STRING + 256];
+
 int h5div_mpi_failed(int rc, const char *what, const char *file, int line)
 {
     char text[MPI_MAX_ERROR_STRING];
@@ -28,7 +30,29 @@ int h5div_mpi_failed(int rc, const char *what, const char *file, int line)
         snprintf(text, sizeof text, "MPI error %d", rc);
     if (getenv("H5DIV_DEBUG"))
         fprintf(stderr, "h5div: %s:%d: %s failed: %s\n", file, line, what, text);
+    if (!mpi_error[0])
+        h5div_set_error(mpi_error, sizeof mpi_error, "%s failed: %s (%s:%d)", what, text, file,
+                        line);
     return H5DIV_EINTERNAL;
+}
+
+const char *h5div_mpi_error(void)
+{
+    return mpi_error;
+}
+
+void h5div_mpi_error_clear(void)
+{
+    mpi_error[0] = '\0';
+}
+
+/* The message of a failure: msg, or for an internal error without one the
+ * recorded MPI failure. */
+static const char *failure_text(int status, const char *msg)
+{
+    if ((!msg || !msg[0]) && status == H5DIV_EINTERNAL)
+        return mpi_error;
+    return msg ? msg : "";
 }
 
 #define AGREE_MSG 1024
@@ -49,8 +73,7 @@ int h5div_par_agree(MPI_Comm comm, int status, char *msg, size_t len)
     memset(&buf, 0, sizeof buf);
     if (rank == first) {
         buf.status = status;
-        if (msg)
-            h5div_set_error(buf.text, sizeof buf.text, "%s", msg);
+        h5div_set_error(buf.text, sizeof buf.text, "%s", failure_text(status, msg));
     }
     H5DIV_MPI_CHECK(MPI_Bcast(&buf, (int)sizeof buf, MPI_BYTE, first, comm));
     if (msg && len)
@@ -62,15 +85,19 @@ int h5div_par_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char 
                          void *arg, char *errmsg, size_t errlen)
 {
     MPI_Comm c;
-    if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
-        h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");
-        return H5DIV_EINTERNAL;
-    }
-    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
     char msg[1024] = "";
-    int st = body(c, arg, msg, sizeof msg);
-    MPI_Comm_free(&c);
-    if (st != H5DIV_OK)
-        h5div_set_error(errmsg, errlen, "%s", msg[0] ? msg : h5div_strerror(st));
+    h5div_mpi_error_clear();
+    int rc = MPI_Comm_dup(comm, &c), st;
+    if (rc != MPI_SUCCESS) {
+        st = h5div_mpi_failed(rc, "MPI_Comm_dup(comm)", __FILE__, __LINE__);
+    } else {
+        MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+        st = body(c, arg, msg, sizeof msg);
+        MPI_Comm_free(&c);
+    }
+    if (st != H5DIV_OK) {
+        const char *text = failure_text(st, msg);
+        h5div_set_error(errmsg, errlen, "%s", text[0] ? text : h5div_strerror(st));
+    }
     return st;
 }

@@ -7,28 +7,20 @@
 #include <stddef.h>
 
 #include "core/acc.h"
+#include "core/check.h"
 #include "core/terms.h"
 #include "h5div.h"
 
-/* Return H5DIV_EINTERNAL (after recording where) when an MPI call fails;
- * callers set MPI_ERRORS_RETURN on their communicator for this to apply. */
-#define H5DIV_MPI_CHECK(call)                                                                      \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != MPI_SUCCESS)                                                                    \
-            return h5div_mpi_failed(rc_, #call, __FILE__, __LINE__);                               \
-    } while (0)
-
-/* Propagate a non-zero h5div status. */
-#define H5DIV_CHECK(call)                                                                          \
-    do {                                                                                           \
-        int st_ = (call);                                                                          \
-        if (st_ != H5DIV_OK)                                                                       \
-            return st_;                                                                            \
-    } while (0)
-
-/* Record an MPI failure (printed with -v) and return H5DIV_EINTERNAL. */
+/* Record an MPI failure as "<what> failed: <MPI_Error_string(rc)>
+ * (<file>:<line>)" (printed at once when H5DIV_DEBUG is set) and return
+ * H5DIV_EINTERNAL. The thread keeps the first failure recorded since
+ * h5div_mpi_error_clear (later ones may be its consequences);
+ * h5div_par_agree and h5div_par_collective give it as the message of an
+ * H5DIV_EINTERNAL failure that has none. */
 int h5div_mpi_failed(int rc, const char *what, const char *file, int line);
+/* The recorded MPI failure ("" when none). Not collective. */
+const char *h5div_mpi_error(void);
+void h5div_mpi_error_clear(void);
 
 /* Formats into a caller's error buffer; NULL buffers are ignored. */
 void h5div_set_error(char *buf, size_t len, const char *fmt, ...)
