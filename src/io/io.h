@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include "core/measures.h"
 #include "h5div.h"
 #include "par/par.h"
 
@@ -152,8 +153,6 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t c
  * (< 0 on failure), shared by every result writer. Not collective. */
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value);
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
-
-#define H5DIV_GROUP_MAX_MEASURES 16
 
 /* What one result group holds besides the attributes every group has. */
 typedef struct h5div_group_spec {

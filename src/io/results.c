@@ -1317,11 +1317,6 @@ static herr_t put_measure(hid_t g, const char *name, double v, const char *units
     return rc;
 }
 
-static const char *base_name(h5div_base b)
-{
-    return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
-}
-
 int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
                          char *msg, size_t len)
 {
@@ -1354,7 +1349,7 @@ static int fill_group(hid_t f, const char *path, const char *group, int overwrit
     H5DIV_H5_TRY(rc, put_string_attr(g, "command", info->command ? info->command : ""));
     H5DIV_H5_TRY(rc, put_string_attr(g, "created", created));
     H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "base", base_name(gs->opt->base)));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "base", h5div_base_name(gs->opt->base)));
     H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount));
     H5DIV_H5_TRY(rc,
                  put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds));

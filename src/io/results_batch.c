@@ -133,7 +133,6 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     MPI_Comm_size(comm, &size);
     int64_t ranks = size;
     const h5div_options *opt = o->opt;
-    const char *base = opt->base == H5DIV_BASE_2 ? "2" : opt->base == H5DIV_BASE_E ? "e" : "10";
     /* Attributes are metadata: every rank writes the same values. */
     herr_t rc = 0;
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
@@ -141,7 +140,7 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", in->command ? in->command : ""));
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", created));
     H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", base));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", h5div_base_name(opt->base)));
     H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount));
     H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed));
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "p", in->p_ref));
