@@ -100,7 +100,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     int from_memory = sw->cached && sw->loaded;
     int agree_each = !from_memory || (flags & H5DIV_SWEEP_COLLECTIVE_FN);
     int st = H5DIV_OK, rank = 0;
-    MPI_Comm_rank(comm, &rank);
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     /* Every rank reads a round at a time, so rank 0's count of rounds is the
      * whole job's progress; bins * 8 bytes per dataset is what all read. */
     const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
