@@ -284,16 +284,9 @@ static void cell_op(void *in, void *inout, int *n, MPI_Datatype *type)
  * max of keys; exact, so any reduction order gives the same). */
 static int reduce_cells(MPI_Comm comm, h5div_qsel_cell *cell, int n)
 {
-    MPI_Datatype type;
-    MPI_Op op;
-    H5DIV_MPI_CHECK(MPI_Type_contiguous(3, MPI_UINT64_T, &type));
-    H5DIV_MPI_CHECK(MPI_Type_commit(&type));
-    H5DIV_MPI_CHECK(MPI_Op_create(cell_op, 1, &op));
-    int rc = MPI_Allreduce(MPI_IN_PLACE, cell, n, type, op, comm);
-    MPI_Op_free(&op);
-    MPI_Type_free(&type);
-    if (rc != MPI_SUCCESS)
-        return h5div_mpi_failed(rc, "MPI_Allreduce(quantile cells)", __FILE__, __LINE__);
+    static h5div_par_op cells;
+    H5DIV_CHECK(h5div_par_op_get(&cells, cell_op, 3, MPI_UINT64_T));
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cell, n, cells.type, cells.op, comm));
     return H5DIV_OK;
 }
 

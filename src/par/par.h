@@ -126,6 +126,20 @@ void h5div_rows_free(h5div_rows *r);
 int h5div_par_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                          void *arg, char *errmsg, size_t errlen);
 
+/* A user-defined reduction: a datatype of `words` values of one MPI type and
+ * a commutative op on it, made on first use and kept until MPI_Finalize
+ * (so a reduction does not create and free them each time). Keep it in a
+ * static variable, zero-initialised. */
+typedef struct h5div_par_op {
+    MPI_Datatype type;
+    MPI_Op op;
+    int ready;
+} h5div_par_op;
+
+/* Not collective: make o (op fn on `words` values of type `word`) unless it
+ * is made already; at most 8 per process. Call from one thread at a time. */
+int h5div_par_op_get(h5div_par_op *o, MPI_User_function *fn, int words, MPI_Datatype word);
+
 /* Collective: the values of the one row of a 1-D, one-candidate batch into
  * v[0..ncolumns) on every rank (H5DIV_EINPUT for 2-D input, naming ref and
  * the batch function to use instead). Frees b. */

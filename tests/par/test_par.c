@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* In-process tests of src/par on 3 ranks: row decomposition against a hand derivation, MPI
- * failures named in the error message with MPI_Error_string, and H5DIV_H5_TRY of src/io. */
+ * failures named in the error message with MPI_Error_string, reductions made once, and
+ * H5DIV_H5_TRY of src/io. */
 #include <hdf5.h>
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +110,34 @@ static void test_h5_try(void)
     CHECK(rc == -1 && calls == 4, "rc %d after %d calls", (int)rc, calls);
 }
 
+/* Word 0 summed, word 1 the maximum. */
+static void sum_max(void *in, void *inout, int *n, MPI_Datatype *type)
+{
+    (void)type;
+    const int64_t *a = in;
+    int64_t *b = inout;
+    for (int i = 0; i < *n; i++) {
+        b[2 * i] += a[2 * i];
+        b[2 * i + 1] = a[2 * i + 1] > b[2 * i + 1] ? a[2 * i + 1] : b[2 * i + 1];
+    }
+}
+
+/* A reduction made once: the second get returns the same handles, and the
+ * op reduces (ranks 0, 1, 2 give words r and 10 r: sum 3, maximum 20). */
+static void test_op_once(void)
+{
+    static h5div_par_op o;
+    CHECK(h5div_par_op_get(&o, sum_max, 2, MPI_INT64_T) == H5DIV_OK && o.ready, "first get");
+    MPI_Op op = o.op;
+    MPI_Datatype type = o.type;
+    CHECK(h5div_par_op_get(&o, sum_max, 2, MPI_INT64_T) == H5DIV_OK, "second get");
+    CHECK(o.op == op && o.type == type, "made again");
+    int64_t v[4] = {rank, 10 * rank, 1, -rank};
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, o.type, o.op, MPI_COMM_WORLD);
+    CHECK(v[0] == 3 && v[1] == 20 && v[2] == 3 && v[3] == 0, "reduced to %lld %lld %lld %lld",
+          (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -124,6 +154,7 @@ int main(int argc, char **argv)
     test_rows();
     test_mpi_error();
     test_h5_try();
+    test_op_once();
     int all = 0;
     MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0)
