@@ -30,9 +30,11 @@ int h5div_mpi_failed(int rc, const char *what, const char *file, int line)
         snprintf(text, sizeof text, "MPI error %d", rc);
     if (getenv("H5DIV_DEBUG"))
         fprintf(stderr, "h5div: %s:%d: %s failed: %s\n", file, line, what, text);
+    /* The source file from src/ on, not the build machine's path to it. */
+    const char *src = strstr(file, "src/");
     if (!mpi_error[0])
-        h5div_set_error(mpi_error, sizeof mpi_error, "%s failed: %s (%s:%d)", what, text, file,
-                        line);
+        h5div_set_error(mpi_error, sizeof mpi_error, "%s failed: %s (%s:%d)", what, text,
+                        src ? src : file, line);
     return H5DIV_EINTERNAL;
 }
 
