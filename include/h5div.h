@@ -58,12 +58,11 @@ typedef h5div_batch h5div_compare_batch;
  * H5DIV_CANDIDATES_MAX), all of P's shape, reading P once. Collective over
  * `comm`; rows are split over ranks in whole blocks (a row may span ranks)
  * and every (row, candidate) has the bits of a 1-D compare of that row
- * alone, on any number of ranks. Free with h5div_compare_batch_free. Same
+ * alone, on any number of ranks. Free with h5div_batch_free. Same
  * status on every rank. */
 H5DIV_API int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *const *q_refs,
                                         int k, const h5div_options *opt, h5div_compare_batch *out,
                                         char *errmsg, size_t errlen);
-H5DIV_API void h5div_compare_batch_free(h5div_compare_batch *b);
 H5DIV_API void h5div_batch_free(h5div_batch *b);
 
 /* Collective: the values of (candidate, column) for every row, in row order,
@@ -71,7 +70,7 @@ H5DIV_API void h5div_batch_free(h5div_batch *b);
 H5DIV_API int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
                                          int column, int root, double *out);
 
-/* Metadata written with a result group (see h5div_write_compare_result). */
+/* Metadata written with a result group (see h5div_write_joint_result). */
 typedef struct h5div_result_info {
     const char *command;   /* full command line */
     const char *p_ref;     /* "FILE:/dataset" of P */
@@ -79,20 +78,6 @@ typedef struct h5div_result_info {
     int ranks;             /* number of ranks that evaluated */
     double elapsed_seconds;
 } h5div_result_info;
-
-/* Write a compare result as group `group` of HDF5 file `path`.
- * The file is written to a temporary file in the same directory and renamed
- * into place, so an interrupted write never damages `path`; groups already
- * in `path` are kept. Writers of the same file take turns: an exclusive
- * flock(2) on the side file "path.lock" is held from before `path` is read
- * until the rename (skipped where the file system has no locks). An existing
- * group is an H5DIV_EOUTPUT error unless `overwrite` is set. Not collective:
- * call it on one rank. */
-H5DIV_API int h5div_write_compare_result(const char *path, const char *group, int overwrite,
-                                         const h5div_options *opt,
-                                         const h5div_compare_result *result,
-                                         const h5div_result_info *info, char *errmsg,
-                                         size_t errlen);
 
 /* What a batch result group records besides its values. */
 typedef struct h5div_batch_inputs {
@@ -107,7 +92,7 @@ typedef struct h5div_batch_inputs {
 /* Write a batch result as group `group` of HDF5 file `path`: one float64
  * dataset per column, of shape (), (rows,), (k,) or (k, rows) (leading axis
  * only for k > 1), with `units` (and `order` for Renyi columns); group
- * attributes as h5div_write_compare_result plus `q` a string or, for
+ * attributes as h5div_write_joint_result plus `q` a string or, for
  * k > 1, an array of the k references, and `bin_width` with wasserstein1.
  * Collective over `comm`: rank 0 makes a locked temporary copy of `path`,
  * every rank writes its rows with collective parallel writes, and the copy
@@ -170,16 +155,17 @@ H5DIV_API int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char
                                     const h5div_options *opt, uint64_t *bins, char *errmsg,
                                     size_t errlen);
 
-/* Write an entropy or joint result as group `group` of HDF5 file `path`,
- * with the layout and write safety of h5div_write_compare_result; the input
- * attribute is `p` (info->p_ref) for entropy and `pxy` (info->p_ref) for
- * joint. The entropy group also gets a string attribute `estimator`. Not
- * collective: call it on one rank. */
-H5DIV_API int h5div_write_entropy_result(const char *path, const char *group, int overwrite,
-                                         const h5div_options *opt,
-                                         const h5div_entropy_result *result,
-                                         const h5div_result_info *info, char *errmsg,
-                                         size_t errlen);
+/* Write a joint result as group `group` of HDF5 file `path`: a float64
+ * dataset of shape () with attribute `units` per computed measure, and the
+ * group attributes `h5div_version`, `command`, `created`, `ranks`, `base`,
+ * `pseudocount`, `elapsed_seconds` and `pxy` (info->p_ref).
+ * The file is written to a temporary file in the same directory and renamed
+ * into place, so an interrupted write never damages `path`; groups already
+ * in `path` are kept. Writers of the same file take turns: an exclusive
+ * flock(2) on the side file "path.lock" is held from before `path` is read
+ * until the rename (skipped where the file system has no locks). An existing
+ * group is an H5DIV_EOUTPUT error unless `overwrite` is set. Not collective:
+ * call it on one rank. */
 H5DIV_API int h5div_write_joint_result(const char *path, const char *group, int overwrite,
                                        const h5div_options *opt, const h5div_joint_result *result,
                                        const h5div_result_info *info, char *errmsg, size_t errlen);

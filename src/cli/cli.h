@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <stdio.h>
 
+#include "core/measures.h"
 #include "h5div.h"
 
 #define H5DIV_CLI_MAX_POSITIONAL 128
@@ -120,8 +121,8 @@ typedef struct h5div_cli_measures {
     const char *command, *input_name, *input_ref, *estimator; /* estimator may be NULL */
     h5div_base base;
     int ranks, json, n;
-    const char *names[16], *units[16];
-    double values[16];
+    const char *names[H5DIV_GROUP_MAX_MEASURES], *units[H5DIV_GROUP_MAX_MEASURES];
+    double values[H5DIV_GROUP_MAX_MEASURES];
 } h5div_cli_measures;
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 
@@ -160,10 +161,6 @@ void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ra
 
 /* ", \"measure_units\": {name: units, ...}" for names[0..n). */
 void h5div_cli_json_units(FILE *out, const char *const *names, const char *const *units, int n);
-
-/* "2", "e", "10" and "bits", "nats", "hartleys" of a base. */
-const char *h5div_cli_base_text(h5div_base b);
-const char *h5div_cli_base_units(h5div_base b);
 
 /* Progress of long reads on rank 0's stderr: percent, GB/s and ETA per
  * pass, at most once a second; on with -v or when stderr is a terminal,

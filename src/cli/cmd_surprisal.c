@@ -74,7 +74,7 @@ static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         return st;
     }
     if (cx->rank == 0) {
-        const char *units = h5div_cli_base_units(opt.base);
+        const char *units = h5div_base_units(opt.base);
         if (a->json) {
             h5div_cli_json_head(cx->out, "surprisal", opt.base, cx->size);
             fputs(" \"inputs\": {\"p\": ", cx->out);

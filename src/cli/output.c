@@ -9,16 +9,6 @@
 
 #define FIRST_ROWS 5
 
-const char *h5div_cli_base_text(h5div_base b)
-{
-    return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
-}
-
-const char *h5div_cli_base_units(h5div_base b)
-{
-    return b == H5DIV_BASE_2 ? "bits" : b == H5DIV_BASE_E ? "nats" : "hartleys";
-}
-
 /* "units" is the unit of the base (kept for readers of the first JSON
  * layout); "measure_units" gives each measure's own, "1" for unitless ones. */
 void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ranks)
@@ -27,8 +17,8 @@ void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ra
     h5div_cli_json_string(out, command);
     fputs(", \"version\": ", out);
     h5div_cli_json_string(out, h5div_version_string());
-    fprintf(out, ", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n",
-            h5div_cli_base_text(base), h5div_cli_base_units(base), ranks);
+    fprintf(out, ", \"base\": \"%s\", \"units\": \"%s\", \"ranks\": %d,\n", h5div_base_name(base),
+            h5div_base_units(base), ranks);
 }
 
 void h5div_cli_json_units(FILE *out, const char *const *names, const char *const *units, int n)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/measures.h"
 #include "h5div_types.h"
 
 static const char *const measure_names[H5DIV_COMPARE_NMEASURES] = {
@@ -30,7 +31,17 @@ const char *h5div_measure_units(h5div_measure m, h5div_base base)
     case H5DIV_KS: return "1";
     default: break;
     }
-    return base == H5DIV_BASE_2 ? "bits" : base == H5DIV_BASE_E ? "nats" : "hartleys";
+    return h5div_base_units(base);
+}
+
+const char *h5div_base_name(h5div_base b)
+{
+    return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
+}
+
+const char *h5div_base_units(h5div_base b)
+{
+    return b == H5DIV_BASE_2 ? "bits" : b == H5DIV_BASE_E ? "nats" : "hartleys";
 }
 
 void h5div_options_init(h5div_options *opt)

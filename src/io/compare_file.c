@@ -485,14 +485,6 @@ int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *cons
     return h5div_io_collective(comm, batch_body, &ba, errmsg, errlen);
 }
 
-void h5div_compare_batch_free(h5div_compare_batch *b) { h5div_batch_free(b); }
-
-void h5div_batch_free(h5div_batch *b)
-{
-    free(b->values);
-    b->values = NULL;
-}
-
 int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *q_ref,
                         const h5div_options *opt, h5div_compare_result *result, char *errmsg,
                         size_t errlen)

@@ -2,6 +2,7 @@
 /* Opening, validating and reading shards of 1-D histogram datasets with parallel HDF5. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -15,6 +16,15 @@ void h5div_h5_quiet_begin(h5div_h5_quiet *q)
 }
 
 void h5div_h5_quiet_end(const h5div_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+int h5div_h5_failed(const char *what, const char *file, int line)
+{
+    if (getenv("H5DIV_DEBUG")) {
+        fprintf(stderr, "h5div: %s:%d: %s failed\n", file, line, what);
+        H5Eprint2(H5E_DEFAULT, stderr);
+    }
+    return -1;
+}
 
 int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, size_t path_len)
 {
@@ -355,11 +365,6 @@ int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf
     if (any_lo)
         *any_lo = any;
     return st;
-}
-
-void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n)
-{
-    (void)h5div_dset_to_double_lo(d, buf, NULL, n);
 }
 
 int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n)

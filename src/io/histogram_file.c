@@ -284,16 +284,9 @@ static void cell_op(void *in, void *inout, int *n, MPI_Datatype *type)
  * max of keys; exact, so any reduction order gives the same). */
 static int reduce_cells(MPI_Comm comm, h5div_qsel_cell *cell, int n)
 {
-    MPI_Datatype type;
-    MPI_Op op;
-    H5DIV_MPI_CHECK(MPI_Type_contiguous(3, MPI_UINT64_T, &type));
-    H5DIV_MPI_CHECK(MPI_Type_commit(&type));
-    H5DIV_MPI_CHECK(MPI_Op_create(cell_op, 1, &op));
-    int rc = MPI_Allreduce(MPI_IN_PLACE, cell, n, type, op, comm);
-    MPI_Op_free(&op);
-    MPI_Type_free(&type);
-    if (rc != MPI_SUCCESS)
-        return h5div_mpi_failed(rc, "MPI_Allreduce(quantile cells)", __FILE__, __LINE__);
+    static h5div_par_op cells;
+    H5DIV_CHECK(h5div_par_op_get(&cells, cell_op, 3, MPI_UINT64_T));
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cell, n, cells.type, cells.op, comm));
     return H5DIV_OK;
 }
 
@@ -460,21 +453,21 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
             rc = h5div_put_string_attr(ed, "edge_mode", mode_names[s->mode]);
         double elapsed = MPI_Wtime() - j->t0, zero = 0.0;
         int64_t ranks = size, kk = (int64_t)k;
-        rc |= h5div_put_string_attr(g, "h5div_version", h5div_version_string());
-        rc |= h5div_put_string_attr(g, "command", s->command ? s->command : "");
-        rc |= h5div_put_string_attr(g, "created", t.created);
-        rc |= h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
-        rc |= h5div_put_string_attr(g, "base", "2");
-        rc |= h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &zero);
-        rc |= h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &elapsed);
-        rc |= h5div_put_string_attr(g, "edge_mode", mode_names[s->mode]);
-        rc |= h5div_put_scalar_attr(g, "bins", H5T_NATIVE_INT64, &kk);
-        rc |= h5div_put_string_attr(g, "outside", s->outside_bins ? "bins" : "count");
-        rc |= h5div_put_string_attr(g, "nan", s->nan_skip ? "skip" : "error");
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", s->command ? s->command : ""));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", t.created));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", "2"));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &zero));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &elapsed));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edge_mode", mode_names[s->mode]));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bins", H5T_NATIVE_INT64, &kk));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "outside", s->outside_bins ? "bins" : "count"));
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "nan", s->nan_skip ? "skip" : "error"));
         if (s->mode == H5DIV_EDGES_FILE)
-            rc |= h5div_put_string_attr(g, "edges_source", s->edges_ref);
+            H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edges_source", s->edges_ref));
         if (s->mode == H5DIV_EDGES_QUANTILE)
-            rc |= h5div_put_string_attr(g, "quantile_source", s->refs[0]);
+            H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "quantile_source", s->refs[0]));
     }
     double *buf = NULL;
     if (rc >= 0 && st == H5DIV_OK && s->weights &&
@@ -499,13 +492,13 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
             rc = H5DSattach_scale(h, ed, (unsigned)(hrank - 1));
         if (rc >= 0) {
             uint64_t ns = j->info->n_samples[i];
-            rc |= h5div_put_string_attr(h, "source", s->refs[i]);
-            rc |= h5div_put_scalar_attr(h, "n_samples", H5T_NATIVE_UINT64, &ns);
-            rc |= put_counts_attr(h, "underflow", c->under, nf, j->two_d);
-            rc |= put_counts_attr(h, "overflow", c->over, nf, j->two_d);
-            rc |= put_counts_attr(h, "nan", c->nan, nf, j->two_d);
+            H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "source", s->refs[i]));
+            H5DIV_H5_TRY(rc, h5div_put_scalar_attr(h, "n_samples", H5T_NATIVE_UINT64, &ns));
+            H5DIV_H5_TRY(rc, put_counts_attr(h, "underflow", c->under, nf, j->two_d));
+            H5DIV_H5_TRY(rc, put_counts_attr(h, "overflow", c->over, nf, j->two_d));
+            H5DIV_H5_TRY(rc, put_counts_attr(h, "nan", c->nan, nf, j->two_d));
             if (s->weights)
-                rc |= h5div_put_string_attr(h, "weights", s->weights[i]);
+                H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "weights", s->weights[i]));
         }
         if (h >= 0)
             H5Dclose(h);
@@ -518,8 +511,8 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
                 put_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, buf, me);
             rc = h2 >= 0 ? H5DSattach_scale(h2, ed, (unsigned)(hrank - 1)) : -1;
             if (h2 >= 0) {
-                rc |= h5div_put_string_attr(h2, "source", s->refs[i]);
-                rc |= h5div_put_string_attr(h2, "weights", s->weights[i]);
+                H5DIV_H5_TRY(rc, h5div_put_string_attr(h2, "source", s->refs[i]));
+                H5DIV_H5_TRY(rc, h5div_put_string_attr(h2, "weights", s->weights[i]));
                 H5Dclose(h2);
             }
         }

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include "core/measures.h"
 #include "h5div.h"
 #include "par/par.h"
 
@@ -63,6 +64,10 @@ typedef struct h5div_h5_quiet {
 void h5div_h5_quiet_begin(h5div_h5_quiet *q);
 void h5div_h5_quiet_end(const h5div_h5_quiet *q);
 
+/* A failed HDF5 call `what` at file:line (H5DIV_H5_TRY): printed with
+ * HDF5's error stack when H5DIV_DEBUG is set. Returns -1. Not collective. */
+int h5div_h5_failed(const char *what, const char *file, int line);
+
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
 
@@ -75,17 +80,8 @@ int h5div_h5_path_exists(hid_t loc, const char *path);
  * opt->memory_per_rank; otherwise every pass reads them again in pieces. */
 #define H5DIV_SWEEP_MAX (H5DIV_CANDIDATES_MAX + 1)
 
-/* The block grid of a dataset: rows of `cols` bins, `nb` blocks a row. */
-typedef struct h5div_grid {
-    uint64_t rows, cols, nb;
-} h5div_grid;
-
 /* The grid of an open dataset (a 1-D one is a single row). */
 h5div_grid h5div_grid_of(const h5div_dset *d);
-/* First bin of block b of the grid (b = rows * nb gives the end). */
-uint64_t h5div_grid_bin(const h5div_grid *g, uint64_t b);
-/* The blocks [*b0, *b1) of rank `rank` of `size`. */
-void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uint64_t *b1);
 
 typedef struct h5div_sweep {
     h5div_dset *d[H5DIV_SWEEP_MAX];
@@ -131,31 +127,13 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
 
 void h5div_sweep_free(h5div_sweep *sw);
 
-/* The rows of a sweep's blocks on this rank: those it touches, those it
- * finishes (a row's first block lies on its owner), and the rows that span
- * ranks ("shared" rows, ascending; at most ranks - 1) with the
- * sub-communicators of this rank's shared rows (see h5div_slot_comms). */
-typedef struct h5div_rows {
-    uint64_t lo, hi;     /* rows touched: [lo, hi) */
-    uint64_t own0, own1; /* rows owned: [own0, own1) */
-    uint64_t *shared;
-    int nshared;
-    h5div_slot_comms sc;
-} h5div_rows;
-
 /* Collective: the rows of sw on this rank. Agreed status. */
 int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len);
-/* Collective: for 2-D input, the state a command keeps per row (per_row
- * bytes for each row this rank touches, per_owned_row more for each it
- * owns) must fit in half of opt->memory_per_rank (the sweep's buffers
- * keep to the other half); otherwise an H5DIV_EINPUT error, before any
- * data is read, naming the memory needed (ref for the message). Agreed. */
+/* Collective: h5div_par_rows_memory_check for the rows of sw (the sweep's
+ * buffers keep to the other half of opt->memory_per_rank). Agreed. */
 int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_rows *r,
                             uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
                             const char *ref, char *msg, size_t len);
-/* Index of row `row` among the shared rows, or -1 when it lies on one rank. */
-int h5div_rows_shared(const h5div_rows *r, uint64_t row);
-void h5div_rows_free(h5div_rows *r);
 
 /* Where bin `bin` (flat index) is, for messages: "bin N", or for a 2-D
  * dataset of `cols` columns (cols > 0) "row R, bin C". Not collective. */
@@ -175,8 +153,6 @@ int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t c
  * (< 0 on failure), shared by every result writer. Not collective. */
 herr_t h5div_put_string_attr(hid_t loc, const char *name, const char *value);
 herr_t h5div_put_scalar_attr(hid_t loc, const char *name, hid_t type, const void *value);
-
-#define H5DIV_GROUP_MAX_MEASURES 16
 
 /* What one result group holds besides the attributes every group has. */
 typedef struct h5div_group_spec {
@@ -213,10 +189,8 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
                          char *msg, size_t len);
 
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
- * in place; float data is left as it is. */
-void h5div_dset_to_double(const h5div_dset *d, double *buf, size_t n);
-/* h5div_dset_to_double that writes the exact remainders x - (double)x to
- * lo (when not NULL); returns whether any is nonzero. */
+ * in place (float data is left as it is), writing the exact remainders
+ * x - (double)x to lo (when not NULL); returns whether any is nonzero. */
 int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n);
 
 /* Write gs as group `group` of `path`: the file is copied to a temporary
@@ -276,9 +250,8 @@ int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group
 int h5div_temp_close(MPI_Comm comm, const char *out_file, h5div_temp_out *t, hid_t f, int status,
                      char *msg, size_t len);
 
-/* Run body(c, arg, msg, len) on a duplicate c of comm whose MPI errors
- * return, with HDF5's error printing off; the message (or the status text)
- * goes to errmsg. Collective; returns body's status. */
+/* h5div_par_collective with HDF5's error printing off. Collective;
+ * returns body's status. */
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen);
 

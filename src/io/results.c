@@ -1317,11 +1317,6 @@ static herr_t put_measure(hid_t g, const char *name, double v, const char *units
     return rc;
 }
 
-static const char *base_name(h5div_base b)
-{
-    return b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
-}
-
 int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
                          char *msg, size_t len)
 {
@@ -1350,23 +1345,26 @@ static int fill_group(hid_t f, const char *path, const char *group, int overwrit
     const h5div_result_info *info = gs->info;
     int64_t ranks = info->ranks;
     herr_t rc = 0;
-    rc |= put_string_attr(g, "h5div_version", h5div_version_string());
-    rc |= put_string_attr(g, "command", info->command ? info->command : "");
-    rc |= put_string_attr(g, "created", created);
-    rc |= put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= put_string_attr(g, "base", base_name(gs->opt->base));
-    rc |= put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount);
-    rc |= put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds);
+    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "command", info->command ? info->command : ""));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "created", created));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "base", h5div_base_name(gs->opt->base)));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount));
+    H5DIV_H5_TRY(rc,
+                 put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds));
     for (int i = 0; i < 2; i++)
         if (gs->input_attr[i])
-            rc |= put_string_attr(g, gs->input_attr[i], gs->input_ref[i] ? gs->input_ref[i] : "");
+            H5DIV_H5_TRY(rc, put_string_attr(g, gs->input_attr[i],
+                                             gs->input_ref[i] ? gs->input_ref[i] : ""));
     if (gs->estimator) {
-        rc |= put_string_attr(g, "estimator", gs->estimator);
+        H5DIV_H5_TRY(rc, put_string_attr(g, "estimator", gs->estimator));
         if (!strcmp(gs->estimator, "dirichlet"))
-            rc |= put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a);
+            H5DIV_H5_TRY(rc,
+                         put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a));
     }
     for (int m = 0; m < gs->n; m++)
-        rc |= put_measure(g, gs->names[m], gs->values[m], gs->units[m]);
+        H5DIV_H5_TRY(rc, put_measure(g, gs->names[m], gs->values[m], gs->units[m]));
     if (H5Gclose(g) < 0)
         rc = -1;
     if (rc < 0) {
@@ -1395,23 +1393,6 @@ int h5div_write_result_group(const char *path, const char *group, int overwrite,
     if (st != H5DIV_OK)
         h5div_set_error(errmsg, errlen, "%s", msg);
     return st;
-}
-
-int h5div_write_compare_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_compare_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen)
-{
-    h5div_group_spec gs = {.opt = opt,
-                           .info = info,
-                           .input_attr = {"p", "q"},
-                           .input_ref = {info->p_ref, info->q_ref}};
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
-        if (result->computed & H5DIV_MEASURE_BIT(m)) {
-            gs.names[gs.n] = h5div_measure_name((h5div_measure)m);
-            gs.units[gs.n] = h5div_measure_units((h5div_measure)m, opt->base);
-            gs.values[gs.n++] = result->value[m];
-        }
-    return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
 }
 
 /* Shared with the result writers of the other commands (results_batch.c,

@@ -133,30 +133,30 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     MPI_Comm_size(comm, &size);
     int64_t ranks = size;
     const h5div_options *opt = o->opt;
-    const char *base = opt->base == H5DIV_BASE_2 ? "2" : opt->base == H5DIV_BASE_E ? "e" : "10";
     /* Attributes are metadata: every rank writes the same values. */
     herr_t rc = 0;
-    rc |= h5div_put_string_attr(g, "h5div_version", h5div_version_string());
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
     const h5div_batch_inputs *in = o->in;
-    rc |= h5div_put_string_attr(g, "command", in->command ? in->command : "");
-    rc |= h5div_put_string_attr(g, "created", created);
-    rc |= h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= h5div_put_string_attr(g, "base", base);
-    rc |= h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount);
-    rc |= h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed);
-    rc |= h5div_put_string_attr(g, "p", in->p_ref);
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", in->command ? in->command : ""));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", created));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", h5div_base_name(opt->base)));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "p", in->p_ref));
     if (in->q_refs && o->b->candidates > 1)
-        rc |= put_string_array_attr(g, "q", in->q_refs, o->b->candidates);
+        H5DIV_H5_TRY(rc, put_string_array_attr(g, "q", in->q_refs, o->b->candidates));
     else if (in->q_refs)
-        rc |= h5div_put_string_attr(g, "q", in->q_refs[0]);
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "q", in->q_refs[0]));
     if (in->estimator) {
-        rc |= h5div_put_string_attr(g, "estimator", in->estimator);
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "estimator", in->estimator));
         if (!strcmp(in->estimator, "dirichlet"))
-            rc |= h5div_put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &in->dirichlet_a);
+            H5DIV_H5_TRY(
+                rc, h5div_put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &in->dirichlet_a));
     }
     if (!strcmp(o->b->command, "compare") &&
         (opt->measures & H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1)))
-        rc |= h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width);
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width));
     /* A column's write may fail on one rank only (its own part of the data). */
     int failed = any_failed(comm, rc < 0);
     for (int i = 0; i < o->b->ncolumns && !failed; i++)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Result groups of entropy and joint, and the output check of surprisal. */
+/* Result groups of joint, and the output check of surprisal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,25 +11,6 @@
 
 #include "io/io.h"
 #include "par/par.h"
-
-int h5div_write_entropy_result(const char *path, const char *group, int overwrite,
-                               const h5div_options *opt, const h5div_entropy_result *result,
-                               const h5div_result_info *info, char *errmsg, size_t errlen)
-{
-    h5div_group_spec gs = {.opt = opt,
-                           .info = info,
-                           .input_attr = {"p", NULL},
-                           .input_ref = {info->p_ref, NULL},
-                           .estimator = h5div_estimator_name(result->estimator),
-                           .dirichlet_a = result->dirichlet_a};
-    for (int m = 0; m < H5DIV_ENTROPY_NMEASURES; m++)
-        if (result->computed & H5DIV_MEASURE_BIT(m)) {
-            gs.names[gs.n] = h5div_entropy_measure_name((h5div_entropy_measure)m);
-            gs.units[gs.n] = h5div_entropy_measure_units((h5div_entropy_measure)m, opt->base);
-            gs.values[gs.n++] = result->value[m];
-        }
-    return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
-}
 
 int h5div_write_joint_result(const char *path, const char *group, int overwrite,
                              const h5div_options *opt, const h5div_joint_result *result,

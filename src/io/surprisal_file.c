@@ -233,23 +233,19 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *c
         return H5DIV_EOUTPUT;
     }
     /* Attributes are metadata: every rank writes the same values. */
-    const char *units = j->opt->base == H5DIV_BASE_2   ? "bits"
-                        : j->opt->base == H5DIV_BASE_E ? "nats"
-                                                       : "hartleys";
-    const char *base = j->opt->base == H5DIV_BASE_2 ? "2" : j->opt->base == H5DIV_BASE_E ? "e" : "10";
     int size;
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
     int64_t ranks = size;
     herr_t rc = 0;
-    rc |= h5div_put_string_attr(j->dset, "units", units);
-    rc |= h5div_put_string_attr(j->dset, "base", base);
-    rc |= h5div_put_string_attr(j->dset, "p", j->p_ref);
-    rc |= h5div_put_string_attr(j->dset, "h5div_version", h5div_version_string());
-    rc |= h5div_put_string_attr(j->dset, "command", j->command ? j->command : "");
-    rc |= h5div_put_string_attr(j->dset, "created", created);
-    rc |= h5div_put_scalar_attr(j->dset, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= h5div_put_scalar_attr(j->dset, "pseudocount", H5T_NATIVE_DOUBLE,
-                                &j->opt->pseudocount);
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "units", h5div_base_units(j->opt->base)));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "base", h5div_base_name(j->opt->base)));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "p", j->p_ref));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "h5div_version", h5div_version_string()));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "command", j->command ? j->command : ""));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(j->dset, "created", created));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(j->dset, "ranks", H5T_NATIVE_INT64, &ranks));
+    H5DIV_H5_TRY(
+        rc, h5div_put_scalar_attr(j->dset, "pseudocount", H5T_NATIVE_DOUBLE, &j->opt->pseudocount));
     if (rc < 0) {
         h5div_set_error(msg, len, "cannot write the output attributes (%s:%s)", j->out_file,
                         j->out_path);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Block-aligned sweeps over the shards of 1-D datasets in bounded pieces, one or more passes. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,104 +11,20 @@
 
 h5div_grid h5div_grid_of(const h5div_dset *d)
 {
-    h5div_grid g;
-    g.rows = d->rows ? d->rows : 1;
-    g.cols = d->rows ? d->cols : d->bins;
-    g.nb = g.cols / H5DIV_BLOCK_BINS + (g.cols % H5DIV_BLOCK_BINS != 0);
-    return g;
-}
-
-uint64_t h5div_grid_bin(const h5div_grid *g, uint64_t b)
-{
-    return (b / g->nb) * g->cols + (b % g->nb) * H5DIV_BLOCK_BINS;
-}
-
-void h5div_grid_split(const h5div_grid *g, int size, int rank, uint64_t *b0, uint64_t *b1)
-{
-    /* Whole blocks per rank keep every summation block on one rank; for a
-     * single row this is h5div_partition. */
-    unsigned __int128 t = (unsigned __int128)g->rows * g->nb;
-    *b0 = (uint64_t)(t * (unsigned)rank / (unsigned)size);
-    *b1 = (uint64_t)(t * ((unsigned)rank + 1) / (unsigned)size);
+    return d->rows ? h5div_grid_make(d->rows, d->cols) : h5div_grid_make(1, d->bins);
 }
 
 int h5div_rows_init(MPI_Comm comm, const h5div_sweep *sw, h5div_rows *r, char *msg, size_t len)
 {
-    const h5div_grid *g = &sw->grid;
-    int size;
-    memset(r, 0, sizeof *r);
-    r->sc.c[0] = r->sc.c[1] = MPI_COMM_NULL;
-    H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
-    r->lo = r->hi = sw->blk0 / g->nb;
-    if (sw->blk1 > sw->blk0)
-        r->hi = (sw->blk1 - 1) / g->nb + 1;
-    r->own0 = (sw->blk0 + g->nb - 1) / g->nb;
-    r->own1 = (sw->blk1 + g->nb - 1) / g->nb;
-    int ok = (r->shared = malloc((size_t)size * sizeof *r->shared)) != NULL;
-    if (!ok)
-        h5div_set_error(msg, len, "out of memory for the list of shared rows");
-    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
-    /* A rank boundary inside a row makes it shared; every rank finds the same list. */
-    for (int k = 1; k < size; k++) {
-        uint64_t b0, b1;
-        h5div_grid_split(g, size, k, &b0, &b1);
-        if (b0 % g->nb == 0 || b0 >= g->rows * g->nb)
-            continue;
-        uint64_t row = b0 / g->nb;
-        if (r->nshared == 0 || r->shared[r->nshared - 1] != row)
-            r->shared[r->nshared++] = row;
-    }
-    int first = r->hi > r->lo ? h5div_rows_shared(r, r->lo) : -1;
-    int last = r->hi > r->lo ? h5div_rows_shared(r, r->hi - 1) : -1;
-    return h5div_slot_comms_init(comm, first, last, &r->sc);
+    return h5div_par_rows_init(comm, &sw->grid, sw->blk0, sw->blk1, r, msg, len);
 }
 
 int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_rows *r,
                             uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
                             const char *ref, char *msg, size_t len)
 {
-    if (sw->grid.rows <= 1)
-        return H5DIV_OK;
-    unsigned __int128 need = (unsigned __int128)(r->hi - r->lo) * per_row +
-                             (unsigned __int128)(r->own1 - r->own0) * per_owned_row;
-    uint64_t mine = need > UINT64_MAX ? UINT64_MAX : (uint64_t)need, most = 0;
-    uint64_t rows = r->hi - r->lo, most_rows = 0;
-    H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &most, 1, MPI_UINT64_T, MPI_MAX, comm));
-    H5DIV_MPI_CHECK(MPI_Allreduce(&rows, &most_rows, 1, MPI_UINT64_T, MPI_MAX, comm));
-    if (most <= opt->memory_per_rank / 2)
-        return H5DIV_OK;
-    /* Every rank computed the same maxima: the same verdict everywhere.
-     * Sizes in MiB, or in KiB below one MiB (a bound of a few KiB is legal). */
-    int mib = opt->memory_per_rank >= 1048576 || most >= 1048576;
-    double unit = mib ? 1048576.0 : 1024.0;
-    const char *u = mib ? "MiB" : "KiB";
-    h5div_set_error(msg, len,
-                    "the per-row state of %llu rows needs %.1f %s on a rank, more than half of "
-                    "--memory-per-rank (%.1f %s); raise it to %.0f%s or use more ranks (%s)",
-                    (unsigned long long)most_rows, (double)most / unit, u,
-                    (double)opt->memory_per_rank / unit, u, ceil(2.0 * (double)most / unit) + 1.0,
-                    u, ref);
-    return H5DIV_EINPUT;
-}
-
-int h5div_rows_shared(const h5div_rows *r, uint64_t row)
-{
-    int lo = 0, hi = r->nshared;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (r->shared[mid] < row)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < r->nshared && r->shared[lo] == row ? lo : -1;
-}
-
-void h5div_rows_free(h5div_rows *r)
-{
-    free(r->shared);
-    r->shared = NULL;
-    h5div_slot_comms_free(&r->sc);
+    return h5div_par_rows_memory_check(comm, &sw->grid, r, per_row, per_owned_row, opt, ref, msg,
+                                       len);
 }
 
 int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
@@ -185,7 +100,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     int from_memory = sw->cached && sw->loaded;
     int agree_each = !from_memory || (flags & H5DIV_SWEEP_COLLECTIVE_FN);
     int st = H5DIV_OK, rank = 0;
-    MPI_Comm_rank(comm, &rank);
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
     /* Every rank reads a round at a time, so rank 0's count of rounds is the
      * whole job's progress; bins * 8 bytes per dataset is what all read. */
     const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
@@ -265,19 +180,9 @@ int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *
      * never uses) creates and deletes "<file>.locktest.<rank>" beside
      * every file opened; a user's file of that name would be lost. */
     setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
-    MPI_Comm c;
-    if (MPI_Comm_dup(comm, &c) != MPI_SUCCESS) {
-        h5div_set_error(errmsg, errlen, "MPI_Comm_dup failed (communicator)");
-        return H5DIV_EINTERNAL;
-    }
-    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
     h5div_h5_quiet q;
     h5div_h5_quiet_begin(&q);
-    char msg[1024] = "";
-    int st = body(c, arg, msg, sizeof msg);
+    int st = h5div_par_collective(comm, body, arg, errmsg, errlen);
     h5div_h5_quiet_end(&q);
-    MPI_Comm_free(&c);
-    if (st != H5DIV_OK)
-        h5div_set_error(errmsg, errlen, "%s", msg[0] ? msg : h5div_strerror(st));
     return st;
 }

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Gathering per-row values, held by the ranks in row order, on one rank. */
+/* Batch results, held by the ranks in row order: freed, gathered on one rank. */
 #include <limits.h>
 #include <stdlib.h>
 
 #include "par/par.h"
+
+void h5div_batch_free(h5div_batch *b)
+{
+    free(b->values);
+    b->values = NULL;
+}
 
 int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
                                int column, int root, double *out)
@@ -48,6 +54,20 @@ int h5div_par_gather_rows(MPI_Comm comm, const double *mine, uint64_t row_count,
     return H5DIV_OK;
 }
 
+/* The values of the one row, from its owner (the rank with its first
+ * block), into v on every rank. */
+static int bcast_single(MPI_Comm comm, const h5div_batch *b, double *v)
+{
+    int rank, root, any = 0;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    root = b->row_count ? rank : 0;
+    H5DIV_MPI_CHECK(MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm));
+    for (int i = 0; i < b->ncolumns; i++)
+        v[i] = b->row_count ? b->values[i] : 0.0;
+    H5DIV_MPI_CHECK(MPI_Bcast(v, b->ncolumns, MPI_DOUBLE, any, comm));
+    return H5DIV_OK;
+}
+
 int h5div_par_batch_single(MPI_Comm comm, h5div_batch *b, const char *ref, const char *batch_fn,
                            double *v, char *errmsg, size_t errlen)
 {
@@ -57,17 +77,9 @@ int h5div_par_batch_single(MPI_Comm comm, h5div_batch *b, const char *ref, const
         h5div_set_error(errmsg, errlen, "2-D input has one result per row; use %s (%s)", batch_fn,
                         ref);
         st = H5DIV_EINPUT;
+    } else if ((st = bcast_single(comm, b, v)) != H5DIV_OK) {
+        h5div_set_error(errmsg, errlen, "%s", h5div_mpi_error());
     }
-    /* The one row lives on its owner (the rank with its first block). */
-    int rank, root = 0, any = 0;
-    if (st == H5DIV_OK && (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS ||
-                           (root = b->row_count ? rank : 0,
-                            MPI_Allreduce(&root, &any, 1, MPI_INT, MPI_MAX, comm)) != MPI_SUCCESS))
-        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(owner)", __FILE__, __LINE__);
-    for (int i = 0; st == H5DIV_OK && i < b->ncolumns; i++)
-        v[i] = b->row_count ? b->values[i] : 0.0;
-    if (st == H5DIV_OK && MPI_Bcast(v, b->ncolumns, MPI_DOUBLE, any, comm) != MPI_SUCCESS)
-        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Bcast(values)", __FILE__, __LINE__);
     h5div_batch_free(b);
     return st;
 }

@@ -5,11 +5,20 @@
 
 #include "par/par.h"
 
+/* A failed reduction: the recorded MPI failure, if any, as the message. */
+static int mpi_failure(int st, char *errmsg, size_t errlen)
+{
+    if (h5div_mpi_error()[0])
+        h5div_set_error(errmsg, errlen, "%s", h5div_mpi_error());
+    return st;
+}
+
 int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *restrict q,
                          uint64_t offset, size_t count, uint64_t bins, const h5div_options *opt,
                          h5div_compare_result *result, char *errmsg, size_t errlen)
 {
     char msg[1024] = "";
+    h5div_mpi_error_clear();
     int st = h5div_check_options(opt, msg, sizeof msg);
     if (st == H5DIV_OK && count && (!p || !q)) {
         h5div_set_error(msg, sizeof msg, "shard data is NULL (p or q)");
@@ -52,7 +61,7 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
         pfx[1] = tot[1];
         st = h5div_par_exscan_acc(comm, pfx, 2);
         if (st != H5DIV_OK)
-            return st;
+            return mpi_failure(st, errmsg, errlen);
     }
     h5div_norm nm;
     st = h5div_par_totals(comm, tot, opt->pseudocount, "p", "q", &nm, result, errmsg, errlen);
@@ -80,5 +89,5 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
     }
     st = h5div_par_finish(comm, part, opt, result);
     free(part);
-    return st;
+    return st == H5DIV_OK ? st : mpi_failure(st, errmsg, errlen);
 }

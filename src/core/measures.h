@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What every layer says of a base and of a result's measures (no MPI, no HDF5). */
+#ifndef H5DIV_CORE_MEASURES_H
+#define H5DIV_CORE_MEASURES_H
+
+#include "h5div_types.h"
+
+/* The most scalar measures one result holds (a result group's datasets, the
+ * values of one table or JSON object). */
+#define H5DIV_GROUP_MAX_MEASURES 16
+
+/* The name of base b as written in results: "2", "e" or "10". Not collective. */
+const char *h5div_base_name(h5div_base b);
+/* The units of information in base b: "bits", "nats" or "hartleys". Not
+ * collective. */
+const char *h5div_base_units(h5div_base b);
+
+#endif
