@@ -7,10 +7,12 @@ Cases:
                 order, output type or entry point computes it; another seed,
                 stream, replicate or input gives other draws.
   poisson_fit   draws of 40,000 keys per mean, means 0 to 2^63 + 1 (every
-                method: GSL's product of uniforms, PTRS, the Cornish-Fisher
-                normal quantile): chi-square goodness of fit against
-                scipy.stats.poisson, and the sample mean and variance within
-                5 Monte-Carlo standard errors of the mean.
+                method and both sides of each switch: inversion below 10,
+                PTRS to 2^31, the Cornish-Fisher normal quantile above):
+                chi-square goodness of fit against scipy.stats.poisson (and
+                the same draws against a mean 0.1 sd away must fail), and
+                the sample mean and variance within 5 Monte-Carlo standard
+                errors.
   null          the pooled null: per-bin means A (P + Q) / (A + B) and
                 B (P + Q) / (A + B), replicate totals A and B, P* and Q*
                 uncorrelated, a bin's P* Poisson by chi-square.
@@ -19,7 +21,7 @@ Cases:
                 the exact count, all the same for shuffled replicates.
 
 The seeds are fixed, so each verdict is the same on every run (the chi-square
-thresholds p > 1e-4 are not flaky). About 5 s in all.
+thresholds p > 1e-4 are not flaky). About 3 s in all.
 
 The program's path comes from the environment, H5DIV_RESAMPLE_DRAWS (set by
 tests/CMakeLists.txt).

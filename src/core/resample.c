@@ -8,8 +8,6 @@
 
 #include <Random123/philox.h>
 #include <gsl/gsl_cdf.h>
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 
 #include "core/acc.h"
 
@@ -46,26 +44,6 @@ static uint64_t rs_word(rs_state *st)
     return st->out.v[st->next++];
 }
 
-/* The bin's stream as a GSL generator, so that GSL's variates read it. Not
- * Random123's GSL_MICRORNG adapter: that one gives 32-bit uniforms
- * (get / 2^32); this one gives every double of [0, 1) with 53 random bits
- * (what the rejection steps of the Poisson, gamma and binomial generators
- * compare against), and needs no allocation: a gsl_rng on the stack whose
- * state is the caller's rs_state, so concurrent draws share nothing. */
-static unsigned long rs_gsl_get(void *s) { return (unsigned long)(rs_word(s) >> 32); }
-
-static double rs_gsl_get_double(void *s) { return (double)(rs_word(s) >> 11) * 0x1p-53; }
-
-static void rs_gsl_set(void *s, unsigned long seed)
-{
-    (void)s; /* the state is set by rs_start from the key, never seeded */
-    (void)seed;
-}
-
-static const gsl_rng_type rs_gsl_type = {"h5div_philox4x64_10", 0xffffffffUL, 0,
-                                         sizeof(rs_state), rs_gsl_set, rs_gsl_get,
-                                         rs_gsl_get_double};
-
 /* A mean hi + lo in [0, 2^64), both finite. */
 static int rs_valid(double hi, double lo)
 {
@@ -78,15 +56,16 @@ static int rs_valid(double hi, double lo)
 
 /* Poisson(hi + lo) for means above H5DIV_RS_EXACT_MAX.
  *
- * Why neither GSL nor PTRS here: gsl_ran_poisson returns an unsigned int, and its
- * recursion converts 7/8 of the mean to unsigned int, so it is undefined
- * beyond about 4.9e9 and its result wraps beyond 2^32; below that, its
- * gamma step (gamma_large) evaluates (a - 1) log(x / (a - 1)) with an
- * absolute error of about a * 1e-16, harmless up to 2^31 (2e-7) but not
- * near 2^60 (0.1 in an exponent). There is no 64-bit Poisson generator
- * in GSL, and a sum of 2^31-sized pieces costs up to 2^32 draws. PTRS
- * (below) computes its candidate k in double, so beyond 2^53 it could
- * not return most integers; 2^31 keeps it far from that.
+ * Why not GSL here: gsl_ran_poisson returns an unsigned int, and its
+ * recursion converts 7/8 of the mean to unsigned int and hands the
+ * binomial step an int count, so beyond about 2^32 it wraps or worse (GSL
+ * 2.7.1: gsl_ran_poisson(5e9) gave 704893790, 5e9 - 2^32 plus noise, and
+ * the next call did not return); and its gamma step (gamma_large)
+ * evaluates (a - 1) log(x / (a - 1)) with an absolute error of about
+ * a * 1e-16, 0.1 in an exponent near 2^60. GSL has no 64-bit Poisson
+ * generator, and a sum of 2^31-sized pieces costs up to 2^32 draws. Why
+ * not PTRS (below): it computes its candidate k in double, so beyond 2^53
+ * it could not return most integers; 2^31 keeps it far from that.
  *
  * So: Y = lambda + sqrt(lambda) w with the Cornish-Fisher expansion of the
  * Poisson quantile (cumulants all lambda: skewness lambda^-1/2, excess
@@ -189,10 +168,11 @@ static double rs_log_pmf(double k, double lambda, double loglam)
  * exact in distribution, two uniforms a trial, about 1.1 trials a draw.
  *
  * Why not gsl_ran_poisson here: its recursion (a gamma variate of order
- * 7/8 lambda by the tangent method, then a binomial) takes about 190 ns at
- * lambda = 30, 340 ns at 1e3 and 1 us at 1e9 on the machine it was timed
- * on, 5 to 25 times PTRS; B replicates of every bin make the draws the
- * bootstrap's main cost. Below 10, GSL's product of uniforms is used. */
+ * 7/8 lambda by the tangent method, then a binomial, repeated) took 164,
+ * 314, 630 and 928 ns of CPU a draw at means 30, 1e3, 1e6 and 1e9 even
+ * with GSL's fast mt19937, against 55, 40, 36 and 36 ns for PTRS on the
+ * Philox stream (resample_draws time, 1e6 draws); B replicates of every
+ * bin make the draws the bootstrap's main cost. */
 static uint64_t rs_ptrs(rs_state *st, double lambda)
 {
     double slam = sqrt(lambda), loglam = log(lambda);
@@ -211,15 +191,35 @@ static uint64_t rs_ptrs(rs_state *st, double lambda)
     }
 }
 
+/* Poisson(lambda) for 0 < lambda < 10 by inversion with one uniform u:
+ * the least k with u < F(k), F summed from p(0) = exp(-lambda) by
+ * p(k) = p(k-1) lambda / k. The sums carry a relative error of a few
+ * 1e-16, a change of the probabilities far below anything a sample can
+ * show; past k = 200 (probability below 1e-250) the search stops.
+ *
+ * Why not gsl_ran_poisson here: below 10 it multiplies uniforms until the
+ * product falls below exp(-lambda), lambda + 1 of them a draw; with
+ * GSL's mt19937 that took 46 and 99 ns of CPU at means 3 and 9.99, this
+ * inversion on the Philox stream 38 and 45 ns. */
+static uint64_t rs_inversion(rs_state *st, double lambda)
+{
+    double u = rs_uniform(st), p = exp(-lambda), f = p;
+    uint64_t k = 0;
+    while (u >= f && k < 200) {
+        k++;
+        p *= lambda / (double)k;
+        f += p;
+    }
+    return k;
+}
+
 static uint64_t rs_draw(rs_state *st, double hi, double lo)
 {
     if (hi == 0.0 && lo == 0.0)
         return 0; /* Poisson(0); gsl_ran_poisson would give 0 too */
     double lambda = hi + lo;
-    if (lambda < 10.0) {
-        gsl_rng r = {&rs_gsl_type, st};
-        return gsl_ran_poisson(&r, lambda); /* a product of uniforms below 10 */
-    }
+    if (lambda < 10.0)
+        return rs_inversion(st, lambda);
     if (hi <= H5DIV_RS_EXACT_MAX)
         return rs_ptrs(st, lambda);
     return rs_normal(st, hi, lo);

@@ -30,10 +30,11 @@ typedef struct h5div_rs_key {
     uint64_t input;
 } h5div_rs_key;
 
-/* How a draw is made (resample.c says why): means below 10 by GSL's
- * gsl_ran_poisson (a product of uniforms), 10 to H5DIV_RS_EXACT_MAX by
- * Hoermann's PTRS rejection (exact), above by a Cornish-Fisher normal
- * quantile with continuity correction (CDF error below 5e-10). */
+/* How a draw is made (resample.c says why not gsl_ran_poisson): means
+ * below 10 by inversion of the CDF with one uniform, 10 to
+ * H5DIV_RS_EXACT_MAX by Hoermann's PTRS rejection (exact), above by a
+ * Cornish-Fisher normal quantile (GSL's gsl_cdf_ugaussian_Pinv) with
+ * continuity correction (CDF error below 5e-10). */
 #define H5DIV_RS_EXACT_MAX 0x1p31
 
 /* One draw X ~ Poisson(lambda), lambda = lambda_hi + lambda_lo (an
