@@ -72,7 +72,18 @@ int h5div_rs_poisson(const h5div_rs_key *key, uint64_t first, const double *rest
  * is far below the Poisson noise. P is drawn with key->input = input_p,
  * Q with input_q (key->input is ignored); use key->stream = H5DIV_RS_NULL.
  * outq_lo and outp_lo may be NULL. Returns 0, or -1 for an invalid count
- * or total. */
+ * or total.
+ *
+ * Poisson rather than multinomial (totals exactly A and B): the issue's
+ * "each input's own total" is met in expectation, as the Poisson bootstrap
+ * of one input meets its total. A multinomial needs a chain of
+ * conditional binomials through the bins in order, so a bin's draw would
+ * depend on every bin before it, and no rank could draw its piece alone;
+ * per-bin Poisson draws keep the counter keying. For the measures, which
+ * normalise each histogram, the difference is small: given its total N*,
+ * a Poisson replicate normalised is multinomial with N* trials, and
+ * N* ~ Poisson(A) instead of A changes the spread of a measure by a
+ * relative O(1/A). */
 int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, uint64_t first,
                   const double *restrict p, const double *restrict p_lo,
                   const double *restrict q, const double *restrict q_lo, size_t n, double a,
