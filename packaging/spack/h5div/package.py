@@ -23,6 +23,8 @@ class H5div(CMakePackage):
     depends_on("cmake@3.25:", type="build")
     depends_on("mpi")
     depends_on("hdf5+mpi")
+    depends_on("gsl")
+    depends_on("random123", type="build")
     depends_on("help2man", type="build", when="+man")
 
     def cmake_args(self):
