@@ -37,6 +37,21 @@ void h5div_acc_normalize(h5div_acc *a)
     a->limb[H5DIV_ACC_LIMBS - 1] += carry;
 }
 
+h5div_unit_total h5div_unit_total_of(double hi, double lo)
+{
+    h5div_unit_total u;
+    int e;
+    frexp(hi, &e);
+    int k = 1 - e;
+    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
+    u.scale = ldexp(1.0, k);
+    u.log = log(hi);
+    u.hi = hi * u.scale;
+    u.lo = lo * u.scale;
+    u.inv = (1.0 / u.hi) * (1.0 - u.lo / u.hi);
+    return u;
+}
+
 void h5div_acc_add(h5div_acc *a, double x)
 {
     if (x == 0.0)

@@ -37,4 +37,14 @@ void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo);
 /* The sum as hi + lo + lo2, each the rounded rest of the sum (about 159 bits). */
 void h5div_acc_round3(const h5div_acc *a, double *hi, double *lo, double *lo2);
 
+/* A total hi + lo > 0 brought near 1 by a power of two (exact), so neither
+ * huge nor tiny values overflow or underflow once scaled. */
+typedef struct h5div_unit_total {
+    double scale;  /* 2^k, total 2^k in [1, 2) where k lies in [-1000, 1000] */
+    double hi, lo; /* the scaled total */
+    double inv;    /* 1 / (hi + lo) to within one rounding (lo is below an ulp of hi) */
+    double log;    /* log of the unscaled total */
+} h5div_unit_total;
+h5div_unit_total h5div_unit_total_of(double hi, double lo);
+
 #endif

@@ -121,17 +121,12 @@ void h5div_entropy_stats_add(const double *restrict x, size_t n, double alpha,
 
 void h5div_entropy_norm_init(h5div_entropy_norm *nm, double hi, double lo, double alpha)
 {
-    /* A power of two brings the total near 1 (exactly), so neither huge nor
-     * tiny counts overflow or underflow in the scaled values. */
-    int e;
-    frexp(hi, &e);
-    int k = 1 - e;
-    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
-    nm->scale = ldexp(1.0, k);
-    nm->log_t = log(hi);
-    nm->t_hi = hi * nm->scale;
-    nm->t_lo = lo * nm->scale;
-    nm->inv = (1.0 / nm->t_hi) * (1.0 - nm->t_lo / nm->t_hi);
+    const h5div_unit_total u = h5div_unit_total_of(hi, lo);
+    nm->scale = u.scale;
+    nm->log_t = u.log;
+    nm->t_hi = u.hi;
+    nm->t_lo = u.lo;
+    nm->inv = u.inv;
     nm->alpha = alpha;
 }
 

@@ -38,15 +38,12 @@ const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base)
 
 void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo)
 {
-    int e;
-    frexp(hi, &e);
-    int k = 1 - e;
-    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
-    nm->scale = ldexp(1.0, k);
-    nm->log_n = log(hi);
-    nm->n_hi = hi * nm->scale;
-    nm->n_lo = lo * nm->scale;
-    nm->inv_n = (1.0 / nm->n_hi) * (1.0 - nm->n_lo / nm->n_hi);
+    const h5div_unit_total u = h5div_unit_total_of(hi, lo);
+    nm->scale = u.scale;
+    nm->log_n = u.log;
+    nm->n_hi = u.hi;
+    nm->n_lo = u.lo;
+    nm->inv_n = u.inv;
     nm->n_lo2 = 0.0;
 }
 

@@ -22,38 +22,24 @@
 #define LN2 0.693147180559945309417232121458176568
 #define LN10 2.30258509299404568401799145468436421
 
-/* 2^k with total * 2^k in [1, 2), k limited to [-1000, 1000] so that the
- * factor itself is a normal double. */
-static double unit_scale(double total)
-{
-    int e;
-    frexp(total, &e);
-    int k = 1 - e;
-    k = k < -1000 ? -1000 : (k > 1000 ? 1000 : k);
-    return ldexp(1.0, k);
-}
-
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
                      double alpha)
 {
     /* Each histogram is scaled by a power of two (exact) so its total lies
      * near 1: the cross products x*B and y*A below then neither overflow
      * for huge counts nor underflow for tiny ones. */
-    nm->log_a = log(a_hi);
-    nm->log_b = log(b_hi);
-    nm->scale_a = unit_scale(a_hi);
-    nm->scale_b = unit_scale(b_hi);
-    a_hi *= nm->scale_a;
-    a_lo *= nm->scale_a;
-    b_hi *= nm->scale_b;
-    b_lo *= nm->scale_b;
-    nm->a_hi = a_hi;
-    nm->a_lo = a_lo;
-    nm->b_hi = b_hi;
-    nm->b_lo = b_lo;
-    /* 1/(hi + lo) to within one rounding: lo is below an ulp of hi. */
-    nm->inv_a = (1.0 / a_hi) * (1.0 - a_lo / a_hi);
-    nm->inv_b = (1.0 / b_hi) * (1.0 - b_lo / b_hi);
+    const h5div_unit_total ua = h5div_unit_total_of(a_hi, a_lo);
+    const h5div_unit_total ub = h5div_unit_total_of(b_hi, b_lo);
+    nm->log_a = ua.log;
+    nm->log_b = ub.log;
+    nm->scale_a = ua.scale;
+    nm->scale_b = ub.scale;
+    nm->a_hi = ua.hi;
+    nm->a_lo = ua.lo;
+    nm->b_hi = ub.hi;
+    nm->b_lo = ub.lo;
+    nm->inv_a = ua.inv;
+    nm->inv_b = ub.inv;
     nm->alpha = alpha;
     nm->delta = 0.0;
     nm->ratio = nm->scale_a / nm->scale_b;
