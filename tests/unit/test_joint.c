@@ -219,8 +219,10 @@ static void test_2x2(void)
 /* A table spanning several summation blocks gives the same bits whichever
  * pieces it is fed in, as long as column pieces (and marginal pieces)
  * start on block boundaries: the rows of the cells in any split, the
- * pieces in reverse order. Cells from a fixed linear congruential sequence,
- * some zero, some rows and columns empty. */
+ * pieces in reverse order. Cells from a fixed linear congruential sequence
+ * (not whole numbers, so that the rounding of a block's sums shows: a
+ * column piece starting at 100 instead of 256 changes the bits of
+ * entropy_y), some zero, some rows and columns empty. */
 static void test_block_order(void)
 {
     const size_t nr = 300, nc = 600;
@@ -229,7 +231,7 @@ static void test_block_order(void)
     for (size_t k = 0; k < nr * nc; k++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         unsigned r = (unsigned)(s >> 40);
-        x[k] = (r % 5 == 0) ? 0.0 : (double)(r % 1000);
+        x[k] = (r % 5 == 0) ? 0.0 : (double)(r % 1000) + 1.0 / (1 + r % 7);
     }
     for (size_t j = 0; j < nc; j++)
         x[7 * nc + j] = 0.0; /* an empty row */
