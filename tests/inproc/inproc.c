@@ -178,6 +178,8 @@ static void put1(hid_t f, const char *name, hid_t ftype, hsize_t n, hid_t mtype,
 }
 
 #define NBIG 1024 /* four summation blocks: a shard on each of several ranks */
+#define JR 300    /* rows and columns of the independent joint table /IND */
+#define JC 512
 
 /* in.h5 of the suite (made on the communicator's rank 0):
  *   /P  int32 LE (1, 3)     /Q  uint16 BE (3, 1)    /U (1, 1)   /U0 (1, 0)
@@ -185,7 +187,8 @@ static void put1(hid_t f, const char *name, hid_t ftype, hsize_t n, hid_t mtype,
  *   /P2 [[1, 3], [1, 1]]  /Q2 [[3, 1], [1, 1]]
  *   /S0 int64 BE (0, 2, 2)   /X float32 samples (0.5, 1.5, 2.5, 2.7)
  *   /BP (1, ..., 1) and /BQ (1, 3, 1, 3, ...) of NBIG bins, chunked + deflate
- *   /NEG NBIG ones with -1 at bin 1000; /ZERO (0, 0, 0); /NANV (1, nan); /P3 (1, 3, 0) */
+ *   /NEG NBIG ones with -1 at bin 1000; /ZERO (0, 0, 0); /NANV (1, nan); /P3 (1, 3, 0)
+ *   /IND uint16 BE [JR, JC], (1 + i % 3) (1 + 2 (j % 2)), chunked + deflate */
 static void make_inputs(const env *e)
 {
     if (e->rank == 0) {
@@ -221,12 +224,42 @@ static void make_inputs(const env *e)
         put(f, "BP", H5T_STD_U32LE, 1, &nb, H5T_NATIVE_DOUBLE, bp, 100);
         put(f, "BQ", H5T_IEEE_F32BE, 1, &nb, H5T_NATIVE_DOUBLE, bq, 64);
         put(f, "NEG", H5T_STD_I16LE, 1, &nb, H5T_NATIVE_DOUBLE, neg, 0);
+        static unsigned short ind[JR * JC];
+        for (int i = 0; i < JR; i++)
+            for (int c = 0; c < JC; c++)
+                ind[i * JC + c] = (unsigned short)((1 + i % 3) * (1 + 2 * (c % 2)));
+        const hsize_t dj[2] = {JR, JC};
+        put(f, "IND", H5T_STD_U16BE, 2, dj, H5T_NATIVE_USHORT, ind, 128);
         H5Fclose(f);
     }
     MPI_Barrier(e->comm);
 }
 
 /* ---- commands -------------------------------------------------------- */
+
+/* On more than one rank: the JSON measures of args run on e->comm have
+ * the bits of the same command run by rank 0 alone on MPI_COMM_SELF (the
+ * contract: the same bits on any number of ranks). */
+static void same_bits_as_one_rank(const env *e, const char *const *args)
+{
+    if (e->size == 1)
+        return;
+    int rc = run_args(e, args);
+    char *many = e->rank == 0 ? strdup(out) : NULL;
+    if (e->rank == 0) {
+        env self = *e;
+        self.comm = MPI_COMM_SELF;
+        self.rank = 0;
+        self.size = 1;
+        int rc1 = run_args(&self, args);
+        const char *m1 = strstr(out, "\"measures\": {"), *m2 = strstr(many, "\"measures\": {");
+        const char *e1 = m1 ? strchr(m1, '}') : NULL, *e2 = m2 ? strchr(m2, '}') : NULL;
+        CHECK(rc == 0 && rc1 == 0 && e1 && e2 && e1 - m1 == e2 - m2 &&
+                  memcmp(m1, m2, (size_t)(e1 - m1)) == 0,
+              "h5div %s on %d ranks and on 1 differ:\n%s\n%s", args[0], e->size, many, out);
+    }
+    free(many);
+}
 
 /* compare P = (1, 3), Q = (3, 1): p = (1/4, 3/4), q = (3/4, 1/4); L = log2 3.
  * entropy_p = entropy_q = -(1/4 log2 1/4 + 3/4 log2 3/4) = 2 - 3/4 L;
@@ -322,6 +355,23 @@ static void test_compare(const env *e)
         CHECK_REL(jnum(out, "kl_pq"), (double)(1 - L / 2), 2e-15, "kl_pq of BP BQ");
         CHECK_REL(jnum(out, "total_variation"), 0.25, 2e-15, "total_variation of BP BQ");
     }
+    same_bits_as_one_rank(e, (const char *const[]){"compare", "--json", "--memory-per-rank", "4KiB",
+                                                   at(e, "in.h5:/BP"), at(e, "in.h5:/BQ"), NULL});
+    /* Several candidates: P against Q and against U = (1/2, 1/2), each
+     * measure an array over the candidates. kl_pq(P, U) = 1/4 log2(1/2) +
+     * 3/4 log2(3/2) = 3/4 L - 1; total_variation(P, U) = 1/4. */
+    rc = RUN(e, "compare", "--json", P, Q, at(e, "in.h5:/U"));
+    CHECK(rc == 0, "compare P Q U: exit %d, %s", rc, err);
+    if (e->rank == 0) {
+        CHECK_REL(jnum_at(out, "kl_pq", 0), (double)(L / 2), 2e-15, "kl_pq(P, Q)");
+        CHECK_REL(jnum_at(out, "kl_pq", 1), (double)(0.75L * L - 1), 2e-15, "kl_pq(P, U)");
+        CHECK_REL(jnum_at(out, "total_variation", 1), 0.25, 2e-15, "total_variation(P, U)");
+    }
+    /* --help and --version print on stdout and exit 0. */
+    rc = RUN(e, "--version");
+    CHECK(rc == 0 && (e->rank || strstr(out, "h5div")), "--version: exit %d, %s", rc, out);
+    rc = RUN(e, "compare", "--help");
+    CHECK(rc == 0 && (e->rank || strstr(out, "kl_pq")), "compare --help: exit %d", rc);
 }
 
 /* entropy P = (1, 3): entropy = 2 - 3/4 L bits, perplexity = 2^entropy =
@@ -383,6 +433,26 @@ static void test_joint(const env *e)
         CHECK_REL(jnum(out, "mutual_information"), 1.5, 2e-15, "I of Y = f(X)");
         CHECK_REL(jnum(out, "entropy_y"), 1.5, 2e-15, "H(Y) of Y = f(X)");
     }
+    /* IND, independent over blocks of rows and columns (shards on every
+     * rank, pieces under 256 KiB): row sums (1 + i % 3) 1024, column sums
+     * (1 + 2 (j % 2)) 600, N = 600 * 1024. p(x) takes k / 600, k = 1, 2, 3,
+     * 100 times each: H(X) = log2 600 - (1/6)(2 + 3 L); p(y) takes 1/1024
+     * and 3/1024, 256 times each: H(Y) = 10 - 3/4 L; I = 0 exactly,
+     * H(X,Y) = H(X) + H(Y), H(X|Y) = H(X), H(Y|X) = H(Y). */
+    const char *const ind[] = {
+        "joint", "--json", "--memory-per-rank", "256KiB", at(e, "in.h5:/IND"), NULL};
+    rc = run_args(e, ind);
+    CHECK(rc == 0, "joint IND: exit %d, %s", rc, err);
+    if (e->rank == 0) {
+        const long double hx = log2l(600.0L) - (2 + 3 * L) / 6, hy = 10 - 0.75L * L;
+        CHECK_BITS(jnum(out, "mutual_information"), 0.0, "I of IND");
+        CHECK_REL(jnum(out, "entropy_x"), (double)hx, 4e-15, "H(X) of IND");
+        CHECK_REL(jnum(out, "entropy_y"), (double)hy, 4e-15, "H(Y) of IND");
+        CHECK_REL(jnum(out, "joint_entropy"), (double)(hx + hy), 4e-15, "H(X,Y) of IND");
+        CHECK_REL(jnum(out, "conditional_entropy_x_given_y"), (double)hx, 4e-15, "H(X|Y)");
+        CHECK_REL(jnum(out, "conditional_entropy_y_given_x"), (double)hy, 4e-15, "H(Y|X)");
+    }
+    same_bits_as_one_rank(e, ind);
 }
 
 /* Read float64 dataset `obj` of file `path` into v (n values); 0 on success. */
