@@ -977,6 +977,62 @@ static void test_io_writer(const env *e)
     free(before);
 }
 
+/* The result-group writer: a group of scalar measures with their units and
+ * the attributes every group has; an existing group is refused without
+ * overwrite (the file's bytes as they were) and replaced with it. Not
+ * collective: rank 0 writes. */
+static void test_io_group(const env *e)
+{
+    if (e->rank != 0)
+        return;
+    const char *path = at(e, "group.h5");
+    h5div_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.base = H5DIV_BASE_E;
+    h5div_result_info info = {"h5div test", "a.h5:/P", "a.h5:/Q", 3, 0.5};
+    h5div_group_spec gs;
+    memset(&gs, 0, sizeof gs);
+    gs.opt = &opt;
+    gs.info = &info;
+    gs.input_attr[0] = "p";
+    gs.input_ref[0] = "a.h5:/P";
+    gs.n = 2;
+    gs.names[0] = "first";
+    gs.units[0] = "nats";
+    gs.values[0] = 0.1;
+    gs.names[1] = "second";
+    gs.units[1] = "1";
+    gs.values[1] = -INFINITY;
+    char msg[1024] = "";
+    int st = h5div_write_result_group(path, "/runs/x", 0, &gs, msg, sizeof msg);
+    CHECK(st == H5DIV_OK, "h5div_write_result_group: %d %s", st, msg);
+    double v[2] = {NAN, NAN};
+    char units[64] = "", p[64] = "";
+    long long ranks = -1;
+    CHECK(read_doubles(path, "/runs/x/first", v, 1) == 0 && v[0] == 0.1 &&
+              read_doubles(path, "/runs/x/second", v + 1, 1) == 0 && v[1] == -INFINITY,
+          "group values %g %g", v[0], v[1]);
+    CHECK(read_str_attr(path, "/runs/x/first", "units", units, sizeof units) == 0 &&
+              strcmp(units, "nats") == 0 && read_str_attr(path, "/runs/x", "p", p, sizeof p) == 0 &&
+              strcmp(p, "a.h5:/P") == 0 && read_int_attr(path, "/runs/x", "ranks", &ranks) == 0 &&
+              ranks == 3,
+          "group attributes: units %s, p %s, ranks %lld", units, p, ranks);
+    size_t n = 0;
+    char *before = slurp(path, &n);
+    gs.values[0] = 0.2;
+    st = h5div_write_result_group(path, "/runs/x", 0, &gs, msg, sizeof msg);
+    CHECK(st == H5DIV_EOUTPUT && strstr(msg, "/runs/x"), "existing group: %d %s", st, msg);
+    CHECK(before && same_bytes(path, before, n), "%s changed by a refused write", path);
+    st = h5div_write_result_group(path, "/runs", 1, &gs, msg, sizeof msg);
+    CHECK(st == H5DIV_EOUTPUT, "a group of runs replaced: %d %s", st, msg);
+    CHECK(before && same_bytes(path, before, n), "%s changed by a refused write", path);
+    st = h5div_write_result_group(path, "/runs/x", 1, &gs, msg, sizeof msg);
+    CHECK(st == H5DIV_OK && read_doubles(path, "/runs/x/first", v, 1) == 0 && v[0] == 0.2,
+          "overwrite: %d %s, first = %g", st, msg, v[0]);
+    CHECK(leftovers(e, "group.h5") == 0, "temporary files left next to %s", path);
+    free(before);
+}
+
 static void suite(MPI_Comm comm, const char *dir)
 {
     env e;
@@ -997,6 +1053,7 @@ static void suite(MPI_Comm comm, const char *dir)
     test_errors(&e);
     test_io_types(&e);
     test_io_writer(&e);
+    test_io_group(&e);
 }
 
 int main(int argc, char **argv)
