@@ -188,7 +188,8 @@ static void put1(hid_t f, const char *name, hid_t ftype, hsize_t n, hid_t mtype,
  *   /S0 int64 BE (0, 2, 2)   /X float32 samples (0.5, 1.5, 2.5, 2.7)
  *   /BP (1, ..., 1) and /BQ (1, 3, 1, 3, ...) of NBIG bins, chunked + deflate
  *   /NEG NBIG ones with -1 at bin 1000; /ZERO (0, 0, 0); /NANV (1, nan); /P3 (1, 3, 0)
- *   /IND uint16 BE [JR, JC], (1 + i % 3) (1 + 2 (j % 2)), chunked + deflate */
+ *   /IND uint16 BE [JR, JC], (1 + i % 3) (1 + 2 (j % 2)), chunked + deflate
+ *   /CUBE [2, 2, 2]; /INF (1, inf); /EMPTY (); /STR two strings */
 static void make_inputs(const env *e)
 {
     if (e->rank == 0) {
@@ -228,6 +229,15 @@ static void make_inputs(const env *e)
         for (int i = 0; i < JR; i++)
             for (int c = 0; c < JC; c++)
                 ind[i * JC + c] = (unsigned short)((1 + i % 3) * (1 + 2 * (c % 2)));
+        const double cube[8] = {1, 1, 1, 1, 1, 1, 1, 1}, inf2[2] = {1, INFINITY};
+        const hsize_t d222[3] = {2, 2, 2}, d0 = 0;
+        put(f, "CUBE", H5T_IEEE_F64LE, 3, d222, H5T_NATIVE_DOUBLE, cube, 0);
+        put1(f, "INF", H5T_IEEE_F64LE, 2, H5T_NATIVE_DOUBLE, inf2);
+        put(f, "EMPTY", H5T_IEEE_F64LE, 1, &d0, H5T_NATIVE_DOUBLE, cube, 0);
+        hid_t s2 = H5Tcopy(H5T_C_S1);
+        H5Tset_size(s2, 2);
+        put1(f, "STR", s2, 2, s2, "abcd");
+        H5Tclose(s2);
         const hsize_t dj[2] = {JR, JC};
         put(f, "IND", H5T_STD_U16BE, 2, dj, H5T_NATIVE_USHORT, ind, 128);
         H5Fclose(f);
@@ -758,6 +768,11 @@ static void test_errors(const env *e)
          * the one that prints */
         {3, {"compare", at(e, "in.h5:/NEG"), at(e, "in.h5:/BP")}, "in.h5:/NEG, bin 1000)"},
         {3, {"joint", P}, "in.h5:/P)"},
+        {3, {"compare", at(e, "in.h5:/CUBE"), at(e, "in.h5:/CUBE")}, "in.h5:/CUBE)"},
+        {3, {"compare", at(e, "in.h5:/STR"), P}, "in.h5:/STR)"},
+        {3, {"entropy", at(e, "in.h5:/INF")}, "in.h5:/INF, bin 1)"},
+        {3, {"entropy", at(e, "in.h5:/EMPTY")}, "in.h5:/EMPTY)"},
+        {3, {"entropy", at(e, "in.h5:/")}, "in.h5:/)"},
         {3, {"history", at(e, "missing.h5")}, "missing.h5)"},
         {4, {"compare", "-o", at(e, "nodir/r.h5"), P, Q}, "nodir"},
     };
