@@ -992,6 +992,80 @@ static void test_io_writer(const env *e)
     free(before);
 }
 
+/* The row-pass sweep over two datasets of NBIG bins: every bin reaches the
+ * callback exactly once over all ranks and passes, with its value, in
+ * pieces of whole summation blocks (each starts on a block boundary), the
+ * same number of rounds on every rank; a callback's error is agreed. */
+typedef struct sweep_ctx {
+    int pass, bad, pieces;
+    int seen[NBIG];
+} sweep_ctx;
+
+static int sweep_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
+                       char *msg, size_t len)
+{
+    sweep_ctx *c = ctx;
+    if (n == 0)
+        return H5DIV_OK;
+    c->pieces++;
+    c->bad += pass != c->pass || first_bin % H5DIV_BLOCK_BINS != 0 || first_bin + n > NBIG;
+    for (size_t i = 0; i < n && first_bin + i < NBIG; i++) {
+        uint64_t b = first_bin + i;
+        c->seen[b]++;
+        c->bad += v[0][i] != 1.0 || v[1][i] != (b % 2 ? 3.0 : 1.0);
+    }
+    if (c->pass == 7 && first_bin + n == NBIG) { /* the last piece fails */
+        snprintf(msg, len, "piece failed (bin %llu)", (unsigned long long)first_bin);
+        return H5DIV_EINPUT;
+    }
+    return H5DIV_OK;
+}
+
+static void test_io_sweep(const env *e)
+{
+    h5div_dset dp, dq;
+    char msg[1024] = "";
+    int st = h5div_dset_open(e->comm, at(e, "in.h5:/BP"), &dp, msg, sizeof msg);
+    st = st == H5DIV_OK ? h5div_dset_open(e->comm, at(e, "in.h5:/BQ"), &dq, msg, sizeof msg) : st;
+    CHECK(st == H5DIV_OK, "opening BP, BQ: %s", msg);
+    if (st != H5DIV_OK)
+        return;
+    h5div_options opt;
+    h5div_options_init(&opt);
+    opt.memory_per_rank = 4096; /* less than a shard: pieces read again each pass */
+    h5div_dset *d[2] = {&dp, &dq};
+    h5div_sweep sw;
+    st = h5div_sweep_init(e->comm, &sw, d, 2, 0, &opt, msg, sizeof msg);
+    CHECK(st == H5DIV_OK, "h5div_sweep_init: %s", msg);
+    if (st == H5DIV_OK) {
+        static sweep_ctx c;
+        memset(&c, 0, sizeof c);
+        for (c.pass = 0; c.pass < 2 && st == H5DIV_OK; c.pass++)
+            st = h5div_sweep_run(e->comm, &sw, c.pass, 0, &opt, sweep_piece, &c, msg, sizeof msg);
+        CHECK(st == H5DIV_OK, "h5div_sweep_run: %s", msg);
+        int seen[NBIG];
+        MPI_Allreduce(c.seen, seen, NBIG, MPI_INT, MPI_SUM, e->comm);
+        int twice = 0;
+        for (int b = 0; b < NBIG; b++)
+            twice += seen[b] != 2;
+        long long rounds = (long long)sw.rounds, rlo = rounds, rhi = rounds;
+        MPI_Allreduce(MPI_IN_PLACE, &rlo, 1, MPI_LONG_LONG, MPI_MIN, e->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &rhi, 1, MPI_LONG_LONG, MPI_MAX, e->comm);
+        CHECK(twice == 0 && c.bad == 0 && rlo == rhi && c.pieces >= 4 && !sw.cached,
+              "sweep: %d bins not seen once per pass, %d bad, rounds %lld..%lld, %d pieces", twice,
+              c.bad, rlo, rhi, c.pieces);
+        /* An error in the callback on the rank holding the last piece
+         * reaches every rank with its message. */
+        c.pass = 7;
+        st = h5div_sweep_run(e->comm, &sw, 7, 0, &opt, sweep_piece, &c, msg, sizeof msg);
+        CHECK(st == H5DIV_EINPUT && strstr(msg, "piece failed (bin "), "sweep error agreed: %d %s",
+              st, msg);
+        h5div_sweep_free(&sw);
+    }
+    h5div_dset_close(&dp);
+    h5div_dset_close(&dq);
+}
+
 /* The result-group writer: a group of scalar measures with their units and
  * the attributes every group has; an existing group is refused without
  * overwrite (the file's bytes as they were) and replaced with it. Not
@@ -1067,6 +1141,7 @@ static void suite(MPI_Comm comm, const char *dir)
     test_histogram(&e);
     test_errors(&e);
     test_io_types(&e);
+    test_io_sweep(&e);
     test_io_writer(&e);
     test_io_group(&e);
 }
