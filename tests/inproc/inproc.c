@@ -749,7 +749,7 @@ static void test_errors(const env *e)
     const struct {
         int code;
         const char *args[8];
-        const char *names; /* what the line's parentheses name */
+        const char *names; /* text the line holds after "h5div: error: " (the place it names) */
     } cases[] = {
         {2, {"compare", "--bogus", P, Q}, "(--bogus)"},
         {2, {"compare", P}, "compare"},
