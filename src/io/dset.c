@@ -325,46 +325,85 @@ int h5div_dset_is_int64(const h5div_dset *d)
     return d->wide;
 }
 
-int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf, double *lo,
-                       int *any_lo, int collective, char *errmsg, size_t errlen)
+/* A read's selection: bins [a, a + n) in row-major order (box 0), or rows
+ * [a, a + h) by columns [c, c + w) (box 1). */
+typedef struct read_sel {
+    int box;
+    uint64_t a, n, h, c, w;
+} read_sel;
+
+static herr_t select_read(h5div_dset *d, const read_sel *r, hid_t mspace)
+{
+    if (!r->n) {
+        herr_t sel = H5Sselect_none(d->filespace);
+        return sel >= 0 ? H5Sselect_none(mspace) : sel;
+    }
+    if (r->box) {
+        hsize_t start[2] = {r->a, r->c}, count[2] = {r->h, r->w};
+        return H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    if (d->rows)
+        return select_flat(d, r->a, r->n);
+    hsize_t off = (hsize_t)r->a, cnt = (hsize_t)r->n;
+    return H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
+}
+
+static void read_failed(const h5div_dset *d, const read_sel *r, char *errmsg, size_t errlen)
+{
+    if (r->box)
+        h5div_set_error(errmsg, errlen, "read failed at rows %llu..%llu, columns %llu..%llu (%s)",
+                        (unsigned long long)r->a, (unsigned long long)(r->a + r->h),
+                        (unsigned long long)r->c, (unsigned long long)(r->c + r->w), d->ref);
+    else
+        h5div_set_error(errmsg, errlen, "read failed at bins %llu..%llu (%s)",
+                        (unsigned long long)r->a, (unsigned long long)(r->a + r->n), d->ref);
+}
+
+/* Read the selection r as doubles into buf, the remainders of 64-bit
+ * integers into lo (may be NULL); *any_lo (may be NULL): whether one is
+ * nonzero. Every rank calls it when collective (r->n may be 0). */
+static int read_selection(h5div_dset *d, const read_sel *r, double *buf, double *lo, int *any_lo,
+                          int collective, char *errmsg, size_t errlen)
 {
     if (any_lo)
         *any_lo = 0;
     int st = H5DIV_OK;
-    hsize_t off = (hsize_t)offset, cnt = (hsize_t)count, one = count ? cnt : 1;
+    hsize_t one = r->n ? (hsize_t)r->n : 1;
     hid_t mspace = H5Screate_simple(1, &one, NULL);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    herr_t sel;
-    if (count && d->rows) {
-        sel = select_flat(d, offset, count);
-    } else if (count) {
-        sel = H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
-    } else {
-        sel = H5Sselect_none(d->filespace);
-        if (sel >= 0)
-            sel = H5Sselect_none(mspace);
-    }
-    if (mspace < 0 || dxpl < 0 || sel < 0 ||
+    if (mspace < 0 || dxpl < 0 || select_read(d, r, mspace) < 0 ||
         H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0) {
         h5div_set_error(errmsg, errlen, "cannot set up a read (%s)", d->ref);
         st = H5DIV_EINTERNAL;
-    } else if ((collective || count) &&
+    } else if ((collective || r->n) &&
                H5Dread(d->dset, d->memtype, mspace, d->filespace, dxpl, buf) < 0) {
-        h5div_set_error(errmsg, errlen, "read failed at bins %llu..%llu (%s)",
-                        (unsigned long long)offset, (unsigned long long)(offset + count),
-                        d->ref);
+        read_failed(d, r, errmsg, errlen);
         st = H5DIV_EINPUT;
     }
     if (dxpl >= 0)
         H5Pclose(dxpl);
     if (mspace >= 0)
         H5Sclose(mspace);
-    if (st != H5DIV_OK || !count)
+    if (st != H5DIV_OK || !r->n)
         return st;
-    int any = h5div_dset_to_double_lo(d, buf, lo, count);
+    int any = h5div_dset_to_double_lo(d, buf, lo, (size_t)r->n);
     if (any_lo)
         *any_lo = any;
     return st;
+}
+
+int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf, double *lo,
+                       int *any_lo, int collective, char *errmsg, size_t errlen)
+{
+    const read_sel r = {0, offset, count, 0, 0, 0};
+    return read_selection(d, &r, buf, lo, any_lo, collective, errmsg, errlen);
+}
+
+int h5div_dset_read_box(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uint64_t w,
+                        double *buf, double *lo, int collective, char *errmsg, size_t errlen)
+{
+    const read_sel r = {1, row, h * w, h, col, w};
+    return read_selection(d, &r, buf, lo, NULL, collective, errmsg, errlen);
 }
 
 int h5div_dset_to_double_lo(const h5div_dset *d, double *buf, double *lo, size_t n)

@@ -50,6 +50,12 @@ int h5div_dset_read(h5div_dset *d, uint64_t offset, size_t count, double *buf, i
  * some lo[i] is nonzero. */
 int h5div_dset_read_lo(h5div_dset *d, uint64_t offset, size_t count, double *buf, double *lo,
                        int *any_lo, int collective, char *errmsg, size_t errlen);
+/* Read cells [row, row + h) x [col, col + w) of a 2-D dataset as doubles
+ * into buf (row-major, w per row) and the remainders of 64-bit integers
+ * into lo (may be NULL). Every rank calls it when collective (h or w may
+ * be 0). */
+int h5div_dset_read_box(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uint64_t w,
+                        double *buf, double *lo, int collective, char *errmsg, size_t errlen);
 /* Is d of an integer type wide enough for values above 2^53? */
 int h5div_dset_is_int64(const h5div_dset *d);
 

@@ -12,45 +12,6 @@
 /* Columns whose sums are reduced in one MPI_Allreduce (about 2.3 MB of accumulators). */
 #define CHUNK_COLS_MAX 4096
 
-/* Read cells [row, row + h) x [col, col + w) as doubles into buf (row-major,
- * w per row). Every rank calls it when collective (h or w may be 0). */
-static int read_block(h5div_dset *d, uint64_t row, uint64_t h, uint64_t col, uint64_t w,
-                      double *buf, double *lo, int collective, char *msg, size_t len)
-{
-    int st = H5DIV_OK;
-    hsize_t start[2] = {row, col}, count[2] = {h, w};
-    hsize_t n = h * w, one = n ? n : 1;
-    hid_t mspace = H5Screate_simple(1, &one, NULL);
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    herr_t sel;
-    if (n) {
-        sel = H5Sselect_hyperslab(d->filespace, H5S_SELECT_SET, start, NULL, count, NULL);
-    } else {
-        sel = H5Sselect_none(d->filespace);
-        if (sel >= 0)
-            sel = H5Sselect_none(mspace);
-    }
-    if (mspace < 0 || dxpl < 0 || sel < 0 ||
-        H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT) < 0) {
-        h5div_set_error(msg, len, "cannot set up a read (%s)", d->ref);
-        st = H5DIV_EINTERNAL;
-    } else if ((collective || n) &&
-               H5Dread(d->dset, d->memtype, mspace, d->filespace, dxpl, buf) < 0) {
-        h5div_set_error(msg, len, "read failed at rows %llu..%llu, columns %llu..%llu (%s)",
-                        (unsigned long long)row, (unsigned long long)(row + h),
-                        (unsigned long long)col, (unsigned long long)(col + w), d->ref);
-        st = H5DIV_EINPUT;
-    }
-    if (dxpl >= 0)
-        H5Pclose(dxpl);
-    if (mspace >= 0)
-        H5Sclose(mspace);
-    if (st != H5DIV_OK || !n)
-        return st;
-    (void)h5div_dset_to_double_lo(d, buf, lo, n);
-    return st;
-}
-
 /* The pseudocount added to n cells, its rounding error joining their
  * remainders lo (when kept); lo2 (when kept) takes the rounding error of
  * that addition, so that cells + lo + lo2 is exact. */
@@ -189,7 +150,8 @@ static int get_piece(MPI_Comm comm, h5div_dset *d, const joint_plan *pl, joint_b
         *ld = (size_t)pl->ny;
         return H5DIV_OK;
     }
-    int st = read_block(d, row, h, col, w, b->piece, b->piece_lo, opt->collective_io, msg, len);
+    int st =
+        h5div_dset_read_box(d, row, h, col, w, b->piece, b->piece_lo, opt->collective_io, msg, len);
     if (st == H5DIV_OK) /* as the cache holds them: the values plus the pseudocount */
         add_alpha(b->piece, b->piece_lo, b->piece_lo2, (size_t)(h * w), opt->pseudocount);
     *cells = b->piece;
@@ -197,6 +159,279 @@ static int get_piece(MPI_Comm comm, h5div_dset *d, const joint_plan *pl, joint_b
     *lo2 = b->piece_lo2;
     *ld = (size_t)w;
     return h5div_par_agree(comm, st, msg, len);
+}
+
+/* One evaluation of a joint table. */
+typedef struct joint_run {
+    MPI_Comm comm;
+    joint_job *j;
+    const h5div_options *opt;
+    h5div_dset d;
+    joint_plan pl;
+    joint_bufs b;
+    h5div_acc total, acc[H5DIV_J_COUNT];
+    /* This rank's largest row, exactly: the one row that may hold more
+     * than half of the table needs its complement from it. */
+    h5div_acc big_row;
+    double big_hi;
+    uint64_t big_i;
+    h5div_joint_norm nm;
+    char *msg;
+    size_t len;
+} joint_run;
+
+static int alloc_bufs(joint_run *r)
+{
+    const joint_plan *pl = &r->pl;
+    joint_bufs *b = &r->b;
+    int ok = 1;
+    b->piece = alloc((size_t)(pl->h * pl->w), sizeof(double), &ok);
+    if (pl->cached)
+        b->cache = alloc((size_t)(pl->nr * pl->ny), sizeof(double), &ok);
+    if (pl->keep_lo) {
+        b->piece_lo = alloc((size_t)(pl->h * pl->w), sizeof(double), &ok);
+        if (pl->cached)
+            b->cache_lo = alloc((size_t)(pl->nr * pl->ny), sizeof(double), &ok);
+    }
+    if (pl->keep_lo2) {
+        b->piece_lo2 = alloc((size_t)(pl->h * pl->w), sizeof(double), &ok);
+        if (pl->cached)
+            b->cache_lo2 = alloc((size_t)(pl->nr * pl->ny), sizeof(double), &ok);
+        b->r_lo2 = alloc((size_t)pl->nr, sizeof(double), &ok);
+        b->c_lo2 = alloc((size_t)pl->w, sizeof(double), &ok);
+    }
+    b->r_hi = alloc((size_t)pl->nr, sizeof(double), &ok);
+    b->r_lo = alloc((size_t)pl->nr, sizeof(double), &ok);
+    b->c_hi = alloc((size_t)pl->w, sizeof(double), &ok);
+    b->c_lo = alloc((size_t)pl->w, sizeof(double), &ok);
+    b->row_acc = alloc((size_t)pl->h, sizeof(h5div_acc), &ok);
+    b->col_acc = alloc((size_t)pl->w, sizeof(h5div_acc), &ok);
+    if (!ok)
+        h5div_set_error(r->msg, r->len, "out of memory for %llu rows (use --memory-per-rank)",
+                        (unsigned long long)pl->nr);
+    return h5div_par_agree(r->comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, r->msg, r->len);
+}
+
+/* Row i of a pass-1 piece at (row, col), w cells: check them, add the
+ * pseudocount, sum the row exactly, keep the cells where the shard is kept. */
+static int take_row(joint_run *r, uint64_t row, uint64_t i, uint64_t col, uint64_t w)
+{
+    const joint_plan *pl = &r->pl;
+    joint_bufs *b = &r->b;
+    double *cells = b->piece + i * w;
+    size_t bad = h5div_first_invalid(cells, (size_t)w);
+    if (bad < w) {
+        double x = cells[bad];
+        h5div_set_error(r->msg, r->len,
+                        "%s value %g in joint histogram (%s, row %llu, column %llu)",
+                        isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative", x, r->j->ref,
+                        (unsigned long long)(row + i), (unsigned long long)(col + bad));
+        return H5DIV_EINPUT;
+    }
+    double *cl = b->piece_lo ? b->piece_lo + i * w : NULL;
+    double *cl2 = b->piece_lo2 ? b->piece_lo2 + i * w : NULL;
+    add_alpha(cells, cl, cl2, (size_t)w, r->opt->pseudocount);
+    for (uint64_t k = 0; k < w; k++) {
+        h5div_acc_add(&b->row_acc[i], cells[k]);
+        if (cl)
+            h5div_acc_add(&b->row_acc[i], cl[k]);
+        if (cl2)
+            h5div_acc_add(&b->row_acc[i], cl2[k]);
+    }
+    const size_t at = (size_t)((row - pl->r0 + i) * pl->ny + col), nb = (size_t)w * sizeof(double);
+    if (pl->cached)
+        memcpy(b->cache + at, cells, nb);
+    if (pl->cached && cl)
+        memcpy(b->cache_lo + at, cl, nb);
+    if (pl->cached && cl2)
+        memcpy(b->cache_lo2 + at, cl2, nb);
+    return H5DIV_OK;
+}
+
+/* The h finished rows of a pass-1 round from `row`: rounded, added to the
+ * total, the largest kept. */
+static void finish_rows(joint_run *r, uint64_t row, uint64_t h)
+{
+    joint_bufs *b = &r->b;
+    for (uint64_t i = 0; i < h; i++) {
+        const uint64_t at = row - r->pl.r0 + i;
+        if (b->r_lo2)
+            h5div_acc_round3(&b->row_acc[i], &b->r_hi[at], &b->r_lo[at], &b->r_lo2[at]);
+        else
+            h5div_acc_round2(&b->row_acc[i], &b->r_hi[at], &b->r_lo[at]);
+        h5div_acc_merge(&r->total, &b->row_acc[i]);
+        if (b->r_hi[at] > r->big_hi) {
+            r->big_hi = b->r_hi[at];
+            r->big_i = at;
+            r->big_row = b->row_acc[i];
+        }
+    }
+}
+
+/* Pass 1, by rows: check the values, add the pseudocount, sum each row
+ * exactly across all column chunks. */
+static int pass_rows(joint_run *r)
+{
+    const joint_plan *pl = &r->pl;
+    int st = H5DIV_OK;
+    for (uint64_t rp = 0; st == H5DIV_OK && rp < pl->rounds; rp++) {
+        uint64_t row, h, col, w;
+        piece_extent(pl, rp, 0, &row, &h, &col, &w);
+        for (uint64_t i = 0; i < h; i++)
+            h5div_acc_init(&r->b.row_acc[i]);
+        for (uint64_t cc = 0; st == H5DIV_OK && cc < pl->nchunks; cc++) {
+            piece_extent(pl, rp, cc, &row, &h, &col, &w);
+            int lst = h5div_dset_read_box(&r->d, row, h, col, w, r->b.piece, r->b.piece_lo,
+                                          r->opt->collective_io, r->msg, r->len);
+            for (uint64_t i = 0; lst == H5DIV_OK && i < h; i++)
+                lst = take_row(r, row, i, col, w);
+            st = h5div_par_agree(r->comm, lst, r->msg, r->len);
+        }
+        if (st == H5DIV_OK)
+            finish_rows(r, row, h);
+    }
+    return st;
+}
+
+/* The table's total reduced and checked, the normalisation set, and H(X)
+ * from this rank's rows. */
+static int settle_total(joint_run *r)
+{
+    H5DIV_CHECK(h5div_par_sum_acc(r->comm, &r->total, 1));
+    double hi, lo, lo2;
+    int st = H5DIV_OK;
+    h5div_acc_round3(&r->total, &hi, &lo, &lo2);
+    if (hi == 0.0) {
+        h5div_set_error(r->msg, r->len, "joint histogram is all zeros (%s)", r->j->ref);
+        st = H5DIV_EINPUT;
+    } else if (!isfinite(hi)) {
+        h5div_set_error(r->msg, r->len, "joint histogram total overflows a double (%s)",
+                        r->j->ref);
+        st = H5DIV_EINPUT;
+    }
+    for (uint64_t i = 0; st == H5DIV_OK && i < r->pl.nr; i++)
+        if (!isfinite(r->b.r_hi[i])) {
+            h5div_set_error(r->msg, r->len, "row sum overflows a double (%s, row %llu)", r->j->ref,
+                            (unsigned long long)(r->pl.r0 + i));
+            st = H5DIV_EINPUT;
+        }
+    H5DIV_CHECK(h5div_par_agree(r->comm, st, r->msg, r->len));
+    h5div_joint_norm_init(&r->nm, hi, lo);
+    if (r->pl.keep_lo2)
+        r->nm.n_lo2 = lo2 * r->nm.scale;
+    memset(r->j->res, 0, sizeof *r->j->res);
+    r->j->res->nx = r->d.rows;
+    r->j->res->ny = r->d.cols;
+    r->j->res->total = hi;
+    /* Rank row blocks start on block boundaries: fixed summation blocks. */
+    const double c = r->big_i < r->pl.nr ? h5div_joint_complement(&r->total, &r->big_row) : -1.0;
+    h5div_joint_marginal_add_big(r->b.r_hi, r->b.r_lo, (size_t)r->pl.nr,
+                                 c >= 0.0 ? (size_t)r->big_i : (size_t)r->pl.nr, c, &r->nm,
+                                 &r->acc[H5DIV_J_HX]);
+    return H5DIV_OK;
+}
+
+/* Every round's piece of column chunk cc, in turn, to fn. */
+static int each_piece(joint_run *r, uint64_t cc,
+                      void (*fn)(joint_run *r, uint64_t row, uint64_t h, uint64_t w,
+                                 const double *cells, const double *lo, const double *lo2,
+                                 size_t ld))
+{
+    int st = H5DIV_OK;
+    for (uint64_t rp = 0; st == H5DIV_OK && rp < r->pl.rounds; rp++) {
+        const double *cells, *lo, *lo2;
+        size_t ld;
+        uint64_t row, h, col, w;
+        st = get_piece(r->comm, &r->d, &r->pl, &r->b, r->pl.cached, rp, cc, &cells, &lo, &lo2,
+                       &ld, r->opt, r->msg, r->len);
+        piece_extent(&r->pl, rp, cc, &row, &h, &col, &w);
+        if (st == H5DIV_OK && h)
+            fn(r, row, h, w, cells, lo, lo2, ld);
+    }
+    return st;
+}
+
+static void add_column_sums(joint_run *r, uint64_t row, uint64_t h, uint64_t w,
+                            const double *cells, const double *lo, const double *lo2, size_t ld)
+{
+    (void)row;
+    h5div_acc *col_acc = r->b.col_acc;
+    for (uint64_t i = 0; i < h; i++) {
+        const double *c = cells + i * ld;
+        for (uint64_t k = 0; k < w; k++)
+            h5div_acc_add(&col_acc[k], c[k]);
+        if (lo)
+            for (uint64_t k = 0; k < w; k++)
+                h5div_acc_add(&col_acc[k], lo[i * ld + k]);
+        if (lo2)
+            for (uint64_t k = 0; k < w; k++)
+                h5div_acc_add(&col_acc[k], lo2[i * ld + k]);
+    }
+}
+
+static void add_cells(joint_run *r, uint64_t row, uint64_t h, uint64_t w, const double *cells,
+                      const double *lo, const double *lo2, size_t ld)
+{
+    const joint_bufs *b = &r->b;
+    const uint64_t at = row - r->pl.r0;
+    h5div_joint_cells_add_lo3(cells, lo, lo2, (size_t)h, (size_t)w, ld, b->r_hi + at,
+                              b->r_lo + at, b->r_lo2 ? b->r_lo2 + at : NULL, b->c_hi, b->c_lo,
+                              b->c_lo2, &r->nm, r->acc);
+}
+
+/* The column sums of chunk cc reduced exactly and rounded; rank 0 adds
+ * their H(Y) terms, the column holding more than half of the table from
+ * its exact complement. */
+static int column_sums(joint_run *r, uint64_t cc)
+{
+    uint64_t row, h, col, w;
+    piece_extent(&r->pl, 0, cc, &row, &h, &col, &w);
+    joint_bufs *b = &r->b;
+    for (uint64_t k = 0; k < w; k++)
+        h5div_acc_init(&b->col_acc[k]);
+    H5DIV_CHECK(each_piece(r, cc, add_column_sums));
+    H5DIV_CHECK(h5div_par_sum_acc(r->comm, b->col_acc, (int)w));
+    for (uint64_t k = 0; k < w; k++)
+        if (b->c_lo2)
+            h5div_acc_round3(&b->col_acc[k], &b->c_hi[k], &b->c_lo[k], &b->c_lo2[k]);
+        else
+            h5div_acc_round2(&b->col_acc[k], &b->c_hi[k], &b->c_lo[k]);
+    int rank;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(r->comm, &rank));
+    if (rank != 0)
+        return H5DIV_OK;
+    size_t big = (size_t)w;
+    double c = -1.0;
+    for (uint64_t k = 0; k < w && c < 0.0; k++)
+        if (b->c_hi[k] > 0.25 * r->nm.n_hi / r->nm.scale) {
+            c = h5div_joint_complement(&r->total, &b->col_acc[k]);
+            big = c >= 0.0 ? (size_t)k : big;
+        }
+    h5div_joint_marginal_add_big(b->c_hi, b->c_lo, (size_t)w, big, c, &r->nm,
+                                 &r->acc[H5DIV_J_HY]);
+    return H5DIV_OK;
+}
+
+static int joint_run_all(joint_run *r)
+{
+    H5DIV_CHECK(alloc_bufs(r));
+    h5div_acc_init(&r->total);
+    for (int t = 0; t < H5DIV_J_COUNT; t++)
+        h5div_acc_init(&r->acc[t]);
+    r->big_hi = 0.0;
+    r->big_i = r->pl.nr;
+    H5DIV_CHECK(pass_rows(r));
+    H5DIV_CHECK(settle_total(r));
+    /* Pass 2, by column chunks: the chunk's column sums reduced exactly,
+     * then the per-cell terms of the chunk. */
+    for (uint64_t cc = 0; cc < r->pl.nchunks; cc++) {
+        H5DIV_CHECK(column_sums(r, cc));
+        H5DIV_CHECK(each_piece(r, cc, add_cells));
+    }
+    H5DIV_CHECK(h5div_par_sum_acc(r->comm, r->acc, H5DIV_J_COUNT));
+    h5div_joint_finish(r->acc, r->opt->measures, r->opt->base, r->j->res->value);
+    r->j->res->computed = r->opt->measures;
+    return H5DIV_OK;
 }
 
 static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
@@ -209,215 +444,24 @@ static int joint_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         st = H5DIV_EUSAGE;
     }
     H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
-    int rank;
-    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    h5div_dset d;
-    H5DIV_CHECK(h5div_dset_open_2d(comm, j->ref, &d, msg, len));
-    joint_plan pl;
-    joint_bufs b;
-    memset(&b, 0, sizeof b);
-    st = plan_joint(comm, &d, opt, &pl);
+    joint_run *r = calloc(1, sizeof *r);
+    if (!r)
+        h5div_set_error(msg, len, "out of memory for the joint evaluation");
+    H5DIV_CHECK(h5div_par_agree(comm, r ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
+    r->comm = comm;
+    r->j = j;
+    r->opt = opt;
+    r->msg = msg;
+    r->len = len;
+    st = h5div_dset_open_2d(comm, j->ref, &r->d, msg, len);
     if (st == H5DIV_OK) {
-        int ok = 1;
-        b.piece = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
-        if (pl.cached)
-            b.cache = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
-        if (pl.keep_lo) {
-            b.piece_lo = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
-            if (pl.cached)
-                b.cache_lo = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
-        }
-        if (pl.keep_lo2) {
-            b.piece_lo2 = alloc((size_t)(pl.h * pl.w), sizeof(double), &ok);
-            if (pl.cached)
-                b.cache_lo2 = alloc((size_t)(pl.nr * pl.ny), sizeof(double), &ok);
-            b.r_lo2 = alloc((size_t)pl.nr, sizeof(double), &ok);
-            b.c_lo2 = alloc((size_t)pl.w, sizeof(double), &ok);
-        }
-        b.r_hi = alloc((size_t)pl.nr, sizeof(double), &ok);
-        b.r_lo = alloc((size_t)pl.nr, sizeof(double), &ok);
-        b.c_hi = alloc((size_t)pl.w, sizeof(double), &ok);
-        b.c_lo = alloc((size_t)pl.w, sizeof(double), &ok);
-        b.row_acc = alloc((size_t)pl.h, sizeof(h5div_acc), &ok);
-        b.col_acc = alloc((size_t)pl.w, sizeof(h5div_acc), &ok);
-        if (!ok)
-            h5div_set_error(msg, len, "out of memory for %llu rows (use --memory-per-rank)",
-                            (unsigned long long)pl.nr);
-        st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
-    }
-    const double alpha = opt->pseudocount;
-    h5div_acc total, acc[H5DIV_J_COUNT];
-    h5div_acc_init(&total);
-    /* This rank's largest row, exactly: the one row that may hold more
-     * than half of the table needs its complement from it. */
-    h5div_acc big_row;
-    double big_hi = 0.0;
-    uint64_t big_i = pl.nr;
-    for (int t = 0; t < H5DIV_J_COUNT; t++)
-        h5div_acc_init(&acc[t]);
-    /* Pass 1, by rows: check the values, add the pseudocount, sum each row
-     * exactly across all column chunks. */
-    for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-        uint64_t row, h, col, w;
-        piece_extent(&pl, rp, 0, &row, &h, &col, &w);
-        for (uint64_t i = 0; i < h; i++)
-            h5div_acc_init(&b.row_acc[i]);
-        for (uint64_t cc = 0; st == H5DIV_OK && cc < pl.nchunks; cc++) {
-            piece_extent(&pl, rp, cc, &row, &h, &col, &w);
-            int lst = read_block(&d, row, h, col, w, b.piece, b.piece_lo, opt->collective_io, msg,
-                                 len);
-            for (uint64_t i = 0; lst == H5DIV_OK && i < h; i++) {
-                double *cells = b.piece + i * w;
-                size_t bad = h5div_first_invalid(cells, (size_t)w);
-                if (bad < w) {
-                    double x = cells[bad];
-                    h5div_set_error(msg, len, "%s value %g in joint histogram (%s, row %llu, "
-                                              "column %llu)",
-                                    isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative", x,
-                                    j->ref, (unsigned long long)(row + i),
-                                    (unsigned long long)(col + bad));
-                    lst = H5DIV_EINPUT;
-                    break;
-                }
-                double *cl = b.piece_lo ? b.piece_lo + i * w : NULL;
-                double *cl2 = b.piece_lo2 ? b.piece_lo2 + i * w : NULL;
-                add_alpha(cells, cl, cl2, (size_t)w, alpha);
-                for (uint64_t k = 0; k < w; k++) {
-                    h5div_acc_add(&b.row_acc[i], cells[k]);
-                    if (cl)
-                        h5div_acc_add(&b.row_acc[i], cl[k]);
-                    if (cl2)
-                        h5div_acc_add(&b.row_acc[i], cl2[k]);
-                }
-                if (pl.cached)
-                    memcpy(b.cache + (row - pl.r0 + i) * pl.ny + col, cells,
-                           (size_t)w * sizeof(double));
-                if (pl.cached && cl)
-                    memcpy(b.cache_lo + (row - pl.r0 + i) * pl.ny + col, cl,
-                           (size_t)w * sizeof(double));
-                if (pl.cached && cl2)
-                    memcpy(b.cache_lo2 + (row - pl.r0 + i) * pl.ny + col, cl2,
-                           (size_t)w * sizeof(double));
-            }
-            st = h5div_par_agree(comm, lst, msg, len);
-        }
-        for (uint64_t i = 0; st == H5DIV_OK && i < h; i++) {
-            if (b.r_lo2)
-                h5div_acc_round3(&b.row_acc[i], &b.r_hi[row - pl.r0 + i],
-                                 &b.r_lo[row - pl.r0 + i], &b.r_lo2[row - pl.r0 + i]);
-            else
-                h5div_acc_round2(&b.row_acc[i], &b.r_hi[row - pl.r0 + i],
-                                 &b.r_lo[row - pl.r0 + i]);
-            h5div_acc_merge(&total, &b.row_acc[i]);
-            if (b.r_hi[row - pl.r0 + i] > big_hi) {
-                big_hi = b.r_hi[row - pl.r0 + i];
-                big_i = row - pl.r0 + i;
-                big_row = b.row_acc[i];
-            }
-        }
-    }
-    h5div_joint_norm nm;
-    if (st == H5DIV_OK)
-        st = h5div_par_sum_acc(comm, &total, 1);
-    if (st == H5DIV_OK) {
-        double hi, lo, lo2;
-        h5div_acc_round3(&total, &hi, &lo, &lo2);
-        if (hi == 0.0) {
-            h5div_set_error(msg, len, "joint histogram is all zeros (%s)", j->ref);
-            st = H5DIV_EINPUT;
-        } else if (!isfinite(hi)) {
-            h5div_set_error(msg, len, "joint histogram total overflows a double (%s)", j->ref);
-            st = H5DIV_EINPUT;
-        }
-        for (uint64_t i = 0; st == H5DIV_OK && i < pl.nr; i++)
-            if (!isfinite(b.r_hi[i])) {
-                h5div_set_error(msg, len, "row sum overflows a double (%s, row %llu)", j->ref,
-                                (unsigned long long)(pl.r0 + i));
-                st = H5DIV_EINPUT;
-            }
-        st = h5div_par_agree(comm, st, msg, len);
-        if (st == H5DIV_OK) {
-            h5div_joint_norm_init(&nm, hi, lo);
-            if (pl.keep_lo2)
-                nm.n_lo2 = lo2 * nm.scale;
-            memset(j->res, 0, sizeof *j->res);
-            j->res->nx = d.rows;
-            j->res->ny = d.cols;
-            j->res->total = hi;
-            /* Rank row blocks start on block boundaries: fixed summation blocks. */
-            const double c = big_i < pl.nr ? h5div_joint_complement(&total, &big_row) : -1.0;
-            h5div_joint_marginal_add_big(b.r_hi, b.r_lo, (size_t)pl.nr,
-                                         c >= 0.0 ? (size_t)big_i : (size_t)pl.nr, c, &nm,
-                                         &acc[H5DIV_J_HX]);
-        }
-    }
-    /* Pass 2, by column chunks: the chunk's column sums reduced exactly, then
-     * the per-cell terms of the chunk. */
-    for (uint64_t cc = 0; st == H5DIV_OK && cc < pl.nchunks; cc++) {
-        uint64_t row, h, col, w;
-        piece_extent(&pl, 0, cc, &row, &h, &col, &w);
-        for (uint64_t k = 0; k < w; k++)
-            h5div_acc_init(&b.col_acc[k]);
-        for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells, *lo, *lo2;
-            size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &lo2, &ld, opt, msg,
-                           len);
-            piece_extent(&pl, rp, cc, &row, &h, &col, &w);
-            for (uint64_t i = 0; st == H5DIV_OK && i < h; i++) {
-                const double *r = cells + i * ld;
-                for (uint64_t k = 0; k < w; k++)
-                    h5div_acc_add(&b.col_acc[k], r[k]);
-                if (lo)
-                    for (uint64_t k = 0; k < w; k++)
-                        h5div_acc_add(&b.col_acc[k], lo[i * ld + k]);
-                if (lo2)
-                    for (uint64_t k = 0; k < w; k++)
-                        h5div_acc_add(&b.col_acc[k], lo2[i * ld + k]);
-            }
-        }
+        st = plan_joint(comm, &r->d, opt, &r->pl);
         if (st == H5DIV_OK)
-            st = h5div_par_sum_acc(comm, b.col_acc, (int)w);
-        if (st != H5DIV_OK)
-            break;
-        for (uint64_t k = 0; k < w; k++)
-            if (b.c_lo2)
-                h5div_acc_round3(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k], &b.c_lo2[k]);
-            else
-                h5div_acc_round2(&b.col_acc[k], &b.c_hi[k], &b.c_lo[k]);
-        if (rank == 0) {
-            size_t big = (size_t)w;
-            double c = -1.0;
-            for (uint64_t k = 0; k < w && c < 0.0; k++)
-                if (b.c_hi[k] > 0.25 * nm.n_hi / nm.scale) {
-                    c = h5div_joint_complement(&total, &b.col_acc[k]);
-                    big = c >= 0.0 ? (size_t)k : big;
-                }
-            h5div_joint_marginal_add_big(b.c_hi, b.c_lo, (size_t)w, big, c, &nm,
-                                         &acc[H5DIV_J_HY]);
-        }
-        for (uint64_t rp = 0; st == H5DIV_OK && rp < pl.rounds; rp++) {
-            const double *cells, *lo, *lo2;
-            size_t ld;
-            st = get_piece(comm, &d, &pl, &b, pl.cached, rp, cc, &cells, &lo, &lo2, &ld, opt, msg,
-                           len);
-            piece_extent(&pl, rp, cc, &row, &h, &col, &w);
-            if (st != H5DIV_OK || !h)
-                continue;
-            h5div_joint_cells_add_lo3(cells, lo, lo2, (size_t)h, (size_t)w, ld,
-                                      b.r_hi + (row - pl.r0), b.r_lo + (row - pl.r0),
-                                      b.r_lo2 ? b.r_lo2 + (row - pl.r0) : NULL, b.c_hi, b.c_lo,
-                                      b.c_lo2, &nm, acc);
-        }
+            st = joint_run_all(r);
+        free_bufs(&r->b);
+        h5div_dset_close(&r->d);
     }
-    if (st == H5DIV_OK)
-        st = h5div_par_sum_acc(comm, acc, H5DIV_J_COUNT);
-    if (st == H5DIV_OK) {
-        h5div_joint_finish(acc, opt->measures, opt->base, j->res->value);
-        j->res->computed = opt->measures;
-    }
-    free_bufs(&b);
-    h5div_dset_close(&d);
+    free(r);
     return st;
 }
 
