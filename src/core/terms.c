@@ -1251,42 +1251,6 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     tp->mask |= tp->renyi_mask;
 }
 
-unsigned h5div_terms_for_measures(unsigned measures)
-{
-    unsigned t = 0;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_ENTROPY_P))
-        t |= 1u << H5DIV_T_ENTROPY_P;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_ENTROPY_Q))
-        t |= 1u << H5DIV_T_ENTROPY_Q;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CROSS_ENTROPY_PQ))
-        t |= 1u << H5DIV_T_CROSS_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CROSS_ENTROPY_QP))
-        t |= 1u << H5DIV_T_CROSS_QP;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_KL_PQ))
-        t |= 1u << H5DIV_T_KL_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_KL_QP))
-        t |= 1u << H5DIV_T_KL_QP;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE)))
-        t |= 1u << H5DIV_T_JS;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION))
-        t |= 1u << H5DIV_T_TV;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_HELLINGER) | H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA)))
-        t |= 1u << H5DIV_T_HELLINGER;
-    /* The coefficient tells disjoint supports apart (exact closed forms). */
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE) |
-                    H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION) | H5DIV_MEASURE_BIT(H5DIV_HELLINGER) |
-                    H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA) | H5DIV_MEASURE_BIT(H5DIV_RENYI_PQ) |
-                    H5DIV_MEASURE_BIT(H5DIV_RENYI_QP)))
-        t |= 1u << H5DIV_T_BC;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_PQ))
-        t |= 1u << H5DIV_T_CHI2_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_QP))
-        t |= 1u << H5DIV_T_CHI2_QP;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1) | H5DIV_MEASURE_BIT(H5DIV_KS)))
-        t |= 1u << H5DIV_T_W1;
-    return t;
-}
-
 static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 
 /* log(s 2^e) for s > 0: the log of the product where that is a normal
