@@ -59,6 +59,7 @@ typedef enum h5div_measure {
     H5DIV_RENYI_QP,
     H5DIV_WASSERSTEIN1,  /* sum |F_p - F_q| * bin_width over ordered bins */
     H5DIV_KS,            /* max |F_p - F_q| */
+    H5DIV_SEPARATION_POWER, /* sum (p - q)^2 / (p + q) / 2 */
     H5DIV_COMPARE_NMEASURES
 } h5div_measure;
 

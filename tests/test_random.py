@@ -227,6 +227,10 @@ def ref_compare(P, Q, alpha, orders_pq, orders_qp, width):
         mpf(nm * nm) / (mpf(y) * SPm * SPm * SQm) for y, nm in zip(Qi, nums) if y)
     r["chi2_qp"] = mpmath.inf if q_only else mpmath.fsum(
         mpf(nm * nm) / (mpf(x) * SQm * SQm * SPm) for x, nm in zip(Pi, nums) if x)
+    # (p - q)^2 / (p + q) / 2 = nm^2 / (SP SQ (x SQ + y SP)) / 2, exact rationals
+    r["separation_power"] = mpmath.fsum(
+        mpf(nm * nm) / (2 * SPm * SQm * mpf(x * SQ + y * SP))
+        for x, y, nm in zip(Pi, Qi, nums) if x or y)
 
     def renyi(A, X, Y, SX, SY, sign, xonly):
         A = mpf(A)
@@ -978,7 +982,7 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
         orders = FIXED_ORDERS + [float(x) for x in rng.choice(MORE_ORDERS, size=int(rng.choice([0, 2, 4])),
                                                               replace=False)]
         width = str(rng.choice(WIDTHS))
-        names = (DEFAULTS + ["bhattacharyya", "chi2_pq", "chi2_qp"] +
+        names = (DEFAULTS + ["bhattacharyya", "chi2_pq", "chi2_qp", "separation_power"] +
                  [f"renyi_pq:{order_name(a)}" for a in orders] +
                  [f"renyi_qp:{order_name(a)}" for a in orders] + ["wasserstein1", "ks"])
         opts = ["-b", base, "--measures", ",".join(names), "--bin-width", width]
@@ -1018,7 +1022,8 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
                         vals = values_text(ctx, f"{tag}-row{r}-cand{j}", Pv, [Qv])
                     st.add(cls[r], name, v, ref[name], where, vals or f"(cmd: {cmd})")
                 if disjoint:
-                    cf = [("total_variation", 1.0), ("hellinger", 1.0), ("bhattacharyya", INF)]
+                    cf = [("total_variation", 1.0), ("hellinger", 1.0), ("bhattacharyya", INF),
+                          ("separation_power", 1.0)]
                     if base == "2":
                         cf += [("js_divergence", 1.0), ("js_distance", 1.0)]
                     for name, want in cf:
@@ -1335,7 +1340,8 @@ def naive_compare(P, Q, alpha, orders, width, dps=400):
              "hellinger": mpmath.sqrt(max(0, 1 - bc)),
              "bhattacharyya": -L(bc) if bc else inf,
              "chi2_pq": inf if po else mpmath.fsum((x - y) ** 2 / y for x, y in zip(p, q) if y),
-             "chi2_qp": inf if qo else mpmath.fsum((x - y) ** 2 / x for x, y in zip(p, q) if x)}
+             "chi2_qp": inf if qo else mpmath.fsum((x - y) ** 2 / x for x, y in zip(p, q) if x),
+             "separation_power": mpmath.fsum((x - y) ** 2 / (x + y) for x, y in zip(p, q) if x or y) / 2}
         for A in orders:
             A = mpmath.mpf(A)
             for nm, X, Y, xo in (("renyi_pq:", p, q, po), ("renyi_qp:", q, p, qo)):

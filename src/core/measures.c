@@ -41,6 +41,7 @@ static const h5div_measure_info compare_measures[H5DIV_COMPARE_NMEASURES] = {
      "between bin centres instead, in data units",
      0, 1, TB(H5DIV_T_W1)},
     {"ks", "max |F_p - F_q| (Kolmogorov-Smirnov distance)", 0, 1, TB(H5DIV_T_W1)},
+    {"separation_power", "sum (p - q)^2 / (p + q) / 2, in [0, 1]", 0, 1, TB(H5DIV_T_SP) | BC},
 };
 
 const h5div_measure_info *h5div_compare_measures(int *n)

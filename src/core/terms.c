@@ -319,7 +319,7 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
 
 /* Terms computed bin by bin into arrays: all but W1 (its slot is unused)
  * and the Renyi terms. */
-#define NT_BIN (H5DIV_T_BC + 1)
+#define NT_BIN H5DIV_T_RENYI
 
 /* Probabilities below this are subnormal or close to it, and so are ratios
  * beyond its inverse: such bins take the careful path. */
@@ -497,6 +497,7 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             t[H5DIV_T_TV][k] = s.prob;
             t[H5DIV_T_HELLINGER][k] = ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
             t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s.prob;
+            t[H5DIV_T_SP][k] = 0.5 * s.prob;
             continue;
         }
         bin_state st;
@@ -526,6 +527,7 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
             t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
             t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
+            t[H5DIV_T_SP][k] = 0.5 * big;
             continue;
         }
         if (mask & (1u << H5DIV_T_JS)) {
@@ -547,6 +549,9 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             /* (p - q)^2 / q as (p - q) u: no square to underflow. */
             t[H5DIV_T_CHI2_PQ][k] = ldexp(st.diff * st.u, -st.k);
             t[H5DIV_T_CHI2_QP][k] = ldexp(st.diff * -st.v, -st.k);
+            /* (p - q)^2 / (p + q) / 2 as (p - q) ((p - q) / (p + q)) / 2, the
+             * ratio from the exact cross difference. */
+            t[H5DIV_T_SP][k] = ldexp(0.5 * st.diff * (st.d / st.s), -st.k);
         }
     }
 }
@@ -631,7 +636,7 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
     }
     if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
                   (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
-                  (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC))))
+                  (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC) | (1u << H5DIV_T_SP))))
         return 1;
     int cancel = 0;
     for (size_t k = 0; k < e; k++) {
@@ -750,6 +755,15 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
             t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
             t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
+        }
+    }
+    if (mask & (1u << H5DIV_T_SP)) {
+        for (size_t k = 0; k < e; k++) {
+            double xk = x[k], yk = y[k], dk = d[k];
+            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+            /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
+            double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
+            t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
         }
     }
     return 1;
@@ -1376,6 +1390,7 @@ void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_R
         }
         case H5DIV_WASSERSTEIN1: v = nats[H5DIV_T_W1] * opt->bin_width; break;
         case H5DIV_KS: v = ks > 1.0 ? 1.0 : ks; break;
+        case H5DIV_SEPARATION_POWER: v = disjoint ? 1.0 : clamp01(nats[H5DIV_T_SP]); break;
         case H5DIV_COMPARE_NMEASURES: break;
         }
         value[m] = v;

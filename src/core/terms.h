@@ -26,6 +26,7 @@ enum h5div_term {
     /* 2^1020 sum sqrt(p q): the Bhattacharyya coefficient where it is far
      * below 1, and zero exactly when the supports are disjoint. */
     H5DIV_T_BC,
+    H5DIV_T_SP, /* (p - q)^2 / (p + q) / 2 per bin: separation_power */
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
      * cancellation: orders of renyi_pq, then those of renyi_qp. The slots
      * no order uses, the spare ones after them and the terms of measures
