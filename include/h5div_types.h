@@ -60,6 +60,14 @@ typedef enum h5div_measure {
     H5DIV_WASSERSTEIN1,  /* sum |F_p - F_q| * bin_width over ordered bins */
     H5DIV_KS,            /* max |F_p - F_q| */
     H5DIV_SEPARATION_POWER, /* sum (p - q)^2 / (p + q) / 2 */
+    /* Two-sample tests on the raw values P, Q (totals A, B), each with its
+     * degrees of freedom (bins with P + Q > 0, minus 1) and p-value: */
+    H5DIV_CHI2_TEST,     /* sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q) */
+    H5DIV_CHI2_TEST_DOF,
+    H5DIV_CHI2_TEST_P_VALUE,
+    H5DIV_G_TEST,        /* 2 sum P log(P/E) + Q log(Q/F), E, F = A, B (P+Q)/(A+B) */
+    H5DIV_G_TEST_DOF,
+    H5DIV_G_TEST_P_VALUE,
     H5DIV_COMPARE_NMEASURES
 } h5div_measure;
 

@@ -12,6 +12,7 @@
  * by the coefficient's sum (exact closed forms). */
 #define BC TB(H5DIV_T_BC)
 #define DEF H5DIV_MEASURE_DEFAULT
+#define PART H5DIV_MEASURE_PART
 
 /* compare's measures, row m for h5div_measure m: everything that names,
  * documents, selects or sizes a measure reads it from here. */
@@ -42,6 +43,21 @@ static const h5div_measure_info compare_measures[H5DIV_COMPARE_NMEASURES] = {
      0, 1, TB(H5DIV_T_W1)},
     {"ks", "max |F_p - F_q| (Kolmogorov-Smirnov distance)", 0, 1, TB(H5DIV_T_W1)},
     {"separation_power", "sum (p - q)^2 / (p + q) / 2, in [0, 1]", 0, 1, TB(H5DIV_T_SP) | BC},
+    {"chi2_test",
+     "two-sample chi^2 of the raw values P, Q (totals A, B):\n"
+     "sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q); also\n"
+     "chi2_test_dof (bins with P + Q > 0, minus 1) and\n"
+     "chi2_test_p_value",
+     0, 1, TB(H5DIV_T_CHI2T)},
+    {"chi2_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
+    {"chi2_test_p_value", NULL, PART, 1, TB(H5DIV_T_CHI2T) | TB(H5DIV_T_NONEMPTY)},
+    {"g_test",
+     "G statistic 2 sum P log(P/E) + Q log(Q/F),\n"
+     "E, F = A, B (P + Q) / (A + B); also g_test_dof and\n"
+     "g_test_p_value",
+     0, 1, TB(H5DIV_T_G)},
+    {"g_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
+    {"g_test_p_value", NULL, PART, 1, TB(H5DIV_T_G) | TB(H5DIV_T_NONEMPTY)},
 };
 
 const h5div_measure_info *h5div_compare_measures(int *n)
