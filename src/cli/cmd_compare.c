@@ -17,9 +17,7 @@ static const char compare_help[] =
     "per row. Any integer or float type, contiguous, chunked or compressed;\n"
     "every Q has P's shape. With several candidates every measure gets a\n"
     "leading axis over them.\n"
-    "\n"
-    H5DIV_CLI_MEASURE_HELP
-    "\n"
+    "\n" H5DIV_CLI_MEASURE_HELP "\n"
     "options:\n"
     "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
     "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"

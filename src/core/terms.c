@@ -745,10 +745,10 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             t[H5DIV_T_CROSS_QP][k] = both ? -(qk * lp) : 0.0;
         }
     }
-    if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
-                  (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
-                  (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC) | (1u << H5DIV_T_SP) |
-                  (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))))
+    if (!(mask &
+          ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) | (1u << H5DIV_T_TV) |
+           (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP) |
+           (1u << H5DIV_T_BC) | (1u << H5DIV_T_SP) | (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))))
         return 1;
     int cancel = 0;
     for (size_t k = 0; k < e; k++) {
