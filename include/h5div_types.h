@@ -59,11 +59,21 @@ typedef enum h5div_measure {
     H5DIV_RENYI_QP,
     H5DIV_WASSERSTEIN1,  /* sum |F_p - F_q| * bin_width over ordered bins */
     H5DIV_KS,            /* max |F_p - F_q| */
+    H5DIV_SEPARATION_POWER, /* sum (p - q)^2 / (p + q) / 2 */
+    /* Two-sample tests on the raw values P, Q (totals A, B), each with its
+     * degrees of freedom (bins with P + Q > 0, minus 1) and p-value: */
+    H5DIV_CHI2_TEST,     /* sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q) */
+    H5DIV_CHI2_TEST_DOF,
+    H5DIV_CHI2_TEST_P_VALUE,
+    H5DIV_G_TEST,        /* 2 sum P log(P/E) + Q log(Q/F), E, F = A, B (P+Q)/(A+B) */
+    H5DIV_G_TEST_DOF,
+    H5DIV_G_TEST_P_VALUE,
     H5DIV_COMPARE_NMEASURES
 } h5div_measure;
 
 #define H5DIV_MEASURE_BIT(m) (1u << (unsigned)(m))
-/* The default set: the ten measures of the contract. */
+/* The default set: the ten measures of the contract (the rows of
+ * h5div_compare_measures() flagged H5DIV_MEASURE_DEFAULT). */
 #define H5DIV_COMPARE_DEFAULT ((1u << (H5DIV_HELLINGER + 1)) - 1u)
 /* Every measure `compare` knows. */
 #define H5DIV_COMPARE_ALL ((1u << H5DIV_COMPARE_NMEASURES) - 1u)
@@ -136,6 +146,33 @@ H5DIV_API const char *h5div_version_string(void);
 
 /* Short text for a status code. Not collective. */
 H5DIV_API const char *h5div_strerror(int status);
+
+/* Flags of a row of a command's measure table. */
+#define H5DIV_MEASURE_DEFAULT 1u /* in the default set */
+#define H5DIV_MEASURE_ORDER 2u   /* named with an order, NAME:A (one column per order) */
+#define H5DIV_MEASURE_PART 4u    /* written with the row above that is not a part
+                                  * (e.g. a statistic's dof), not named on its own */
+
+/* One row of a command's table of measures, the one source of its names,
+ * units, default set, --help lines and (compare) kernel terms. */
+typedef struct h5div_measure_info {
+    const char *name; /* JSON key and HDF5 dataset name */
+    /* --help text after the name column ('\n' starts a continuation line);
+     * NULL: described by the row above, whose name column then lists this
+     * one too ("chi2_pq, chi2_qp"); parts are named in their row's text. */
+    const char *help;
+    unsigned flags;    /* H5DIV_MEASURE_* */
+    int unitless;      /* units "1" in every base; else bits, nats or hartleys */
+    uint32_t terms;    /* compare: the kernel sums it needs (internal) */
+} h5div_measure_info;
+
+/* The table of compare's measures: row m describes h5div_measure m; *n
+ * receives H5DIV_COMPARE_NMEASURES. Not collective. */
+H5DIV_API const h5div_measure_info *h5div_compare_measures(int *n);
+
+/* The measures of a set (bits H5DIV_MEASURE_BIT) with the parts of each of
+ * its rows added (H5DIV_MEASURE_PART). Not collective. */
+H5DIV_API unsigned h5div_compare_measures_with_parts(unsigned measures);
 
 /* Name of a compare measure as used in JSON and HDF5 ("kl_pq"), or NULL. */
 H5DIV_API const char *h5div_measure_name(h5div_measure m);

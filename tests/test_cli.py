@@ -86,6 +86,60 @@ def case_help_version(ctx):
               "h5div compare --help on 3 ranks differs from the plain one (printed more than once?)", res)
 
 
+def compare_measure_table(ctx):
+    """compare's measure table, read from libh5div beside the h5div under test
+    (h5div_compare_measures): (name, help, flags, unitless) per row."""
+    import ctypes
+    lib = os.path.join(os.path.dirname(os.path.abspath(ctx.h5div)), "libh5div.so")
+    if not os.path.exists(lib):
+        return None
+
+    class Info(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_char_p), ("help", ctypes.c_char_p),
+                    ("flags", ctypes.c_uint), ("unitless", ctypes.c_int),
+                    ("terms", ctypes.c_uint32)]
+
+    h5 = ctypes.CDLL(lib)
+    h5.h5div_compare_measures.restype = ctypes.POINTER(Info)
+    n = ctypes.c_int(0)
+    rows = h5.h5div_compare_measures(ctypes.byref(n))
+    return [(rows[i].name.decode(), rows[i].help.decode() if rows[i].help else None,
+             rows[i].flags, rows[i].unitless) for i in range(n.value)]
+
+
+def case_help_measures(ctx):
+    """compare --help names every measure of the library's table (NAME:A for
+    those with orders), the default set on the lines before the extras; each
+    measure's units in JSON are the table's. A row added without help text or
+    name fails here."""
+    table = compare_measure_table(ctx)
+    if table is None:
+        ctx.check(False, "libh5div.so not found beside h5div", None)
+        return
+    ctx.check(len(table) >= 17, f"the measure table has {len(table)} rows", None)
+    out = expect_ok(ctx, ["compare", "--help"]).out
+    head, _, extras = out.partition("more, only when named in --measures:")
+    for name, text, flags, unitless in table:
+        shown = name + (":A" if flags & 2 else "")
+        where = head if flags & 1 else extras
+        ctx.check(name and re.search(r"(?<![\w:])" + re.escape(shown) + r"(?![\w:])", where),
+                  f"compare --help does not name {shown} where it belongs", None)
+        ctx.check(flags & (1 | 4) or text is None or text.strip(),
+                  f"measure {name} has an empty help text", None)
+        if text:
+            first = text.split("\n")[0]
+            ctx.check(first in out, f"compare --help lacks the text of {name}: {first!r}", None)
+    make_input(ctx)
+    named = [n for n, t, f, u in table if not f & (2 | 4)]
+    res = expect_ok(ctx, ["compare", "--json", "-b", "e", "--measures", ",".join(named),
+                          P_REF, Q_REF])
+    units = json.loads(res.out)["measure_units"]
+    for name, text, flags, unitless in table:
+        if name in units:
+            ctx.check(units[name] == ("1" if unitless else "nats"),
+                      f"units of {name}: {units[name]}", res)
+
+
 def case_table(ctx):
     """Default output: a header and one `name value units` row per measure,
     in contract order, with the JSON values to the bit."""
@@ -579,6 +633,7 @@ def case_option_syntax(ctx):
 
 CASES = {
     "help_version": case_help_version,
+    "help_measures": case_help_measures,
     "table": case_table,
     "base_options": case_base_options,
     "json": case_json,

@@ -80,11 +80,16 @@ FLOAT_NORMAL = {"f4": 2.0 ** -126, "f8": 2.0 ** -1022}
 def scaled_ints(values, alpha=Fraction(0)):
     """Values as stored (Python ints or floats, or Fractions) plus ALPHA, as
     Python ints with a common scale (it cancels in the normalisation)."""
+    return scaled_ints_den(values, alpha)[0]
+
+
+def scaled_ints_den(values, alpha=Fraction(0)):
+    """scaled_ints and the scale: value + ALPHA = int / den."""
     fr = [Fraction(v) + alpha for v in values]
     den = math.lcm(*{x.denominator for x in fr})
     out = [x * den for x in fr]
     assert all(x.denominator == 1 for x in out)
-    return [int(x) for x in out]
+    return [int(x) for x in out], den
 
 
 def as_mpf(x):
@@ -168,7 +173,7 @@ def entropy_nats(X):
 
 def ref_compare(P, Q, alpha, orders_pq, orders_qp, width):
     """Every compare measure (nats where logarithmic) of the stored rows P, Q."""
-    Pi, Qi = scaled_ints(P, alpha), scaled_ints(Q, alpha)
+    (Pi, dp), (Qi, dq) = scaled_ints_den(P, alpha), scaled_ints_den(Q, alpha)
     SP, SQ = sum(Pi), sum(Qi)
     SPm, SQm = mpf(SP), mpf(SQ)
     r = {}
@@ -227,6 +232,29 @@ def ref_compare(P, Q, alpha, orders_pq, orders_qp, width):
         mpf(nm * nm) / (mpf(y) * SPm * SPm * SQm) for y, nm in zip(Qi, nums) if y)
     r["chi2_qp"] = mpmath.inf if q_only else mpmath.fsum(
         mpf(nm * nm) / (mpf(x) * SQm * SQm * SPm) for x, nm in zip(Pi, nums) if x)
+    # (p - q)^2 / (p + q) / 2 = nm^2 / (SP SQ (x SQ + y SP)) / 2, exact rationals
+    r["separation_power"] = mpmath.fsum(
+        mpf(nm * nm) / (2 * SPm * SQm * mpf(x * SQ + y * SP))
+        for x, y, nm in zip(Pi, Qi, nums) if x or y)
+    # Two-sample tests of the raw values P = x / dp, Q = y / dq (totals A =
+    # SP / dp, B = SQ / dq), W = x dq + y dp: chi^2 = sum nm^2 / (SP SQ W);
+    # G = 2 sum E phi(delta) + F phi(eps), E = SP W / (dp T), F = SQ W / (dq T),
+    # T = SP dq + SQ dp, 1 + delta = P / E, 1 + eps = Q / F (exact rationals).
+    T2 = SP * dq + SQ * dp
+    c2, g = [], []
+    nonempty = 0
+    for x, y, nm in zip(Pi, Qi, nums):
+        if not x and not y:
+            continue
+        nonempty += 1
+        W = x * dq + y * dp
+        c2.append(mpf(nm * nm) / mpf(SP * SQ * W))
+        E, F = mpf(SP * W) / (dp * T2), mpf(SQ * W) / (dq * T2)
+        g.append(E * phi(mpf(nm * dp) / (SP * W), mpf(SP * W + nm * dp) / (SP * W)) +
+                 F * phi(-mpf(nm * dq) / (SQ * W), mpf(SQ * W - nm * dq) / (SQ * W)))
+    r["chi2_test"] = mpmath.fsum(c2)
+    r["g_test"] = 2 * mpmath.fsum(g)
+    r["chi2_test_dof"] = r["g_test_dof"] = Fraction(nonempty - 1)
 
     def renyi(A, X, Y, SX, SY, sign, xonly):
         A = mpf(A)
@@ -387,7 +415,7 @@ def order_name(a):
 
 # -- judging --------------------------------------------------------------------
 
-def judge(got, truth):
+def judge(got, truth, rtol=RTOL):
     """(ok, relative error or None, why) of one value against the truth."""
     if isinstance(got, float) and math.isnan(got):
         return False, None, "NaN"
@@ -407,7 +435,7 @@ def judge(got, truth):
     rel = float(err / tm)
     if tm < ATOL_TINY:          # checked absolutely; no relative error for the tables
         return (True, None, "") if err <= ATOL_TINY else (False, rel, "absolute error above 1e-300")
-    return rel <= RTOL, rel, "relative error above 1e-13"
+    return rel <= rtol, rel, f"relative error above {rtol:g}"
 
 
 class Stats:
@@ -420,8 +448,8 @@ class Stats:
         self.checks = 0
         self.bitchecks = 0
 
-    def add(self, cls, measure, got, truth, where, values):
-        ok, rel, why = judge(got, truth)
+    def add(self, cls, measure, got, truth, where, values, rtol=RTOL):
+        ok, rel, why = judge(got, truth, rtol)
         self.count(cls, measure, ok, rel)
         if not ok:
             self.fail(cls, measure, where, values,
@@ -978,10 +1006,11 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
         orders = FIXED_ORDERS + [float(x) for x in rng.choice(MORE_ORDERS, size=int(rng.choice([0, 2, 4])),
                                                               replace=False)]
         width = str(rng.choice(WIDTHS))
-        names = (DEFAULTS + ["bhattacharyya", "chi2_pq", "chi2_qp"] +
+        names = (DEFAULTS + ["bhattacharyya", "chi2_pq", "chi2_qp", "separation_power"] +
                  [f"renyi_pq:{order_name(a)}" for a in orders] +
-                 [f"renyi_qp:{order_name(a)}" for a in orders] + ["wasserstein1", "ks"])
+                 [f"renyi_qp:{order_name(a)}" for a in orders] + ["wasserstein1", "ks"] + TESTS)
         opts = ["-b", base, "--measures", ",".join(names), "--bin-width", width]
+        names = names + TEST_PARTS          # written with the tests
         if alpha is not None:
             opts += ["--pseudocount", alpha]
         refs = [f"{path}:/P"] + [f"{path}:/Q{j + 1}" for j in range(k)]
@@ -1013,12 +1042,16 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
                     if v is None:
                         st.closed_form(cls[r], name, False, where, "", f"{name} missing from the JSON")
                         continue
-                    ok, _, _ = judge(v, ref[name])
+                    truth, rtol = ref.get(name), RTOL
+                    if name.endswith("_p_value"):
+                        truth, rtol = p_value_truth(got, name, k, j, r), P_VALUE_RTOL
+                    ok, _, _ = judge(v, truth, rtol)
                     if not ok and vals is None:
                         vals = values_text(ctx, f"{tag}-row{r}-cand{j}", Pv, [Qv])
-                    st.add(cls[r], name, v, ref[name], where, vals or f"(cmd: {cmd})")
+                    st.add(cls[r], name, v, truth, where, vals or f"(cmd: {cmd})", rtol)
                 if disjoint:
-                    cf = [("total_variation", 1.0), ("hellinger", 1.0), ("bhattacharyya", INF)]
+                    cf = [("total_variation", 1.0), ("hellinger", 1.0), ("bhattacharyya", INF),
+                          ("separation_power", 1.0)]
                     if base == "2":
                         cf += [("js_divergence", 1.0), ("js_distance", 1.0)]
                     for name, want in cf:
@@ -1066,6 +1099,31 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
                     want = row_vals[r] if isinstance(row_vals, list) else row_vals
                 st.bits(bits_equal(g1.get(name), want),
                         f"{tag}: 1-D run of row {r}: {name} = {g1.get(name)!r}, its 2-D row {want!r}")
+
+
+TESTS = ["chi2_test", "g_test"]
+TEST_PARTS = ["chi2_test_dof", "chi2_test_p_value", "g_test_dof", "g_test_p_value"]
+# GSL's gamma_inc_Q against mpmath, from the statistic h5div printed (the
+# statistic itself is checked at RTOL; the p-value amplifies its error by up
+# to x/2 in the tail, which is the statistic's conditioning, not GSL's).
+P_VALUE_RTOL = 1e-11
+
+
+def p_value_truth(got, name, k, j, r):
+    """Q(dof / 2, x / 2) at 50 digits for the dof and statistic h5div printed."""
+    def pick(n):
+        v = got.get(n)
+        if k > 1:
+            v = v[j] if isinstance(v, list) else v
+        return v[r] if isinstance(v, list) else v
+    stat, dof = pick(name[:-len("_p_value")]), pick(name[:-len("_p_value")] + "_dof")
+    if not isinstance(stat, float) or not isinstance(dof, float):
+        return mpmath.nan
+    if dof <= 0 or stat == 0:
+        return mpf(1)
+    if stat == INF:
+        return mpf(0)
+    return mpmath.gammainc(mpf(dof) / 2, mpf(stat) / 2, mpmath.inf, regularized=True)
 
 
 def check_output(ctx, st, path, group, got, names, tag):
@@ -1317,6 +1375,7 @@ def naive_compare(P, Q, alpha, orders, width, dps=400):
         p = [as_mpf(Fraction(x)) + a for x in P]
         q = [as_mpf(Fraction(x)) + a for x in Q]
         sp, sq = mpmath.fsum(p), mpmath.fsum(q)
+        Pr, Qr = p, q
         p, q = [x / sp for x in p], [x / sq for x in q]
         L, inf = mpmath.log, mpmath.inf
         po = any(x and not y for x, y in zip(p, q))
@@ -1335,7 +1394,15 @@ def naive_compare(P, Q, alpha, orders, width, dps=400):
              "hellinger": mpmath.sqrt(max(0, 1 - bc)),
              "bhattacharyya": -L(bc) if bc else inf,
              "chi2_pq": inf if po else mpmath.fsum((x - y) ** 2 / y for x, y in zip(p, q) if y),
-             "chi2_qp": inf if qo else mpmath.fsum((x - y) ** 2 / x for x, y in zip(p, q) if x)}
+             "chi2_qp": inf if qo else mpmath.fsum((x - y) ** 2 / x for x, y in zip(p, q) if x),
+             "separation_power": mpmath.fsum((x - y) ** 2 / (x + y) for x, y in zip(p, q) if x or y) / 2}
+        ra, rb = mpmath.sqrt(sq / sp), mpmath.sqrt(sp / sq)
+        r["chi2_test"] = mpmath.fsum((ra * x - rb * y) ** 2 / (x + y) for x, y in zip(Pr, Qr) if x or y)
+        E = [sp * (x + y) / (sp + sq) for x, y in zip(Pr, Qr)]
+        F = [sq * (x + y) / (sp + sq) for x, y in zip(Pr, Qr)]
+        r["g_test"] = 2 * mpmath.fsum([x * L(x / e) for x, e in zip(Pr, E) if x] +
+                                      [y * L(y / f) for y, f in zip(Qr, F) if y])
+        r["chi2_test_dof"] = r["g_test_dof"] = sum(1 for x, y in zip(Pr, Qr) if x or y) - 1
         for A in orders:
             A = mpmath.mpf(A)
             for nm, X, Y, xo in (("renyi_pq:", p, q, po), ("renyi_qp:", q, p, qo)):

@@ -570,6 +570,70 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
     return a->cmd->check ? a->cmd->check(a, msg) : H5DIV_OK;
 }
 
+/* Width of the help text and of the name column of the measure list. */
+#define HELP_WIDTH 78
+#define HELP_INDENT 10
+#define HELP_NAME_COL 19
+
+/* The name column of row m of a measure table: its name and those of the
+ * rows after it that its help text describes, NAME:A for rows with orders. */
+static void help_names(const h5div_measure_info *t, int n, int m, char *buf, size_t len)
+{
+    size_t used = 0;
+    for (int r = m; r < n && (r == m || !t[r].help); r++) {
+        if (t[r].flags & H5DIV_MEASURE_PART)
+            break;
+        int w = snprintf(buf + used, len - used, "%s%s%s", r == m ? "" : ", ", t[r].name,
+                         t[r].flags & H5DIV_MEASURE_ORDER ? ":A" : "");
+        used += w > 0 && (size_t)w < len - used ? (size_t)w : 0;
+    }
+}
+
+/* The measures of compare's table: the default set by name, wrapped, then
+ * each extra with its help text. */
+static void print_measure_help(FILE *out)
+{
+    int n;
+    const h5div_measure_info *t = h5div_compare_measures(&n);
+    int col = fprintf(out, "measures (default):");
+    for (int m = 0; m < n; m++) {
+        if (!(t[m].flags & H5DIV_MEASURE_DEFAULT))
+            continue;
+        int w = (int)strlen(t[m].name);
+        if (col + 1 + w > HELP_WIDTH)
+            col = fprintf(out, "\n%*s%s", HELP_INDENT, "", t[m].name) - 1;
+        else
+            col += fprintf(out, " %s", t[m].name);
+    }
+    fputs("\nmore, only when named in --measures:\n", out);
+    for (int m = 0; m < n; m++) {
+        if ((t[m].flags & (H5DIV_MEASURE_DEFAULT | H5DIV_MEASURE_PART)) || !t[m].help)
+            continue;
+        char names[128] = "";
+        help_names(t, n, m, names, sizeof names);
+        int w = fprintf(out, "%*s%s", HELP_INDENT, "", names) - HELP_INDENT;
+        fprintf(out, "%*s", w < HELP_NAME_COL - 2 ? HELP_NAME_COL - w : 2, "");
+        for (const char *h = t[m].help; *h; h++) {
+            fputc(*h, out);
+            if (*h == '\n')
+                fprintf(out, "%*s", HELP_INDENT + HELP_NAME_COL, "");
+        }
+        fputc('\n', out);
+    }
+}
+
+void h5div_cli_print_help(FILE *out, const char *help)
+{
+    const char *mark = strstr(help, H5DIV_CLI_MEASURE_HELP);
+    if (!mark) {
+        fputs(help, out);
+        return;
+    }
+    fwrite(help, 1, (size_t)(mark - help), out);
+    print_measure_help(out);
+    fputs(mark + strlen(H5DIV_CLI_MEASURE_HELP), out);
+}
+
 static void print_top_help(FILE *out)
 {
     fputs("usage: h5div COMMAND [options] ARGS...\n"
@@ -645,7 +709,7 @@ static int cli_run(h5div_cli_ctx *cx, int argc, char **argv)
     }
     if (a.help) {
         if (cx->rank == 0)
-            fputs(a.cmd->help, cx->out);
+            h5div_cli_print_help(cx->out, a.cmd->help);
         return H5DIV_OK;
     }
     if (a.cmd->mpi && cx->comm == MPI_COMM_NULL) {

@@ -108,6 +108,13 @@ typedef struct h5div_cli_command {
     int (*run)(const h5div_cli_ctx *cx, const h5div_cli_args *a);
 } h5div_cli_command;
 
+/* In a command's help text: where the list of compare's measures goes,
+ * written from its table (h5div_cli_print_help). */
+#define H5DIV_CLI_MEASURE_HELP "@measures@\n"
+
+/* Print a command's help text, the measure list in place of its marker. */
+void h5div_cli_print_help(FILE *out, const char *help);
+
 extern const h5div_cli_command h5div_cmd_compare;
 extern const h5div_cli_command h5div_cmd_history;
 

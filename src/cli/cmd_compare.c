@@ -17,19 +17,7 @@ static const char compare_help[] =
     "per row. Any integer or float type, contiguous, chunked or compressed;\n"
     "every Q has P's shape. With several candidates every measure gets a\n"
     "leading axis over them.\n"
-    "\n"
-    "measures (default): entropy_p entropy_q cross_entropy_pq cross_entropy_qp\n"
-    "          kl_pq kl_qp js_divergence js_distance total_variation hellinger\n"
-    "more, only when named in --measures:\n"
-    "          bhattacharyya      -log_b sum sqrt(p q)\n"
-    "          chi2_pq, chi2_qp   Pearson chi^2 divergence sum (p - q)^2 / q, and swapped\n"
-    "          renyi_pq:A, renyi_qp:A  Renyi divergence of order A > 0, A != 1\n"
-    "                             (up to 8 orders each, e.g. renyi_pq:0.5,renyi_pq:2)\n"
-    "          wasserstein1       sum |F_p - F_q| * bin width over the ordered bins;\n"
-    "                             with edges attached (h5div histogram) the distance\n"
-    "                             between bin centres instead, in data units\n"
-    "          ks                 max |F_p - F_q| (Kolmogorov-Smirnov distance)\n"
-    "\n"
+    "\n" H5DIV_CLI_MEASURE_HELP "\n"
     "options:\n"
     "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
     "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
@@ -72,7 +60,24 @@ static int add_order(double *orders, int *n, double A)
     return 0;
 }
 
-/* --measures of compare: names of h5div_measure plus renyi_pq:A, renyi_qp:A. */
+/* The row of compare's measure table that a --measures item names: NAME,
+ * or NAME:... for a row with orders; -1 for none (parts are not named). */
+static int find_measure(const char *tok)
+{
+    int n;
+    const h5div_measure_info *t = h5div_compare_measures(&n);
+    for (int m = 0; m < n; m++) {
+        if (t[m].flags & H5DIV_MEASURE_PART)
+            continue;
+        const size_t len = strlen(t[m].name);
+        if (strncmp(tok, t[m].name, len) == 0 &&
+            (t[m].flags & H5DIV_MEASURE_ORDER ? tok[len] == ':' || !tok[len] : !tok[len]))
+            return m;
+    }
+    return -1;
+}
+
+/* --measures of compare: the names of its table, NAME:A for rows with orders. */
 static int select_compare_measures(const char *list, h5div_options *opt, char *msg)
 {
     char *copy = strdup(list), *save = NULL;
@@ -88,13 +93,20 @@ static int select_compare_measures(const char *list, h5div_options *opt, char *m
         st = H5DIV_EUSAGE;
     for (char *tok = strtok_r(copy, ",", &save); tok && st == H5DIV_OK;
          tok = strtok_r(NULL, ",", &save), count--) {
-        int qp = strncmp(tok, "renyi_qp", 8) == 0;
-        if (strncmp(tok, "renyi_pq", 8) == 0 || qp) {
+        const int m = find_measure(tok);
+        if (m < 0) {
+            st = H5DIV_EUSAGE;
+            continue;
+        }
+        const h5div_measure_info *row = &h5div_compare_measures(NULL)[m];
+        if (row->flags & H5DIV_MEASURE_ORDER) {
+            const int qp = m == H5DIV_RENYI_QP;
+            const size_t len = strlen(row->name);
             char *end = NULL;
             double A = NAN;
-            if (tok[8] == ':' && tok[9]) {
+            if (tok[len] == ':' && tok[len + 1]) {
                 errno = 0;
-                A = strtod(tok + 9, &end);
+                A = strtod(tok + len + 1, &end);
                 if (errno || *end)
                     A = NAN;
             }
@@ -102,32 +114,22 @@ static int select_compare_measures(const char *list, h5div_options *opt, char *m
                 free(copy);
                 return h5div_cli_usage(
                     msg, "%s needs an order A > 0 other than 1, as in %s:2 (--measures %s)",
-                    qp ? "renyi_qp" : "renyi_pq", qp ? "renyi_qp" : "renyi_pq", list);
+                    row->name, row->name, list);
             }
             if (add_order(qp ? opt->renyi_qp : opt->renyi_pq,
                           qp ? &opt->n_renyi_qp : &opt->n_renyi_pq, A) != 0) {
                 free(copy);
                 return h5div_cli_usage(msg, "at most %d orders of %s (--measures %s)",
-                                       H5DIV_RENYI_MAX, qp ? "renyi_qp" : "renyi_pq", list);
+                                       H5DIV_RENYI_MAX, row->name, list);
             }
-            mask |= H5DIV_MEASURE_BIT(qp ? H5DIV_RENYI_QP : H5DIV_RENYI_PQ);
-            continue;
         }
-        int found = 0;
-        for (int m = 0; m < H5DIV_COMPARE_NMEASURES && !found; m++)
-            if (m != H5DIV_RENYI_PQ && m != H5DIV_RENYI_QP &&
-                strcmp(tok, h5div_measure_name((h5div_measure)m)) == 0) {
-                mask |= H5DIV_MEASURE_BIT(m);
-                found = 1;
-            }
-        if (!found)
-            st = H5DIV_EUSAGE;
+        mask |= H5DIV_MEASURE_BIT(m);
     }
     free(copy);
     if (st != H5DIV_OK || !mask)
         return h5div_cli_usage(
             msg, "unknown measure in list; see h5div compare --help (--measures %s)", list);
-    opt->measures = mask;
+    opt->measures = h5div_compare_measures_with_parts(mask);
     return H5DIV_OK;
 }
 

@@ -5,32 +5,101 @@
 #include <stdlib.h>
 
 #include "core/measures.h"
+#include "core/terms.h"
 #include "h5div_types.h"
 
-static const char *const measure_names[H5DIV_COMPARE_NMEASURES] = {
-    "entropy_p", "entropy_q", "cross_entropy_pq", "cross_entropy_qp", "kl_pq",
-    "kl_qp",     "js_divergence", "js_distance",  "total_variation",  "hellinger",
-    "bhattacharyya", "chi2_pq", "chi2_qp", "renyi_pq", "renyi_qp", "wasserstein1", "ks"};
+#define TB(t) (1u << (t))
+/* JS, TV, Hellinger, Bhattacharyya and Renyi tell disjoint supports apart
+ * by the coefficient's sum (exact closed forms). */
+#define BC TB(H5DIV_T_BC)
+#define DEF H5DIV_MEASURE_DEFAULT
+#define PART H5DIV_MEASURE_PART
+
+/* compare's measures, row m for h5div_measure m: everything that names,
+ * documents, selects or sizes a measure reads it from here. */
+static const h5div_measure_info compare_measures[H5DIV_COMPARE_NMEASURES] = {
+    {"entropy_p", "", DEF, 0, TB(H5DIV_T_ENTROPY_P)},
+    {"entropy_q", "", DEF, 0, TB(H5DIV_T_ENTROPY_Q)},
+    {"cross_entropy_pq", "", DEF, 0, TB(H5DIV_T_CROSS_PQ)},
+    {"cross_entropy_qp", "", DEF, 0, TB(H5DIV_T_CROSS_QP)},
+    {"kl_pq", "", DEF, 0, TB(H5DIV_T_KL_PQ)},
+    {"kl_qp", "", DEF, 0, TB(H5DIV_T_KL_QP)},
+    {"js_divergence", "", DEF, 0, TB(H5DIV_T_JS) | BC},
+    {"js_distance", "", DEF, 1, TB(H5DIV_T_JS) | BC},
+    {"total_variation", "", DEF, 1, TB(H5DIV_T_TV) | BC},
+    {"hellinger", "", DEF, 1, TB(H5DIV_T_HELLINGER) | BC},
+    {"bhattacharyya", "-log_b sum sqrt(p q)", 0, 0, TB(H5DIV_T_HELLINGER) | BC},
+    {"chi2_pq", "Pearson chi^2 divergence sum (p - q)^2 / q, and swapped", 0, 1,
+     TB(H5DIV_T_CHI2_PQ)},
+    {"chi2_qp", NULL, 0, 1, TB(H5DIV_T_CHI2_QP)},
+    {"renyi_pq",
+     "Renyi divergence of order A > 0, A != 1\n"
+     "(up to 8 orders each, e.g. renyi_pq:0.5,renyi_pq:2)",
+     H5DIV_MEASURE_ORDER, 0, BC},
+    {"renyi_qp", NULL, H5DIV_MEASURE_ORDER, 0, BC},
+    {"wasserstein1",
+     "sum |F_p - F_q| * bin width over the ordered bins;\n"
+     "with edges attached (h5div histogram) the distance\n"
+     "between bin centres instead, in data units",
+     0, 1, TB(H5DIV_T_W1)},
+    {"ks", "max |F_p - F_q| (Kolmogorov-Smirnov distance)", 0, 1, TB(H5DIV_T_W1)},
+    {"separation_power", "sum (p - q)^2 / (p + q) / 2, in [0, 1]", 0, 1, TB(H5DIV_T_SP) | BC},
+    {"chi2_test",
+     "two-sample chi^2 of the raw values P, Q (totals A, B):\n"
+     "sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q); also\n"
+     "chi2_test_dof (bins with P + Q > 0, minus 1) and\n"
+     "chi2_test_p_value",
+     0, 1, TB(H5DIV_T_CHI2T)},
+    {"chi2_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
+    {"chi2_test_p_value", NULL, PART, 1, TB(H5DIV_T_CHI2T) | TB(H5DIV_T_NONEMPTY)},
+    {"g_test",
+     "G statistic 2 sum P log(P/E) + Q log(Q/F),\n"
+     "E, F = A, B (P + Q) / (A + B); also g_test_dof and\n"
+     "g_test_p_value",
+     0, 1, TB(H5DIV_T_G)},
+    {"g_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
+    {"g_test_p_value", NULL, PART, 1, TB(H5DIV_T_G) | TB(H5DIV_T_NONEMPTY)},
+};
+
+const h5div_measure_info *h5div_compare_measures(int *n)
+{
+    if (n)
+        *n = H5DIV_COMPARE_NMEASURES;
+    return compare_measures;
+}
+
+unsigned h5div_compare_measures_with_parts(unsigned measures)
+{
+    int owner = -1;
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
+        if (!(compare_measures[m].flags & H5DIV_MEASURE_PART))
+            owner = m;
+        else if (owner >= 0 && (measures & H5DIV_MEASURE_BIT(owner)))
+            measures |= H5DIV_MEASURE_BIT(m);
+    }
+    return measures;
+}
+
+unsigned h5div_terms_for_measures(unsigned measures)
+{
+    unsigned t = 0;
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        if (measures & H5DIV_MEASURE_BIT(m))
+            t |= compare_measures[m].terms;
+    return t;
+}
 
 const char *h5div_measure_name(h5div_measure m)
 {
     if ((int)m < 0 || m >= H5DIV_COMPARE_NMEASURES)
         return NULL;
-    return measure_names[m];
+    return compare_measures[m].name;
 }
 
 const char *h5div_measure_units(h5div_measure m, h5div_base base)
 {
-    switch (m) {
-    case H5DIV_JS_DISTANCE:
-    case H5DIV_TOTAL_VARIATION:
-    case H5DIV_HELLINGER:
-    case H5DIV_CHI2_PQ:
-    case H5DIV_CHI2_QP:
-    case H5DIV_WASSERSTEIN1:
-    case H5DIV_KS: return "1";
-    default: break;
-    }
+    if ((int)m >= 0 && m < H5DIV_COMPARE_NMEASURES && compare_measures[m].unitless)
+        return "1";
     return h5div_base_units(base);
 }
 
@@ -44,11 +113,21 @@ const char *h5div_base_units(h5div_base b)
     return b == H5DIV_BASE_2 ? "bits" : b == H5DIV_BASE_E ? "nats" : "hartleys";
 }
 
+/* The default set: the rows flagged H5DIV_MEASURE_DEFAULT. */
+static unsigned compare_default(void)
+{
+    unsigned d = 0;
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        if (compare_measures[m].flags & H5DIV_MEASURE_DEFAULT)
+            d |= H5DIV_MEASURE_BIT(m);
+    return d;
+}
+
 void h5div_options_init(h5div_options *opt)
 {
     opt->base = H5DIV_BASE_2;
     opt->pseudocount = 0.0;
-    opt->measures = H5DIV_COMPARE_DEFAULT;
+    opt->measures = compare_default();
     opt->n_renyi_pq = opt->n_renyi_qp = 0;
     for (int i = 0; i < H5DIV_RENYI_MAX; i++)
         opt->renyi_pq[i] = opt->renyi_qp[i] = 0.0;
@@ -105,7 +184,7 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
                 c->order = i;
                 c->A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 h5div_format_shortest(c->A, a, sizeof a);
-                snprintf(c->name, sizeof c->name, "%s:%s", measure_names[m], a);
+                snprintf(c->name, sizeof c->name, "%s:%s", compare_measures[m].name, a);
             }
             continue;
         }
@@ -114,7 +193,7 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
         snprintf(c->units, sizeof c->units, "%s", h5div_measure_units((h5div_measure)m, opt->base));
         c->order = -1;
         c->A = 0.0;
-        snprintf(c->name, sizeof c->name, "%s", measure_names[m]);
+        snprintf(c->name, sizeof c->name, "%s", compare_measures[m].name);
     }
     return n;
 }

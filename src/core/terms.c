@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_sf_gamma.h>
+
 #include "core/series.h"
 #include "h5div_types.h"
 
@@ -305,7 +308,7 @@ static inline double cross_diff(double x, double y, const h5div_norm *nm)
 
 /* Terms computed bin by bin into arrays: all but W1 (its slot is unused)
  * and the Renyi terms. */
-#define NT_BIN (H5DIV_T_BC + 1)
+#define NT_BIN H5DIV_T_RENYI
 
 /* Probabilities below this are subnormal or close to it, and so are ratios
  * beyond its inverse: such bins take the careful path. */
@@ -450,6 +453,94 @@ static inline double log_mix(double t, double xb, double s)
     return t >= -0.5 ? log1p(t) : log(2.0 * xb / s);
 }
 
+/* The totals' part of the two-sample tests: with A = a 2^ea, B = b 2^eb
+ * (a, b the scaled totals), the weights w = A / (A + B), w1 = B / (A + B)
+ * (each from its own ratio, so neither cancels), A B / (A + B) = hm 2^he,
+ * A + B = tm 2^te, and lw = log((A + B) / A), lw1 = log((A + B) / B). */
+typedef struct two_sample {
+    double w, w1, hm, tm, lw, lw1, a, b;
+    int he, te, ea, eb;
+} two_sample;
+
+/* log1p(r) for r = m 2^e >= 0 (beyond the double range too). */
+static double log1p_scaled(double m, int e)
+{
+    double r = ldexp(m, e);
+    return r < 0x1p1000 ? log1p(r) : log(m) + e * LN2;
+}
+
+static void two_sample_init(two_sample *ts, const h5div_norm *nm)
+{
+    const double a = nm->a_hi + nm->a_lo, b = nm->b_hi + nm->b_lo;
+    const int ea = -ilogb(nm->scale_a), eb = -ilogb(nm->scale_b);
+    ts->a = a;
+    ts->b = b;
+    ts->ea = ea;
+    ts->eb = eb;
+    ts->w = 1.0 / (1.0 + ldexp(b / a, eb - ea));
+    ts->w1 = 1.0 / (1.0 + ldexp(a / b, ea - eb));
+    ts->lw = log1p_scaled(b / a, eb - ea);
+    ts->lw1 = log1p_scaled(a / b, ea - eb);
+    if (ea >= eb) {
+        const double s = a + ldexp(b, eb - ea);
+        ts->hm = a * b / s;
+        ts->he = eb;
+        ts->tm = s;
+        ts->te = ea;
+    } else {
+        const double s = b + ldexp(a, ea - eb);
+        ts->hm = a * b / s;
+        ts->he = ea;
+        ts->tm = s;
+        ts->te = eb;
+    }
+}
+
+/* (1 + x) log(1 + x) - x >= 0 given r = 1 + x (the ratio itself, for
+ * x < -1/2 where 1 + x would cancel). */
+static inline double phi_term(double x, double r)
+{
+    if (fabs(x) < SERIES_LIMIT)
+        return h5div_kl_series(x);
+    double v = x >= -0.5 ? (1.0 + x) * log1p(x) - x : (r > 0.0 ? r * log(r) : 0.0) - x;
+    return v > 0.0 ? v : 0.0;
+}
+
+/* chi2_test and g_test terms of a bin with both values or one of them
+ * nonzero, from P = p 2^k, Q = q 2^k and diff = (p - q) 2^k (from the exact
+ * cross difference). With m = w p + w1 q, E = A m, F = B m per unit of p:
+ * chi^2 = A B / (A + B) (p - q)^2 / m, and G = 2 (A + B) m (w phi(delta) +
+ * w1 phi(eps)), delta = w1 (p - q) / m = p/m - 1, eps = -w (p - q) / m, a
+ * sum of two terms >= 0 (the weighted JS term). */
+static inline void two_sample_bin(const two_sample *ts, double P, double Q, double diff, int k,
+                                  double *chi2, double *g)
+{
+    const double m = ts->w * P + ts->w1 * Q;
+    const double t = diff / m;
+    double c = ldexp(ts->hm * (diff * t), ts->he - k);
+    double gs = m * (ts->w * phi_term(ts->w1 * t, P / m) + ts->w1 * phi_term(-ts->w * t, Q / m));
+    double gv = 2.0 * ldexp(ts->tm * gs, ts->te - k);
+    *chi2 = c >= 0.0 ? c : INFINITY; /* NaN only where the totals differ beyond 2^1000 */
+    *g = gv >= 0.0 ? gv : INFINITY;
+}
+
+/* The same for a bin whose probabilities differ beyond 2^FAR_EXP (p_big:
+ * p is the larger), from the sides' mantissas and logarithms: with rho =
+ * small / big and mu = m / big, (p - q)^2 = big^2 to 2^-900 relative. */
+static void two_sample_far(const two_sample *ts, const side *big, const side *small, int p_big,
+                           double *chi2, double *g)
+{
+    const double wl = p_big ? ts->w : ts->w1, ws = p_big ? ts->w1 : ts->w;
+    const double rho = ldexp(small->mant / big->mant, big->ex2 - small->ex2);
+    const double mu = wl + ws * rho; /* m / big */
+    /* chi^2 = H big / mu; G = 2 (A + B) big (wl (-log mu) + ws rho log(rho / mu)). */
+    *chi2 = ldexp(ts->hm * big->mant / mu, ts->he - big->ex2);
+    double lr = small->lg - big->lg;
+    double gs = -wl * log(mu) + (rho > 0.0 ? ws * rho * (lr - log(mu)) : 0.0);
+    gs = gs > 0.0 ? gs : 0.0;
+    *g = 2.0 * ldexp(ts->tm * big->mant * gs, ts->te - big->ex2);
+}
+
 /* The careful path: every bin through libm, with the forms chosen per bin
  * for probabilities near 1, subnormal ones, and ratios beyond the double
  * range. Writes the terms of bins [0, e) of one block into t. */
@@ -460,6 +551,10 @@ static void block_terms_careful(const double *restrict xs, const double *restric
 {
     const double alpha = nm->alpha;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
+    const unsigned tests = (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G);
+    two_sample ts;
+    if (mask & tests)
+        two_sample_init(&ts, nm);
     for (size_t k = 0; k < e; k++) {
         for (int m = 0; m < NT_BIN; m++)
             t[m][k] = 0.0;
@@ -483,11 +578,28 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             t[H5DIV_T_TV][k] = s.prob;
             t[H5DIV_T_HELLINGER][k] = ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
             t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s.prob;
+            t[H5DIV_T_SP][k] = 0.5 * s.prob;
+            t[H5DIV_T_NONEMPTY][k] = 1.0;
+            if (mask & tests) {
+                /* chi^2: B p (or A q); G: 2 A p log((A + B) / A) (or for q). */
+                const double tot = qlone ? ts.a : ts.b, own = qlone ? ts.b : ts.a;
+                const int et = qlone ? ts.ea : ts.eb, eo = qlone ? ts.eb : ts.ea;
+                t[H5DIV_T_CHI2T][k] = ldexp(tot * s.mant, et - s.ex2);
+                t[H5DIV_T_G][k] = 2.0 * ldexp(own * s.mant * (qlone ? ts.lw1 : ts.lw), eo - s.ex2);
+            }
             continue;
         }
         bin_state st;
         bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         const double p = st.a.prob, q = st.b.prob;
+        t[H5DIV_T_NONEMPTY][k] = 1.0;
+        if ((mask & tests) && st.far) {
+            const int pb = st.a.e > st.b.e;
+            two_sample_far(&ts, pb ? &st.a : &st.b, pb ? &st.b : &st.a, pb, &t[H5DIV_T_CHI2T][k],
+                           &t[H5DIV_T_G][k]);
+        } else if (mask & tests) {
+            two_sample_bin(&ts, st.P, st.Q, st.diff, st.k, &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
+        }
         t[H5DIV_T_ENTROPY_P][k] = -(p * st.a.lg);
         t[H5DIV_T_ENTROPY_Q][k] = -(q * st.b.lg);
         t[H5DIV_T_CROSS_PQ][k] = -(p * st.b.lg);
@@ -512,6 +624,7 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
             t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
             t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
+            t[H5DIV_T_SP][k] = 0.5 * big;
             continue;
         }
         if (mask & (1u << H5DIV_T_JS)) {
@@ -533,6 +646,9 @@ static void block_terms_careful(const double *restrict xs, const double *restric
             /* (p - q)^2 / q as (p - q) u: no square to underflow. */
             t[H5DIV_T_CHI2_PQ][k] = ldexp(st.diff * st.u, -st.k);
             t[H5DIV_T_CHI2_QP][k] = ldexp(st.diff * -st.v, -st.k);
+            /* (p - q)^2 / (p + q) / 2 as (p - q) ((p - q) / (p + q)) / 2, the
+             * ratio from the exact cross difference. */
+            t[H5DIV_T_SP][k] = ldexp(0.5 * st.diff * (st.d / st.s), -st.k);
         }
     }
 }
@@ -615,9 +731,10 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             t[H5DIV_T_CROSS_QP][k] = both ? -(qk * lp) : 0.0;
         }
     }
-    if (!(mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) |
-                  (1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) |
-                  (1u << H5DIV_T_CHI2_QP) | (1u << H5DIV_T_BC))))
+    if (!(mask &
+          ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) | (1u << H5DIV_T_TV) |
+           (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP) |
+           (1u << H5DIV_T_BC) | (1u << H5DIV_T_SP) | (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))))
         return 1;
     int cancel = 0;
     for (size_t k = 0; k < e; k++) {
@@ -736,6 +853,31 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
             t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
             t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
+        }
+    }
+    if (mask & (1u << H5DIV_T_SP)) {
+        for (size_t k = 0; k < e; k++) {
+            double xk = x[k], yk = y[k], dk = d[k];
+            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+            /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
+            double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
+            t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
+        }
+    }
+    if (mask & (1u << H5DIV_T_NONEMPTY))
+        for (size_t k = 0; k < e; k++)
+            t[H5DIV_T_NONEMPTY][k] = ((x[k] != 0.0) | (y[k] != 0.0)) ? 1.0 : 0.0;
+    if (mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) {
+        two_sample ts;
+        two_sample_init(&ts, nm);
+        for (size_t k = 0; k < e; k++) {
+            t[H5DIV_T_CHI2T][k] = t[H5DIV_T_G][k] = 0.0;
+            if ((x[k] == 0.0) & (y[k] == 0.0))
+                continue;
+            /* The larger of p, q brought near 1 (exactly), as in the careful path. */
+            const int s = -ilogb(p[k] > q[k] ? p[k] : q[k]);
+            two_sample_bin(&ts, ldexp(p[k], s), ldexp(q[k], s), ldexp(d[k] * inv_a * inv_b, s), s,
+                           &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
         }
     }
     return 1;
@@ -1237,40 +1379,25 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     tp->mask |= tp->renyi_mask;
 }
 
-unsigned h5div_terms_for_measures(unsigned measures)
+/* P(X >= x) for X ~ chi^2 with dof degrees of freedom: GSL's regularised
+ * upper incomplete gamma Q(dof / 2, x / 2). No degrees of freedom (one
+ * nonempty bin, where the statistic is 0) or x = 0: 1. GSL's error handler
+ * is off during the call (its default aborts): an underflow is p = 0. */
+static double chi2_p_value(double dof, double x)
 {
-    unsigned t = 0;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_ENTROPY_P))
-        t |= 1u << H5DIV_T_ENTROPY_P;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_ENTROPY_Q))
-        t |= 1u << H5DIV_T_ENTROPY_Q;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CROSS_ENTROPY_PQ))
-        t |= 1u << H5DIV_T_CROSS_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CROSS_ENTROPY_QP))
-        t |= 1u << H5DIV_T_CROSS_QP;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_KL_PQ))
-        t |= 1u << H5DIV_T_KL_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_KL_QP))
-        t |= 1u << H5DIV_T_KL_QP;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE)))
-        t |= 1u << H5DIV_T_JS;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION))
-        t |= 1u << H5DIV_T_TV;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_HELLINGER) | H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA)))
-        t |= 1u << H5DIV_T_HELLINGER;
-    /* The coefficient tells disjoint supports apart (exact closed forms). */
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_JS_DIVERGENCE) | H5DIV_MEASURE_BIT(H5DIV_JS_DISTANCE) |
-                    H5DIV_MEASURE_BIT(H5DIV_TOTAL_VARIATION) | H5DIV_MEASURE_BIT(H5DIV_HELLINGER) |
-                    H5DIV_MEASURE_BIT(H5DIV_BHATTACHARYYA) | H5DIV_MEASURE_BIT(H5DIV_RENYI_PQ) |
-                    H5DIV_MEASURE_BIT(H5DIV_RENYI_QP)))
-        t |= 1u << H5DIV_T_BC;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_PQ))
-        t |= 1u << H5DIV_T_CHI2_PQ;
-    if (measures & H5DIV_MEASURE_BIT(H5DIV_CHI2_QP))
-        t |= 1u << H5DIV_T_CHI2_QP;
-    if (measures & (H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1) | H5DIV_MEASURE_BIT(H5DIV_KS)))
-        t |= 1u << H5DIV_T_W1;
-    return t;
+    if (!(dof > 0.0) || !(x > 0.0))
+        return 1.0;
+    if (!(x < INFINITY))
+        return 0.0;
+    gsl_sf_result r;
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int st = gsl_sf_gamma_inc_Q_e(0.5 * dof, 0.5 * x, &r);
+    gsl_set_error_handler(old);
+    if (st == GSL_EUNDRFLW)
+        return 0.0;
+    if (st != GSL_SUCCESS || !isfinite(r.val))
+        return x > dof ? 0.0 : 1.0;
+    return r.val < 0.0 ? 0.0 : (r.val > 1.0 ? 1.0 : r.val);
 }
 
 static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
@@ -1331,6 +1458,8 @@ void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_R
     h5div_term_params tp;
     h5div_term_params_init(&tp, opt);
     const int disjoint = (tp.mask & H5DIV_TBIT(H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
+    /* Degrees of freedom of the two-sample tests: nonempty bins - 1. */
+    const double dof = nats[H5DIV_T_NONEMPTY] > 0.0 ? nats[H5DIV_T_NONEMPTY] - 1.0 : 0.0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
         if (!(measures & H5DIV_MEASURE_BIT(m)))
             continue;
@@ -1398,6 +1527,13 @@ void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_R
         }
         case H5DIV_WASSERSTEIN1: v = nats[H5DIV_T_W1] * opt->bin_width; break;
         case H5DIV_KS: v = ks > 1.0 ? 1.0 : ks; break;
+        case H5DIV_SEPARATION_POWER: v = disjoint ? 1.0 : clamp01(nats[H5DIV_T_SP]); break;
+        case H5DIV_CHI2_TEST: v = nats[H5DIV_T_CHI2T]; break;
+        case H5DIV_G_TEST: v = nats[H5DIV_T_G]; break;
+        case H5DIV_CHI2_TEST_DOF:
+        case H5DIV_G_TEST_DOF: v = dof; break;
+        case H5DIV_CHI2_TEST_P_VALUE: v = chi2_p_value(dof, nats[H5DIV_T_CHI2T]); break;
+        case H5DIV_G_TEST_P_VALUE: v = chi2_p_value(dof, nats[H5DIV_T_G]); break;
         case H5DIV_COMPARE_NMEASURES: break;
         }
         value[m] = v;

@@ -26,6 +26,10 @@ enum h5div_term {
     /* 2^1020 sum sqrt(p q): the Bhattacharyya coefficient where it is far
      * below 1, and zero exactly when the supports are disjoint. */
     H5DIV_T_BC,
+    H5DIV_T_SP, /* (p - q)^2 / (p + q) / 2 per bin: separation_power */
+    H5DIV_T_CHI2T,    /* chi2_test per bin, in the units of the raw values */
+    H5DIV_T_G,        /* g_test per bin, likewise */
+    H5DIV_T_NONEMPTY, /* 1 per bin with P + Q > 0: the tests' degrees of freedom + 1 */
     /* p^A q^(1-A) - q - A (p - q) per bin, summing to S_A - 1 without
      * cancellation: orders of renyi_pq, then those of renyi_qp. The slots
      * no order uses, the spare ones after them and the terms of measures
@@ -37,8 +41,12 @@ enum h5div_term {
     H5DIV_T_RENYI_SPARE = H5DIV_T_RENYI + 2 * H5DIV_RENYI_MAX,
     /* Every order of both measures can have its scaled S_A in a spare
      * slot; for orders above 1 that is a windowed sum (the top window and
-     * the one below it, h5div_compare_partial.win) and takes two slots. */
-    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX /* < 64: bits of a uint64_t mask */
+     * the one below it, h5div_compare_partial.win) and takes two slots.
+     * Two fewer spares than that: the terms of the two-sample tests are
+     * free slots too unless a test is asked for, so only a run with a test,
+     * every other measure and 16 orders in (1.42, inf) lacks a slot (the
+     * orders nearest 1.42 then use S_A - 1 alone). */
+    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX - 2 /* < 64: bits of a uint64_t mask */
 };
 
 /* The bit of term t in a mask of terms. */
