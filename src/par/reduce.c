@@ -26,24 +26,18 @@ static void acc_sum_op(void *in, void *inout, int *len, MPI_Datatype *type)
  * of n accumulators with the exact sum. */
 static int acc_collective(MPI_Comm comm, h5div_acc *acc, int n, int exscan)
 {
-    MPI_Datatype type;
-    MPI_Op op;
+    static h5div_par_op acc_sum;
+    H5DIV_CHECK(h5div_par_op_get(&acc_sum, acc_sum_op, (int)(sizeof(h5div_acc) / sizeof(int64_t)),
+                                 MPI_INT64_T));
     for (int i = 0; i < n; i++)
         h5div_acc_normalize(&acc[i]);
-    H5DIV_MPI_CHECK(MPI_Type_contiguous((int)(sizeof(h5div_acc) / sizeof(int64_t)), MPI_INT64_T,
-                                        &type));
-    H5DIV_MPI_CHECK(MPI_Type_commit(&type));
-    H5DIV_MPI_CHECK(MPI_Op_create(acc_sum_op, 1, &op));
     int rc;
     if (exscan) {
         h5div_acc *in = malloc((size_t)(n ? n : 1) * sizeof *in);
-        if (!in) {
-            MPI_Op_free(&op);
-            MPI_Type_free(&type);
+        if (!in)
             return h5div_mpi_failed(MPI_ERR_NO_MEM, "malloc(exscan)", __FILE__, __LINE__);
-        }
         memcpy(in, acc, (size_t)n * sizeof *in);
-        rc = MPI_Exscan(in, acc, n, type, op, comm);
+        rc = MPI_Exscan(in, acc, n, acc_sum.type, acc_sum.op, comm);
         free(in);
         int rank = 0;
         MPI_Comm_rank(comm, &rank);
@@ -51,10 +45,8 @@ static int acc_collective(MPI_Comm comm, h5div_acc *acc, int n, int exscan)
             for (int i = 0; i < n; i++)
                 h5div_acc_init(&acc[i]);
     } else {
-        rc = MPI_Allreduce(MPI_IN_PLACE, acc, n, type, op, comm);
+        rc = MPI_Allreduce(MPI_IN_PLACE, acc, n, acc_sum.type, acc_sum.op, comm);
     }
-    MPI_Op_free(&op);
-    MPI_Type_free(&type);
     if (rc != MPI_SUCCESS)
         return h5div_mpi_failed(rc, exscan ? "MPI_Exscan(accumulators)" : "MPI_Allreduce(accumulators)",
                                 __FILE__, __LINE__);
@@ -119,11 +111,13 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
     }
     if (st == H5DIV_OK)
         st = h5div_par_sum_acc(comm, acc, (int)nacc);
-    if (st == H5DIV_OK && (MPI_Allreduce(MPI_IN_PLACE, counts, 2 * n, MPI_INT64_T, MPI_SUM, comm) !=
-                               MPI_SUCCESS ||
-                           MPI_Allreduce(MPI_IN_PLACE, ks, n, MPI_DOUBLE, MPI_MAX, comm) !=
-                               MPI_SUCCESS))
-        st = h5div_mpi_failed(MPI_ERR_OTHER, "MPI_Allreduce(partials)", __FILE__, __LINE__);
+    if (st == H5DIV_OK) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, counts, 2 * n, MPI_INT64_T, MPI_SUM, comm);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Allreduce(MPI_IN_PLACE, ks, n, MPI_DOUBLE, MPI_MAX, comm);
+        if (rc != MPI_SUCCESS)
+            st = h5div_mpi_failed(rc, "MPI_Allreduce(partials)", __FILE__, __LINE__);
+    }
     for (int i = 0, k = 0; st == H5DIV_OK && i < n; i++) {
         for (int t = 0; t < H5DIV_T_COUNT; t++)
             if (mask & H5DIV_TBIT(t))
