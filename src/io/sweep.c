@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Block-aligned sweeps over the shards of 1-D datasets in bounded pieces, one or more passes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/buffer.h"
 #include "io/io.h"
 #include "par/par.h"
 
@@ -73,24 +75,68 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t nblk = sw->blk1 - sw->blk0;
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
+    /* A shard that fits is kept or streamed as the first round's measurement
+     * says (keep_or_stream); H5DIV_SHARD=keep or =stream fixes the choice
+     * (the same pieces either way) for benchmarks and tests. */
+    const char *how = getenv("H5DIV_SHARD");
+    sw->measure = sw->cached && sw->rounds > 1;
+    if (sw->measure && how && (!strcmp(how, "keep") || !strcmp(how, "stream"))) {
+        sw->measure = 0;
+        sw->cached = !strcmp(how, "keep");
+    }
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
+    /* A shard that may be kept is reserved whole (nothing is resident until
+     * it is read into), with huge pages where the first piece goes and, once
+     * the shard is to be kept, everywhere. */
     int ok = 1;
     for (int k = 0; k < nd; k++) {
-        ok &= (sw->buf[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+        size_t huge = (sw->measure ? np : n) * sizeof(double);
+        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double), huge)) != NULL;
         if (h5div_dset_is_int64(d[k]))
-            ok &= (sw->lo[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double), huge)) != NULL;
     }
     if (nlo && sw->cached)
         ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
     for (int k = 0; k < scratch; k++)
-        ok &= (sw->scratch[k] = malloc((np ? np : 1) * sizeof(double))) != NULL;
+        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double), np * sizeof(double))) !=
+              NULL;
     if (!ok)
         h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
     if (st != H5DIV_OK)
         h5div_sweep_free(sw);
     return st;
+}
+
+/* Collective: keep the shard or stream it, from the first piece (its
+ * buffers just touched for the first time in `touch` seconds, then read in
+ * `read` seconds). Keeping it costs the first touch of the rest of the
+ * shard; streaming it costs a new read of the whole shard in every later
+ * pass, at least one. With the times of all ranks together, keep it when
+ * touch * (rounds - 1) < read * rounds. On this rank's first piece a
+ * moment's load can tip a close call, but only where the two cost about
+ * the same. */
+static int keep_or_stream(MPI_Comm comm, h5div_sweep *sw, double touch, double read, int rank)
+{
+    double t[2] = {touch, read};
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t, 2, MPI_DOUBLE, MPI_SUM, comm));
+    sw->measure = 0;
+    sw->cached = t[0] * (double)(sw->rounds - 1) < t[1] * (double)sw->rounds;
+    if (getenv("H5DIV_DEBUG") && rank == 0)
+        fprintf(stderr,
+                "h5div: first piece of %llu: touch %.4f s, read %.4f s (all ranks): %s the shard\n",
+                (unsigned long long)sw->rounds, t[0], t[1], sw->cached ? "keep" : "stream");
+    if (sw->cached) {
+        for (int k = 0; k < sw->nd; k++) {
+            h5div_buffer_advise(sw->buf[k], (size_t)sw->count * sizeof(double));
+            h5div_buffer_advise(sw->lo[k], (size_t)sw->count * sizeof(double));
+        }
+    } else {
+        free(sw->lo_any);
+        sw->lo_any = NULL;
+    }
+    return H5DIV_OK;
 }
 
 int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
@@ -118,6 +164,16 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         unsigned char any[H5DIV_SWEEP_MAX] = {0};
         if (from_memory && sw->lo_any)
             memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
+        int measure = r == 0 && sw->measure && !from_memory;
+        double t0 = 0.0, t1 = 0.0;
+        if (measure) {
+            t0 = MPI_Wtime();
+            for (int k = 0; k < sw->nd; k++) {
+                h5div_buffer_touch(v[k], (size_t)n * sizeof(double));
+                h5div_buffer_touch(lo[k], (size_t)n * sizeof(double));
+            }
+            t1 = MPI_Wtime();
+        }
         /* Every dataset's read is made even after one failed: with collective
          * I/O the others wait for this rank inside H5Dread. The first error is
          * the one reported. */
@@ -135,6 +191,8 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                 if (sw->lo_any)
                     sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
             }
+        if (measure)
+            H5DIV_CHECK(keep_or_stream(comm, sw, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
             sw->lo_of[k] = any[k] ? lo[k] : NULL;
         /* A callback that makes collective calls runs on every rank or on none. */
@@ -163,9 +221,9 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
 void h5div_sweep_free(h5div_sweep *sw)
 {
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++) {
-        free(sw->buf[k]);
-        free(sw->scratch[k]);
-        free(sw->lo[k]);
+        h5div_buffer_free(sw->buf[k]);
+        h5div_buffer_free(sw->scratch[k]);
+        h5div_buffer_free(sw->lo[k]);
         sw->buf[k] = sw->scratch[k] = sw->lo[k] = NULL;
         sw->lo_of[k] = NULL;
     }
