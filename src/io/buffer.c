@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Large read buffers: 2 MiB-aligned anonymous mappings with transparent huge pages where allowed. */
+/* Large read buffers: 2 MiB-aligned anonymous mappings, transparent huge pages on request. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, madvise */
 #include "io/buffer.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,7 +27,21 @@ static size_t page_size(void)
     return p > 0 ? (size_t)p : 4096;
 }
 
-void *h5div_buffer_alloc(size_t bytes, size_t huge)
+static void advise_huge(void *buf, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const char *e = getenv("H5DIV_HUGEPAGES");
+    size_t whole = bytes / H5DIV_BUFFER_HUGE * H5DIV_BUFFER_HUGE;
+    /* Refused where the kernel has no transparent huge pages: small pages then. */
+    if (e && !strcmp(e, "1") && whole)
+        (void)madvise(buf, whole, MADV_HUGEPAGE);
+#else
+    (void)buf;
+    (void)bytes;
+#endif
+}
+
+void *h5div_buffer_alloc(size_t bytes)
 {
     const size_t pg = page_size(), align = H5DIV_BUFFER_HUGE;
     if (bytes == 0)
@@ -50,21 +65,8 @@ void *h5div_buffer_alloc(size_t bytes, size_t huge)
         munmap(end, (size_t)(mend - end));
     buffer_head h = {head, pg + used};
     memcpy(head + pg - sizeof h, &h, sizeof h);
-    h5div_buffer_advise(buf, huge < bytes ? huge : bytes);
+    advise_huge(buf, bytes);
     return buf;
-}
-
-void h5div_buffer_advise(void *buf, size_t huge)
-{
-#ifdef MADV_HUGEPAGE
-    size_t whole = huge / H5DIV_BUFFER_HUGE * H5DIV_BUFFER_HUGE;
-    /* Refused where the kernel has no transparent huge pages: small pages then. */
-    if (buf && whole)
-        (void)madvise(buf, whole, MADV_HUGEPAGE);
-#else
-    (void)buf;
-    (void)huge;
-#endif
 }
 
 void h5div_buffer_touch(void *buf, size_t bytes)
@@ -72,12 +74,14 @@ void h5div_buffer_touch(void *buf, size_t bytes)
     if (!buf || !bytes)
         return;
 #ifdef MADV_POPULATE_WRITE
-    size_t pg = page_size();
+    const size_t pg = page_size();
     if (madvise(buf, (bytes + pg - 1) / pg * pg, MADV_POPULATE_WRITE) == 0)
         return;
+#else
+    const size_t pg = page_size();
 #endif
     volatile char *c = buf;
-    for (size_t i = 0; i < bytes; i += 4096)
+    for (size_t i = 0; i < bytes; i += pg)
         c[i] = c[i];
     c[bytes - 1] = c[bytes - 1];
 }

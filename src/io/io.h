@@ -77,9 +77,7 @@ int h5div_h5_path_exists(hid_t loc, const char *path);
  * are aligned to the start of each row (a 1-D dataset is one row), and the
  * rows' blocks are split evenly over the ranks, so a row may span ranks.
  * The shards are kept in memory between passes when they fit
- * opt->memory_per_rank and the first piece's read and first-touch times
- * say that keeping them costs less than reading them again; otherwise
- * every pass reads them again in pieces. */
+ * opt->memory_per_rank; otherwise every pass reads them again in pieces. */
 #define H5DIV_SWEEP_MAX (H5DIV_CANDIDATES_MAX + 1)
 
 /* The grid of an open dataset (a 1-D one is a single row). */
@@ -103,8 +101,12 @@ typedef struct h5div_sweep {
     double *lo[H5DIV_SWEEP_MAX];
     unsigned char *lo_any; /* [rounds * nd] when cached: piece r of dataset k has some */
     const double *lo_of[H5DIV_SWEEP_MAX];
-    /* The shard fits, and the first round of the first pass is to measure
-     * whether keeping it pays (cached says so after that round). */
+    /* When cached (the buffers are the size of the shard): pieces [0, kept)
+     * are kept in memory after the first pass, and later passes read the
+     * others again into the buffers from bin `slot` on. While `measure` is
+     * set, the first pass decides `kept` piece by piece, from what the
+     * first touch of fresh memory and the reads cost. */
+    uint64_t kept, slot;
     int measure;
 } h5div_sweep;
 

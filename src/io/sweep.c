@@ -75,32 +75,31 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t nblk = sw->blk1 - sw->blk0;
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
-    /* A shard that fits is kept or streamed as the first round's measurement
-     * says (keep_or_stream); H5DIV_SHARD=keep or =stream fixes the choice
-     * (the same pieces either way) for benchmarks and tests. */
+    /* A shard that fits is kept piece by piece for as long as the pieces'
+     * measured costs say so (keep_piece); H5DIV_SHARD=keep or =stream fixes
+     * the choice (the same pieces either way) for benchmarks and tests. */
     const char *how = getenv("H5DIV_SHARD");
     sw->measure = sw->cached && sw->rounds > 1;
     if (sw->measure && how && (!strcmp(how, "keep") || !strcmp(how, "stream"))) {
         sw->measure = 0;
         sw->cached = !strcmp(how, "keep");
     }
+    sw->kept = sw->cached ? sw->rounds : 0;
+    sw->slot = 0;
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
-    /* A shard that may be kept is reserved whole (nothing is resident until
-     * it is read into), with huge pages where the first piece goes and, once
-     * the shard is to be kept, everywhere. */
+    /* A shard that may be kept is reserved whole: nothing is resident until
+     * it is read into. */
     int ok = 1;
     for (int k = 0; k < nd; k++) {
-        size_t huge = (sw->measure ? np : n) * sizeof(double);
-        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double), huge)) != NULL;
+        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
         if (h5div_dset_is_int64(d[k]))
-            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double), huge)) != NULL;
+            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
     }
     if (nlo && sw->cached)
         ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
     for (int k = 0; k < scratch; k++)
-        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double), np * sizeof(double))) !=
-              NULL;
+        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
     if (!ok)
         h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
@@ -109,41 +108,42 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     return st;
 }
 
-/* Collective: keep the shard or stream it, from the first piece (its
- * buffers just touched for the first time in `touch` seconds, then read in
- * `read` seconds). Keeping it costs the first touch of the rest of the
- * shard; streaming it costs a new read of the whole shard in every later
- * pass, at least one. With the times of all ranks together, keep it when
- * touch * (rounds - 1) < read * rounds. On this rank's first piece a
- * moment's load can tip a close call, but only where the two cost about
- * the same. */
-static int keep_or_stream(MPI_Comm comm, h5div_sweep *sw, double touch, double read, int rank)
+/* Collective, in the first pass over a shard that fits (sw->measure):
+ * keep piece r (bins from `start`, its buffers just touched for the first
+ * time in `touch` seconds, then read in `read` seconds, on this rank) in
+ * memory, or stop keeping: then piece r's buffers become the ones every
+ * later piece is read into, and later passes read pieces r, r + 1, ...
+ * again. Keeping a piece costs its first touch, streaming it one more read
+ * in every later pass (at least one), so with the times of all ranks
+ * together a piece is kept while touch < read. Deciding piece by piece
+ * follows the cost of fresh memory as it changes along the shard (the
+ * first pages handed out can be cheaper than the rest). */
+static int keep_piece(MPI_Comm comm, h5div_sweep *sw, uint64_t r, uint64_t start, double touch,
+                      double read, int rank)
 {
     double t[2] = {touch, read};
     H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t, 2, MPI_DOUBLE, MPI_SUM, comm));
-    sw->measure = 0;
-    sw->cached = t[0] * (double)(sw->rounds - 1) < t[1] * (double)sw->rounds;
-    if (getenv("H5DIV_DEBUG") && rank == 0)
-        fprintf(stderr,
-                "h5div: first piece of %llu: touch %.4f s, read %.4f s (all ranks): %s the shard\n",
-                (unsigned long long)sw->rounds, t[0], t[1], sw->cached ? "keep" : "stream");
-    if (sw->cached) {
-        for (int k = 0; k < sw->nd; k++) {
-            h5div_buffer_advise(sw->buf[k], (size_t)sw->count * sizeof(double));
-            h5div_buffer_advise(sw->lo[k], (size_t)sw->count * sizeof(double));
-        }
-    } else {
-        free(sw->lo_any);
-        sw->lo_any = NULL;
+    int keep = t[0] < t[1];
+    if (!keep) {
+        sw->kept = r;
+        sw->slot = start;
+        sw->measure = 0;
     }
+    if (getenv("H5DIV_DEBUG") && rank == 0 && (!keep || r + 1 == sw->rounds))
+        fprintf(stderr,
+                "h5div: piece %llu of %llu: first touch %.4f s, read %.4f s (all ranks): "
+                "%llu pieces kept in memory\n",
+                (unsigned long long)r + 1, (unsigned long long)sw->rounds, t[0], t[1],
+                (unsigned long long)sw->kept);
     return H5DIV_OK;
 }
 
 int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                     const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len)
 {
-    /* A cached shard is read in the first pass that runs and reused after. */
-    int from_memory = sw->cached && sw->loaded;
+    /* The kept pieces of a shard are read in the first pass that runs and
+     * reused after; the others are read again into the buffers at sw->slot. */
+    int from_memory = sw->loaded && sw->kept == sw->rounds;
     int agree_each = !from_memory || (flags & H5DIV_SWEEP_COLLECTIVE_FN);
     int st = H5DIV_OK, rank = 0;
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
@@ -156,15 +156,17 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         e = e < sw->blk1 ? e : sw->blk1;
         uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
         uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
+        int in_memory = sw->loaded && r < sw->kept;
+        uint64_t at = r < sw->kept ? start : sw->slot;
         double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
         for (int k = 0; k < sw->nd; k++) {
-            v[k] = sw->cached ? sw->buf[k] + start : sw->buf[k];
-            lo[k] = !sw->lo[k] ? NULL : sw->cached ? sw->lo[k] + start : sw->lo[k];
+            v[k] = sw->buf[k] + at;
+            lo[k] = sw->lo[k] ? sw->lo[k] + at : NULL;
         }
         unsigned char any[H5DIV_SWEEP_MAX] = {0};
-        if (from_memory && sw->lo_any)
+        if (in_memory && sw->lo_any)
             memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
-        int measure = r == 0 && sw->measure && !from_memory;
+        int measure = sw->measure && !sw->loaded;
         double t0 = 0.0, t1 = 0.0;
         if (measure) {
             t0 = MPI_Wtime();
@@ -177,7 +179,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         /* Every dataset's read is made even after one failed: with collective
          * I/O the others wait for this rank inside H5Dread. The first error is
          * the one reported. */
-        if (!from_memory)
+        if (!in_memory)
             for (int k = 0; k < sw->nd; k++) {
                 char other[256];
                 int a = 0;
@@ -192,7 +194,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                     sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
             }
         if (measure)
-            H5DIV_CHECK(keep_or_stream(comm, sw, t1 - t0, MPI_Wtime() - t1, rank));
+            H5DIV_CHECK(keep_piece(comm, sw, r, start, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
             sw->lo_of[k] = any[k] ? lo[k] : NULL;
         /* A callback that makes collective calls runs on every rank or on none. */
@@ -215,6 +217,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     if (!agree_each)
         H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     sw->loaded = 1;
+    sw->measure = 0;
     return H5DIV_OK;
 }
 
