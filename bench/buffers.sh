@@ -8,9 +8,10 @@
 #   RANKS="2"          rank counts
 #   REPEAT=5           runs of every row; medians are reported
 #   MODES="default|--memory-per-rank 64MiB"   h5div options of each mode, '|'-separated
-#   NEW_ENV="H5DIV_DEBUG=1"   environment of the new build's runs (H5DIV_DEBUG=1 logs the
-#                      keep-or-stream choice, counted in the last column; add H5DIV_SHARD=keep
-#                      or =stream to fix it)
+#   NEW_ENV="H5DIV_DEBUG=1"   environment of the new build's runs (H5DIV_DEBUG=1 logs how
+#                      many pieces of the shard were kept, shown in the last column; add
+#                      H5DIV_SHARD=keep or =stream to fix the choice, H5DIV_HUGEPAGES=1 for
+#                      transparent huge pages)
 # Prints a markdown table: in-process seconds (h5div -v), the slowest rank's
 # wall seconds (/usr/bin/time %e, MPI start-up included), minor and major
 # page faults and peak RSS of one rank (/usr/bin/time %R %F %M).
@@ -38,7 +39,7 @@ run() {
   mpirun -q -n "$n" "${envs[@]}" /usr/bin/time -a -o "$tmp/rank" -f '%e %M %R %F' \
     "$bin" compare "$pair:/reference" "$pair:/generated" --json -v "${opts[@]}" \
     >"$tmp/$name.json" 2>"$tmp/err"
-  sed -n 's/.*: \(keep\|stream\) the shard$/\1/p' "$tmp/err" >>"$tmp/$name.choice"
+  sed -n 's/.* of \([0-9]*\): .*: \([0-9]*\) pieces kept in memory$/\2\/\1/p' "$tmp/err" >>"$tmp/$name.choice"
   local t
   t=$(sed -n 's/.* ranks* in \([0-9.]*\) s.*/\1/p' "$tmp/err")
   awk -v t="$t" '{w = $1 > w ? $1 : w; m = $2 > m ? $2 : m; r = $3 > r ? $3 : r; f = $4 > f ? $4 : f}
@@ -66,17 +67,17 @@ for n in "${ranks[@]}"; do
   done
 done
 
-echo "| build | ranks | options | in-process s median [min-max] | wall s median | minor faults per rank (median) | major faults | peak RSS per rank MiB (max) | shard kept / streamed (H5DIV_DEBUG) |"
+echo "| build | ranks | options | in-process s median [min-max] | wall s median | minor faults per rank (median) | major faults | peak RSS per rank MiB (max) | pieces kept / pieces, each run (H5DIV_DEBUG) |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for n in "${ranks[@]}"; do
   for m in "${!modes[@]}"; do
     for b in old new; do
       f=$b.$n.$m
       touch "$tmp/$f.choice"
-      printf '| %s | %s | %s | %s [%s] | %s | %s | %s | %s | %s / %s |\n' "$b" "$n" "${modes[$m]}" \
+      printf '| %s | %s | %s | %s [%s] | %s | %s | %s | %s | %s |\n' "$b" "$n" "${modes[$m]}" \
         "$(col "$f" 1 | med)" "$(col "$f" 1 | rng)" "$(col "$f" 2 | med)" \
         "$(col "$f" 3 | med)" "$(col "$f" 4 | med)" "$(col "$f" 5 | sort -g | tail -1)" \
-        "$(grep -c keep "$tmp/$f.choice" || true)" "$(grep -c stream "$tmp/$f.choice" || true)"
+        "$(paste -sd' ' "$tmp/$f.choice")"
     done
   done
 done

@@ -76,16 +76,27 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
     /* A shard that fits is kept piece by piece for as long as the pieces'
-     * measured costs say so (keep_piece); H5DIV_SHARD=keep or =stream fixes
-     * the choice (the same pieces either way) for benchmarks and tests. */
+     * measured costs say so (keep_piece). For benchmarks and tests,
+     * H5DIV_SHARD=keep, =stream or =N (keep the first N pieces) fixes the
+     * choice; the pieces are the same either way. */
     const char *how = getenv("H5DIV_SHARD");
     sw->measure = sw->cached && sw->rounds > 1;
-    if (sw->measure && how && (!strcmp(how, "keep") || !strcmp(how, "stream"))) {
-        sw->measure = 0;
-        sw->cached = !strcmp(how, "keep");
-    }
     sw->kept = sw->cached ? sw->rounds : 0;
     sw->slot = 0;
+    if (sw->measure && how && *how) {
+        char *end;
+        unsigned long long nk = strtoull(how, &end, 10);
+        if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
+            sw->measure = 0;
+            sw->cached = !strcmp(how, "keep");
+            sw->kept = sw->cached ? sw->rounds : 0;
+        } else if (!*end && how[0] >= '0' && how[0] <= '9') {
+            sw->measure = 0;
+            sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
+            uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
+            sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
+        }
+    }
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
     /* A shard that may be kept is reserved whole: nothing is resident until
