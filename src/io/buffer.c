@@ -80,10 +80,12 @@ void h5div_buffer_touch(void *buf, size_t bytes)
 #else
     const size_t pg = page_size();
 #endif
+    /* A write, not a read and a write: reading first would map the shared
+     * zero page and take a second fault on the write. */
     volatile char *c = buf;
     for (size_t i = 0; i < bytes; i += pg)
-        c[i] = c[i];
-    c[bytes - 1] = c[bytes - 1];
+        c[i] = 0;
+    c[bytes - 1] = 0;
 }
 
 void h5div_buffer_free(void *buf)

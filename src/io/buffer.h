@@ -23,7 +23,8 @@ void *h5div_buffer_alloc(size_t bytes);
 
 /* Map bytes [0, bytes) of a buffer in now (the first-touch page faults, in
  * one call where the kernel has MADV_POPULATE_WRITE, else one write per
- * page); the contents are unchanged. Not collective. */
+ * page), before they are read into: their contents are unspecified
+ * afterwards. Not collective. */
 void h5div_buffer_touch(void *buf, size_t bytes);
 
 /* Release a buffer of h5div_buffer_alloc; NULL is ignored. Not collective. */
