@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* How long the first touch of fresh anonymous memory takes, with small or transparent huge pages. */
+/* How long the first touch of fresh anonymous memory takes, with small or huge pages. */
 /* Build: cc -O2 -o firsttouch bench/firsttouch.c
  * Usage: ./firsttouch MIB HUGE POPULATE  (HUGE 1: madvise MADV_HUGEPAGE; POPULATE 1:
  * MADV_POPULATE_WRITE instead of one write per 4 KiB). Prints seconds and MB/s. */
