@@ -10,13 +10,19 @@
  * Q, every rank taking part in every round (an empty selection when it has
  * nothing left) with the same transfer mode; memory type double for float
  * data, (u)int64 for integers. The plan is h5div's: when both shards fit in
- * --memory-per-rank they are read once into whole-shard buffers, otherwise
- * twice into one piece buffer of min(piece, memory/16) bins. What h5div does
+ * --memory-per-rank they are read into whole-shard buffers, and in the first
+ * pass each piece's fresh buffers are touched, then read, both timed; pieces
+ * are kept while the touch (summed over the ranks) costs less than the read,
+ * the first that does not pay takes every later piece, and a second pass
+ * reads those again (H5DIV_SHARD=keep, stream or a number of pieces fixes
+ * it, as for h5div). A shard that does not fit is read twice into one piece
+ * buffer of min(piece, memory/16) bins. What h5div does
  * and this does not: value checks, sums, the integer-to-double conversion
  * and the per-round error agreement (one small MPI_Allreduce).
  *
  * Only a checksum of one value per 4 KiB page is computed, so the buffers
- * are used (per pass it equals the sum of P[i] + Q[i] over i % 512 == 0);
+ * are used (it equals the sum of P[i] + Q[i] over i % 512 == 0 in the first
+ * pass; what later passes read is summed too, but not printed);
  * rank 0 prints one line of key=value pairs.
  */
 #include <errno.h>
@@ -190,6 +196,23 @@ int main(int argc, char **argv)
     uint64_t mine = (count + piece - 1) / piece, rounds;
     MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
 
+    /* Which pieces stay in memory: h5div_sweep_init() and keep_piece(). */
+    uint64_t kept = cached ? rounds : 0, slot = 0;
+    int measure = cached && rounds > 1;
+    const char *how = getenv("H5DIV_SHARD");
+    if (measure && how && *how) {
+        char *end;
+        unsigned long long nk = strtoull(how, &end, 10);
+        if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
+            measure = 0;
+            cached = !strcmp(how, "keep");
+            kept = cached ? rounds : 0;
+        } else if (!*end && how[0] >= '0' && how[0] <= '9') {
+            measure = 0;
+            kept = nk < rounds ? (uint64_t)nk : rounds;
+            slot = kept * piece < count ? kept * piece : count;
+        }
+    }
     size_t nbuf = (size_t)(cached ? count : piece);
     double *buf[2] = {malloc((nbuf ? nbuf : 1) * sizeof(double)),
                       malloc((nbuf ? nbuf : 1) * sizeof(double))};
@@ -197,22 +220,49 @@ int main(int argc, char **argv)
         fprintf(stderr, "rawread: out of memory for %zu bins\n", nbuf);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    int passes = cached ? 1 : 2;
+    int passes = 0;
     double sum = 0;
-    for (int pass = 0; pass < passes; pass++) {
+    volatile double later = 0; /* what later passes read, so that it is used */
+    for (int pass = 0; pass < 2 && !(pass == 1 && kept == rounds); pass++, passes++) {
         for (uint64_t r = 0; r < rounds; r++) {
+            if (pass > 0 && r < kept)
+                continue; /* kept in memory: nothing to read */
             uint64_t start = r * piece;
             uint64_t n = start < count ? count - start : 0;
             if (n > piece)
                 n = piece;
+            uint64_t at = !cached ? 0 : r < kept ? start : slot;
+            int timed = measure && pass == 0;
+            double t[2] = {0, 0}, w0 = MPI_Wtime();
+            if (timed) {
+                for (int k = 0; k < 2; k++) {
+                    volatile char *c = (volatile char *)(buf[k] + at);
+                    for (size_t i = 0; i < n * sizeof(double); i += 4096)
+                        c[i] = 0; /* a write only: a read first would fault twice */
+                }
+                t[0] = MPI_Wtime() - w0;
+            }
+            double w1 = MPI_Wtime();
             for (int k = 0; k < 2; k++) {
-                double *b = cached ? buf[k] + start : buf[k];
+                double *b = buf[k] + at;
                 if (read_piece(&d[k], offset + start, n, n ? b : NULL, collective) != 0) {
                     fprintf(stderr, "rawread: read failed at bins %llu+%llu\n",
                             (unsigned long long)(offset + start), (unsigned long long)n);
                     MPI_Abort(MPI_COMM_WORLD, 3);
                 }
-                sum += touch(b, offset + start, n);
+                if (pass == 0)
+                    sum += touch(b, offset + start, n);
+                else
+                    later += touch(b, offset + start, n);
+            }
+            if (timed) {
+                t[1] = MPI_Wtime() - w1;
+                MPI_Allreduce(MPI_IN_PLACE, t, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+                if (!(t[0] < t[1])) {
+                    kept = r;
+                    slot = start < count ? start : count;
+                    measure = 0;
+                }
             }
         }
     }
@@ -228,11 +278,11 @@ int main(int argc, char **argv)
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     if (rank == 0)
-        printf("rawread hdf5=%u.%u.%u ranks=%d bins=%llu piece_bins=%llu rounds=%llu passes=%d io=%s "
-               "open_s=%.6f seconds=%.6f checksum=%.17g\n",
+        printf("rawread hdf5=%u.%u.%u ranks=%d bins=%llu piece_bins=%llu rounds=%llu passes=%d "
+               "kept=%llu io=%s open_s=%.6f seconds=%.6f checksum=%.17g\n",
                maj, min, rel, size, (unsigned long long)d[0].bins, (unsigned long long)piece,
-               (unsigned long long)rounds, passes, collective ? "collective" : "independent",
-               t_open, elapsed, total);
+               (unsigned long long)rounds, passes, (unsigned long long)kept,
+               collective ? "collective" : "independent", t_open, elapsed, total);
     free(buf[0]);
     free(buf[1]);
     MPI_Finalize();

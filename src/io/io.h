@@ -107,6 +107,13 @@ typedef struct h5div_sweep {
     double *lo[H5DIV_SWEEP_MAX];
     unsigned char *lo_any; /* [rounds * nd] when cached: piece r of dataset k has some */
     const double *lo_of[H5DIV_SWEEP_MAX];
+    /* When cached (the buffers are the size of the shard): pieces [0, kept)
+     * are kept in memory after the first pass, and later passes read the
+     * others again into the buffers from bin `slot` on. While `measure` is
+     * set, the first pass decides `kept` piece by piece, from what the
+     * first touch of fresh memory and the reads cost. */
+    uint64_t kept, slot;
+    int measure;
 } h5div_sweep;
 
 /* Called for every piece: bins [first_bin, first_bin + n) of dataset k are

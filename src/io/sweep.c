@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Block-aligned sweeps over the shards of 1-D datasets in bounded pieces, one or more passes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/buffer.h"
 #include "io/io.h"
 #include "par/par.h"
 
@@ -73,18 +75,42 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t nblk = sw->blk1 - sw->blk0;
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
+    /* A shard that fits is kept piece by piece for as long as the pieces'
+     * measured costs say so (keep_piece). For benchmarks and tests,
+     * H5DIV_SHARD=keep, =stream or =N (keep the first N pieces) fixes the
+     * choice; the pieces are the same either way. */
+    const char *how = getenv("H5DIV_SHARD");
+    sw->measure = sw->cached && sw->rounds > 1;
+    sw->kept = sw->cached ? sw->rounds : 0;
+    sw->slot = 0;
+    if (sw->measure && how && *how) {
+        char *end;
+        unsigned long long nk = strtoull(how, &end, 10);
+        if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
+            sw->measure = 0;
+            sw->cached = !strcmp(how, "keep");
+            sw->kept = sw->cached ? sw->rounds : 0;
+        } else if (!*end && how[0] >= '0' && how[0] <= '9') {
+            sw->measure = 0;
+            sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
+            uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
+            sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
+        }
+    }
     size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
+    /* A shard that may be kept is reserved whole: nothing is resident until
+     * it is read into. */
     int ok = 1;
     for (int k = 0; k < nd; k++) {
-        ok &= (sw->buf[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
         if (h5div_dset_is_int64(d[k]))
-            ok &= (sw->lo[k] = malloc((n ? n : 1) * sizeof(double))) != NULL;
+            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
     }
     if (nlo && sw->cached)
         ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
     for (int k = 0; k < scratch; k++)
-        ok &= (sw->scratch[k] = malloc((np ? np : 1) * sizeof(double))) != NULL;
+        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
     if (!ok)
         h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
@@ -93,11 +119,42 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     return st;
 }
 
+/* Collective, in the first pass over a shard that fits (sw->measure):
+ * keep piece r (bins from `start`, its buffers just touched for the first
+ * time in `touch` seconds, then read in `read` seconds, on this rank) in
+ * memory, or stop keeping: then piece r's buffers become the ones every
+ * later piece is read into, and later passes read pieces r, r + 1, ...
+ * again. Keeping a piece costs its first touch, streaming it one more read
+ * in every later pass (at least one), so with the times of all ranks
+ * together a piece is kept while touch < read. Deciding piece by piece
+ * follows the cost of fresh memory as it changes along the shard (the
+ * first pages handed out can be cheaper than the rest). */
+static int keep_piece(MPI_Comm comm, h5div_sweep *sw, uint64_t r, uint64_t start, double touch,
+                      double read, int rank)
+{
+    double t[2] = {touch, read};
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t, 2, MPI_DOUBLE, MPI_SUM, comm));
+    int keep = t[0] < t[1];
+    if (!keep) {
+        sw->kept = r;
+        sw->slot = start;
+        sw->measure = 0;
+    }
+    if (getenv("H5DIV_DEBUG") && rank == 0 && (!keep || r + 1 == sw->rounds))
+        fprintf(stderr,
+                "h5div: piece %llu of %llu: first touch %.4f s, read %.4f s (all ranks): "
+                "%llu pieces kept in memory\n",
+                (unsigned long long)r + 1, (unsigned long long)sw->rounds, t[0], t[1],
+                (unsigned long long)sw->kept);
+    return H5DIV_OK;
+}
+
 int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                     const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len)
 {
-    /* A cached shard is read in the first pass that runs and reused after. */
-    int from_memory = sw->cached && sw->loaded;
+    /* The kept pieces of a shard are read in the first pass that runs and
+     * reused after; the others are read again into the buffers at sw->slot. */
+    int from_memory = sw->loaded && sw->kept == sw->rounds;
     int agree_each = !from_memory || (flags & H5DIV_SWEEP_COLLECTIVE_FN);
     int st = H5DIV_OK, rank = 0;
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
@@ -110,18 +167,30 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         e = e < sw->blk1 ? e : sw->blk1;
         uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
         uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
+        int in_memory = sw->loaded && r < sw->kept;
+        uint64_t at = r < sw->kept ? start : sw->slot;
         double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
         for (int k = 0; k < sw->nd; k++) {
-            v[k] = sw->cached ? sw->buf[k] + start : sw->buf[k];
-            lo[k] = !sw->lo[k] ? NULL : sw->cached ? sw->lo[k] + start : sw->lo[k];
+            v[k] = sw->buf[k] + at;
+            lo[k] = sw->lo[k] ? sw->lo[k] + at : NULL;
         }
         unsigned char any[H5DIV_SWEEP_MAX] = {0};
-        if (from_memory && sw->lo_any)
+        if (in_memory && sw->lo_any)
             memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
+        int measure = sw->measure && !sw->loaded;
+        double t0 = 0.0, t1 = 0.0;
+        if (measure) {
+            t0 = MPI_Wtime();
+            for (int k = 0; k < sw->nd; k++) {
+                h5div_buffer_touch(v[k], (size_t)n * sizeof(double));
+                h5div_buffer_touch(lo[k], (size_t)n * sizeof(double));
+            }
+            t1 = MPI_Wtime();
+        }
         /* Every dataset's read is made even after one failed: with collective
          * I/O the others wait for this rank inside H5Dread. The first error is
          * the one reported. */
-        if (!from_memory)
+        if (!in_memory)
             for (int k = 0; k < sw->nd; k++) {
                 char other[256];
                 int a = 0;
@@ -135,6 +204,8 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                 if (sw->lo_any)
                     sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
             }
+        if (measure)
+            H5DIV_CHECK(keep_piece(comm, sw, r, start, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
             sw->lo_of[k] = any[k] ? lo[k] : NULL;
         /* A callback that makes collective calls runs on every rank or on none. */
@@ -157,15 +228,16 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     if (!agree_each)
         H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     sw->loaded = 1;
+    sw->measure = 0;
     return H5DIV_OK;
 }
 
 void h5div_sweep_free(h5div_sweep *sw)
 {
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++) {
-        free(sw->buf[k]);
-        free(sw->scratch[k]);
-        free(sw->lo[k]);
+        h5div_buffer_free(sw->buf[k]);
+        h5div_buffer_free(sw->scratch[k]);
+        h5div_buffer_free(sw->lo[k]);
         sw->buf[k] = sw->scratch[k] = sw->lo[k] = NULL;
         sw->lo_of[k] = NULL;
     }
