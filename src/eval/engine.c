@@ -72,6 +72,21 @@ static int settle(h5div_eval *e, int pass)
     return H5DIV_OK;
 }
 
+/* The state buffers and the family's own per-row state (not agreed). */
+static int alloc_state(h5div_eval *e, char *msg, size_t len)
+{
+    const h5div_row_family *f = e->f;
+    const size_t n = f->state_size ? f->state_size : 1;
+    int ok = (e->cur = calloc(1, n)) != NULL;
+    for (int p = 0; p < 2; p++)
+        ok &= (e->slot[p] = calloc(1, n)) != NULL;
+    if (!ok) {
+        h5div_set_error(msg, len, "out of memory for the row state of %s (%zu bytes)", f->name, n);
+        return H5DIV_EINTERNAL;
+    }
+    return f->setup ? f->setup(e->ctx, e, msg, len) : H5DIV_OK;
+}
+
 int h5div_eval_init(MPI_Comm comm, h5div_eval *e, h5div_sweep *sw, const h5div_row_family *f,
                     void *ctx, const h5div_options *opt, char *msg, size_t len)
 {
@@ -83,14 +98,44 @@ int h5div_eval_init(MPI_Comm comm, h5div_eval *e, h5div_sweep *sw, const h5div_r
     e->opt = opt;
     e->cur_row = NO_ROW;
     H5DIV_CHECK(h5div_rows_init(comm, sw, &e->rows, msg, len));
-    const size_t n = f->state_size ? f->state_size : 1;
-    int ok = (e->cur = calloc(1, n)) != NULL;
-    for (int p = 0; p < 2; p++)
-        ok &= (e->slot[p] = calloc(1, n)) != NULL;
-    if (!ok)
-        h5div_set_error(msg, len, "out of memory for the row state of %s (%zu bytes)", f->name, n);
-    H5DIV_CHECK(h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len));
-    return f->setup ? f->setup(comm, ctx, sw, &e->rows, msg, len) : H5DIV_OK;
+    if (f->row_bytes || f->owned_row_bytes)
+        H5DIV_CHECK(h5div_rows_memory_check(comm, sw, &e->rows, f->row_bytes, f->owned_row_bytes,
+                                            opt, f->ref, msg, len));
+    return h5div_par_agree(comm, alloc_state(e, msg, len), msg, len);
+}
+
+void h5div_eval_batch_rows(const h5div_eval *e, h5div_batch *b)
+{
+    b->two_d = e->sw->d[0]->rows > 0;
+    b->rows = e->sw->grid.rows;
+    b->bins = e->sw->grid.cols;
+    b->row_begin = e->rows.own0;
+    b->row_count = e->rows.own1 - e->rows.own0;
+}
+
+/* Collective: refuse rows whose total is zero or not finite (see
+ * h5div_row_family.row_total). Agreed status. */
+static int check_totals(MPI_Comm comm, const h5div_eval *e, char *msg, size_t len)
+{
+    const h5div_rows *rw = &e->rows;
+    const int nd = e->sw->nd, two_d = e->sw->d[0]->rows > 0;
+    int st = H5DIV_OK;
+    for (uint64_t row = rw->lo; row < rw->hi && st == H5DIV_OK; row++) {
+        for (int d = 0; d < nd && st == H5DIV_OK; d++) {
+            const double t = e->f->row_total(e->ctx, row, d);
+            if (t > 0.0 && isfinite(t))
+                continue;
+            const char *what = t == 0.0 ? "is all zeros" : "total overflows a double";
+            if (two_d)
+                h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, e->sw->d[d]->ref,
+                                (unsigned long long)row);
+            else
+                h5div_set_error(msg, len, "histogram %s (%s)", what, e->sw->d[d]->ref);
+            st = H5DIV_EINPUT;
+        }
+    }
+    /* The lowest rank holds the lowest rows: the message names the first bad row. */
+    return h5div_par_agree(comm, st, msg, len);
 }
 
 int h5div_eval_pass(MPI_Comm comm, h5div_eval *e, int pass, char *msg, size_t len)
@@ -99,7 +144,7 @@ int h5div_eval_pass(MPI_Comm comm, h5div_eval *e, int pass, char *msg, size_t le
     e->cur_row = NO_ROW;
     H5DIV_CHECK(h5div_sweep_run(comm, e->sw, pass, flags, e->opt, eval_piece, e, msg, len));
     H5DIV_CHECK(settle(e, pass));
-    return e->f->pass_end ? e->f->pass_end(comm, e->ctx, pass, msg, len) : H5DIV_OK;
+    return pass == 0 && e->f->row_total ? check_totals(comm, e, msg, len) : H5DIV_OK;
 }
 
 void h5div_eval_free(h5div_eval *e)
@@ -120,27 +165,4 @@ int h5div_eval_rows(MPI_Comm comm, h5div_sweep *sw, const h5div_row_family *f, v
         st = h5div_eval_pass(comm, &e, pass, msg, len);
     h5div_eval_free(&e);
     return st;
-}
-
-int h5div_eval_check_totals(MPI_Comm comm, const h5div_rows *rw, int nd, int two_d,
-                            double (*total)(const void *ctx, uint64_t row, int d), const void *ctx,
-                            const char *const *refs, char *msg, size_t len)
-{
-    int st = H5DIV_OK;
-    for (uint64_t row = rw->lo; row < rw->hi && st == H5DIV_OK; row++) {
-        for (int d = 0; d < nd && st == H5DIV_OK; d++) {
-            const double t = total(ctx, row, d);
-            if (t > 0.0 && isfinite(t))
-                continue;
-            const char *what = t == 0.0 ? "is all zeros" : "total overflows a double";
-            if (two_d)
-                h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, refs[d],
-                                (unsigned long long)row);
-            else
-                h5div_set_error(msg, len, "histogram %s (%s)", what, refs[d]);
-            st = H5DIV_EINPUT;
-        }
-    }
-    /* The lowest rank holds the lowest rows: the message names the first bad row. */
-    return h5div_par_agree(comm, st, msg, len);
 }

@@ -31,20 +31,28 @@ typedef struct h5div_row_seg {
     const double *lo[H5DIV_SWEEP_MAX];
 } h5div_row_seg;
 
+typedef struct h5div_eval h5div_eval;
+
 /* A family of row-wise measures. `state` is the family's per-row state of
  * one pass (state_size bytes, the most any pass needs; the engine copies it
  * as bytes). Status-returning callbacks return an h5div status and write
- * their error line to msg. Callbacks marked optional may be NULL. */
+ * their error line to msg. Callbacks marked optional may be NULL. The
+ * callbacks run on every rank; ctx is the family's own job. */
 typedef struct h5div_row_family {
     const char *name;  /* for messages */
     int npasses;       /* passes h5div_eval_rows runs: 0 .. npasses - 1 */
     size_t state_size; /* bytes of one row's state */
+    /* For 2-D input: bytes the family keeps per row this rank touches and
+     * per row it owns, which must fit in half of --memory-per-rank (see
+     * h5div_rows_memory_check; ref is named in the message). Both 0: no
+     * check. */
+    uint64_t row_bytes, owned_row_bytes;
+    const char *ref;
     unsigned collective_passes; /* bit p: piece_end of pass p makes collective calls */
-    /* Optional. Collective, once the rows of this rank are known (rw stays
-     * valid until the engine is freed): allocate the family's per-row
-     * arrays. Returns an agreed status. */
-    int (*setup)(MPI_Comm comm, void *ctx, const h5div_sweep *sw, const h5div_rows *rw, char *msg,
-                 size_t len);
+    /* Optional. Not collective (the engine agrees on the status): once the
+     * rows of this rank are known (e->rows stays valid until the engine is
+     * freed), allocate the family's per-row arrays. */
+    int (*setup)(void *ctx, const h5div_eval *e, char *msg, size_t len);
     /* A new row begins on this rank: initialise its state. */
     void (*row_start)(void *ctx, int pass, uint64_t row, void *state);
     /* Add one segment of the current row to its state. An error stops the pass. */
@@ -61,13 +69,16 @@ typedef struct h5div_row_family {
      * shared row on every rank that holds part of it; `owned` is set on
      * the rank that owns the row (holds its first block). */
     void (*row_finish)(void *ctx, int pass, uint64_t row, int owned, const void *state);
-    /* Optional. Collective, after each pass's rows are finished (e.g. the
-     * refusal of empty rows); returns an agreed status. */
-    int (*pass_end)(MPI_Comm comm, void *ctx, int pass, char *msg, size_t len);
+    /* Optional. The total of dataset d of a row after pass 0 has finished
+     * it, on every rank that holds the row: a total that is zero ("histogram
+     * is all zeros") or not finite ("total overflows a double") is an
+     * H5DIV_EINPUT error naming the dataset and, for 2-D input, the row
+     * (the lowest such row). */
+    double (*row_total)(const void *ctx, uint64_t row, int d);
 } h5div_row_family;
 
 /* An engine running one family over one sweep. */
-typedef struct h5div_eval {
+struct h5div_eval {
     h5div_sweep *sw;
     const h5div_row_family *f;
     void *ctx;
@@ -76,17 +87,18 @@ typedef struct h5div_eval {
     uint64_t cur_row; /* row in progress, or UINT64_MAX */
     void *cur;        /* its state */
     void *slot[2];    /* states of this rank's shared rows, by index parity */
-} h5div_eval;
+};
 
-/* Collective: the rows of sw on this rank, the state buffers, then
- * f->setup. Returns an agreed status; free e with h5div_eval_free even on
- * failure. */
+/* Collective: the rows of sw on this rank, the memory check, the state
+ * buffers and f->setup. Returns an agreed status; free e with
+ * h5div_eval_free even on failure. f, ctx and opt must outlive e. */
 int h5div_eval_init(MPI_Comm comm, h5div_eval *e, h5div_sweep *sw, const h5div_row_family *f,
                     void *ctx, const h5div_options *opt, char *msg, size_t len);
 
-/* Collective: pass `pass` of the family over every piece, then the shared
- * rows are settled and f->pass_end runs. Returns an agreed status (or the
- * status of a failed reduction). */
+/* Collective: pass `pass` of the family over every piece (opt's progress
+ * and collective I/O apply), then the shared rows are settled (and after
+ * pass 0 the rows' totals checked). Returns an agreed status (or the status
+ * of a failed reduction). */
 int h5div_eval_pass(MPI_Comm comm, h5div_eval *e, int pass, char *msg, size_t len);
 
 void h5div_eval_free(h5div_eval *e);
@@ -95,13 +107,8 @@ void h5div_eval_free(h5div_eval *e);
 int h5div_eval_rows(MPI_Comm comm, h5div_sweep *sw, const h5div_row_family *f, void *ctx,
                     const h5div_options *opt, char *msg, size_t len);
 
-/* Collective: H5DIV_EINPUT when a row of [rw->lo, rw->hi) has a total
- * total(ctx, row, d) of some dataset d < nd that is zero ("histogram is
- * all zeros") or not finite ("total overflows a double"), naming refs[d]
- * and, for 2-D input, the row; the first such row of the lowest rank
- * wins. Returns an agreed status. */
-int h5div_eval_check_totals(MPI_Comm comm, const h5div_rows *rw, int nd, int two_d,
-                            double (*total)(const void *ctx, uint64_t row, int d), const void *ctx,
-                            const char *const *refs, char *msg, size_t len);
+/* A batch's shape (rows and bins of the input, 1-D or 2-D) and the rows of
+ * e this rank finishes, row_begin and row_count. Not collective. */
+void h5div_eval_batch_rows(const h5div_eval *e, h5div_batch *b);
 
 #endif

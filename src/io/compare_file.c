@@ -46,14 +46,14 @@ typedef struct cmp_job {
     uint64_t gap_rows; /* 1: shared by every row */
     h5div_grid g;
     const h5div_rows *rw; /* the engine's rows: touched, owned and shared */
-    uint64_t own0, own1;  /* rows owned */
+    h5div_compare_batch *out; /* the results; its row_begin, row_count: rows owned */
     double *row_tot;      /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
     h5div_acc *pfx0;      /* [nd]: sums of the first row on the ranks before this one */
     h5div_norm *nm;       /* [k] of the row in progress */
     h5div_acc *pfx;       /* [nd]: prefix sums of the row in progress */
     int ncols;
     h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
-    double *values; /* [k][ncols][row - own0] */
+    double *values; /* [k][ncols][row - row_begin] */
 } cmp_job;
 
 /* Row state: pass 0 the totals h5div_acc[nd], pass 1 h5div_compare_partial[k]. */
@@ -67,13 +67,13 @@ static const double *row_total(const cmp_job *j, uint64_t row)
 /* Store the finished measures of (row, candidate c) in the result columns. */
 static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_result *res)
 {
-    uint64_t nown = j->own1 - j->own0;
+    const uint64_t nown = j->out->row_count, r = row - j->out->row_begin;
     for (int i = 0; i < j->ncols; i++) {
         const h5div_column *col = &j->cols[i];
         double v = col->order < 0 ? res->value[col->measure]
                    : col->measure == H5DIV_RENYI_PQ ? res->renyi_pq[col->order]
                                                     : res->renyi_qp[col->order];
-        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + (row - j->own0)] = v;
+        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + r] = v;
     }
 }
 
@@ -258,44 +258,32 @@ static void cmp_row_finish(void *ctx, int pass, uint64_t row, int owned, const v
         finish_partial(j, row, c, &part[c]);
 }
 
+/* P's or a candidate's total of a row (the engine refuses zero and overflow). */
 static double cmp_total(const void *ctx, uint64_t row, int d)
 {
     return row_total(ctx, row)[3 * d];
 }
 
-/* After the totals: refuse all-zero or overflowing histograms. */
-static int cmp_pass_end(MPI_Comm comm, void *ctx, int pass, char *msg, size_t len)
-{
-    const cmp_job *j = ctx;
-    if (pass != PASS_TOTALS)
-        return H5DIV_OK;
-    return h5div_eval_check_totals(comm, j->rw, j->nd, j->two_d, cmp_total, j, j->ref, msg, len);
-}
-
 /* The per-row state once the rows are known. */
-static int cmp_setup(MPI_Comm comm, void *ctx, const h5div_sweep *sw, const h5div_rows *rw,
-                     char *msg, size_t len)
+static int cmp_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
 {
     cmp_job *j = ctx;
-    j->rw = rw;
-    j->own0 = rw->own0;
-    j->own1 = rw->own1;
-    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, rw, (uint64_t)j->nd * 3 * sizeof(double),
-                                        (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double),
-                                        j->opt, j->ref[0], msg, len));
-    size_t nd = (size_t)j->nd, k = (size_t)j->k;
-    size_t nrows = (size_t)(rw->hi - rw->lo), nown = (size_t)(rw->own1 - rw->own0);
+    j->rw = &e->rows;
+    h5div_eval_batch_rows(e, j->out);
+    size_t nd = (size_t)j->nd, k = (size_t)j->k, nown = (size_t)j->out->row_count;
+    size_t nrows = (size_t)(j->rw->hi - j->rw->lo);
     int ok = (j->row_tot = malloc((nrows ? nrows : 1) * nd * 3 * sizeof(double))) != NULL;
     ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
     ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
     ok &= (j->nm = malloc(k * sizeof *j->nm)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * k * (size_t)j->ncols * sizeof(double))) != NULL;
-    if (!ok)
-        h5div_set_error(msg, len,
-                        "out of memory for the per-row state of %zu rows and %d candidates "
-                        "(--memory-per-rank)",
-                        nrows, j->k);
-    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+    if (ok)
+        return H5DIV_OK;
+    h5div_set_error(msg, len,
+                    "out of memory for the per-row state of %zu rows and %d candidates "
+                    "(--memory-per-rank)",
+                    nrows, j->k);
+    return H5DIV_EINTERNAL;
 }
 
 static const h5div_row_family compare_family = {
@@ -306,7 +294,7 @@ static const h5div_row_family compare_family = {
     .segment = cmp_segment,
     .state_reduce = cmp_reduce,
     .row_finish = cmp_row_finish,
-    .pass_end = cmp_pass_end,
+    .row_total = cmp_total,
 };
 
 static void job_free(cmp_job *j)
@@ -361,6 +349,7 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
     j->opt = ba->opt;
     j->k = ba->k;
     j->nd = ba->k + 1;
+    j->out = ba->out;
     H5DIV_CHECK(h5div_agree_options(comm, ba->opt, msg, len));
     if (ba->k < 1 || ba->k > H5DIV_CANDIDATES_MAX) {
         h5div_set_error(msg, len, "between 1 and %d candidates can be compared at once (%d given)",
@@ -377,22 +366,18 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
 }
 
 /* The owned rows' values into the caller's batch. */
-static void batch_out(cmp_job *j, h5div_compare_batch *b)
+static void batch_out(cmp_job *j)
 {
+    h5div_compare_batch *b = j->out;
     b->command = "compare";
     b->candidates = j->k;
-    b->two_d = j->two_d;
-    b->rows = j->g.rows;
-    b->bins = j->g.cols;
     b->ncolumns = j->ncols;
     memcpy(b->columns, j->cols, sizeof j->cols);
-    b->row_begin = j->own0;
-    b->row_count = j->own1 - j->own0;
     b->values = j->values;
     j->values = NULL;
 }
 
-/* Both passes over the open inputs ds (of P's shape d0). */
+/* Both passes over the open inputs ds. */
 static int run_job(MPI_Comm comm, cmp_job *j, h5div_dset *const *ds, char *msg, size_t len)
 {
     /* Histograms with attached edges (h5div histogram): W1 in data units,
@@ -417,6 +402,9 @@ static int run_job(MPI_Comm comm, cmp_job *j, h5div_dset *const *ds, char *msg, 
         size_t part = (size_t)j->k * sizeof(h5div_compare_partial);
         size_t tot = (size_t)j->nd * sizeof(h5div_acc);
         f.state_size = part > tot ? part : tot;
+        f.row_bytes = (uint64_t)j->nd * 3 * sizeof(double);
+        f.owned_row_bytes = (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double);
+        f.ref = j->ref[0];
         st = h5div_eval_rows(comm, &sw, &f, j, opt, msg, len);
         h5div_sweep_free(&sw);
     }
@@ -440,7 +428,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     if (st == H5DIV_OK)
         st = run_job(comm, &j, ds, msg, len);
     if (st == H5DIV_OK)
-        batch_out(&j, ba->out);
+        batch_out(&j);
     job_free(&j);
     for (int i = 0; i < opened; i++)
         h5div_dset_close(&d[i]);

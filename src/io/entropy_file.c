@@ -24,16 +24,15 @@ typedef struct entropy_job {
     const h5div_options *opt;
     h5div_estimator est;
     double alpha; /* pseudocount of the plugin or of dirichlet:A */
-    h5div_batch *out;
+    h5div_batch *out; /* the results; its row_begin, row_count: rows owned */
     h5div_grid g;
     int two_d;
     const h5div_rows *rw; /* the engine's rows: touched, owned and shared */
-    uint64_t own0, own1;  /* rows owned */
     row_param *rp;        /* [row - rw->lo] */
     h5div_entropy_norm nm; /* of the row in progress */
     double coverage, log_coverage;
     int ncols;
-    double *values; /* [column][row - own0] */
+    double *values; /* [column][row - row_begin] */
 } entropy_job;
 
 enum { PASS_STATS = 0, PASS_TERMS, PASS_SHRINK };
@@ -74,9 +73,9 @@ static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc a
     v[H5DIV_TOTAL_COUNT] = p->n;
     v[H5DIV_NONZERO_BINS] = p->nonzero;
     v[H5DIV_SHRINKAGE_LAMBDA] = p->lambda;
-    uint64_t nown = j->own1 - j->own0;
+    const uint64_t nown = j->out->row_count, r = row - j->out->row_begin;
     for (int i = 0; i < j->ncols; i++)
-        j->values[(uint64_t)i * nown + (row - j->own0)] = v[j->out->columns[i].measure];
+        j->values[(uint64_t)i * nown + r] = v[j->out->columns[i].measure];
 }
 
 static void ent_row_start(void *ctx, int pass, uint64_t row, void *state)
@@ -166,6 +165,7 @@ static void ent_row_finish(void *ctx, int pass, uint64_t row, int owned, const v
         finish_row(j, pass, row, rs->acc);
 }
 
+/* The total of a row (the engine refuses zero and overflow, also of the raw counts). */
 static double ent_total(const void *ctx, uint64_t row, int d)
 {
     const entropy_job *j = ctx;
@@ -174,32 +174,19 @@ static double ent_total(const void *ctx, uint64_t row, int d)
     return isfinite(p->n) ? p->hi : INFINITY;
 }
 
-/* After the statistics: refuse all-zero rows and overflowing totals. */
-static int ent_pass_end(MPI_Comm comm, void *ctx, int pass, char *msg, size_t len)
-{
-    const entropy_job *j = ctx;
-    if (pass != PASS_STATS)
-        return H5DIV_OK;
-    return h5div_eval_check_totals(comm, j->rw, 1, j->two_d, ent_total, j, &j->p_ref, msg, len);
-}
-
-static int ent_setup(MPI_Comm comm, void *ctx, const h5div_sweep *sw, const h5div_rows *rw,
-                     char *msg, size_t len)
+static int ent_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
 {
     entropy_job *j = ctx;
-    j->rw = rw;
-    j->own0 = rw->own0;
-    j->own1 = rw->own1;
-    H5DIV_CHECK(h5div_rows_memory_check(comm, sw, rw, sizeof *j->rp,
-                                        (uint64_t)j->ncols * sizeof(double), j->opt, j->p_ref, msg,
-                                        len));
-    size_t nrows = (size_t)(rw->hi - rw->lo), nown = (size_t)(rw->own1 - rw->own0);
+    j->rw = &e->rows;
+    h5div_eval_batch_rows(e, j->out);
+    size_t nrows = (size_t)(j->rw->hi - j->rw->lo), nown = (size_t)j->out->row_count;
     int ok = (j->rp = calloc(nrows ? nrows : 1, sizeof *j->rp)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * (size_t)j->ncols * sizeof(double))) != NULL;
-    if (!ok)
-        h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows (--memory-per-rank)",
-                        nrows);
-    return h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
+    if (ok)
+        return H5DIV_OK;
+    h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows (--memory-per-rank)",
+                    nrows);
+    return H5DIV_EINTERNAL;
 }
 
 static const h5div_row_family entropy_family = {
@@ -211,7 +198,7 @@ static const h5div_row_family entropy_family = {
     .segment = ent_segment,
     .state_reduce = ent_reduce,
     .row_finish = ent_row_finish,
-    .pass_end = ent_pass_end,
+    .row_total = ent_total,
 };
 
 static int check_entropy_args(const entropy_job *j, char *msg, size_t len)
@@ -270,12 +257,7 @@ static void batch_out(entropy_job *j)
     h5div_batch *b = j->out;
     b->command = "entropy";
     b->candidates = 1;
-    b->two_d = j->two_d;
-    b->rows = j->g.rows;
-    b->bins = j->g.cols;
     b->ncolumns = j->ncols;
-    b->row_begin = j->own0;
-    b->row_count = j->own1 - j->own0;
     b->values = j->values;
     j->values = NULL;
 }
@@ -299,6 +281,9 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         j->ncols = entropy_columns(opt, j->out->columns);
         h5div_row_family f = entropy_family;
         f.npasses = j->est == H5DIV_ESTIMATOR_SHRINK ? 3 : 2;
+        f.row_bytes = sizeof *j->rp;
+        f.owned_row_bytes = (uint64_t)j->ncols * sizeof(double);
+        f.ref = j->p_ref;
         st = h5div_eval_rows(comm, &sw, &f, j, opt, msg, len);
         h5div_sweep_free(&sw);
     }
