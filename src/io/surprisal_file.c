@@ -8,31 +8,27 @@
 #include <sys/stat.h>
 
 #include "core/entropy.h"
+#include "eval/engine.h"
 #include "io/io.h"
 #include "par/par.h"
 
 /* Output chunks of 1 MiB of float64. */
 #define OUT_CHUNK_BINS ((hsize_t)1 << 17)
 
-#define NO_ROW UINT64_MAX
-
-/* Each row (a 1-D histogram is one row) is normalised by its own total.
- * Rows are split over the ranks by whole blocks as in entropy: the total of
- * a row that spans ranks is reduced exactly among just the ranks that hold
- * it, so every row's total, and each bin's value, has the same bits on any
- * number of ranks. */
+/* Each row (a 1-D histogram is one row) is normalised by its own total: a
+ * family of the row-pass engine (src/eval/engine.h), whose pass of totals
+ * reduces the total of a row that spans ranks exactly among just the ranks
+ * that hold it, so every row's total, and each bin's value, has the same
+ * bits on any number of ranks; the second pass writes the values. */
 typedef struct surprisal_job {
     const char *p_ref, *out_file, *out_path, *command;
     int overwrite, same_file; /* same_file: the output file is P's file (--in-place) */
     const h5div_options *opt;
-    const h5div_sweep *sw; /* its lo_of: remainders of 64-bit integers of the piece */
     uint64_t *bins;
     h5div_grid g;
     int two_d;
-    h5div_rows rw;    /* rows touched, owned and shared */
-    uint64_t cur_row; /* row in progress */
-    h5div_acc cur_tot, slot_tot[2];
-    double *tot_hi, *tot_lo; /* [row - rw.lo]: each touched row's total */
+    const h5div_rows *rw;    /* the engine's rows: touched, owned and shared */
+    double *tot_hi, *tot_lo; /* [row - rw->lo]: each touched row's total */
     h5div_entropy_norm nm;   /* of the row in progress */
     double ln_b;
     hid_t dset, space; /* output dataset and its file space */
@@ -99,113 +95,114 @@ static int write_slab(surprisal_job *j, uint64_t first, size_t n, const double *
     return H5DIV_OK;
 }
 
-/* The total of the row in progress is complete here, or (a row shared with
- * other ranks) waits in its slot for the reduction. */
-static void flush_total(surprisal_job *j)
-{
-    if (j->cur_row == NO_ROW)
-        return;
-    int s = h5div_rows_shared(&j->rw, j->cur_row);
-    if (s >= 0)
-        j->slot_tot[s % 2] = j->cur_tot;
-    else
-        h5div_acc_round2(&j->cur_tot, &j->tot_hi[j->cur_row - j->rw.lo],
-                         &j->tot_lo[j->cur_row - j->rw.lo]);
-    j->cur_row = NO_ROW;
-}
-
-static int surprisal_piece(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
-                           char *msg, size_t len)
+/* Row state: the total h5div_acc of the row in the first pass, none in the second. */
+static void sp_row_start(void *ctx, int pass, uint64_t row, void *state)
 {
     surprisal_job *j = ctx;
-    const uint64_t cols = j->g.cols, end = first_bin + n;
-    /* Segments of one row each; a piece starts on a block boundary of its
-     * row and rows start on one, so every segment does too. */
-    for (uint64_t pos = first_bin; pos < end;) {
-        const uint64_t row = pos / cols;
-        const uint64_t seg_end = (row + 1) * cols < end ? (row + 1) * cols : end;
-        const double *x = v[0] + (pos - first_bin);
-        const double *xl = j->sw->lo_of[0] ? j->sw->lo_of[0] + (pos - first_bin) : NULL;
-        const size_t m = (size_t)(seg_end - pos);
-        if (row != j->cur_row) {
-            if (pass == PASS_TOTAL) {
-                flush_total(j);
-                h5div_acc_init(&j->cur_tot);
-            } else {
-                h5div_entropy_norm_init(&j->nm, j->tot_hi[row - j->rw.lo],
-                                        j->tot_lo[row - j->rw.lo], j->opt->pseudocount);
-            }
-            j->cur_row = row;
-        }
-        if (pass == PASS_TOTAL) {
-            H5DIV_CHECK(h5div_check_values(x, m, pos, j->two_d ? cols : 0, j->p_ref, msg, len));
-            (void)h5div_total_add_valid_lo(x, xl, m, j->opt->pseudocount, &j->cur_tot);
-        } else {
-            h5div_surprisal_values_lo(x, xl, m, &j->nm, j->ln_b, j->out + (pos - first_bin));
-        }
-        pos = seg_end;
-    }
     if (pass == PASS_TOTAL)
+        h5div_acc_init(state);
+    else
+        h5div_entropy_norm_init(&j->nm, j->tot_hi[row - j->rw->lo], j->tot_lo[row - j->rw->lo],
+                                j->opt->pseudocount);
+}
+
+static int sp_segment(void *ctx, int pass, const h5div_row_seg *s, void *state, char *msg,
+                      size_t len)
+{
+    surprisal_job *j = ctx;
+    if (pass == PASS_WRITE) {
+        h5div_surprisal_values_lo(s->x[0], s->lo[0], s->n, &j->nm, j->ln_b, j->out + s->off);
         return H5DIV_OK;
-    return write_slab(j, first_bin, n, j->out, msg, len);
+    }
+    const uint64_t cols = j->g.cols;
+    H5DIV_CHECK(h5div_check_values(s->x[0], s->n, s->row * cols + s->c0, j->two_d ? cols : 0,
+                                   j->p_ref, msg, len));
+    (void)h5div_total_add_valid_lo(s->x[0], s->lo[0], s->n, j->opt->pseudocount, state);
+    return H5DIV_OK;
 }
 
-/* After the total pass: reduce the shared rows' totals among the ranks
- * that hold them (parity 0 first on every rank), refuse empty rows and
- * totals that overflow. Agreed status. */
-static int settle_totals(MPI_Comm comm, surprisal_job *j, char *msg, size_t len)
+/* The values of a piece, written collectively. */
+static int sp_piece_end(void *ctx, int pass, uint64_t first_bin, size_t n, char *msg, size_t len)
 {
-    flush_total(j);
-    for (int p = 0; p < 2; p++) {
-        if (j->rw.sc.c[p] == MPI_COMM_NULL)
-            continue;
-        H5DIV_CHECK(h5div_par_sum_acc(j->rw.sc.c[p], &j->slot_tot[p], 1));
-        uint64_t row = j->rw.shared[j->rw.sc.slot[p]];
-        h5div_acc_round2(&j->slot_tot[p], &j->tot_hi[row - j->rw.lo], &j->tot_lo[row - j->rw.lo]);
-    }
-    int st = H5DIV_OK;
-    for (uint64_t row = j->rw.lo; row < j->rw.hi && st == H5DIV_OK; row++) {
-        double hi = j->tot_hi[row - j->rw.lo];
-        if (hi > 0.0 && isfinite(hi))
-            continue;
-        const char *what = hi == 0.0 ? "is all zeros" : "total overflows a double";
-        if (j->two_d)
-            h5div_set_error(msg, len, "histogram %s (%s, row %llu)", what, j->p_ref,
-                            (unsigned long long)row);
-        else
-            h5div_set_error(msg, len, "histogram %s (%s)", what, j->p_ref);
-        st = H5DIV_EINPUT;
-    }
-    return h5div_par_agree(comm, st, msg, len);
+    surprisal_job *j = ctx;
+    return pass == PASS_WRITE ? write_slab(j, first_bin, n, j->out, msg, len) : H5DIV_OK;
 }
 
-/* Collective: create the output dataset (and its groups) in the open
- * temporary file, replacing an existing one only with overwrite. */
-static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created, char *msg,
-                         size_t len)
+static int sp_reduce(MPI_Comm c, void *ctx, int pass, uint64_t row, void *state)
 {
-    int st = H5DIV_OK;
-    /* The input dataset is never replaced, even with --in-place (a copy of
-     * the input file keeps the object addresses, also of hard links). */
-    if (st == H5DIV_OK && j->same_file) {
-        char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
-        H5O_info_t oi, pi;
-        if (h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) == H5DIV_OK &&
-            h5div_h5_path_exists(f, j->out_path) > 0 &&
-            H5Oget_info_by_name(f, j->out_path, &oi, H5P_DEFAULT) >= 0 &&
-            H5Oget_info_by_name(f, ppath, &pi, H5P_DEFAULT) >= 0 && oi.addr == pi.addr) {
-            h5div_set_error(msg, len,
-                            "output dataset is the input dataset; surprisal never replaces its "
-                            "input (%s:%s)",
-                            j->out_file, j->out_path);
-            st = H5DIV_EOUTPUT;
-        }
+    (void)ctx;
+    (void)row;
+    return pass == PASS_TOTAL ? h5div_par_sum_acc(c, state, 1) : H5DIV_OK;
+}
+
+/* Each touched row's total, on every rank that holds it. */
+static void sp_row_finish(void *ctx, int pass, uint64_t row, int owned, const void *state)
+{
+    surprisal_job *j = ctx;
+    (void)owned;
+    if (pass == PASS_TOTAL)
+        h5div_acc_round2(state, &j->tot_hi[row - j->rw->lo], &j->tot_lo[row - j->rw->lo]);
+}
+
+/* The total of a row (the engine refuses zero and overflow). */
+static double sp_total(const void *ctx, uint64_t row, int d)
+{
+    const surprisal_job *j = ctx;
+    (void)d;
+    return j->tot_hi[row - j->rw->lo];
+}
+
+static int sp_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
+{
+    surprisal_job *j = ctx;
+    j->rw = &e->rows;
+    size_t nrows = (size_t)(j->rw->hi - j->rw->lo);
+    int ok = (j->tot_hi = calloc(nrows ? nrows : 1, sizeof *j->tot_hi)) != NULL &&
+             (j->tot_lo = calloc(nrows ? nrows : 1, sizeof *j->tot_lo)) != NULL;
+    if (ok)
+        return H5DIV_OK;
+    h5div_set_error(msg, len, "out of memory for the totals of %zu rows", nrows);
+    return H5DIV_EINTERNAL;
+}
+
+static const h5div_row_family surprisal_family = {
+    .name = "surprisal",
+    .npasses = 2,
+    .state_size = sizeof(h5div_acc),
+    .collective_passes = 1u << PASS_WRITE,
+    .setup = sp_setup,
+    .row_start = sp_row_start,
+    .segment = sp_segment,
+    .piece_end = sp_piece_end,
+    .state_reduce = sp_reduce,
+    .row_finish = sp_row_finish,
+    .row_total = sp_total,
+};
+
+/* The input dataset is never replaced, even with --in-place (a copy of
+ * the input file keeps the object addresses, also of hard links). */
+static int refuse_input(const surprisal_job *j, hid_t f, char *msg, size_t len)
+{
+    char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
+    H5O_info_t oi, pi;
+    if (j->same_file &&
+        h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) == H5DIV_OK &&
+        h5div_h5_path_exists(f, j->out_path) > 0 &&
+        H5Oget_info_by_name(f, j->out_path, &oi, H5P_DEFAULT) >= 0 &&
+        H5Oget_info_by_name(f, ppath, &pi, H5P_DEFAULT) >= 0 && oi.addr == pi.addr) {
+        h5div_set_error(msg, len,
+                        "output dataset is the input dataset; surprisal never replaces its "
+                        "input (%s:%s)",
+                        j->out_file, j->out_path);
+        return H5DIV_EOUTPUT;
     }
-    if (st == H5DIV_OK)
-        st = h5div_replace_target(f, j->out_file, j->out_path, 1, j->overwrite, msg, len);
-    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
-    /* P's shape; chunks of about OUT_CHUNK_BINS values, whole rows of a
-     * 2-D output when they fit. */
+    return H5DIV_OK;
+}
+
+/* Collective: the chunked dataset of P's shape; chunks of about
+ * OUT_CHUNK_BINS values, whole rows of a 2-D output when they fit. */
+static int make_dataset(MPI_Comm comm, surprisal_job *j, hid_t f, char *msg, size_t len)
+{
     const int rank = j->two_d ? 2 : 1;
     hsize_t dims[2] = {j->g.rows, j->g.cols}, chunk[2];
     chunk[1] = j->g.cols < OUT_CHUNK_BINS ? j->g.cols : OUT_CHUNK_BINS;
@@ -232,11 +229,15 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *c
                         j->out_path);
         return H5DIV_EOUTPUT;
     }
-    /* Attributes are metadata: every rank writes the same values. */
-    const char *units = j->opt->base == H5DIV_BASE_2   ? "bits"
-                        : j->opt->base == H5DIV_BASE_E ? "nats"
-                                                       : "hartleys";
-    const char *base = j->opt->base == H5DIV_BASE_2 ? "2" : j->opt->base == H5DIV_BASE_E ? "e" : "10";
+    return H5DIV_OK;
+}
+
+/* Attributes are metadata: every rank writes the same values. */
+static int put_attrs(MPI_Comm comm, surprisal_job *j, const char *created, char *msg, size_t len)
+{
+    const h5div_base b = j->opt->base;
+    const char *units = b == H5DIV_BASE_2 ? "bits" : b == H5DIV_BASE_E ? "nats" : "hartleys";
+    const char *base = b == H5DIV_BASE_2 ? "2" : b == H5DIV_BASE_E ? "e" : "10";
     int size;
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
     int64_t ranks = size;
@@ -258,78 +259,83 @@ static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *c
     return H5DIV_OK;
 }
 
+/* Collective: create the output dataset (and its groups) in the open
+ * temporary file, replacing an existing one only with overwrite. */
+static int create_output(MPI_Comm comm, surprisal_job *j, hid_t f, const char *created, char *msg,
+                         size_t len)
+{
+    int st = refuse_input(j, f, msg, len);
+    if (st == H5DIV_OK)
+        st = h5div_replace_target(f, j->out_file, j->out_path, 1, j->overwrite, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
+    H5DIV_CHECK(make_dataset(comm, j, f, msg, len));
+    return put_attrs(comm, j, created, msg, len);
+}
+
+/* Is the output file P's file? */
+static int output_is_input(const surprisal_job *j)
+{
+    struct stat ps, os;
+    char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
+    return h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) == H5DIV_OK &&
+           stat(pfile, &ps) == 0 && stat(j->out_file, &os) == 0 && ps.st_dev == os.st_dev &&
+           ps.st_ino == os.st_ino;
+}
+
+/* Collective: the second pass into the output dataset of a temporary copy
+ * of the output file (made by rank 0 and opened by all), moved into place
+ * when every rank succeeded. */
+static int write_pass(MPI_Comm comm, surprisal_job *j, h5div_eval *e, uint64_t bins, char *msg,
+                      size_t len)
+{
+    /* The values, and a chunk index entry per chunk of 1 MiB. */
+    uint64_t bytes = bins * sizeof(double) + (bins / OUT_CHUNK_BINS + 1) * 64;
+    h5div_temp_out t;
+    hid_t f = H5I_INVALID_HID;
+    j->same_file = output_is_input(j);
+    int st = h5div_temp_open(comm, j->out_file, bytes, &t, &f, msg, len);
+    j->dset = j->space = H5I_INVALID_HID;
+    if (st == H5DIV_OK) {
+        st = create_output(comm, j, f, t.created, msg, len);
+        st = h5div_par_agree(comm, st, msg, len);
+    }
+    if (st == H5DIV_OK)
+        st = h5div_eval_pass(comm, e, PASS_WRITE, msg, len);
+    if (j->dset >= 0 && H5Dclose(j->dset) < 0 && st == H5DIV_OK) {
+        h5div_set_error(msg, len, "cannot close the output dataset (%s)", j->out_file);
+        st = H5DIV_EOUTPUT;
+    }
+    if (j->space >= 0)
+        H5Sclose(j->space);
+    return h5div_temp_close(comm, j->out_file, &t, f, st, msg, len);
+}
+
 static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
 {
     surprisal_job *j = arg;
-    const h5div_options *opt = j->opt;
-    int rank;
-    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    H5DIV_CHECK(h5div_agree_options(comm, opt, msg, len));
+    H5DIV_CHECK(h5div_agree_options(comm, j->opt, msg, len));
     h5div_dset d;
     H5DIV_CHECK(h5div_dset_open_batch(comm, j->p_ref, &d, msg, len));
     *j->bins = d.bins;
     h5div_dset *ds[1] = {&d};
     h5div_sweep sw;
-    int st = h5div_sweep_init(comm, &sw, ds, 1, 1, opt, msg, len);
-    if (st != H5DIV_OK) {
-        h5div_dset_close(&d);
-        return st;
-    }
-    j->out = sw.scratch[0];
-    j->sw = &sw;
-    j->g = sw.grid;
-    j->two_d = d.rows > 0;
-    j->cur_row = NO_ROW;
-    j->ln_b = h5div_ln_base(opt->base);
-    st = h5div_rows_init(comm, &sw, &j->rw, msg, len);
+    int st = h5div_sweep_init(comm, &sw, ds, 1, 1, j->opt, msg, len);
     if (st == H5DIV_OK) {
-        size_t nrows = (size_t)(j->rw.hi - j->rw.lo);
-        int ok = (j->tot_hi = calloc(nrows ? nrows : 1, sizeof *j->tot_hi)) != NULL &&
-                 (j->tot_lo = calloc(nrows ? nrows : 1, sizeof *j->tot_lo)) != NULL;
-        if (!ok)
-            h5div_set_error(msg, len, "out of memory for the totals of %zu rows", nrows);
-        st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
-    }
-    h5div_acc_init(&j->slot_tot[0]);
-    h5div_acc_init(&j->slot_tot[1]);
-    if (st == H5DIV_OK)
-        st = h5div_sweep_run(comm, &sw, PASS_TOTAL, 0, opt, surprisal_piece, j, msg, len);
-    if (st == H5DIV_OK)
-        st = settle_totals(comm, j, msg, len);
-    /* The temporary copy, made by rank 0 and opened by all. */
-    h5div_temp_out t;
-    hid_t f = H5I_INVALID_HID;
-    if (st == H5DIV_OK) {
-        /* The values, and a chunk index entry per chunk of 1 MiB. */
-        uint64_t bytes = d.bins * sizeof(double) + (d.bins / OUT_CHUNK_BINS + 1) * 64;
-        struct stat ps, os;
-        char pfile[H5DIV_REF_MAX], ppath[H5DIV_REF_MAX];
-        j->same_file = h5div_ref_split(j->p_ref, pfile, sizeof pfile, ppath, sizeof ppath) ==
-                           H5DIV_OK &&
-                       stat(pfile, &ps) == 0 && stat(j->out_file, &os) == 0 &&
-                       ps.st_dev == os.st_dev && ps.st_ino == os.st_ino;
-        st = h5div_temp_open(comm, j->out_file, bytes, &t, &f, msg, len);
-        j->dset = j->space = H5I_INVALID_HID;
-        if (st == H5DIV_OK) {
-            st = create_output(comm, j, f, t.created, msg, len);
-            st = h5div_par_agree(comm, st, msg, len);
-        }
-        j->cur_row = NO_ROW;
+        j->out = sw.scratch[0];
+        j->g = sw.grid;
+        j->two_d = d.rows > 0;
+        j->ln_b = h5div_ln_base(j->opt->base);
+        h5div_eval e;
+        st = h5div_eval_init(comm, &e, &sw, &surprisal_family, j, j->opt, msg, len);
         if (st == H5DIV_OK)
-            st = h5div_sweep_run(comm, &sw, PASS_WRITE, H5DIV_SWEEP_COLLECTIVE_FN, opt,
-                                 surprisal_piece, j, msg, len);
-        if (j->dset >= 0 && H5Dclose(j->dset) < 0 && st == H5DIV_OK) {
-            h5div_set_error(msg, len, "cannot close the output dataset (%s)", j->out_file);
-            st = H5DIV_EOUTPUT;
-        }
-        if (j->space >= 0)
-            H5Sclose(j->space);
-        st = h5div_temp_close(comm, j->out_file, &t, f, st, msg, len);
+            st = h5div_eval_pass(comm, &e, PASS_TOTAL, msg, len);
+        if (st == H5DIV_OK)
+            st = write_pass(comm, j, &e, d.bins, msg, len);
+        h5div_eval_free(&e);
+        h5div_sweep_free(&sw);
     }
     free(j->tot_hi);
     free(j->tot_lo);
-    h5div_rows_free(&j->rw);
-    h5div_sweep_free(&sw);
     h5div_dset_close(&d);
     return st;
 }
@@ -341,7 +347,6 @@ int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file
 {
     surprisal_job j;
     memset(&j, 0, sizeof j);
-    j.rw.sc.c[0] = j.rw.sc.c[1] = MPI_COMM_NULL;
     uint64_t dummy = 0;
     j.p_ref = p_ref;
     j.out_file = out_file;
