@@ -15,11 +15,13 @@ static void flush(h5div_eval *e, int pass)
 {
     if (e->cur_row == NO_ROW)
         return;
-    int s = h5div_rows_shared(&e->rows, e->cur_row);
+    /* Only a rank's first and last row can span ranks. */
+    const uint64_t row = e->cur_row;
+    int s = row == e->rows.lo || row + 1 == e->rows.hi ? h5div_rows_shared(&e->rows, row) : -1;
     if (s >= 0)
         memcpy(e->slot[s % 2], e->cur, e->f->state_size);
     else
-        e->f->row_finish(e->ctx, pass, e->cur_row, 1, e->cur);
+        e->f->row_finish(e->ctx, pass, row, 1, e->cur);
     e->cur_row = NO_ROW;
 }
 
@@ -36,7 +38,7 @@ static int eval_piece(void *arg, int pass, uint64_t first_bin, size_t n, double 
     h5div_row_seg s;
     for (uint64_t pos = first_bin; pos < end;) {
         s.row = pos / cols;
-        s.c0 = pos % cols;
+        s.c0 = pos - s.row * cols;
         const uint64_t seg_end = (s.row + 1) * cols < end ? (s.row + 1) * cols : end;
         s.off = (size_t)(pos - first_bin);
         s.n = (size_t)(seg_end - pos);

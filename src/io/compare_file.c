@@ -45,12 +45,12 @@ typedef struct cmp_job {
     const double *gap; /* distances between attached bin centres, or NULL */
     uint64_t gap_rows; /* 1: shared by every row */
     h5div_grid g;
-    const h5div_rows *rw; /* the engine's rows: touched, owned and shared */
+    const h5div_rows *rw;     /* the engine's rows: touched, owned and shared */
     h5div_compare_batch *out; /* the results; its row_begin, row_count: rows owned */
-    double *row_tot;      /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
-    h5div_acc *pfx0;      /* [nd]: sums of the first row on the ranks before this one */
-    h5div_norm *nm;       /* [k] of the row in progress */
-    h5div_acc *pfx;       /* [nd]: prefix sums of the row in progress */
+    double *row_tot;          /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
+    h5div_acc *pfx0;          /* [nd]: sums of the first row on the ranks before this one */
+    h5div_norm *nm;           /* [k] of the row in progress */
+    h5div_acc *pfx;           /* [nd]: prefix sums of the row in progress */
     int ncols;
     h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
     double *values; /* [k][ncols][row - row_begin] */
@@ -70,7 +70,7 @@ static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_resu
     const uint64_t nown = j->out->row_count, r = row - j->out->row_begin;
     for (int i = 0; i < j->ncols; i++) {
         const h5div_column *col = &j->cols[i];
-        double v = col->order < 0 ? res->value[col->measure]
+        double v = col->order < 0                   ? res->value[col->measure]
                    : col->measure == H5DIV_RENYI_PQ ? res->renyi_pq[col->order]
                                                     : res->renyi_qp[col->order];
         j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + r] = v;
@@ -120,7 +120,10 @@ static const double *row_gap(const cmp_job *j, uint64_t row, uint64_t c)
 }
 
 /* Remainders from position b on, or NULL. */
-static const double *lo_plus(const double *lo, size_t b) { return lo ? lo + b : NULL; }
+static const double *lo_plus(const double *lo, size_t b)
+{
+    return lo ? lo + b : NULL;
+}
 
 /* A row of a single block: its block sums are the sums, no accumulator. */
 static void short_row(cmp_job *j, const h5div_row_seg *s)
@@ -444,7 +447,10 @@ int h5div_compare_batch_files(MPI_Comm comm, const char *p_ref, const char *cons
     return h5div_io_collective(comm, batch_body, &ba, errmsg, errlen);
 }
 
-void h5div_compare_batch_free(h5div_compare_batch *b) { h5div_batch_free(b); }
+void h5div_compare_batch_free(h5div_compare_batch *b)
+{
+    h5div_batch_free(b);
+}
 
 void h5div_batch_free(h5div_batch *b)
 {

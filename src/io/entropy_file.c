@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* File-level entropy of one histogram or one per row: a statistics pass, then the terms (two for shrink). */
+/* File-level entropy of one histogram or one per row: a statistics pass, then the terms (two for
+ * shrink). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,10 @@
 
 /* What a row needs after the statistics pass. */
 typedef struct row_param {
-    double hi, lo;   /* total with pseudocount, hi + lo */
-    double n, n_lo;  /* total of the raw counts, n + n_lo */
+    double hi, lo;  /* total with pseudocount, hi + lo */
+    double n, n_lo; /* total of the raw counts, n + n_lo */
     double nonzero, singletons;
-    double lambda;   /* shrinkage intensity (shrink only) */
+    double lambda; /* shrinkage intensity (shrink only) */
 } row_param;
 
 /* A family of the row-pass engine (src/eval/engine.h): a statistics pass,
@@ -23,12 +24,12 @@ typedef struct entropy_job {
     const char *p_ref;
     const h5div_options *opt;
     h5div_estimator est;
-    double alpha; /* pseudocount of the plugin or of dirichlet:A */
+    double alpha;     /* pseudocount of the plugin or of dirichlet:A */
     h5div_batch *out; /* the results; its row_begin, row_count: rows owned */
     h5div_grid g;
     int two_d;
-    const h5div_rows *rw; /* the engine's rows: touched, owned and shared */
-    row_param *rp;        /* [row - rw->lo] */
+    const h5div_rows *rw;  /* the engine's rows: touched, owned and shared */
+    row_param *rp;         /* [row - rw->lo] */
     h5div_entropy_norm nm; /* of the row in progress */
     double coverage, log_coverage;
     int ncols;
@@ -59,8 +60,8 @@ static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc a
 {
     row_param *p = &j->rp[row - j->rw->lo];
     if (pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) {
-        p->lambda = h5div_entropy_shrink_lambda(p->n, h5div_acc_round(&acc[0]),
-                                                h5div_acc_round(&acc[1]));
+        p->lambda =
+            h5div_entropy_shrink_lambda(p->n, h5div_acc_round(&acc[0]), h5div_acc_round(&acc[1]));
         return;
     }
     double nats = h5div_acc_round(&acc[0]);
@@ -98,8 +99,8 @@ static void ent_row_start(void *ctx, int pass, uint64_t row, void *state)
 }
 
 /* Statistics of one segment, after its values are checked. */
-static int segment_stats(entropy_job *j, const h5div_row_seg *s, h5div_entropy_stats *st,
-                         char *msg, size_t len)
+static int segment_stats(entropy_job *j, const h5div_row_seg *s, h5div_entropy_stats *st, char *msg,
+                         size_t len)
 {
     const uint64_t pos = s->row * j->g.cols + s->c0, where_cols = j->two_d ? j->g.cols : 0;
     H5DIV_CHECK(h5div_check_values(s->x[0], s->n, pos, where_cols, j->p_ref, msg, len));
@@ -244,7 +245,8 @@ static int entropy_columns(const h5div_options *opt, h5div_column *cols)
         memset(c, 0, sizeof *c);
         c->measure = m;
         c->order = -1;
-        snprintf(c->name, sizeof c->name, "%s", h5div_entropy_measure_name((h5div_entropy_measure)m));
+        snprintf(c->name, sizeof c->name, "%s",
+                 h5div_entropy_measure_name((h5div_entropy_measure)m));
         snprintf(c->units, sizeof c->units, "%s",
                  h5div_entropy_measure_units((h5div_entropy_measure)m, opt->base));
     }
@@ -311,12 +313,12 @@ int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_opti
 }
 
 int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
-                        h5div_estimator estimator, double dirichlet_a,
-                        h5div_entropy_result *result, char *errmsg, size_t errlen)
+                        h5div_estimator estimator, double dirichlet_a, h5div_entropy_result *result,
+                        char *errmsg, size_t errlen)
 {
     h5div_batch b;
-    int st = h5div_entropy_batch_files(comm, p_ref, opt, estimator, dirichlet_a, &b, errmsg,
-                                       errlen);
+    int st =
+        h5div_entropy_batch_files(comm, p_ref, opt, estimator, dirichlet_a, &b, errmsg, errlen);
     if (st != H5DIV_OK)
         return st;
     memset(result, 0, sizeof *result);

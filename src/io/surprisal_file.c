@@ -249,8 +249,7 @@ static int put_attrs(MPI_Comm comm, surprisal_job *j, const char *created, char 
     rc |= h5div_put_string_attr(j->dset, "command", j->command ? j->command : "");
     rc |= h5div_put_string_attr(j->dset, "created", created);
     rc |= h5div_put_scalar_attr(j->dset, "ranks", H5T_NATIVE_INT64, &ranks);
-    rc |= h5div_put_scalar_attr(j->dset, "pseudocount", H5T_NATIVE_DOUBLE,
-                                &j->opt->pseudocount);
+    rc |= h5div_put_scalar_attr(j->dset, "pseudocount", H5T_NATIVE_DOUBLE, &j->opt->pseudocount);
     if (rc < 0) {
         h5div_set_error(msg, len, "cannot write the output attributes (%s:%s)", j->out_file,
                         j->out_path);
@@ -342,8 +341,7 @@ static int surprisal_body(MPI_Comm comm, void *arg, char *msg, size_t len)
 
 int h5div_surprisal_files(MPI_Comm comm, const char *p_ref, const char *out_file,
                           const char *out_path, int overwrite, const char *command,
-                          const h5div_options *opt, uint64_t *bins, char *errmsg,
-                          size_t errlen)
+                          const h5div_options *opt, uint64_t *bins, char *errmsg, size_t errlen)
 {
     surprisal_job j;
     memset(&j, 0, sizeof j);
