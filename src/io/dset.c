@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Opening, validating and reading shards of 1-D histogram datasets with parallel HDF5. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,4 +461,29 @@ void h5div_dset_close(h5div_dset *d)
     if (d->file >= 0)
         H5Fclose(d->file);
     d->file = d->dset = d->filespace = H5I_INVALID_HID;
+}
+
+void h5div_where(uint64_t bin, uint64_t cols, char *buf, size_t len)
+{
+    if (cols)
+        snprintf(buf, len, "row %llu, bin %llu", (unsigned long long)(bin / cols),
+                 (unsigned long long)(bin % cols));
+    else
+        snprintf(buf, len, "bin %llu", (unsigned long long)bin);
+}
+
+int h5div_bad_value(double x, uint64_t bin, uint64_t cols, const char *ref, char *msg, size_t len)
+{
+    char where[96];
+    h5div_where(bin, cols, where, sizeof where);
+    const char *what = isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative";
+    h5div_set_error(msg, len, "%s value %g in histogram (%s, %s)", what, x, ref, where);
+    return H5DIV_EINPUT;
+}
+
+int h5div_check_values(const double *v, size_t n, uint64_t first_bin, uint64_t cols,
+                       const char *ref, char *msg, size_t len)
+{
+    size_t i = h5div_first_invalid(v, n);
+    return i == n ? H5DIV_OK : h5div_bad_value(v[i], first_bin + i, cols, ref, msg, len);
 }
