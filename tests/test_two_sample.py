@@ -222,6 +222,16 @@ def make_wide_f64(rng):
     return P, Q
 
 
+def make_far_f64(rng):
+    """P and Q drawn apart over 600 decades, so bins whose p and q differ
+    beyond 2^900 meet totals that differ by tens of decades (one weight of
+    the pooled mean rounds to 1)."""
+    n = int(rng.integers(3, 40))
+    P = 10.0 ** rng.uniform(-300, 300, n)
+    Q = 10.0 ** rng.uniform(-300, 300, n)
+    return P, Q
+
+
 def case_closed_forms(ctx):
     """Identical and proportional pairs: every statistic exactly +0, p-value
     exactly 1; one nonempty bin: dof 0, p-value 1; disjoint supports:
@@ -290,6 +300,7 @@ CASES = {
     "mode_drop": pair_case(make_mode_drop, np.int64),
     "u64": pair_case(make_u64, np.uint64, scipy_too=False),
     "wide_f64": pair_case(make_wide_f64, np.float64, scipy_too=False),
+    "far_f64": pair_case(make_far_f64, np.float64, scipy_too=False),
     "rows": case_rows,
 }
 

@@ -536,7 +536,10 @@ static void two_sample_far(const two_sample *ts, const side *big, const side *sm
     /* chi^2 = H big / mu; G = 2 (A + B) big (wl (-log mu) + ws rho log(rho / mu)). */
     *chi2 = ldexp(ts->hm * big->mant / mu, ts->he - big->ex2);
     double lr = small->lg - big->lg;
-    double gs = -wl * log(mu) + (rho > 0.0 ? ws * rho * (lr - log(mu)) : 0.0);
+    /* log mu = log wl + log1p(ws rho / wl): log wl from the totals (wl can
+     * round to 1 where the other total is tiny beside this one). */
+    const double lmu = -(p_big ? ts->lw : ts->lw1) + log1p(ws * rho / wl);
+    double gs = -wl * lmu + (rho > 0.0 ? ws * rho * (lr - lmu) : 0.0);
     gs = gs > 0.0 ? gs : 0.0;
     *g = 2.0 * ldexp(ts->tm * big->mant * gs, ts->te - big->ex2);
 }
