@@ -773,26 +773,30 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
                 }
                 d[k] = cross_exact(x[k], xl * scale_a, y[k], yl * scale_b, nm);
             }
+    /* u = p/q - 1 and v = q/p - 1 from the cross difference, for KL and JS. */
+    double uu[H5DIV_BLOCK_BINS], vv[H5DIV_BLOCK_BINS];
+    if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS)))
+        for (size_t k = 0; k < e; k++) {
+            uu[k] = d[k] / (y[k] * a_hi + y[k] * a_lo);
+            vv[k] = -d[k] / (x[k] * b_hi + x[k] * b_lo);
+        }
     if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
         for (size_t k = 0; k < e; k++) {
             double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
             int xz = xk == 0.0, yz = yk == 0.0;
             double diff = dk * inv_a * inv_b;
-            double u = dk / (yk * a_hi + yk * a_lo);  /* p/q - 1 */
-            double v = -dk / (xk * b_hi + xk * b_lo); /* q/p - 1 */
+            double u = uu[k], v = vv[k];
             /* log(p/q) where a series does not serve: log1p(u) where
-             * 1 + u = p/q is not small; below that, the log of the ratio
-             * itself, which is then far from 1 (1 + u would cancel). One
-             * logarithm either way, and none where both series serve. */
+             * 1 + u = p/q is not small; below that, -log1p(v) (1 + v = q/p
+             * is then above 2, so neither cancels). One logarithm either
+             * way, and none where both series serve. */
             int su = fabs(u) < SERIES_LIMIT, sv = fabs(v) < SERIES_LIMIT;
             double lr = 0.0;
             if (!(xz | yz | (su & sv))) {
-                if (u >= -0.5) {
-                    double w = 1.0 + u;
-                    lr = log_fast(w) + (u - (w - 1.0)) / w;
-                } else {
-                    lr = log_fast((xk * b_hi + xk * b_lo) / (yk * a_hi + yk * a_lo));
-                }
+                const int flip = u < -0.5;
+                const double c = flip ? v : u, w = 1.0 + c;
+                const double l = log_fast(w) + (c - (w - 1.0)) / w;
+                lr = flip ? -l : l;
             }
             double kpq = su ? qk * h5div_kl_series(u) : pk * lr - diff;
             double kqp = sv ? pk * h5div_kl_series(v) : diff - qk * lr;
@@ -809,27 +813,19 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
             double tt = d[k] / sum; /* (p - q) / (p + q) */
             double m = 0.5 * (pk + qk);
-            /* log1p(+-t) = log(2 x B / s), log(2 y A / s): log1p where 1 +- t
-             * is not small, else that ratio itself (only one side can be
-             * small); no logarithm where the series serves. */
+            /* log(2p / (p + q)) = log1p(t) where 1 + t is not small, else
+             * -log1p(v / 2) (v = q/p - 1 > 2 there); log(2q / (p + q))
+             * likewise with -t and u. No logarithm where the series serves. */
             double js;
             if (lone | (fabs(tt) < SERIES_LIMIT)) {
                 js = 0.5 * m * js_series(lone ? 0.0 : tt);
             } else {
-                double lpm, lqm;
-                if (tt >= -0.5) {
-                    double w = 1.0 + tt;
-                    lpm = log_fast(w) + (tt - (w - 1.0)) / w;
-                } else {
-                    lpm = log_fast(2.0 * (xk * b_hi + xk * b_lo) / sum);
-                }
-                if (tt <= 0.5) {
-                    double w = 1.0 - tt;
-                    lqm = log_fast(w) + (-tt - (w - 1.0)) / w;
-                } else {
-                    lqm = log_fast(2.0 * (yk * a_hi + yk * a_lo) / sum);
-                }
-                js = 0.5 * (pk * lpm + qk * lqm);
+                const int fp = tt < -0.5, fq = tt > 0.5;
+                const double cp = fp ? 0.5 * vv[k] : tt, wp = 1.0 + cp;
+                const double cq = fq ? 0.5 * uu[k] : -tt, wq = 1.0 + cq;
+                const double lp = log_fast(wp) + (cp - (wp - 1.0)) / wp;
+                const double lq = log_fast(wq) + (cq - (wq - 1.0)) / wq;
+                js = 0.5 * (pk * (fp ? -lp : lp) + qk * (fq ? -lq : lq));
             }
             js = js > 0.0 ? js : 0.0;
             js = lone ? 0.5 * LN2 * (pk + qk) : js;
