@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks. */
 #include "core/entropy.h"
+#include "core/measures.h"
 
 #include <math.h>
 #include <string.h>
@@ -26,7 +27,7 @@ const char *h5div_entropy_measure_units(h5div_entropy_measure m, h5div_base base
 {
     if (m != H5DIV_ENTROPY)
         return "1";
-    return base == H5DIV_BASE_2 ? "bits" : base == H5DIV_BASE_E ? "nats" : "hartleys";
+    return h5div_base_units(base);
 }
 
 const char *h5div_estimator_name(h5div_estimator e)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Per-cell terms of joint entropies and mutual information, summed in global-index blocks. */
 #include "core/joint.h"
+#include "core/measures.h"
 
 #include <math.h>
 
@@ -33,7 +34,7 @@ const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base)
 {
     if (m == H5DIV_NORMALIZED_MUTUAL_INFORMATION)
         return "1";
-    return base == H5DIV_BASE_2 ? "bits" : base == H5DIV_BASE_E ? "nats" : "hartleys";
+    return h5div_base_units(base);
 }
 
 void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo)
