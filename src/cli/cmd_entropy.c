@@ -37,7 +37,8 @@ static const char entropy_help[] =
     "      --overwrite           replace an existing result group\n"
     "      --in-place            allow the output file to be an input file\n"
     "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"    "      --json                print one JSON object instead of the table\n"
+    "                            lock on the output file (default 300)\n"
+    "      --json                print one JSON object instead of the table\n"
     "      --estimator E         one of the estimators above (default plugin)\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (plugin)\n"
     "      --measures a,b,...    compute only these measures (default all)\n"
@@ -126,8 +127,8 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     h5div_batch res;
     memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
-        st = h5div_entropy_batch_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg,
-                                       sizeof msg);
+        st =
+            h5div_entropy_batch_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
     double elapsed = MPI_Wtime() - t0;
     h5div_batch_inputs in = {NULL, a->pos[0], NULL, h5div_estimator_name(est), dir_a, elapsed};
     uint64_t rows = res.rows, bins = res.bins;
@@ -137,8 +138,8 @@ static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         return st;
     if (cx->rank == 0 && a->verbose && !a->quiet) {
         fprintf(cx->err, "h5div: entropy of %llu bins%s on %d ranks in %.3f s%s%s\n",
-                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", cx->size,
-                elapsed, a->output ? "; results in " : "", a->output ? a->output : "");
+                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", cx->size, elapsed,
+                a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }
     return H5DIV_OK;

@@ -28,7 +28,8 @@ static const char joint_help[] =
     "      --overwrite           replace an existing result group\n"
     "      --in-place            allow the output file to be an input file\n"
     "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"    "      --json                print one JSON object instead of the table\n"
+    "                            lock on the output file (default 300)\n"
+    "      --json                print one JSON object instead of the table\n"
     "      --pseudocount A       add A >= 0 to every cell before normalising\n"
     "      --measures a,b,...    compute only these measures (default all)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
@@ -75,8 +76,8 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         if (cx->rank == 0) {
             char *cmd = h5div_cli_command_line(cx);
             h5div_result_info info = {cmd, a->pos[0], NULL, cx->size, elapsed};
-            st = h5div_write_joint_result(out.file, out.group, a->overwrite, &opt, &res, &info,
-                                          msg, sizeof msg);
+            st = h5div_write_joint_result(out.file, out.group, a->overwrite, &opt, &res, &info, msg,
+                                          sizeof msg);
             free(cmd);
         }
         st = h5div_cli_agree(cx, st, msg);
@@ -87,7 +88,7 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     }
     if (cx->rank == 0) {
         h5div_cli_measures pm = {"joint", "pxy", a->pos[0], NULL, opt.base, cx->size,
-                                 a->json, 0, {0}, {0}, {0}};
+                                 a->json, 0,     {0},       {0},  {0}};
         for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
             if (res.computed & H5DIV_MEASURE_BIT(m)) {
                 pm.names[pm.n] = h5div_joint_measure_name((h5div_joint_measure)m);

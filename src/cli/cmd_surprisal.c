@@ -65,8 +65,8 @@ static int run_surprisal(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     uint64_t bins = 0;
     char *cmd = h5div_cli_command_line(cx);
     if (st == H5DIV_OK)
-        st = h5div_surprisal_files(cx->comm, a->pos[0], out_file, out_dset, a->overwrite, cmd,
-                                   &opt, &bins, msg, sizeof msg);
+        st = h5div_surprisal_files(cx->comm, a->pos[0], out_file, out_dset, a->overwrite, cmd, &opt,
+                                   &bins, msg, sizeof msg);
     free(cmd);
     double elapsed = MPI_Wtime() - t0;
     if (st != H5DIV_OK) {

@@ -11,7 +11,10 @@
  * between normalisations leave ample headroom. */
 #define PENDING_MAX ((int64_t)1 << 30)
 
-void h5div_acc_init(h5div_acc *a) { memset(a, 0, sizeof *a); }
+void h5div_acc_init(h5div_acc *a)
+{
+    memset(a, 0, sizeof *a);
+}
 
 void h5div_acc_normalize(h5div_acc *a)
 {

@@ -15,7 +15,7 @@
 
 typedef struct h5div_acc {
     int64_t limb[H5DIV_ACC_LIMBS];
-    int64_t pending; /* additions since the last normalisation */
+    int64_t pending;   /* additions since the last normalisation */
     int64_t nonfinite; /* bit 0: +inf added, bit 1: -inf, bit 2: nan */
 } h5div_acc;
 

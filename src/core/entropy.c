@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks. */
+/* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks.
+ */
 #include "core/entropy.h"
 #include "core/measures.h"
 
@@ -175,8 +176,8 @@ void h5div_entropy_plugin_add_lo(const double *restrict x, const double *restric
     }
 }
 
-void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n,
-                                 double coverage, double log_coverage, h5div_acc *acc)
+void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n, double coverage,
+                                 double log_coverage, h5div_acc *acc)
 {
     h5div_entropy_chao_shen_add_lo(x, NULL, n_bins, n, 0.0, coverage, log_coverage, acc);
 }
@@ -255,9 +256,8 @@ void h5div_entropy_shrink_add(const double *restrict x, size_t n_bins, double n,
     h5div_entropy_shrink_add_lo(x, NULL, n_bins, n, 0.0, k, lambda, acc);
 }
 
-void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo,
-                                 size_t n_bins, double n, double n_lo, double k, double lambda,
-                                 h5div_acc *acc)
+void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo, size_t n_bins,
+                                 double n, double n_lo, double k, double lambda, h5div_acc *acc)
 {
     const double target = 1.0 / k, keep = 1.0 - lambda;
     for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
@@ -269,9 +269,10 @@ void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restric
             if (!(ps > 0.0))
                 continue;
             /* 1 - ps as a sum of non-negative parts, for log(ps) near 1. */
-            double lp = ps > 0.5 ? log1p(-(lambda * (1.0 - target) +
-                                           keep * (rest(n, n_lo, c, lo, b + j) / n)))
-                                 : log(ps);
+            double lp =
+                ps > 0.5
+                    ? log1p(-(lambda * (1.0 - target) + keep * (rest(n, n_lo, c, lo, b + j) / n)))
+                    : log(ps);
             s[j & 3] -= ps * lp;
         }
         h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));

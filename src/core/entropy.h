@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks. */
+/* Per-bin terms of the entropy estimators and of self-information, summed in global-index blocks.
+ */
 #ifndef H5DIV_CORE_ENTROPY_H
 #define H5DIV_CORE_ENTROPY_H
 
@@ -11,10 +12,10 @@
 
 /* Global quantities of one histogram, gathered in the first pass. */
 typedef struct h5div_entropy_stats {
-    h5div_acc raw;       /* sum of the raw counts */
-    h5div_acc total;     /* sum of the counts plus the pseudocount */
-    int64_t nonzero;     /* bins with a raw count > 0 (m) */
-    int64_t singletons;  /* bins with a raw count of exactly 1 (f1) */
+    h5div_acc raw;      /* sum of the raw counts */
+    h5div_acc total;    /* sum of the counts plus the pseudocount */
+    int64_t nonzero;    /* bins with a raw count > 0 (m) */
+    int64_t singletons; /* bins with a raw count of exactly 1 (f1) */
 } h5div_entropy_stats;
 
 void h5div_entropy_stats_init(h5div_entropy_stats *st);
@@ -50,8 +51,8 @@ void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_en
 
 /* Chao-Shen terms -pa log(pa) / (1 - (1 - pa)^n) over bins with x > 0,
  * pa = coverage * x / n; n = total count, log_coverage = log(coverage). */
-void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n,
-                                 double coverage, double log_coverage, h5div_acc *acc);
+void h5div_entropy_chao_shen_add(const double *restrict x, size_t n_bins, double n, double coverage,
+                                 double log_coverage, h5div_acc *acc);
 
 /* Shrinkage sums: acc[0] += sum u (1 - u) (that is 1 - sum u^2, without
  * cancellation), acc[1] += sum (u - 1/K)^2 with u = x / n (the plain
@@ -81,9 +82,8 @@ void h5div_entropy_chao_shen_add_lo(const double *restrict x, const double *rest
 void h5div_entropy_shrink_sums_add_lo(const double *restrict x, const double *restrict lo,
                                       size_t n_bins, double n, double n_lo, double k,
                                       h5div_acc acc[2]);
-void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo,
-                                 size_t n_bins, double n, double n_lo, double k, double lambda,
-                                 h5div_acc *acc);
+void h5div_entropy_shrink_add_lo(const double *restrict x, const double *restrict lo, size_t n_bins,
+                                 double n, double n_lo, double k, double lambda, h5div_acc *acc);
 
 /* Self-information -log(p) / ln_b of each bin into out[0..n) (inf where
  * x + alpha = 0). */

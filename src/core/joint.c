@@ -13,15 +13,14 @@
 /* Below this |u| the mutual-information term uses its series. */
 #define SERIES_LIMIT H5DIV_SERIES_LIMIT
 
-static const char *const joint_names[H5DIV_JOINT_NMEASURES] = {
-    "entropy_x",
-    "entropy_y",
-    "joint_entropy",
-    "conditional_entropy_x_given_y",
-    "conditional_entropy_y_given_x",
-    "mutual_information",
-    "normalized_mutual_information",
-    "variation_of_information"};
+static const char *const joint_names[H5DIV_JOINT_NMEASURES] = {"entropy_x",
+                                                               "entropy_y",
+                                                               "joint_entropy",
+                                                               "conditional_entropy_x_given_y",
+                                                               "conditional_entropy_y_given_x",
+                                                               "mutual_information",
+                                                               "normalized_mutual_information",
+                                                               "variation_of_information"};
 
 const char *h5div_joint_measure_name(h5div_joint_measure m)
 {
@@ -221,14 +220,14 @@ void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t nc
     h5div_joint_cells_add_lo(cells, NULL, nrows, ncols, ld, r_hi, r_lo, c_hi, c_lo, nm, acc);
 }
 
-void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo,
-                              size_t nrows, size_t ncols, size_t ld,
-                              const double *restrict r_hi, const double *restrict r_lo,
-                              const double *restrict c_hi, const double *restrict c_lo,
-                              const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT])
+void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo, size_t nrows,
+                              size_t ncols, size_t ld, const double *restrict r_hi,
+                              const double *restrict r_lo, const double *restrict c_hi,
+                              const double *restrict c_lo, const h5div_joint_norm *nm,
+                              h5div_acc acc[H5DIV_J_COUNT])
 {
-    h5div_joint_cells_add_lo3(cells, lo, NULL, nrows, ncols, ld, r_hi, r_lo, NULL, c_hi, c_lo,
-                              NULL, nm, acc);
+    h5div_joint_cells_add_lo3(cells, lo, NULL, nrows, ncols, ld, r_hi, r_lo, NULL, c_hi, c_lo, NULL,
+                              nm, acc);
 }
 
 void h5div_joint_cells_add_lo3(const double *restrict cells, const double *restrict lo,

@@ -11,12 +11,12 @@
 
 /* Sums of the joint kernel, in nats. */
 enum h5div_joint_term {
-    H5DIV_J_HX = 0,   /* -sum p(x) log p(x) */
-    H5DIV_J_HY,       /* -sum p(y) log p(y) */
-    H5DIV_J_HXY,      /* -sum p(x,y) log p(x,y) */
+    H5DIV_J_HX = 0,     /* -sum p(x) log p(x) */
+    H5DIV_J_HY,         /* -sum p(y) log p(y) */
+    H5DIV_J_HXY,        /* -sum p(x,y) log p(x,y) */
     H5DIV_J_HX_GIVEN_Y, /* -sum p(x,y) log (n(x,y) / n(y)), each term >= 0 */
     H5DIV_J_HY_GIVEN_X, /* -sum p(x,y) log (n(x,y) / n(x)), each term >= 0 */
-    H5DIV_J_MI,       /* sum p log(p/q) - p + q, q = p(x) p(y); each term >= 0 */
+    H5DIV_J_MI,         /* sum p log(p/q) - p + q, q = p(x) p(y); each term >= 0 */
     H5DIV_J_COUNT
 };
 
@@ -57,11 +57,11 @@ void h5div_joint_cells_add(const double *restrict cells, size_t nrows, size_t nc
  * and of the pseudocount, same layout; NULL: none). A block of a row whose
  * remainders are all zero gives the bits of h5div_joint_cells_add; one with
  * some takes x N - r c from exact products (zero for an independent table). */
-void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo,
-                              size_t nrows, size_t ncols, size_t ld,
-                              const double *restrict r_hi, const double *restrict r_lo,
-                              const double *restrict c_hi, const double *restrict c_lo,
-                              const h5div_joint_norm *nm, h5div_acc acc[H5DIV_J_COUNT]);
+void h5div_joint_cells_add_lo(const double *restrict cells, const double *restrict lo, size_t nrows,
+                              size_t ncols, size_t ld, const double *restrict r_hi,
+                              const double *restrict r_lo, const double *restrict c_hi,
+                              const double *restrict c_lo, const h5div_joint_norm *nm,
+                              h5div_acc acc[H5DIV_J_COUNT]);
 /* The same with third parts: cells x + lo + lo2, rows r_hi + r_lo + r_lo2,
  * columns c_hi + c_lo + c_lo2 and the total (nm->n_lo2), any of the arrays
  * NULL for none. 64-bit integers with a pseudocount need three parts to be

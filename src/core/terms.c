@@ -346,11 +346,11 @@ static double block_sum(const double *restrict v, size_t e)
 /* One side of a bin in the careful path: raw value v > 0 of a histogram
  * with scaled total t_hi + t_lo (scale 2^ks) and unscaled log total. */
 typedef struct side {
-    double prob;   /* v / T rounded (subnormal or 0 when that small) */
-    double lg;     /* log(v / T), accurate over the whole range */
-    double mant;   /* v / T = mant * 2^-ex2, mant in [1/4, 4), ex2 even */
+    double prob; /* v / T rounded (subnormal or 0 when that small) */
+    double lg;   /* log(v / T), accurate over the whole range */
+    double mant; /* v / T = mant * 2^-ex2, mant in [1/4, 4), ex2 even */
     int ex2;
-    int e;         /* exponent of v 2^ks: v / T lies in [2^(e-1), 2^(e+1)) */
+    int e; /* exponent of v 2^ks: v / T lies in [2^(e-1), 2^(e+1)) */
 } side;
 
 static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_lo, double inv_t,
@@ -382,14 +382,14 @@ static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_
  * they are subnormal. */
 typedef struct bin_state {
     side a, b;
-    int far;           /* ratio beyond 2^FAR_EXP */
+    int far; /* ratio beyond 2^FAR_EXP */
     int k;
-    double X, Y;       /* x 2^k, y 2^k (scaled raw values) */
-    double P, Q;       /* p 2^k, q 2^k */
-    double d, u, v;    /* cross difference, p/q - 1, q/p - 1 (not far) */
-    double diff;       /* (p - q) 2^k */
-    double s;          /* X B + Y A */
-    double lr;         /* log(p / q) */
+    double X, Y;    /* x 2^k, y 2^k (scaled raw values) */
+    double P, Q;    /* p 2^k, q 2^k */
+    double d, u, v; /* cross difference, p/q - 1, q/p - 1 (not far) */
+    double diff;    /* (p - q) 2^k */
+    double s;       /* X B + Y A */
+    double lr;      /* log(p / q) */
 } bin_state;
 
 static inline void bin_state_init(bin_state *st, double xr, double yr, double xl, double yl,
@@ -441,8 +441,9 @@ static inline double kl_careful(const bin_state *st, int swap)
         return t > 0.0 ? t : 0.0;
     }
     double P = swap ? st->Q : st->P, Q = swap ? st->P : st->Q, u = swap ? st->v : st->u;
-    double t = fabs(u) < SERIES_LIMIT ? Q * h5div_kl_series(u)
-                                      : P * (swap ? -st->lr : st->lr) - (swap ? -st->diff : st->diff);
+    double t = fabs(u) < SERIES_LIMIT
+                   ? Q * h5div_kl_series(u)
+                   : P * (swap ? -st->lr : st->lr) - (swap ? -st->diff : st->diff);
     return ldexp(t > 0.0 ? t : 0.0, -st->k);
 }
 
@@ -613,8 +614,8 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         }
         /* sqrt(p q) 2^1020 from the mantissas: never under- or overflows
          * where the coefficient could matter. */
-        t[H5DIV_T_BC][k] = ldexp(sqrt(st.a.mant) * sqrt(st.b.mant),
-                                 BC_SCALE_EXP - st.a.ex2 / 2 - st.b.ex2 / 2);
+        t[H5DIV_T_BC][k] =
+            ldexp(sqrt(st.a.mant) * sqrt(st.b.mant), BC_SCALE_EXP - st.a.ex2 / 2 - st.b.ex2 / 2);
         if (st.far) {
             /* The larger side carries every term (to 2^-450 relative). */
             double big = p > q ? p : q;
@@ -820,7 +821,7 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
             if (lone | (fabs(tt) < SERIES_LIMIT)) {
                 js = 0.5 * m * js_series(lone ? 0.0 : tt);
             } else {
-                const int fp = tt < -0.5, fq = tt > 0.5;
+                const int fp = tt<-0.5, fq = tt> 0.5;
                 const double cp = fp ? 0.5 * vv[k] : tt, wp = 1.0 + cp;
                 const double cq = fq ? 0.5 * uu[k] : -tt, wq = 1.0 + cq;
                 const double lp = log_fast(wp) + (cp - (wp - 1.0)) / wp;
@@ -883,12 +884,27 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
 }
 
 /* 1/j! for j = 0..20. */
-static const double inv_fact[21] = {
-    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
-    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
-    1.0 / 87178291200.0, 1.0 / 1307674368000.0, 1.0 / 20922789888000.0,
-    1.0 / 355687428096000.0, 1.0 / 6402373705728000.0, 1.0 / 121645100408832000.0,
-    1.0 / 2432902008176640000.0};
+static const double inv_fact[21] = {1.0,
+                                    1.0,
+                                    1.0 / 2,
+                                    1.0 / 6,
+                                    1.0 / 24,
+                                    1.0 / 120,
+                                    1.0 / 720,
+                                    1.0 / 5040,
+                                    1.0 / 40320,
+                                    1.0 / 362880,
+                                    1.0 / 3628800,
+                                    1.0 / 39916800,
+                                    1.0 / 479001600,
+                                    1.0 / 6227020800.0,
+                                    1.0 / 87178291200.0,
+                                    1.0 / 1307674368000.0,
+                                    1.0 / 20922789888000.0,
+                                    1.0 / 355687428096000.0,
+                                    1.0 / 6402373705728000.0,
+                                    1.0 / 121645100408832000.0,
+                                    1.0 / 2432902008176640000.0};
 
 /* e^w - 1 - w >= 0 without cancellation. */
 static double em1mw(double w)
@@ -926,7 +942,7 @@ static double renyi_bin(double A, double p, double q, int p_zero, int q_zero, do
         return (A - 1.0) * q;
     if (q_zero)
         return A < 1.0 ? -A * p : 0.0; /* A > 1: infinite, counted apart */
-    if (A < 1.0 && A > 0.5) /* the same sum in the order 1 - A < 1/2 */
+    if (A < 1.0 && A > 0.5)            /* the same sum in the order 1 - A < 1/2 */
         return renyi_bin(1.0 - A, q, p, q_zero, p_zero, v, u, -diff, -L, lq, lp);
     double kl = fabs(u) < SERIES_LIMIT ? q * h5div_kl_series(u) : p * L - diff;
     if (A > 1.0) {
@@ -1071,8 +1087,8 @@ static void block_renyi(const double *restrict xs, const double *restrict ys,
                 if (tp->win_mask & H5DIV_TBIT(i))
                     tw[tp->oidx[i]][k] = H5DIV_WIN_EMPTY;
                 t[o][k] = tp->aux[i] ? 0.0
-                                     : qp ? renyi_bin(tp->order[i], q, p, yz, xz, 0, 0, 0, 0, 0, 0)
-                                          : renyi_bin(tp->order[i], p, q, xz, yz, 0, 0, 0, 0, 0, 0);
+                          : qp       ? renyi_bin(tp->order[i], q, p, yz, xz, 0, 0, 0, 0, 0, 0)
+                                     : renyi_bin(tp->order[i], p, q, xz, yz, 0, 0, 0, 0, 0, 0);
             }
             continue;
         }
@@ -1134,15 +1150,15 @@ void h5div_compare_block(const double *restrict xs, const double *restrict ys, s
     h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, win, counts);
 }
 
-void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
-                            const double *xlo, const double *ylo, size_t e,
-                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys, const double *xlo,
+                            const double *ylo, size_t e, const h5div_norm *nm,
+                            const h5div_term_params *tp, double *sums,
                             int32_t win[2 * H5DIV_RENYI_MAX], int64_t counts[2])
 {
     (void)block_lo(&xlo, &ylo, e);
     double t[NT_BIN][H5DIV_BLOCK_BINS];
-    const unsigned mask =
-        (unsigned)(tp->mask & ~tp->renyi_mask & (H5DIV_TBIT(NT_BIN) - 1u) & ~H5DIV_TBIT(H5DIV_T_W1));
+    const unsigned mask = (unsigned)(tp->mask & ~tp->renyi_mask & (H5DIV_TBIT(NT_BIN) - 1u) &
+                                     ~H5DIV_TBIT(H5DIV_T_W1));
     /* Which path a block takes depends only on its own data, and a block
      * never straddles ranks or pieces: the same bits anywhere. */
     int64_t pwq = 0, qwp = 0;
@@ -1210,7 +1226,8 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
         double syh = yh * nm->scale_b, syl = yl * nm->scale_b;
         double h1 = sxh * b_hi, h2 = syh * a_hi;
         double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
-        double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+        double num =
+            (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
         if (!nm->near_eq && cancels(num, h1))
             num = cross_exact(sxh, sxl, syh, syl, nm);
         if (nm->near_eq) {
@@ -1399,7 +1416,10 @@ static double chi2_p_value(double dof, double x)
     return r.val < 0.0 ? 0.0 : (r.val > 1.0 ? 1.0 : r.val);
 }
 
-static double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
+static double clamp01(double v)
+{
+    return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+}
 
 /* log(s 2^e) for s > 0: the log of the product where that is a normal
  * double (no cancellation against e log 2), else the sum of the logs. */
@@ -1515,9 +1535,9 @@ void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_R
                 const int c = (qp ? H5DIV_RENYI_MAX : 0) + i, slot = H5DIV_T_RENYI + c;
                 const int at = tp.aux_term[c], at2 = tp.aux2_term[c];
                 double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0,
-                                       at2 >= 0 ? nats[at2] : 0.0,
-                                       win ? win[c] : H5DIV_WIN_EMPTY, disjoint,
-                                       qp ? q_without_p : p_without_q) / ln_b;
+                                       at2 >= 0 ? nats[at2] : 0.0, win ? win[c] : H5DIV_WIN_EMPTY,
+                                       disjoint, qp ? q_without_p : p_without_q) /
+                           ln_b;
                 (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
                 if (i == 0)
                     v = r;

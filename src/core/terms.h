@@ -17,7 +17,7 @@ enum h5div_term {
     H5DIV_T_CROSS_QP,
     H5DIV_T_KL_PQ,
     H5DIV_T_KL_QP,
-    H5DIV_T_JS,        /* scaled by 2^1000 (as H5DIV_T_HELLINGER), for the square roots */
+    H5DIV_T_JS, /* scaled by 2^1000 (as H5DIV_T_HELLINGER), for the square roots */
     H5DIV_T_TV,
     H5DIV_T_HELLINGER, /* sum (sqrt p - sqrt q)^2 times 2^1000; also gives bhattacharyya */
     H5DIV_T_CHI2_PQ,
@@ -26,7 +26,7 @@ enum h5div_term {
     /* 2^1020 sum sqrt(p q): the Bhattacharyya coefficient where it is far
      * below 1, and zero exactly when the supports are disjoint. */
     H5DIV_T_BC,
-    H5DIV_T_SP, /* (p - q)^2 / (p + q) / 2 per bin: separation_power */
+    H5DIV_T_SP,       /* (p - q)^2 / (p + q) / 2 per bin: separation_power */
     H5DIV_T_CHI2T,    /* chi2_test per bin, in the units of the raw values */
     H5DIV_T_G,        /* g_test per bin, likewise */
     H5DIV_T_NONEMPTY, /* 1 per bin with P + Q > 0: the tests' degrees of freedom + 1 */
@@ -46,7 +46,8 @@ enum h5div_term {
      * free slots too unless a test is asked for, so only a run with a test,
      * every other measure and 16 orders in (1.42, inf) lacks a slot (the
      * orders nearest 1.42 then use S_A - 1 alone). */
-    H5DIV_T_COUNT = H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX - 2 /* < 64: bits of a uint64_t mask */
+    H5DIV_T_COUNT =
+        H5DIV_T_RENYI_SPARE + 4 * H5DIV_RENYI_MAX - 2 /* < 64: bits of a uint64_t mask */
 };
 
 /* The bit of term t in a mask of terms. */
@@ -87,7 +88,6 @@ typedef struct h5div_term_params {
 #define H5DIV_WIN_BITS 960
 #define H5DIV_WIN_EMPTY INT32_MIN
 
-
 /* Terms and parameters for a set of options (measures, Renyi orders). */
 void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt);
 
@@ -109,9 +109,9 @@ typedef struct h5div_compare_partial {
 typedef struct h5div_norm {
     double a_hi, a_lo, b_hi, b_lo; /* totals times scale_a, scale_b */
     double inv_a, inv_b;           /* 1 / (a_hi + a_lo), 1 / (b_hi + b_lo) */
-    double scale_a, scale_b; /* powers of two that bring the totals near 1 */
-    double log_a, log_b;     /* log of the unscaled totals */
-    double alpha;            /* pseudocount added to every raw value */
+    double scale_a, scale_b;       /* powers of two that bring the totals near 1 */
+    double log_a, log_b;           /* log of the unscaled totals */
+    double alpha;                  /* pseudocount added to every raw value */
     /* With r = scale_a / scale_b: B - A / r of the scaled totals, and
      * whether it is used: nonzero but below 2^-60 B (totals that agree to
      * more digits than hi + lo holds). Cross differences are then
@@ -168,9 +168,9 @@ void h5div_compare_block(const double *restrict x, const double *restrict y, siz
  * gives the bits of h5div_compare_block. */
 /* win[i] receives the block's top window of the windowed sum of order i
  * (sums then hold that window and the one below). */
-void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys,
-                            const double *xlo, const double *ylo, size_t e,
-                            const h5div_norm *nm, const h5div_term_params *tp, double *sums,
+void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys, const double *xlo,
+                            const double *ylo, size_t e, const h5div_norm *nm,
+                            const h5div_term_params *tp, double *sums,
                             int32_t win[2 * H5DIV_RENYI_MAX], int64_t counts[2]);
 
 /* Add a block's sums, windows and counts (h5div_compare_block_lo) to part:

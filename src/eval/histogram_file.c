@@ -416,8 +416,8 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     hid_t f;
     /* Room for the edges and every histogram (with sumw2 when weighted),
      * reserved before any HDF5 write. */
-    uint64_t vals = j->ed.rows * (j->ed.k + 1) +
-                    (uint64_t)j->n * j->nf * j->ed.k * (s->weights ? 2u : 1u);
+    uint64_t vals =
+        j->ed.rows * (j->ed.k + 1) + (uint64_t)j->n * j->nf * j->ed.k * (s->weights ? 2u : 1u);
     H5DIV_CHECK(h5div_temp_open_group(comm, s->out_file, s->out_group, s->overwrite,
                                       vals * sizeof(double), &t, &f, msg, len));
     hid_t g = H5I_INVALID_HID, ed = H5I_INVALID_HID;

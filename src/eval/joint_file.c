@@ -42,16 +42,15 @@ typedef struct joint_job {
 } joint_job;
 
 typedef struct joint_plan {
-    uint64_t r0, nr;        /* this rank's rows */
+    uint64_t r0, nr;         /* this rank's rows */
     uint64_t ny, w, nchunks; /* columns, chunk width, chunks */
-    uint64_t h, rounds;     /* rows per piece, pieces per column chunk (same on all ranks) */
-    int cached;             /* the whole shard in memory after the first pass */
-    int keep_lo;            /* exact remainders kept (64-bit integers or a pseudocount) */
-    int keep_lo2;           /* third parts kept (64-bit integers and a pseudocount) */
+    uint64_t h, rounds;      /* rows per piece, pieces per column chunk (same on all ranks) */
+    int cached;              /* the whole shard in memory after the first pass */
+    int keep_lo;             /* exact remainders kept (64-bit integers or a pseudocount) */
+    int keep_lo2;            /* third parts kept (64-bit integers and a pseudocount) */
 } joint_plan;
 
-static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *opt,
-                      joint_plan *pl)
+static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *opt, joint_plan *pl)
 {
     int rank, size;
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
@@ -64,8 +63,8 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
     pl->keep_lo = d->wide || opt->pseudocount != 0.0;
     /* 64-bit integers plus a pseudocount: a third part (24 bytes a cell). */
     pl->keep_lo2 = d->wide && opt->pseudocount != 0.0;
-    const uint64_t cell = (pl->keep_lo ? 2 : 1) * sizeof(double) +
-                          (pl->keep_lo2 ? sizeof(double) : 0);
+    const uint64_t cell =
+        (pl->keep_lo ? 2 : 1) * sizeof(double) + (pl->keep_lo2 ? sizeof(double) : 0);
     /* A quarter of the memory for the column accumulators of one chunk, in
      * whole blocks of columns (chunks start on block boundaries). */
     uint64_t per_col = sizeof(h5div_acc) + 2 * sizeof(double);
@@ -92,7 +91,7 @@ static int plan_joint(MPI_Comm comm, const h5div_dset *d, const h5div_options *o
 
 typedef struct joint_bufs {
     double *piece, *cache, *r_hi, *r_lo, *c_hi, *c_lo;
-    double *piece_lo, *cache_lo; /* remainders (plan's keep_lo) */
+    double *piece_lo, *cache_lo;                   /* remainders (plan's keep_lo) */
     double *piece_lo2, *cache_lo2, *r_lo2, *c_lo2; /* third parts (plan's keep_lo2) */
     h5div_acc *row_acc, *col_acc;
 } joint_bufs;
@@ -123,8 +122,8 @@ static void *alloc(size_t n, size_t size, int *ok)
 }
 
 /* Rows and columns of piece (round rp, chunk cc) of this rank. */
-static void piece_extent(const joint_plan *pl, uint64_t rp, uint64_t cc, uint64_t *row,
-                         uint64_t *h, uint64_t *col, uint64_t *w)
+static void piece_extent(const joint_plan *pl, uint64_t rp, uint64_t cc, uint64_t *row, uint64_t *h,
+                         uint64_t *col, uint64_t *w)
 {
     uint64_t start = rp * pl->h;
     *h = start < pl->nr ? pl->nr - start : 0;
@@ -138,8 +137,8 @@ static void piece_extent(const joint_plan *pl, uint64_t rp, uint64_t cc, uint64_
  * return *cells points at its first cell and *ld is its row stride. */
 static int get_piece(MPI_Comm comm, h5div_dset *d, const joint_plan *pl, joint_bufs *b,
                      int from_cache, uint64_t rp, uint64_t cc, const double **cells,
-                     const double **lo, const double **lo2, size_t *ld,
-                     const h5div_options *opt, char *msg, size_t len)
+                     const double **lo, const double **lo2, size_t *ld, const h5div_options *opt,
+                     char *msg, size_t len)
 {
     uint64_t row, h, col, w;
     piece_extent(pl, rp, cc, &row, &h, &col, &w);
@@ -222,10 +221,12 @@ static int take_row(joint_run *r, uint64_t row, uint64_t i, uint64_t col, uint64
     size_t bad = h5div_first_invalid(cells, (size_t)w);
     if (bad < w) {
         double x = cells[bad];
-        h5div_set_error(r->msg, r->len,
-                        "%s value %g in joint histogram (%s, row %llu, column %llu)",
-                        isnan(x) ? "NaN" : isinf(x) ? "infinite" : "negative", x, r->j->ref,
-                        (unsigned long long)(row + i), (unsigned long long)(col + bad));
+        h5div_set_error(
+            r->msg, r->len, "%s value %g in joint histogram (%s, row %llu, column %llu)",
+            isnan(x)   ? "NaN"
+            : isinf(x) ? "infinite"
+                       : "negative",
+            x, r->j->ref, (unsigned long long)(row + i), (unsigned long long)(col + bad));
         return H5DIV_EINPUT;
     }
     double *cl = b->piece_lo ? b->piece_lo + i * w : NULL;
@@ -305,8 +306,7 @@ static int settle_total(joint_run *r)
         h5div_set_error(r->msg, r->len, "joint histogram is all zeros (%s)", r->j->ref);
         st = H5DIV_EINPUT;
     } else if (!isfinite(hi)) {
-        h5div_set_error(r->msg, r->len, "joint histogram total overflows a double (%s)",
-                        r->j->ref);
+        h5div_set_error(r->msg, r->len, "joint histogram total overflows a double (%s)", r->j->ref);
         st = H5DIV_EINPUT;
     }
     for (uint64_t i = 0; st == H5DIV_OK && i < r->pl.nr; i++)
@@ -342,8 +342,8 @@ static int each_piece(joint_run *r, uint64_t cc,
         const double *cells, *lo, *lo2;
         size_t ld;
         uint64_t row, h, col, w;
-        st = get_piece(r->comm, &r->d, &r->pl, &r->b, r->pl.cached, rp, cc, &cells, &lo, &lo2,
-                       &ld, r->opt, r->msg, r->len);
+        st = get_piece(r->comm, &r->d, &r->pl, &r->b, r->pl.cached, rp, cc, &cells, &lo, &lo2, &ld,
+                       r->opt, r->msg, r->len);
         piece_extent(&r->pl, rp, cc, &row, &h, &col, &w);
         if (st == H5DIV_OK && h)
             fn(r, row, h, w, cells, lo, lo2, ld);
@@ -351,8 +351,8 @@ static int each_piece(joint_run *r, uint64_t cc,
     return st;
 }
 
-static void add_column_sums(joint_run *r, uint64_t row, uint64_t h, uint64_t w,
-                            const double *cells, const double *lo, const double *lo2, size_t ld)
+static void add_column_sums(joint_run *r, uint64_t row, uint64_t h, uint64_t w, const double *cells,
+                            const double *lo, const double *lo2, size_t ld)
 {
     (void)row;
     h5div_acc *col_acc = r->b.col_acc;
@@ -374,9 +374,9 @@ static void add_cells(joint_run *r, uint64_t row, uint64_t h, uint64_t w, const 
 {
     const joint_bufs *b = &r->b;
     const uint64_t at = row - r->pl.r0;
-    h5div_joint_cells_add_lo3(cells, lo, lo2, (size_t)h, (size_t)w, ld, b->r_hi + at,
-                              b->r_lo + at, b->r_lo2 ? b->r_lo2 + at : NULL, b->c_hi, b->c_lo,
-                              b->c_lo2, &r->nm, r->acc);
+    h5div_joint_cells_add_lo3(cells, lo, lo2, (size_t)h, (size_t)w, ld, b->r_hi + at, b->r_lo + at,
+                              b->r_lo2 ? b->r_lo2 + at : NULL, b->c_hi, b->c_lo, b->c_lo2, &r->nm,
+                              r->acc);
 }
 
 /* The column sums of chunk cc reduced exactly and rounded; rank 0 adds
@@ -407,8 +407,7 @@ static int column_sums(joint_run *r, uint64_t cc)
             c = h5div_joint_complement(&r->total, &b->col_acc[k]);
             big = c >= 0.0 ? (size_t)k : big;
         }
-    h5div_joint_marginal_add_big(b->c_hi, b->c_lo, (size_t)w, big, c, &r->nm,
-                                 &r->acc[H5DIV_J_HY]);
+    h5div_joint_marginal_add_big(b->c_hi, b->c_lo, (size_t)w, big, c, &r->nm, &r->acc[H5DIV_J_HY]);
     return H5DIV_OK;
 }
 

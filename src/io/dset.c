@@ -16,7 +16,10 @@ void h5div_h5_quiet_begin(h5div_h5_quiet *q)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void h5div_h5_quiet_end(const h5div_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+void h5div_h5_quiet_end(const h5div_h5_quiet *q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
 
 int h5div_h5_failed(const char *what, const char *file, int line)
 {
@@ -158,15 +161,14 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
     if (cls == H5T_INTEGER) {
         d->memtype = H5Tget_sign(type) == H5T_SGN_NONE ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64;
         d->wide = H5Tget_size(type) > 6; /* values above 2^53 possible */
-    }
-    else if (cls == H5T_FLOAT && H5Tget_size(type) <= 8)
+    } else if (cls == H5T_FLOAT && H5Tget_size(type) <= 8)
         d->memtype = H5T_NATIVE_DOUBLE;
     if (type >= 0)
         H5Tclose(type);
     if (d->memtype < 0) {
-        static const char *const names[] = {"integer", "float",  "time",      "string",
-                                            "bitfield", "opaque", "compound", "reference",
-                                            "enum",    "variable-length", "array"};
+        static const char *const names[] = {"integer",  "float",           "time",     "string",
+                                            "bitfield", "opaque",          "compound", "reference",
+                                            "enum",     "variable-length", "array"};
         const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
         h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
                         d->ref);
@@ -212,8 +214,8 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
                             ndims, d->ref);
             return H5DIV_EINPUT;
         }
-        h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)",
-                        ndims, d->ref);
+        h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)", ndims,
+                        d->ref);
         return H5DIV_EINPUT;
     }
     hsize_t dims[1];
@@ -236,7 +238,8 @@ static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset 
     snprintf(d->ref, sizeof d->ref, "%s", ref);
     int st = H5DIV_OK;
     if (strlen(ref) >= sizeof d->ref) {
-        h5div_set_error(msg, sizeof msg, "dataset reference is longer than %d characters (%.64s...)",
+        h5div_set_error(msg, sizeof msg,
+                        "dataset reference is longer than %d characters (%.64s...)",
                         H5DIV_REF_MAX - 1, ref);
         st = H5DIV_EINPUT;
     } else if (h5div_ref_split(ref, name, sizeof name, path, sizeof path) != H5DIV_OK) {
@@ -279,8 +282,7 @@ int h5div_dset_open_batch(MPI_Comm comm, const char *ref, h5div_dset *d, char *e
     return dset_open(comm, ref, 0, d, errmsg, errlen);
 }
 
-int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
-                       size_t errlen)
+int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen)
 {
     return dset_open(comm, ref, 2, d, errmsg, errlen);
 }

@@ -16,8 +16,8 @@
 typedef struct h5div_dset {
     hid_t file, dset, filespace, memtype;
     uint64_t bins;
-    uint64_t rows, cols; /* of a 2-D dataset (bins = rows * cols); 0 for 1-D */
-    int wide;            /* integers of more than 53 bits (read with their remainders) */
+    uint64_t rows, cols;     /* of a 2-D dataset (bins = rows * cols); 0 for 1-D */
+    int wide;                /* integers of more than 53 bits (read with their remainders) */
     char ref[H5DIV_REF_MAX]; /* "FILE:/path" as given, for messages */
 } h5div_dset;
 
@@ -35,8 +35,7 @@ int h5div_dset_open_batch(MPI_Comm comm, const char *ref, h5div_dset *d, char *e
                           size_t errlen);
 
 /* Collective: as h5div_dset_open, for a 2-D dataset [rows, cols]. */
-int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg,
-                       size_t errlen);
+int h5div_dset_open_2d(MPI_Comm comm, const char *ref, h5div_dset *d, char *errmsg, size_t errlen);
 
 /* Read bins [offset, offset + count) as doubles into buf (for a 2-D dataset
  * the bins of the rows in row-major order, any range of them). With collective
@@ -77,7 +76,6 @@ int h5div_h5_failed(const char *what, const char *file, int line);
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
 
-
 /* A sweep over this rank's part of the bins of up to H5DIV_SWEEP_MAX
  * datasets of the same shape, in pieces of whole summation blocks. Blocks
  * are aligned to the start of each row (a 1-D dataset is one row), and the
@@ -93,12 +91,12 @@ typedef struct h5div_sweep {
     h5div_dset *d[H5DIV_SWEEP_MAX];
     int nd, nscratch;
     h5div_grid grid;
-    uint64_t blk0, blk1;    /* this rank's blocks */
-    uint64_t offset, count; /* this rank's bins */
-    uint64_t piece_blocks;  /* blocks per piece */
-    uint64_t piece_bins;    /* bins per piece at most */
-    uint64_t rounds;        /* pieces per pass, the same on every rank */
-    int cached, loaded;     /* whole shard in memory; already read */
+    uint64_t blk0, blk1;              /* this rank's blocks */
+    uint64_t offset, count;           /* this rank's bins */
+    uint64_t piece_blocks;            /* blocks per piece */
+    uint64_t piece_bins;              /* bins per piece at most */
+    uint64_t rounds;                  /* pieces per pass, the same on every rank */
+    int cached, loaded;               /* whole shard in memory; already read */
     double *buf[H5DIV_SWEEP_MAX];     /* whole shard when cached, else one piece */
     double *scratch[H5DIV_SWEEP_MAX]; /* piece-sized buffers for the callback */
     /* 64-bit integer datasets: the exact remainders x - (double)x, laid out
@@ -119,8 +117,8 @@ typedef struct h5div_sweep {
 /* Called for every piece: bins [first_bin, first_bin + n) of dataset k are
  * v[k][0..n). n may be 0 (a rank with nothing left still takes part in the
  * round). Returns an h5div status; msg receives the error line. */
-typedef int (*h5div_sweep_fn)(void *ctx, int pass, uint64_t first_bin, size_t n,
-                              double *const *v, char *msg, size_t len);
+typedef int (*h5div_sweep_fn)(void *ctx, int pass, uint64_t first_bin, size_t n, double *const *v,
+                              char *msg, size_t len);
 
 /* The callback makes collective calls (e.g. parallel writes): agree on the
  * read status before calling it, and after it in every round. */
@@ -135,8 +133,7 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
  * the same number of read rounds and errors are agreed, so the returned
  * status is the same on every rank. */
 int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
-                    const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg,
-                    size_t len);
+                    const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len);
 
 void h5div_sweep_free(h5div_sweep *sw);
 
@@ -217,7 +214,7 @@ int h5div_write_result_group(const char *path, const char *group, int overwrite,
  * (through symbolic links), written by every rank through the MPI-IO driver
  * and renamed over that file when complete. */
 typedef struct h5div_temp_out {
-    int status, existing, lock; /* lock: rank 0's descriptor */
+    int status, existing, lock;      /* lock: rank 0's descriptor */
     char target[H5DIV_REF_MAX + 64]; /* the file replaced (links resolved) */
     char tmp[H5DIV_REF_MAX + 64];
     char msg[1024];
@@ -253,8 +250,7 @@ int h5div_temp_open(MPI_Comm comm, const char *out_file, uint64_t data_bytes, h5
  * then moves the run file into place before it links it into a small copy
  * of the index, renamed over out_file. Agreed status. */
 int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
-                          uint64_t data_bytes, h5div_temp_out *t, hid_t *f, char *msg,
-                          size_t len);
+                          uint64_t data_bytes, h5div_temp_out *t, hid_t *f, char *msg, size_t len);
 
 /* Collective: flush and close f (a failed flush is agreed, never left to
  * H5Fclose) and, when every rank has status OK, move the copy over the

@@ -60,8 +60,8 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     int nlo = 0;
     for (int k = 0; k < nd; k++)
         nlo += h5div_dset_is_int64(d[k]);
-    sw->cached = (sw->count * (uint64_t)(nd + nlo) + first * (uint64_t)scratch) * sizeof(double) <=
-                 budget;
+    sw->cached =
+        (sw->count * (uint64_t)(nd + nlo) + first * (uint64_t)scratch) * sizeof(double) <= budget;
     /* Cached ranks read nothing in later passes, so either every rank keeps
      * its shard or none does: the collective reads must match. */
     H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &sw->cached, 1, MPI_INT, MPI_MIN, comm));
@@ -194,10 +194,10 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
             for (int k = 0; k < sw->nd; k++) {
                 char other[256];
                 int a = 0;
-                int s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n,
-                                           n ? v[k] : NULL, lo[k], &a, opt->collective_io,
-                                           st == H5DIV_OK ? msg : other,
-                                           st == H5DIV_OK ? len : sizeof other);
+                int s =
+                    h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
+                                       lo[k], &a, opt->collective_io, st == H5DIV_OK ? msg : other,
+                                       st == H5DIV_OK ? len : sizeof other);
                 if (st == H5DIV_OK)
                     st = s;
                 any[k] = (unsigned char)a;

@@ -36,8 +36,10 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
             size_t i = in_p ? bp : bq;
             double v = in_p ? p[i] : q[i];
             h5div_set_error(msg, sizeof msg, "%s value %g in histogram (%s, bin %llu)",
-                            v != v ? "NaN" : v < 0 ? "negative" : "infinite", v, in_p ? "p" : "q",
-                            (unsigned long long)(offset + i));
+                            v != v  ? "NaN"
+                            : v < 0 ? "negative"
+                                    : "infinite",
+                            v, in_p ? "p" : "q", (unsigned long long)(offset + i));
             st = H5DIV_EINPUT;
         }
     }

@@ -51,8 +51,8 @@ int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t er
 /* Collective: reduce the totals of P and Q, refuse all-zero histograms
  * (H5DIV_EINPUT naming p_name or q_name) and set up the normalisation. */
 int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
-                     const char *q_name, h5div_norm *nm, h5div_compare_result *result,
-                     char *errmsg, size_t errlen);
+                     const char *q_name, h5div_norm *nm, h5div_compare_result *result, char *errmsg,
+                     size_t errlen);
 
 /* Collective: reduce the partial sums and compute the measures of opt. */
 int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_options *opt,
@@ -116,8 +116,8 @@ int h5div_par_rows_init(MPI_Comm comm, const h5div_grid *g, uint64_t blk0, uint6
  * H5DIV_EINPUT error, before any data is read, naming the memory needed
  * (ref for the message). Agreed. */
 int h5div_par_rows_memory_check(MPI_Comm comm, const h5div_grid *g, const h5div_rows *r,
-                                uint64_t per_row, uint64_t per_owned_row,
-                                const h5div_options *opt, const char *ref, char *msg, size_t len);
+                                uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
+                                const char *ref, char *msg, size_t len);
 /* Index of row `row` among the shared rows, or -1 when it lies on one rank. */
 int h5div_rows_shared(const h5div_rows *r, uint64_t row);
 void h5div_rows_free(h5div_rows *r);

@@ -48,7 +48,8 @@ static int acc_collective(MPI_Comm comm, h5div_acc *acc, int n, int exscan)
         rc = MPI_Allreduce(MPI_IN_PLACE, acc, n, acc_sum.type, acc_sum.op, comm);
     }
     if (rc != MPI_SUCCESS)
-        return h5div_mpi_failed(rc, exscan ? "MPI_Exscan(accumulators)" : "MPI_Allreduce(accumulators)",
+        return h5div_mpi_failed(rc,
+                                exscan ? "MPI_Exscan(accumulators)" : "MPI_Allreduce(accumulators)",
                                 __FILE__, __LINE__);
     return H5DIV_OK;
 }
@@ -133,8 +134,8 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
 }
 
 int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
-                     const char *q_name, h5div_norm *nm, h5div_compare_result *result,
-                     char *errmsg, size_t errlen)
+                     const char *q_name, h5div_norm *nm, h5div_compare_result *result, char *errmsg,
+                     size_t errlen)
 {
     H5DIV_CHECK(h5div_par_sum_acc(comm, tot, 2));
     double a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2;
@@ -142,7 +143,8 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
     h5div_acc_round3(&tot[1], &b_hi, &b_lo, &b_lo2);
     /* Every rank sees the same totals, so they all take the same branch. */
     if (a_hi == 0.0 || b_hi == 0.0) {
-        h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)", a_hi > 0.0 ? q_name : p_name);
+        h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)",
+                        a_hi > 0.0 ? q_name : p_name);
         return H5DIV_EINPUT;
     }
     if (!isfinite(a_hi) || !isfinite(b_hi)) {
@@ -204,15 +206,18 @@ int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t er
         const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
         unsigned bit = H5DIV_MEASURE_BIT(qp ? H5DIV_RENYI_QP : H5DIV_RENYI_PQ);
         if (n < 0 || n > H5DIV_RENYI_MAX || (n > 0) != ((opt->measures & bit) != 0)) {
-            h5div_set_error(errmsg, errlen, "between 1 and %d orders of renyi_%s must be given "
-                            "with the measure (%d orders)", H5DIV_RENYI_MAX, qp ? "qp" : "pq", n);
+            h5div_set_error(errmsg, errlen,
+                            "between 1 and %d orders of renyi_%s must be given "
+                            "with the measure (%d orders)",
+                            H5DIV_RENYI_MAX, qp ? "qp" : "pq", n);
             return H5DIV_EUSAGE;
         }
         for (int i = 0; i < n; i++)
             if (!(A[i] > 0.0) || A[i] == 1.0 || !isfinite(A[i])) {
                 h5div_set_error(errmsg, errlen,
                                 "a Renyi order must be a finite number > 0 other than 1 "
-                                "(renyi_%s:%g)", qp ? "qp" : "pq", A[i]);
+                                "(renyi_%s:%g)",
+                                qp ? "qp" : "pq", A[i]);
                 return H5DIV_EUSAGE;
             }
     }

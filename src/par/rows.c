@@ -61,8 +61,8 @@ int h5div_par_rows_init(MPI_Comm comm, const h5div_grid *g, uint64_t blk0, uint6
 }
 
 int h5div_par_rows_memory_check(MPI_Comm comm, const h5div_grid *g, const h5div_rows *r,
-                                uint64_t per_row, uint64_t per_owned_row,
-                                const h5div_options *opt, const char *ref, char *msg, size_t len)
+                                uint64_t per_row, uint64_t per_owned_row, const h5div_options *opt,
+                                const char *ref, char *msg, size_t len)
 {
     if (g->rows <= 1)
         return H5DIV_OK;
