@@ -8,7 +8,8 @@ Cases:
                on 1, 2 and 3 ranks, with small read pieces and a small
                --memory-per-rank, for 1-D input (several blocks), 2-D input
                with rows of one block and of several blocks, one and two
-               candidates; the value equals the run without --bootstrap bit
+               candidates, with wasserstein1 and ks (prefix sums carried
+               across ranks); the value equals the run without --bootstrap bit
                for bit; another --seed changes se and interval; the HDF5
                datasets NAME_se, NAME_ci (last axis 2), NAME_replicates
                (last axis B) and the attributes bootstrap, seed, ci; se and
@@ -18,7 +19,8 @@ Cases:
   numpy        the same scheme implemented independently with numpy's own
                Poisson generator (B = 400, 50 bins of ~1000 counts): the
                mean and standard error of the replicate distributions of
-               kl_pq, js_divergence and total_variation agree within
+               kl_pq, js_divergence, total_variation, wasserstein1 and ks
+               agree within
                Monte-Carlo error (mean within 4 standard errors of the
                difference, se within 15%).
   calibration  1000 independent multinomial draws of two known distributions
@@ -36,8 +38,8 @@ Cases:
   errors       non-integer input (1-D, 2-D, in the second rank's shard) is
                an input error, exit 3, one line naming the dataset and the
                first non-integer value's place; B < 1, B too large or not a
-               number, --ci outside (0, 1), --seed without --bootstrap,
-               wasserstein1 or ks with --bootstrap: usage errors, exit 2.
+               number, --ci outside (0, 1), --seed or --keep-replicates
+               without --bootstrap: usage errors, exit 2.
 
 The seeds are fixed, so each verdict is the same on every run. About 25 s
 in all on 2 cores (bits ~10 s, numpy ~3 s, calibration ~5 s, errors ~5 s).
@@ -52,6 +54,8 @@ import numpy as np
 import h5div_testlib as T
 
 MEAS = ["kl_pq", "js_divergence", "total_variation"]
+# The default ten and the extra measures with prefix sums across ranks.
+EXTRA = ["--measures", "kl_pq,js_divergence,total_variation,hellinger,wasserstein1,ks"]
 
 
 def write(ctx, name, arrays):
@@ -101,8 +105,11 @@ def case_bits(ctx):
     })
     B = "25"
     layouts = [("1-D, 2 candidates", [f + ":/P", f + ":/Q", f + ":/Q2"]),
+               ("1-D, W1/KS", EXTRA + [f + ":/P", f + ":/Q"]),
                ("2-D short rows", [f + ":/P2", f + ":/R2"]),
-               ("2-D long rows, 2 candidates", [f + ":/PL", f + ":/QL", f + ":/PL"])]
+               ("2-D short rows, W1/KS", EXTRA + [f + ":/P2", f + ":/R2"]),
+               ("2-D long rows, 2 candidates", [f + ":/PL", f + ":/QL", f + ":/PL"]),
+               ("2-D long rows, W1/KS", EXTRA + [f + ":/PL", f + ":/QL"])]
     for what, refs in layouts:
         base = run(ctx, refs, what=f"{what} without --bootstrap")
         ref = run(ctx, refs + ["--bootstrap", B, "--seed", "7"], what=what)
@@ -113,7 +120,7 @@ def case_bits(ctx):
                       f"{what}: {m} with --bootstrap differs from the run without")
             ctx.check(m in ref["se"] and m in ref["ci"], f"{what}: no se/ci for {m}")
         for ranks, extra in ((None, ["--piece-size", "1KiB"]), (2, []), (3, ["--piece-size", "2KiB"]),
-                             (2, ["--piece-size", "512", "--memory-per-rank", "64KiB"])):
+                             (2, ["--piece-size", "512"])):
             got = run(ctx, refs + ["--bootstrap", B, "--seed", "7"] + extra, ranks=ranks,
                       what=f"{what} on {ranks} ranks {extra}")
             if got is None:
@@ -127,6 +134,21 @@ def case_bits(ctx):
                 ctx.check(not same(other["se"][m], ref["se"][m]) and
                           not same(other["ci"][m], ref["ci"][m]),
                           f"{what}: {m} se/ci unchanged by another seed")
+    # A shard larger than --memory-per-rank is streamed and read twice; the
+    # bootstrap state (3 row states of 1 + B partial sums) must fit in half of it.
+    g = write(ctx, "big.h5", {"P": rng.poisson(5, 120_000).astype(np.int32),
+                              "Q": rng.poisson(5, 120_000).astype(np.int32)})
+    refs = ["--bootstrap", "3", "--measures", "kl_pq,hellinger,ks", g + ":/P", g + ":/Q"]
+    first = run(ctx, refs, what="120,000 bins in memory")
+    for ranks, mem in ((None, "3MiB"), (2, "2MiB")):
+        got = run(ctx, refs + ["--memory-per-rank", mem, "--piece-size", "64KiB"], ranks=ranks,
+                  what=f"120,000 bins streamed on {ranks} ranks")
+        if first and got:
+            for key in ("measures", "se", "ci"):
+                ctx.check(same(got[key], first[key]), f"streamed on {ranks} ranks: {key} differs")
+    res = ctx.h5div_run(["compare", "--memory-per-rank", "1MiB", "--bootstrap", "200",
+                         g + ":/P", g + ":/Q"])
+    T.check_error(ctx, res, 3, "--bootstrap 200 in 1MiB", r"bootstrap 200 needs .*memory-per-rank")
     # HDF5 datasets and attributes; se and interval from the replicates (numpy).
     out = ctx.path("out.h5")
     refs = [f + ":/PL", f + ":/QL", f + ":/PL"]
@@ -168,7 +190,8 @@ def case_bits(ctx):
 
 
 def measures_np(P, Q):
-    """kl_pq, js_divergence, total_variation in bits of rows of counts."""
+    """kl_pq, js_divergence, total_variation in bits, wasserstein1 (bin
+    width 1) and ks of rows of counts."""
     p = P / P.sum(axis=-1, keepdims=True)
     q = Q / Q.sum(axis=-1, keepdims=True)
     m = (p + q) / 2
@@ -176,8 +199,10 @@ def measures_np(P, Q):
         kl = np.where(p > 0, p * np.log2(p / q), 0.0).sum(axis=-1)
         kpm = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=-1)
         kqm = np.where(q > 0, q * np.log2(q / m), 0.0).sum(axis=-1)
+    dF = np.abs(np.cumsum(p, axis=-1) - np.cumsum(q, axis=-1))
     return {"kl_pq": kl, "js_divergence": (kpm + kqm) / 2,
-            "total_variation": np.abs(p - q).sum(axis=-1) / 2}
+            "total_variation": np.abs(p - q).sum(axis=-1) / 2,
+            "wasserstein1": dF[..., :-1].sum(axis=-1), "ks": dF.max(axis=-1)}
 
 
 def case_numpy(ctx):
@@ -187,19 +212,20 @@ def case_numpy(ctx):
     Q = rng.poisson(1000 * (1 + 0.3 * np.sin(6 * x + 0.4)))
     f = write(ctx, "in.h5", {"P": P, "Q": Q})
     B = 400
-    obj = run(ctx, ["--bootstrap", str(B), "--seed", "3", "--measures", ",".join(MEAS),
+    meas = MEAS + ["wasserstein1", "ks"]
+    obj = run(ctx, ["--bootstrap", str(B), "--seed", "3", "--measures", ",".join(meas),
                     "--keep-replicates", "-o", ctx.path("out.h5"), f + ":/P", f + ":/Q"],
               what="B = 400")
     if obj is None:
         return
     with h5py.File(ctx.path("out.h5"), "r") as h:
-        reps = {m: h["h5div"][m + "_replicates"][()] for m in MEAS}
+        reps = {m: h["h5div"][m + "_replicates"][()] for m in meas}
     # The same scheme, numpy's own generator: P*_i ~ Poisson(P_i), Q*_i ~ Poisson(Q_i).
     Ps = rng.poisson(np.broadcast_to(P, (B, 50)))
     Qs = rng.poisson(np.broadcast_to(Q, (B, 50)))
     ref = measures_np(Ps.astype(float), Qs.astype(float))
     val = measures_np(P.astype(float), Q.astype(float))
-    for m in MEAS:
+    for m in meas:
         got = T.json_value(obj["measures"][m])
         ctx.check(abs(got - val[m]) <= 1e-12 * abs(val[m]), f"{m} = {got}, numpy {val[m]}")
         se_h, se_n = T.json_value(obj["se"][m]), ref[m].std(ddof=1)
@@ -270,9 +296,7 @@ def case_errors(ctx):
                       (["--bootstrap"], None), (["--bootstrap", "5", "--ci", "1"], "level"),
                       (["--bootstrap", "5", "--ci", "0"], "level"), (["--seed", "3"], "need --bootstrap"),
                       (["--keep-replicates"], "need --bootstrap"),
-                      (["--bootstrap", "5", "--seed", "-1"], "seed"),
-                      (["--bootstrap", "5", "--measures", "wasserstein1"], "wasserstein1"),
-                      (["--bootstrap", "5", "--measures", "ks"], "ks")):
+                      (["--bootstrap", "5", "--seed", "-1"], "seed")):
         res = ctx.h5div_run(["compare"] + args + ok)
         T.check_error(ctx, res, 2, " ".join(args), msg)
 

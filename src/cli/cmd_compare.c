@@ -38,7 +38,7 @@ static const char compare_help[] =
     "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"
     "                            every measure also gets NAME_se (standard error) and\n"
     "                            NAME_ci (percentile interval); same bits on any\n"
-    "                            number of ranks (not with wasserstein1, ks)\n"
+    "                            number of ranks\n"
     "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"
     "      --seed S              seed of the replicates' draws (default 0)\n"
     "      --keep-replicates     also write the B replicate values, NAME_replicates\n"

@@ -24,9 +24,9 @@ typedef struct cmp_job {
     const h5div_rows *rw;     /* the engine's rows: touched, owned and shared */
     h5div_compare_batch *out; /* the results; its row_begin, row_count: rows owned */
     double *row_tot;          /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
-    h5div_acc *pfx0;          /* [nd]: sums of the first row on the ranks before this one */
+    h5div_acc *pfx0;          /* [nrep][nd]: sums of the first row on the ranks before this one */
     h5div_norm *nm;           /* [k] of the row in progress */
-    h5div_acc *pfx;           /* [nd]: prefix sums of the row in progress */
+    h5div_acc *pfx;           /* [nrep][nd]: prefix sums of the row in progress */
     int ncols;
     h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
     double *values; /* [k][ncols][row - row_begin] */
@@ -114,7 +114,7 @@ static void start_row_terms(cmp_job *j, uint64_t row, h5div_compare_partial *par
         }
     }
     if (j->w1 && partials)
-        for (int d = 0; d < j->nd; d++) {
+        for (int d = 0; d < j->nd * j->nrep; d++) {
             /* A row that began on an earlier rank continues its prefix sums. */
             if (row == j->rw->lo && h5div_rows_shared(j->rw, row) >= 0)
                 j->pfx[d] = j->pfx0[d];
@@ -169,35 +169,41 @@ static void short_row(cmp_job *j, const h5div_row_seg *s)
 }
 
 /* W1/KS of one block of candidate c: the prefix sums before it, the block's
- * term into part, then Q's prefix sum moved past it. */
+ * term into part, then Q's prefix sum moved past it. pf: the prefix sums
+ * [nd] of the replicate, nm its normalisation of candidate c. */
 static void block_w1(cmp_job *j, uint64_t row, uint64_t col, int c, const double *x,
                      const double *xl, const double *y, const double *yl, size_t e, size_t nw,
-                     const double px[2], h5div_compare_partial *part)
+                     const double px[2], h5div_compare_partial *part, h5div_acc *pf,
+                     const h5div_norm *nm)
 {
     double py[2], dp = 0.0;
-    h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
-    if (j->nm[c].near_eq) { /* the prefix sums' difference exactly, rounded once */
-        h5div_acc t = j->pfx[0];
-        h5div_acc_sub(&t, &j->pfx[1 + c]);
+    h5div_acc_round2(&pf[1 + c], &py[0], &py[1]);
+    if (nm->near_eq) { /* the prefix sums' difference exactly, rounded once */
+        h5div_acc t = pf[0];
+        h5div_acc_sub(&t, &pf[1 + c]);
         dp = h5div_acc_round(&t);
     }
     h5div_acc_add(&part->acc[H5DIV_T_W1],
-                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py, &dp, &part->ks,
+                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, nm, px, py, &dp, &part->ks,
                                         row_gap(j, row, col)));
-    h5div_total_block_lo(y, yl, e, j->opt->pseudocount, &j->pfx[1 + c]);
+    h5div_total_block_lo(y, yl, e, j->opt->pseudocount, &pf[1 + c]);
 }
 
 /* The blocks of one row segment into the partial sums of its row; with
- * --bootstrap each block's replicates too, while the block is in cache
- * (no W1/KS then: refused by job_init). */
+ * --bootstrap each block's replicates too, while the block is in cache. */
 static void segment_terms(cmp_job *j, const h5div_row_seg *s, h5div_compare_partial *part)
 {
     for (size_t b = 0; b < s->n; b += H5DIV_BLOCK_BINS) {
         size_t e = s->n - b < H5DIV_BLOCK_BINS ? s->n - b : H5DIV_BLOCK_BINS;
+        size_t nw = s->c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
         for (int rep = 1; rep < j->nrep; rep++) {
             draw_block(j, rep, s->row * j->g.cols + s->c0 + b, s->x, s->lo, b, e);
             const h5div_norm *nm = &j->nm[(size_t)rep * (size_t)j->k];
             h5div_compare_partial *pr = &part[(size_t)rep * (size_t)j->k];
+            h5div_acc *pf = &j->pfx[(size_t)rep * (size_t)j->nd];
+            double px[2] = {0.0, 0.0};
+            if (j->w1)
+                h5div_acc_round2(&pf[0], &px[0], &px[1]);
             for (int c = 0; c < j->k; c++) {
                 double sums[H5DIV_T_COUNT];
                 int32_t win[2 * H5DIV_RENYI_MAX];
@@ -205,9 +211,13 @@ static void segment_terms(cmp_job *j, const h5div_row_seg *s, h5div_compare_part
                 h5div_compare_block_lo(j->dx[0], j->dx[1 + c], j->dl[0], j->dl[1 + c], e, &nm[c],
                                        &j->tp, sums, win, counts);
                 h5div_compare_partial_add(&pr[c], &j->tp, sums, win, counts);
+                if (j->w1)
+                    block_w1(j, s->row, s->c0 + b, c, j->dx[0], j->dl[0], j->dx[1 + c],
+                             j->dl[1 + c], e, nw, px, &pr[c], pf, &nm[c]);
             }
+            if (j->w1)
+                h5div_total_block_lo(j->dx[0], j->dl[0], e, j->opt->pseudocount, &pf[0]);
         }
-        size_t nw = s->c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
         const double *x = s->x[0] + b, *xl = lo_plus(s->lo[0], b);
         double px[2] = {0.0, 0.0};
         if (j->w1)
@@ -220,7 +230,8 @@ static void segment_terms(cmp_job *j, const h5div_row_seg *s, h5div_compare_part
             h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, win, counts);
             h5div_compare_partial_add(&part[c], &j->tp, sums, win, counts);
             if (j->w1)
-                block_w1(j, s->row, s->c0 + b, c, x, xl, y, yl, e, nw, px, &part[c]);
+                block_w1(j, s->row, s->c0 + b, c, x, xl, y, yl, e, nw, px, &part[c], j->pfx,
+                         &j->nm[c]);
         }
         if (j->w1)
             h5div_total_block_lo(x, xl, e, j->opt->pseudocount, &j->pfx[0]);
@@ -305,12 +316,12 @@ static int cmp_reduce(MPI_Comm c, void *ctx, int pass, uint64_t row, void *state
     if (pass == PASS_TERMS)
         return h5div_par_sum_compare(c, state, j->k * j->nrep, &j->tp);
     h5div_acc *t = state;
-    const size_t nd = (size_t)j->nd;
+    const size_t nd = (size_t)j->nd * (size_t)j->nrep;
     if (j->w1) {
         /* The lowest rank of the row gets zeros: the row starts there.
          * (j->pfx is free until the terms pass.) */
         memcpy(j->pfx, t, nd * sizeof *t);
-        H5DIV_CHECK(h5div_par_exscan_acc(c, j->pfx, j->nd));
+        H5DIV_CHECK(h5div_par_exscan_acc(c, j->pfx, j->nd * j->nrep));
         if (row == j->rw->lo)
             memcpy(j->pfx0, j->pfx, nd * sizeof *t);
     }
@@ -350,9 +361,28 @@ static int cmp_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
     h5div_eval_batch_rows(e, j->out);
     size_t nd = (size_t)j->nd, k = (size_t)j->k, nown = (size_t)j->out->row_count;
     size_t nrows = (size_t)(j->rw->hi - j->rw->lo), nrep = (size_t)j->nrep;
+    if (j->B) {
+        /* The engine's three row states (the row in progress and two shared
+         * rows) hold 1 + B sets of partial sums each; with the per-row
+         * arrays they must fit in half of --memory-per-rank, as the input's
+         * per-row state must (not agreed here: the engine agrees). */
+        double need = 3.0 * (double)e->f->state_size +
+                      (double)(nrows ? nrows : 1) * (double)e->f->row_bytes +
+                      (double)(nown ? nown : 1) * (double)e->f->owned_row_bytes;
+        if (need > 0.5 * (double)j->opt->memory_per_rank) {
+            h5div_set_error(msg, len,
+                            "--bootstrap %llu needs %.1f MiB of state on a rank, more than half "
+                            "of --memory-per-rank (%.1f MiB); raise it to %.0fMiB or use fewer "
+                            "replicates (%s)",
+                            (unsigned long long)j->B, need / 1048576.0,
+                            (double)j->opt->memory_per_rank / 1048576.0,
+                            ceil(2.0 * need / 1048576.0), j->ref[0]);
+            return H5DIV_EINPUT;
+        }
+    }
     int ok = (j->row_tot = malloc((nrows ? nrows : 1) * nrep * nd * 3 * sizeof(double))) != NULL;
-    ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
-    ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
+    ok &= (j->pfx0 = calloc(nd * nrep, sizeof *j->pfx0)) != NULL;
+    ok &= (j->pfx = calloc(nd * nrep, sizeof *j->pfx)) != NULL;
     ok &= (j->nm = malloc(nrep * k * sizeof *j->nm)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * k * (size_t)j->ncols * sizeof(double))) != NULL;
     if (j->B) {
@@ -454,11 +484,6 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
                         "--bootstrap takes 1 to %d replicates and --ci a level in (0, 1) "
                         "(%llu, %g)",
                         H5DIV_BOOTSTRAP_MAX, (unsigned long long)j->B, ba->opt->ci);
-        return H5DIV_EUSAGE;
-    }
-    if (j->B && (j->w1 || (ba->opt->measures & H5DIV_MEASURE_BIT(H5DIV_KS)))) {
-        h5div_set_error(msg, len, "--bootstrap does not support wasserstein1 and ks yet (%s)",
-                        ba->p_ref);
         return H5DIV_EUSAGE;
     }
     return H5DIV_OK;
