@@ -119,8 +119,8 @@ def case_bits(ctx):
             ctx.check(same(ref["measures"][m], base["measures"][m]),
                       f"{what}: {m} with --bootstrap differs from the run without")
             ctx.check(m in ref["se"] and m in ref["ci"], f"{what}: no se/ci for {m}")
-        for ranks, extra in ((None, ["--piece-size", "1KiB"]), (2, []), (3, ["--piece-size", "2KiB"]),
-                             (2, ["--piece-size", "512"])):
+        for ranks, extra in ((None, ["--piece-size", "1KiB"]), (2, []),
+                             (3, ["--piece-size", "2KiB"]), (2, ["--piece-size", "512"])):
             got = run(ctx, refs + ["--bootstrap", B, "--seed", "7"] + extra, ranks=ranks,
                       what=f"{what} on {ranks} ranks {extra}")
             if got is None:
@@ -291,10 +291,13 @@ def case_errors(ctx):
     res = ctx.h5div_run(["compare", f + ":/F", f + ":/G"])
     T.check_success(ctx, res, "non-integer without --bootstrap")
     ok = [f + ":/G", f + ":/G"]
-    for args, msg in ((["--bootstrap", "0"], "replicates"), (["--bootstrap", "-3"], "replicates"),
-                      (["--bootstrap", "1e3"], "replicates"), (["--bootstrap", "10000001"], "replicates"),
+    for args, msg in ((["--bootstrap", "0"], "replicates"),
+                      (["--bootstrap", "-3"], "replicates"),
+                      (["--bootstrap", "1e3"], "replicates"),
+                      (["--bootstrap", "10000001"], "replicates"),
                       (["--bootstrap"], None), (["--bootstrap", "5", "--ci", "1"], "level"),
-                      (["--bootstrap", "5", "--ci", "0"], "level"), (["--seed", "3"], "need --bootstrap"),
+                      (["--bootstrap", "5", "--ci", "0"], "level"),
+                      (["--seed", "3"], "need --bootstrap"),
                       (["--keep-replicates"], "need --bootstrap"),
                       (["--bootstrap", "5", "--seed", "-1"], "seed")):
         res = ctx.h5div_run(["compare"] + args + ok)

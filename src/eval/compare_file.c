@@ -50,7 +50,8 @@ enum { PASS_TOTALS = 0, PASS_TERMS };
 /* Totals of a row (of replicate rep): [nd][3]. */
 static const double *row_total(const cmp_job *j, uint64_t row, int rep)
 {
-    return j->row_tot + ((row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep) * (uint64_t)j->nd * 3;
+    const uint64_t at = (row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep;
+    return j->row_tot + at * (uint64_t)j->nd * 3;
 }
 
 /* Draw block [first, first + n) of replicate rep (>= 1) of every input from
