@@ -187,6 +187,16 @@ def case_bits(ctx):
         want = "%.17g \u00b1 %.17g [%.17g, %.17g]" % (
             obj["measures"]["kl_pq"], obj["se"]["kl_pq"], *obj["ci"]["kl_pq"])
         ctx.check(len(line) == 1 and want in line[0], f"table line {line!r}, want {want!r}")
+    # 2-D: a NAME_se line of min, median, max over the rows.
+    refs = ["--bootstrap", B, "--measures", "kl_pq", f + ":/PL", f + ":/QL"]
+    res = ctx.h5div_run(["compare"] + refs, ranks=2)
+    obj = run(ctx, refs, what="2-D table JSON")
+    if T.check_success(ctx, res, "2-D table") and obj:
+        se = np.array(flat(obj["se"]["kl_pq"]))
+        line = [l.split() for l in res.out.splitlines() if l.startswith("kl_pq_se ")]
+        want = [float(se.min()), float(np.median(se)), float(se.max())]
+        ctx.check(len(line) == 1 and [float(v) for v in line[0][1:4]] == want,
+                  f"2-D table: {line!r}, want kl_pq_se {want}")
 
 
 def measures_np(P, Q):

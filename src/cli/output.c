@@ -303,6 +303,8 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
             if (st != H5DIV_OK)
                 return st;
             double se = 0.0, lohi[2] = {0.0, 0.0};
+            if (b->two_d && b->nrep) /* the standard errors after the values */
+                H5DIV_CHECK(gather_unc(cx, b, c, i, 0, buf + b->rows));
             if (!b->two_d && b->nrep) {
                 H5DIV_CHECK(gather_unc(cx, b, c, i, 0, &buf[1]));
                 if (root)
@@ -340,6 +342,15 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
             h5div_cli_number(v1, sizeof v1, med);
             h5div_cli_number(v2, sizeof v2, mx);
             fprintf(out, "%-22s %-24s %-24s %-24s %s\n", b->columns[i].name, v0, v1, v2, units);
+            if (b->nrep) {
+                char name[64];
+                snprintf(name, sizeof name, "%s_se", b->columns[i].name);
+                h5div_cli_summary(buf + b->rows, (size_t)b->rows, &mn, &med, &mx);
+                h5div_cli_number(v0, sizeof v0, mn);
+                h5div_cli_number(v1, sizeof v1, med);
+                h5div_cli_number(v2, sizeof v2, mx);
+                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
+            }
         }
         if (!root || !b->two_d)
             continue;
