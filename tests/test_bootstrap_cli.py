@@ -15,7 +15,9 @@ Cases:
                (last axis B) and the attributes bootstrap, seed, ci; se and
                interval against numpy (std with ddof 1, numpy.quantile to
                the bit) from the written replicates; the table line
-               `value ± se [lo, hi]`.
+               `value ± se [lo, hi]` (1-D) and `NAME_se` min, median, max
+               (2-D); a streamed shard (--memory-per-rank below the data)
+               and the refusal of a state above half of it.
   numpy        the same scheme implemented independently with numpy's own
                Poisson generator (B = 400, 50 bins of ~1000 counts): the
                mean and standard error of the replicate distributions of
@@ -41,8 +43,9 @@ Cases:
                number, --ci outside (0, 1), --seed or --keep-replicates
                without --bootstrap: usage errors, exit 2.
 
-The seeds are fixed, so each verdict is the same on every run. About 25 s
-in all on 2 cores (bits ~10 s, numpy ~3 s, calibration ~5 s, errors ~5 s).
+The seeds are fixed, so each verdict is the same on every run. About 30 s
+in all on 2 busy cores (bits ~16 s, calibration ~10 s, errors ~3 s, numpy
+~1 s).
 """
 
 import json
