@@ -51,6 +51,13 @@ typedef struct h5div_batch {
     h5div_column columns[H5DIV_COMPARE_MAX_COLUMNS];
     uint64_t row_begin, row_count;
     double *values; /* [candidate][column][row - row_begin] */
+    /* With opt->bootstrap = B > 0 (else 0 and NULL): the standard error
+     * [candidate][column][row - row_begin], the percentile interval
+     * [candidate][column][row - row_begin][2], and with keep_replicates the
+     * replicate values [candidate][column][row - row_begin][B]. */
+    uint64_t nrep;
+    double ci_level; /* the interval's level, opt->ci */
+    double *se, *ci, *reps;
 } h5div_batch;
 typedef h5div_batch h5div_compare_batch;
 

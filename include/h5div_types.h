@@ -79,6 +79,8 @@ typedef enum h5div_measure {
 #define H5DIV_COMPARE_ALL ((1u << H5DIV_COMPARE_NMEASURES) - 1u)
 /* Orders of each Renyi divergence one evaluation can compute. */
 #define H5DIV_RENYI_MAX 8
+/* Most bootstrap replicates of one evaluation. */
+#define H5DIV_BOOTSTRAP_MAX 1000000
 /* Candidates one `compare` can evaluate against one reference. */
 #define H5DIV_CANDIDATES_MAX 64
 
@@ -98,6 +100,14 @@ typedef struct h5div_options {
     double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
     double bin_width;       /* w of wasserstein1 (> 0, default 1) */
     int collective_io;      /* 1: collective MPI-IO reads (default), 0: independent */
+    /* Poisson bootstrap of integer counts (compare): bootstrap replicates B
+     * (0: none, at most H5DIV_BOOTSTRAP_MAX), level ci in (0, 1) of the
+     * percentile interval (default 0.95), seed of the counter-based draws
+     * (default 0), keep_replicates: also return the B replicate values. */
+    uint64_t bootstrap;
+    double ci;
+    uint64_t seed;
+    int keep_replicates;
     /* Called on rank 0 after every round of a pass over the input (a read
      * round, or a piece of a shard kept in memory) with the pass number,
      * the fraction of that pass done and the bytes all ranks have processed

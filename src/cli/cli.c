@@ -292,6 +292,10 @@ static const opt_spec specs[] = {
     {0, "--outside", H5DIV_OPT_OUTSIDE, 1},
     {0, "--nan", H5DIV_OPT_NAN, 1},
     {0, "--weights", H5DIV_OPT_WEIGHTS, 1},
+    {0, "--bootstrap", H5DIV_OPT_BOOTSTRAP, 1},
+    {0, "--ci", H5DIV_OPT_CI, 1},
+    {0, "--seed", H5DIV_OPT_SEED, 1},
+    {0, "--keep-replicates", H5DIV_OPT_KEEP_REPLICATES, 0},
     {'q', "--quiet", -1, 0},
     {'v', "--verbose", -1, 0},
     {'h', "--help", -1, 0},
@@ -436,6 +440,34 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
         a->last = (size_t)n;
         return H5DIV_OK;
     }
+    case H5DIV_OPT_BOOTSTRAP:
+    case H5DIV_OPT_SEED: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(value, &end, 10);
+        const int boot = sp->opt == H5DIV_OPT_BOOTSTRAP;
+        if (value[0] < '0' || value[0] > '9' || *end || errno ||
+            (boot && (n < 1 || n > H5DIV_BOOTSTRAP_MAX)))
+            return boot ? h5div_cli_usage(msg,
+                                          "the number of bootstrap replicates must be a whole "
+                                          "number from 1 to %d (%s %s)",
+                                          H5DIV_BOOTSTRAP_MAX, name, value)
+                        : h5div_cli_usage(msg,
+                                          "the seed must be a whole number from 0 to 2^64 - 1 "
+                                          "(%s %s)",
+                                          name, value);
+        if (boot)
+            a->opt.bootstrap = (uint64_t)n;
+        else
+            a->opt.seed = (uint64_t)n;
+        return H5DIV_OK;
+    }
+    case H5DIV_OPT_CI:
+        if (parse_double(value, &a->opt.ci) != 0 || !(a->opt.ci > 0 && a->opt.ci < 1))
+            return h5div_cli_usage(msg, "the interval level must be a number in (0, 1) (%s %s)",
+                                   name, value);
+        return H5DIV_OK;
+    case H5DIV_OPT_KEEP_REPLICATES: a->opt.keep_replicates = 1; return H5DIV_OK;
     case H5DIV_OPT_BIN_WIDTH:
         if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0))
             return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,

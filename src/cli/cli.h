@@ -52,6 +52,11 @@ enum h5div_cli_opt {
     H5DIV_OPT_WEIGHTS,
     H5DIV_OPT_LOCK_TIMEOUT,
     H5DIV_OPT_IN_PLACE,
+    /* uncertainty (compare) */
+    H5DIV_OPT_BOOTSTRAP,
+    H5DIV_OPT_CI,
+    H5DIV_OPT_SEED,
+    H5DIV_OPT_KEEP_REPLICATES,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "par/par.h"
 
 #define FIRST_ROWS 5
 
@@ -150,6 +151,61 @@ static void json_array(FILE *out, const double *v, uint64_t n)
     fputc(']', out);
 }
 
+/* Collective: with --bootstrap, the standard errors (what 0) or intervals
+ * (what 1: pairs) of (candidate c, column i) for every row into buf on rank 0. */
+static int gather_unc(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, int what,
+                      double *buf)
+{
+    const uint64_t w = what ? 2 : 1;
+    const double *src = what ? b->ci : b->se;
+    const double *mine = src + ((size_t)c * (size_t)b->ncolumns + (size_t)i) * b->row_count * w;
+    return h5div_par_gather_rows(cx->comm, mine, b->row_count * w, b->rows * w, 0, buf);
+}
+
+/* ", \"se\": {...}, \"ci\": {...}" keyed by measure like "measures": arrays
+ * over candidates (k > 1) of arrays over rows (2-D) of the value, or of
+ * [lo, hi]. */
+static int print_json_unc(const h5div_cli_ctx *cx, const h5div_batch *b, double *buf)
+{
+    FILE *out = cx->out;
+    const int k = b->candidates, root = cx->rank == 0;
+    for (int what = 0; what < 2; what++) {
+        if (root)
+            fprintf(out, ",\n \"%s\": {", what ? "ci" : "se");
+        for (int i = 0; i < b->ncolumns; i++) {
+            if (root) {
+                fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
+                if (k > 1)
+                    fputc('[', out);
+            }
+            for (int c = 0; c < k; c++) {
+                H5DIV_CHECK(gather_unc(cx, b, c, i, what, buf));
+                if (!root)
+                    continue;
+                if (c)
+                    fputs(", ", out);
+                if (b->two_d)
+                    fputc('[', out);
+                for (uint64_t r = 0; r < (b->two_d ? b->rows : 1); r++) {
+                    if (r)
+                        fputs(", ", out);
+                    if (what)
+                        json_array(out, buf + 2 * r, 2);
+                    else
+                        h5div_cli_json_number(out, buf[r]);
+                }
+                if (b->two_d)
+                    fputc(']', out);
+            }
+            if (root && k > 1)
+                fputc(']', out);
+        }
+        if (root)
+            fputc('}', out);
+    }
+    return H5DIV_OK;
+}
+
 static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base base,
                       const h5div_batch_inputs *in, double *buf)
 {
@@ -206,13 +262,17 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
         if (root && k > 1)
             fputc(']', out);
     }
+    const char *names[H5DIV_COMPARE_MAX_COLUMNS], *units[H5DIV_COMPARE_MAX_COLUMNS];
     if (root) {
-        const char *names[H5DIV_COMPARE_MAX_COLUMNS], *units[H5DIV_COMPARE_MAX_COLUMNS];
         for (int i = 0; i < b->ncolumns; i++) {
             names[i] = b->columns[i].name;
             units[i] = b->columns[i].units;
         }
         fputc('}', out);
+    }
+    if (b->nrep)
+        H5DIV_CHECK(print_json_unc(cx, b, buf));
+    if (root) {
         h5div_cli_json_units(out, names, units, b->ncolumns);
         fputs("}\n", out);
     }
@@ -232,16 +292,43 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
         if (root && b->two_d)
             fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max",
                     "units");
+        else if (root && b->nrep)
+            fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s\n", "measure",
+                    "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
+                    "units");
         else if (root)
             fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
         for (int i = 0; i < b->ncolumns; i++) {
             int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
             if (st != H5DIV_OK)
                 return st;
+            double se = 0.0, lohi[2] = {0.0, 0.0};
+            if (b->two_d && b->nrep) /* the standard errors after the values */
+                H5DIV_CHECK(gather_unc(cx, b, c, i, 0, buf + b->rows));
+            if (!b->two_d && b->nrep) {
+                H5DIV_CHECK(gather_unc(cx, b, c, i, 0, &buf[1]));
+                if (root)
+                    se = buf[1];
+                H5DIV_CHECK(gather_unc(cx, b, c, i, 1, &buf[1]));
+                if (root)
+                    lohi[0] = buf[1], lohi[1] = buf[2];
+            }
             if (!root)
                 continue;
             const char *units = b->columns[i].units;
             char v0[40], v1[40], v2[40];
+            if (!b->two_d && b->nrep) {
+                /* value ± se [lo, hi] */
+                char v3[40], ci[96], text[200];
+                h5div_cli_number(v0, sizeof v0, buf[0]);
+                h5div_cli_number(v1, sizeof v1, se);
+                h5div_cli_number(v2, sizeof v2, lohi[0]);
+                h5div_cli_number(v3, sizeof v3, lohi[1]);
+                snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
+                snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
+                fprintf(out, "%-22s %s  %s\n", b->columns[i].name, text, units);
+                continue;
+            }
             if (!b->two_d) {
                 h5div_cli_number(v0, sizeof v0, buf[0]);
                 fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
@@ -255,6 +342,15 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
             h5div_cli_number(v1, sizeof v1, med);
             h5div_cli_number(v2, sizeof v2, mx);
             fprintf(out, "%-22s %-24s %-24s %-24s %s\n", b->columns[i].name, v0, v1, v2, units);
+            if (b->nrep) {
+                char name[64];
+                snprintf(name, sizeof name, "%s_se", b->columns[i].name);
+                h5div_cli_summary(buf + b->rows, (size_t)b->rows, &mn, &med, &mx);
+                h5div_cli_number(v0, sizeof v0, mn);
+                h5div_cli_number(v1, sizeof v1, med);
+                h5div_cli_number(v2, sizeof v2, mx);
+                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
+            }
         }
         if (!root || !b->two_d)
             continue;
@@ -283,7 +379,7 @@ int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     double *buf = NULL;
     int ok = 1;
     if (cx->rank == 0)
-        ok = (buf = malloc((size_t)b->rows * sizeof *buf)) != NULL;
+        ok = (buf = malloc((size_t)(b->rows * (b->nrep ? 2 : 1) + 2) * sizeof *buf)) != NULL;
     char msg[H5DIV_CLI_MSG] = "out of memory for the printed results";
     int st = h5div_cli_agree(cx, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg);
     if (st == H5DIV_OK)

@@ -135,6 +135,10 @@ void h5div_options_init(h5div_options *opt)
     opt->memory_per_rank = (size_t)1 << 30;
     opt->piece_bytes = (size_t)64 << 20;
     opt->collective_io = 1;
+    opt->bootstrap = 0;
+    opt->ci = 0.95;
+    opt->seed = 0;
+    opt->keep_replicates = 0;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
 }

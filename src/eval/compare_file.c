@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/resample.h"
 #include "eval/engine.h"
 #include "io/io.h"
 #include "par/par.h"
@@ -23,24 +24,54 @@ typedef struct cmp_job {
     const h5div_rows *rw;     /* the engine's rows: touched, owned and shared */
     h5div_compare_batch *out; /* the results; its row_begin, row_count: rows owned */
     double *row_tot;          /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
-    h5div_acc *pfx0;          /* [nd]: sums of the first row on the ranks before this one */
+    h5div_acc *pfx0;          /* [nrep][nd]: sums of the first row on the ranks before this one */
     h5div_norm *nm;           /* [k] of the row in progress */
-    h5div_acc *pfx;           /* [nd]: prefix sums of the row in progress */
+    h5div_acc *pfx;           /* [nrep][nd]: prefix sums of the row in progress */
     int ncols;
     h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
     double *values; /* [k][ncols][row - row_begin] */
+    /* --bootstrap B: replicate r = 1 .. B of every input is drawn bin by
+     * bin, X*_i ~ Poisson(X_i), with the counter-based generator keyed by
+     * (seed, replicate r - 1, input d, global bin) (core/resample.h), so a
+     * replicate's bits do not depend on the decomposition; the same draws
+     * are made again in each pass instead of being stored. Replicate 0 is
+     * the data itself. */
+    int nrep;           /* 1 + B */
+    uint64_t B;
+    double *draw;       /* [nd][2][H5DIV_BLOCK_BINS]: one block of a replicate, value and lo */
+    const double *dx[H5DIV_SWEEP_MAX], *dl[H5DIV_SWEEP_MAX]; /* the block in use */
+    double *reps;       /* [k][ncols][row - row_begin][B] */
 } cmp_job;
 
-/* Row state: pass 0 the totals h5div_acc[nd], pass 1 h5div_compare_partial[k]. */
+/* Row state: pass 0 the totals h5div_acc[nrep][nd], pass 1
+ * h5div_compare_partial[nrep][k]: replicate r's at offset r * nd, r * k. */
 enum { PASS_TOTALS = 0, PASS_TERMS };
 
-static const double *row_total(const cmp_job *j, uint64_t row)
+/* Totals of a row (of replicate rep): [nd][3]. */
+static const double *row_total(const cmp_job *j, uint64_t row, int rep)
 {
-    return j->row_tot + (row - j->rw->lo) * (uint64_t)j->nd * 3;
+    const uint64_t at = (row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep;
+    return j->row_tot + at * (uint64_t)j->nd * 3;
 }
 
-/* Store the finished measures of (row, candidate c) in the result columns. */
-static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_result *res)
+/* Draw block [first, first + n) of replicate rep (>= 1) of every input from
+ * the values x, lo into j->dx, j->dl. */
+static void draw_block(cmp_job *j, int rep, uint64_t first, const double *const *x,
+                       const double *const *lo, size_t off, size_t n)
+{
+    for (int d = 0; d < j->nd; d++) {
+        double *v = j->draw + (size_t)d * 2 * H5DIV_BLOCK_BINS, *vl = v + H5DIV_BLOCK_BINS;
+        h5div_rs_key key = {j->opt->seed, H5DIV_RS_BOOTSTRAP, (uint64_t)rep - 1, (uint64_t)d};
+        /* The values were checked in the totals pass: every mean is valid. */
+        (void)h5div_rs_poisson(&key, first, x[d] + off, lo[d] ? lo[d] + off : NULL, n, v, vl);
+        j->dx[d] = v;
+        j->dl[d] = vl;
+    }
+}
+
+/* Store the finished measures of (row, candidate c) of replicate rep in the
+ * result columns (rep 0) or the replicates. */
+static void put_values(cmp_job *j, uint64_t row, int c, int rep, const h5div_compare_result *res)
 {
     const uint64_t nown = j->out->row_count, r = row - j->out->row_begin;
     for (int i = 0; i < j->ncols; i++) {
@@ -48,11 +79,16 @@ static void put_values(cmp_job *j, uint64_t row, int c, const h5div_compare_resu
         double v = col->order < 0                   ? res->value[col->measure]
                    : col->measure == H5DIV_RENYI_PQ ? res->renyi_pq[col->order]
                                                     : res->renyi_qp[col->order];
-        j->values[((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + r] = v;
+        const uint64_t at = ((uint64_t)c * (uint64_t)j->ncols + (uint64_t)i) * nown + r;
+        if (rep == 0)
+            j->values[at] = v;
+        else
+            j->reps[at * j->B + (uint64_t)rep - 1] = v;
     }
 }
 
-static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_partial *part)
+static void finish_partial(cmp_job *j, uint64_t row, int c, int rep,
+                           const h5div_compare_partial *part)
 {
     double nats[H5DIV_T_COUNT] = {0};
     for (int t = 0; t < H5DIV_T_COUNT; t++)
@@ -61,22 +97,25 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, const h5div_compare_
     int64_t counts[2] = {part->p_without_q, part->q_without_p};
     h5div_compare_result res;
     h5div_compare_finish_sums(nats, part->win, counts, part->ks, j->opt, &res);
-    put_values(j, row, c, &res);
+    put_values(j, row, c, rep, &res);
 }
 
 /* The normalisations of a row; with `partials` (rows of more than one
  * block) its partial sums and W1/KS prefix sums too. */
 static void start_row_terms(cmp_job *j, uint64_t row, h5div_compare_partial *part, int partials)
 {
-    const double *t = row_total(j, row);
-    for (int c = 0; c < j->k; c++) {
-        h5div_norm_init3(&j->nm[c], t[0], t[1], t[2], t[3 * (c + 1)], t[3 * (c + 1) + 1],
-                         t[3 * (c + 1) + 2], j->opt->pseudocount);
-        if (partials)
-            h5div_compare_partial_init(&part[c], j->tp.mask);
+    for (int rep = 0; rep < j->nrep; rep++) {
+        const double *t = row_total(j, row, rep);
+        for (int c = 0; c < j->k; c++) {
+            const size_t at = (size_t)rep * (size_t)j->k + (size_t)c;
+            h5div_norm_init3(&j->nm[at], t[0], t[1], t[2], t[3 * (c + 1)], t[3 * (c + 1) + 1],
+                             t[3 * (c + 1) + 2], j->opt->pseudocount);
+            if (partials)
+                h5div_compare_partial_init(&part[at], j->tp.mask);
+        }
     }
     if (j->w1 && partials)
-        for (int d = 0; d < j->nd; d++) {
+        for (int d = 0; d < j->nd * j->nrep; d++) {
             /* A row that began on an earlier rank continues its prefix sums. */
             if (row == j->rw->lo && h5div_rows_shared(j->rw, row) >= 0)
                 j->pfx[d] = j->pfx0[d];
@@ -105,47 +144,81 @@ static void short_row(cmp_job *j, const h5div_row_seg *s)
 {
     static const double zero[2] = {0.0, 0.0};
     const size_t e = s->n;
-    for (int c = 0; c < j->k; c++) {
-        double sums[H5DIV_T_COUNT] = {0};
-        int32_t win[2 * H5DIV_RENYI_MAX];
-        int64_t counts[2] = {0, 0};
-        double ks = 0.0;
-        const double *x = s->x[0], *y = s->x[1 + c], *xl = s->lo[0], *yl = s->lo[1 + c];
-        h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, win, counts);
-        if (j->w1)
-            sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(x, y, xl, yl, e, e - 1, &j->nm[c], zero, zero,
-                                                     NULL, &ks, row_gap(j, s->row, 0));
-        h5div_compare_result res;
-        h5div_compare_finish_sums(sums, win, counts, ks, j->opt, &res);
-        put_values(j, s->row, c, &res);
+    for (int rep = 0; rep < j->nrep; rep++) {
+        const double *const *xs = s->x, *const *ls = s->lo;
+        if (rep) {
+            draw_block(j, rep, s->row * j->g.cols + s->c0, s->x, s->lo, 0, e);
+            xs = j->dx;
+            ls = j->dl;
+        }
+        for (int c = 0; c < j->k; c++) {
+            const h5div_norm *nm = &j->nm[(size_t)rep * (size_t)j->k + (size_t)c];
+            double sums[H5DIV_T_COUNT] = {0};
+            int32_t win[2 * H5DIV_RENYI_MAX];
+            int64_t counts[2] = {0, 0};
+            double ks = 0.0;
+            const double *x = xs[0], *y = xs[1 + c], *xl = ls[0], *yl = ls[1 + c];
+            h5div_compare_block_lo(x, y, xl, yl, e, nm, &j->tp, sums, win, counts);
+            if (j->w1)
+                sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(x, y, xl, yl, e, e - 1, nm, zero, zero,
+                                                         NULL, &ks, row_gap(j, s->row, 0));
+            h5div_compare_result res;
+            h5div_compare_finish_sums(sums, win, counts, ks, j->opt, &res);
+            put_values(j, s->row, c, rep, &res);
+        }
     }
 }
 
 /* W1/KS of one block of candidate c: the prefix sums before it, the block's
- * term into part, then Q's prefix sum moved past it. */
+ * term into part, then Q's prefix sum moved past it. pf: the prefix sums
+ * [nd] of the replicate, nm its normalisation of candidate c. */
 static void block_w1(cmp_job *j, uint64_t row, uint64_t col, int c, const double *x,
                      const double *xl, const double *y, const double *yl, size_t e, size_t nw,
-                     const double px[2], h5div_compare_partial *part)
+                     const double px[2], h5div_compare_partial *part, h5div_acc *pf,
+                     const h5div_norm *nm)
 {
     double py[2], dp = 0.0;
-    h5div_acc_round2(&j->pfx[1 + c], &py[0], &py[1]);
-    if (j->nm[c].near_eq) { /* the prefix sums' difference exactly, rounded once */
-        h5div_acc t = j->pfx[0];
-        h5div_acc_sub(&t, &j->pfx[1 + c]);
+    h5div_acc_round2(&pf[1 + c], &py[0], &py[1]);
+    if (nm->near_eq) { /* the prefix sums' difference exactly, rounded once */
+        h5div_acc t = pf[0];
+        h5div_acc_sub(&t, &pf[1 + c]);
         dp = h5div_acc_round(&t);
     }
     h5div_acc_add(&part->acc[H5DIV_T_W1],
-                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, &j->nm[c], px, py, &dp, &part->ks,
+                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, nm, px, py, &dp, &part->ks,
                                         row_gap(j, row, col)));
-    h5div_total_block_lo(y, yl, e, j->opt->pseudocount, &j->pfx[1 + c]);
+    h5div_total_block_lo(y, yl, e, j->opt->pseudocount, &pf[1 + c]);
 }
 
-/* The blocks of one row segment into the partial sums of its row. */
+/* The blocks of one row segment into the partial sums of its row; with
+ * --bootstrap each block's replicates too, while the block is in cache. */
 static void segment_terms(cmp_job *j, const h5div_row_seg *s, h5div_compare_partial *part)
 {
     for (size_t b = 0; b < s->n; b += H5DIV_BLOCK_BINS) {
         size_t e = s->n - b < H5DIV_BLOCK_BINS ? s->n - b : H5DIV_BLOCK_BINS;
         size_t nw = s->c0 + b + e == j->g.cols ? e - 1 : e; /* not the row's last bin */
+        for (int rep = 1; rep < j->nrep; rep++) {
+            draw_block(j, rep, s->row * j->g.cols + s->c0 + b, s->x, s->lo, b, e);
+            const h5div_norm *nm = &j->nm[(size_t)rep * (size_t)j->k];
+            h5div_compare_partial *pr = &part[(size_t)rep * (size_t)j->k];
+            h5div_acc *pf = &j->pfx[(size_t)rep * (size_t)j->nd];
+            double px[2] = {0.0, 0.0};
+            if (j->w1)
+                h5div_acc_round2(&pf[0], &px[0], &px[1]);
+            for (int c = 0; c < j->k; c++) {
+                double sums[H5DIV_T_COUNT];
+                int32_t win[2 * H5DIV_RENYI_MAX];
+                int64_t counts[2] = {0, 0};
+                h5div_compare_block_lo(j->dx[0], j->dx[1 + c], j->dl[0], j->dl[1 + c], e, &nm[c],
+                                       &j->tp, sums, win, counts);
+                h5div_compare_partial_add(&pr[c], &j->tp, sums, win, counts);
+                if (j->w1)
+                    block_w1(j, s->row, s->c0 + b, c, j->dx[0], j->dl[0], j->dx[1 + c],
+                             j->dl[1 + c], e, nw, px, &pr[c], pf, &nm[c]);
+            }
+            if (j->w1)
+                h5div_total_block_lo(j->dx[0], j->dl[0], e, j->opt->pseudocount, &pf[0]);
+        }
         const double *x = s->x[0] + b, *xl = lo_plus(s->lo[0], b);
         double px[2] = {0.0, 0.0};
         if (j->w1)
@@ -158,7 +231,8 @@ static void segment_terms(cmp_job *j, const h5div_row_seg *s, h5div_compare_part
             h5div_compare_block_lo(x, y, xl, yl, e, &j->nm[c], &j->tp, sums, win, counts);
             h5div_compare_partial_add(&part[c], &j->tp, sums, win, counts);
             if (j->w1)
-                block_w1(j, s->row, s->c0 + b, c, x, xl, y, yl, e, nw, px, &part[c]);
+                block_w1(j, s->row, s->c0 + b, c, x, xl, y, yl, e, nw, px, &part[c], j->pfx,
+                         &j->nm[c]);
         }
         if (j->w1)
             h5div_total_block_lo(x, xl, e, j->opt->pseudocount, &j->pfx[0]);
@@ -173,8 +247,41 @@ static void cmp_row_start(void *ctx, int pass, uint64_t row, void *state)
         return;
     }
     h5div_acc *tot = state;
-    for (int d = 0; d < j->nd; d++)
+    for (int d = 0; d < j->nd * j->nrep; d++)
         h5div_acc_init(&tot[d]);
+}
+
+/* With --bootstrap: every value of the segment must be a whole number
+ * (counts); the first that is not is an input error. */
+static int check_counts(const cmp_job *j, const h5div_row_seg *s, char *msg, size_t len)
+{
+    for (int d = 0; d < j->nd; d++)
+        for (size_t i = 0; i < s->n; i++)
+            if (s->x[d][i] != floor(s->x[d][i])) {
+                char where[96];
+                h5div_where(s->row * j->g.cols + s->c0 + i, j->two_d ? j->g.cols : 0, where,
+                            sizeof where);
+                h5div_set_error(msg, len,
+                                "--bootstrap needs integer counts: value %.17g is not a whole "
+                                "number (%s, %s)",
+                                s->x[d][i], j->ref[d], where);
+                return H5DIV_EINPUT;
+            }
+    return H5DIV_OK;
+}
+
+/* The totals of replicates 1 .. B of a segment, block by block. */
+static void segment_rep_totals(cmp_job *j, const h5div_row_seg *s, h5div_acc *tot)
+{
+    for (size_t b = 0; b < s->n; b += H5DIV_BLOCK_BINS) {
+        size_t e = s->n - b < H5DIV_BLOCK_BINS ? s->n - b : H5DIV_BLOCK_BINS;
+        for (int rep = 1; rep < j->nrep; rep++) {
+            draw_block(j, rep, s->row * j->g.cols + s->c0 + b, s->x, s->lo, b, e);
+            for (int d = 0; d < j->nd; d++)
+                (void)h5div_total_add_valid_lo(j->dx[d], j->dl[d], e, j->opt->pseudocount,
+                                               &tot[(size_t)rep * (size_t)j->nd + (size_t)d]);
+        }
+    }
 }
 
 static int cmp_segment(void *ctx, int pass, const h5div_row_seg *s, void *state, char *msg,
@@ -195,6 +302,10 @@ static int cmp_segment(void *ctx, int pass, const h5div_row_seg *s, void *state,
             return h5div_bad_value(s->x[d][i], s->row * j->g.cols + s->c0 + i,
                                    j->two_d ? j->g.cols : 0, j->ref[d], msg, len);
     }
+    if (j->nrep > 1) {
+        H5DIV_CHECK(check_counts(j, s, msg, len));
+        segment_rep_totals(j, s, tot);
+    }
     return H5DIV_OK;
 }
 
@@ -204,18 +315,18 @@ static int cmp_reduce(MPI_Comm c, void *ctx, int pass, uint64_t row, void *state
 {
     cmp_job *j = ctx;
     if (pass == PASS_TERMS)
-        return h5div_par_sum_compare(c, state, j->k, &j->tp);
+        return h5div_par_sum_compare(c, state, j->k * j->nrep, &j->tp);
     h5div_acc *t = state;
-    const size_t nd = (size_t)j->nd;
+    const size_t nd = (size_t)j->nd * (size_t)j->nrep;
     if (j->w1) {
         /* The lowest rank of the row gets zeros: the row starts there.
          * (j->pfx is free until the terms pass.) */
         memcpy(j->pfx, t, nd * sizeof *t);
-        H5DIV_CHECK(h5div_par_exscan_acc(c, j->pfx, j->nd));
+        H5DIV_CHECK(h5div_par_exscan_acc(c, j->pfx, j->nd * j->nrep));
         if (row == j->rw->lo)
             memcpy(j->pfx0, j->pfx, nd * sizeof *t);
     }
-    return h5div_par_sum_acc(c, t, j->nd);
+    return h5div_par_sum_acc(c, t, j->nd * j->nrep);
 }
 
 /* Totals on every rank that holds the row; measures on its owner. */
@@ -224,22 +335,23 @@ static void cmp_row_finish(void *ctx, int pass, uint64_t row, int owned, const v
     cmp_job *j = ctx;
     if (pass == PASS_TOTALS) {
         const h5div_acc *tot = state;
-        double *t = j->row_tot + (row - j->rw->lo) * (uint64_t)j->nd * 3;
-        for (int d = 0; d < j->nd; d++)
+        double *t = (double *)row_total(j, row, 0);
+        for (int d = 0; d < j->nd * j->nrep; d++)
             h5div_acc_round3(&tot[d], &t[3 * d], &t[3 * d + 1], &t[3 * d + 2]);
         return;
     }
     if (j->g.nb == 1 || !owned) /* short rows are finished by their segment */
         return;
     const h5div_compare_partial *part = state;
-    for (int c = 0; c < j->k; c++)
-        finish_partial(j, row, c, &part[c]);
+    for (int rep = 0; rep < j->nrep; rep++)
+        for (int c = 0; c < j->k; c++)
+            finish_partial(j, row, c, rep, &part[(size_t)rep * (size_t)j->k + (size_t)c]);
 }
 
 /* P's or a candidate's total of a row (the engine refuses zero and overflow). */
 static double cmp_total(const void *ctx, uint64_t row, int d)
 {
-    return row_total(ctx, row)[3 * d];
+    return row_total(ctx, row, 0)[3 * d];
 }
 
 /* The per-row state once the rows are known. */
@@ -249,12 +361,36 @@ static int cmp_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
     j->rw = &e->rows;
     h5div_eval_batch_rows(e, j->out);
     size_t nd = (size_t)j->nd, k = (size_t)j->k, nown = (size_t)j->out->row_count;
-    size_t nrows = (size_t)(j->rw->hi - j->rw->lo);
-    int ok = (j->row_tot = malloc((nrows ? nrows : 1) * nd * 3 * sizeof(double))) != NULL;
-    ok &= (j->pfx0 = calloc(nd, sizeof *j->pfx0)) != NULL;
-    ok &= (j->pfx = calloc(nd, sizeof *j->pfx)) != NULL;
-    ok &= (j->nm = malloc(k * sizeof *j->nm)) != NULL;
+    size_t nrows = (size_t)(j->rw->hi - j->rw->lo), nrep = (size_t)j->nrep;
+    if (j->B) {
+        /* The engine's three row states (the row in progress and two shared
+         * rows) hold 1 + B sets of partial sums each; with the per-row
+         * arrays they must fit in half of --memory-per-rank, as the input's
+         * per-row state must (not agreed here: the engine agrees). */
+        double need = 3.0 * (double)e->f->state_size +
+                      (double)(nrows ? nrows : 1) * (double)e->f->row_bytes +
+                      (double)(nown ? nown : 1) * (double)e->f->owned_row_bytes;
+        if (need > 0.5 * (double)j->opt->memory_per_rank) {
+            h5div_set_error(msg, len,
+                            "--bootstrap %llu needs %.1f MiB of state on a rank, more than half "
+                            "of --memory-per-rank (%.1f MiB); raise it to %.0fMiB or use fewer "
+                            "replicates (%s)",
+                            (unsigned long long)j->B, need / 1048576.0,
+                            (double)j->opt->memory_per_rank / 1048576.0,
+                            ceil(2.0 * need / 1048576.0), j->ref[0]);
+            return H5DIV_EINPUT;
+        }
+    }
+    int ok = (j->row_tot = malloc((nrows ? nrows : 1) * nrep * nd * 3 * sizeof(double))) != NULL;
+    ok &= (j->pfx0 = calloc(nd * nrep, sizeof *j->pfx0)) != NULL;
+    ok &= (j->pfx = calloc(nd * nrep, sizeof *j->pfx)) != NULL;
+    ok &= (j->nm = malloc(nrep * k * sizeof *j->nm)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * k * (size_t)j->ncols * sizeof(double))) != NULL;
+    if (j->B) {
+        ok &= (j->draw = malloc(nd * 2 * H5DIV_BLOCK_BINS * sizeof(double))) != NULL;
+        ok &= (j->reps = malloc((nown ? nown : 1) * k * (size_t)j->ncols * (size_t)j->B *
+                                sizeof(double))) != NULL;
+    }
     if (ok)
         return H5DIV_OK;
     h5div_set_error(msg, len,
@@ -282,6 +418,8 @@ static void job_free(cmp_job *j)
     free(j->nm);
     free(j->pfx);
     free(j->values);
+    free(j->draw);
+    free(j->reps);
 }
 
 typedef struct batch_args {
@@ -340,11 +478,50 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
     h5div_term_params_init(&j->tp, ba->opt);
     j->w1 = (int)((j->tp.mask >> H5DIV_T_W1) & 1u);
     j->ncols = h5div_compare_columns(ba->opt, j->cols);
+    j->B = ba->opt->bootstrap;
+    j->nrep = 1 + (int)j->B;
+    if (j->B > H5DIV_BOOTSTRAP_MAX || (j->B && !(ba->opt->ci > 0.0 && ba->opt->ci < 1.0))) {
+        h5div_set_error(msg, len,
+                        "--bootstrap takes 1 to %d replicates and --ci a level in (0, 1) "
+                        "(%llu, %g)",
+                        H5DIV_BOOTSTRAP_MAX, (unsigned long long)j->B, ba->opt->ci);
+        return H5DIV_EUSAGE;
+    }
+    return H5DIV_OK;
+}
+
+/* The standard errors and percentile intervals of the owned rows from
+ * their replicates. Not collective. */
+static int summarize(cmp_job *j, char *msg, size_t len)
+{
+    h5div_compare_batch *b = j->out;
+    const size_t n = (size_t)j->k * (size_t)j->ncols * (size_t)b->row_count;
+    double *work = malloc((size_t)j->B * sizeof *work);
+    b->se = malloc((n ? n : 1) * sizeof *b->se);
+    b->ci = malloc((n ? n : 1) * 2 * sizeof *b->ci);
+    if (!work || !b->se || !b->ci) {
+        free(work);
+        h5div_set_error(msg, len, "out of memory for the bootstrap intervals (%llu replicates)",
+                        (unsigned long long)j->B);
+        return H5DIV_EINTERNAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *x = j->reps + i * j->B;
+        b->se[i] = h5div_rs_stderr(x, (size_t)j->B);
+        (void)h5div_rs_interval(x, (size_t)j->B, j->opt->ci, work, &b->ci[2 * i]);
+    }
+    free(work);
+    b->nrep = j->B;
+    b->ci_level = j->opt->ci;
+    if (j->opt->keep_replicates) {
+        b->reps = j->reps;
+        j->reps = NULL;
+    }
     return H5DIV_OK;
 }
 
 /* The owned rows' values into the caller's batch. */
-static void batch_out(cmp_job *j)
+static int batch_out(cmp_job *j, char *msg, size_t len)
 {
     h5div_compare_batch *b = j->out;
     b->command = "compare";
@@ -353,6 +530,7 @@ static void batch_out(cmp_job *j)
     memcpy(b->columns, j->cols, sizeof j->cols);
     b->values = j->values;
     j->values = NULL;
+    return j->B ? summarize(j, msg, len) : H5DIV_OK;
 }
 
 /* Both passes over the open inputs ds. */
@@ -377,11 +555,13 @@ static int run_job(MPI_Comm comm, cmp_job *j, h5div_dset *const *ds, char *msg, 
     int st = h5div_sweep_init(comm, &sw, ds, j->nd, 0, opt, msg, len);
     if (st == H5DIV_OK) {
         h5div_row_family f = compare_family;
-        size_t part = (size_t)j->k * sizeof(h5div_compare_partial);
-        size_t tot = (size_t)j->nd * sizeof(h5div_acc);
+        size_t part = (size_t)j->nrep * (size_t)j->k * sizeof(h5div_compare_partial);
+        size_t tot = (size_t)j->nrep * (size_t)j->nd * sizeof(h5div_acc);
         f.state_size = part > tot ? part : tot;
-        f.row_bytes = (uint64_t)j->nd * 3 * sizeof(double);
-        f.owned_row_bytes = (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double);
+        f.row_bytes = (uint64_t)j->nrep * (uint64_t)j->nd * 3 * sizeof(double);
+        /* values, and with --bootstrap B replicates, se and interval */
+        f.owned_row_bytes = (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double) *
+                            (1 + (j->B ? j->B + 3 : 0));
         f.ref = j->ref[0];
         st = h5div_eval_rows(comm, &sw, &f, j, opt, msg, len);
         h5div_sweep_free(&sw);
@@ -406,7 +586,7 @@ static int batch_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     if (st == H5DIV_OK)
         st = run_job(comm, &j, ds, msg, len);
     if (st == H5DIV_OK)
-        batch_out(&j);
+        st = h5div_par_agree(comm, batch_out(&j, msg, len), msg, len);
     job_free(&j);
     for (int i = 0; i < opened; i++)
         h5div_dset_close(&d[i]);

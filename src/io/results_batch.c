@@ -43,23 +43,35 @@ static int any_failed(MPI_Comm comm, int failed)
     return failed;
 }
 
+/* What write_column writes of a column: its value, or with --bootstrap its
+ * standard error, interval (last axis 2) or replicates (last axis B). */
+enum { COL_VALUE = 0, COL_SE, COL_CI, COL_REPS, COL_KINDS };
+static const char *const col_suffix[COL_KINDS] = {"", "_se", "_ci", "_replicates"};
+
 /* Collective: write column i of every candidate, this rank's rows. The
  * dataset exists on every rank or on none before anything is written, and
  * a rank whose own selection failed still takes part in the write (with
  * nothing selected): the others wait for it inside H5Dwrite. */
-static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i)
+static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int kind)
 {
     const h5div_compare_batch *b = o->b;
     const int k = b->candidates;
-    hsize_t dims[2];
+    const hsize_t w = kind == COL_CI ? 2 : kind == COL_REPS ? (hsize_t)b->nrep : 1;
+    const double *data = kind == COL_SE ? b->se : kind == COL_CI ? b->ci
+                       : kind == COL_REPS ? b->reps : b->values;
+    hsize_t dims[3];
     int nd = 0;
     if (k > 1)
         dims[nd++] = (hsize_t)k;
     if (b->two_d)
         dims[nd++] = (hsize_t)b->rows;
+    if (kind == COL_CI || kind == COL_REPS)
+        dims[nd++] = w;
     const h5div_column *col = &b->columns[i];
+    char name[80];
+    snprintf(name, sizeof name, "%s%s", col->name, col_suffix[kind]);
     hid_t fspace = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = fspace >= 0 ? H5Dcreate2(g, col->name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT,
+    hid_t d = fspace >= 0 ? H5Dcreate2(g, name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT,
                                        H5P_DEFAULT, H5P_DEFAULT)
                           : H5I_INVALID_HID;
     if (any_failed(comm, d < 0)) {
@@ -72,23 +84,27 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i)
     int failed = h5div_put_string_attr(d, "units", col->units) < 0;
     if (col->order >= 0)
         failed |= h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A) < 0;
-    /* Memory: values[c][i][0..row_count) for c < k, a strided selection. */
-    hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1);
+    /* Memory: data[c][i][0..row_count)[0..w) for c < k, a strided selection. */
+    hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1) * w;
     hid_t mspace = H5Screate_simple(1, &total, NULL);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
         failed = 1;
     herr_t rc = 0;
     if (!failed && nrow) {
-        hsize_t mstart = (hsize_t)i * nrow, mstride = (hsize_t)b->ncolumns * nrow;
-        hsize_t mcount = (hsize_t)k, mblock = nrow;
+        hsize_t mstart = (hsize_t)i * nrow * w, mstride = (hsize_t)b->ncolumns * nrow * w;
+        hsize_t mcount = (hsize_t)k, mblock = nrow * w;
         rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
         if (rc >= 0 && nd) {
-            hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)k, nrow};
+            hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)k, nrow, w};
             if (k > 1 && b->two_d)
                 start[1] = b->row_begin;
             else if (b->two_d)
-                start[0] = b->row_begin, count[0] = nrow;
+                start[0] = b->row_begin, count[0] = nrow, count[1] = w;
+            else if (k == 1)
+                count[0] = w; /* (2,) or (B,) */
+            else
+                count[1] = w;
             rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
         }
     }
@@ -99,7 +115,7 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i)
         H5Sselect_none(fspace);
     }
     if (mspace < 0 || dxpl < 0 ||
-        H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, b->values) < 0)
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data) < 0)
         failed = 1;
     if (dxpl >= 0)
         H5Pclose(dxpl);
@@ -157,10 +173,18 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     if (!strcmp(o->b->command, "compare") &&
         (opt->measures & H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1)))
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width));
+    if (o->b->nrep) {
+        uint64_t boot = o->b->nrep, seed = opt->seed;
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bootstrap", H5T_NATIVE_UINT64, &boot));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ci", H5T_NATIVE_DOUBLE, &opt->ci));
+    }
     /* A column's write may fail on one rank only (its own part of the data). */
     int failed = any_failed(comm, rc < 0);
+    const int kinds = !o->b->nrep ? 1 : o->b->reps ? COL_KINDS : COL_REPS;
     for (int i = 0; i < o->b->ncolumns && !failed; i++)
-        failed = any_failed(comm, write_column(comm, g, o, i) < 0);
+        for (int kind = 0; kind < kinds && !failed; kind++)
+            failed = any_failed(comm, write_column(comm, g, o, i, kind) < 0);
     if (H5Gclose(g) < 0)
         failed = 1;
     if (any_failed(comm, failed)) {
@@ -179,7 +203,7 @@ static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     hid_t f;
     const h5div_batch *b = o->b;
     uint64_t bytes = (uint64_t)b->candidates * (b->two_d ? b->rows : 1) * sizeof(double);
-    bytes = (bytes + 4096) * (uint64_t)b->ncolumns;
+    bytes = (bytes * (b->nrep ? 3 + (b->reps ? b->nrep : 0) : 1) + 4096) * (uint64_t)b->ncolumns;
     H5DIV_CHECK(
         h5div_temp_open_group(comm, o->path, o->group, o->overwrite, bytes, &t, &f, msg, len));
     int st = fill_batch_group(comm, f, o, t.created, msg, len);

@@ -8,7 +8,10 @@
 void h5div_batch_free(h5div_batch *b)
 {
     free(b->values);
-    b->values = NULL;
+    free(b->se);
+    free(b->ci);
+    free(b->reps);
+    b->values = b->se = b->ci = b->reps = NULL;
 }
 
 int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,
