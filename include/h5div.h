@@ -43,10 +43,10 @@ H5DIV_API int h5div_compare_files(MPI_Comm comm, const char *p_ref, const char *
  * values of rows [row_begin, row_begin + row_count); together the ranks
  * hold every row once, in rank order. */
 typedef struct h5div_batch {
-    const char *command;  /* "compare" or "entropy" */
-    int candidates;       /* k (1 for entropy) */
-    int two_d;            /* 2-D input: a result per row */
-    uint64_t rows, bins;  /* rows (1 for 1-D input) and bins per row */
+    const char *command; /* "compare" or "entropy" */
+    int candidates;      /* k (1 for entropy) */
+    int two_d;           /* 2-D input: a result per row */
+    uint64_t rows, bins; /* rows (1 for 1-D input) and bins per row */
     int ncolumns;
     h5div_column columns[H5DIV_COMPARE_MAX_COLUMNS];
     uint64_t row_begin, row_count;
@@ -61,7 +61,7 @@ typedef struct h5div_batch {
 } h5div_batch;
 typedef h5div_batch h5div_compare_batch;
 
-/* Compare reference P against candidates q_refs[0..k) (k <= 
+/* Compare reference P against candidates q_refs[0..k) (k <=
  * H5DIV_CANDIDATES_MAX), all of P's shape, reading P once. Collective over
  * `comm`; rows are split over ranks in whole blocks (a row may span ranks)
  * and every (row, candidate) has the bits of a 1-D compare of that row
@@ -79,10 +79,10 @@ H5DIV_API int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batc
 
 /* Metadata written with a result group (see h5div_write_joint_result). */
 typedef struct h5div_result_info {
-    const char *command;   /* full command line */
-    const char *p_ref;     /* "FILE:/dataset" of P */
-    const char *q_ref;     /* "FILE:/dataset" of Q */
-    int ranks;             /* number of ranks that evaluated */
+    const char *command; /* full command line */
+    const char *p_ref;   /* "FILE:/dataset" of P */
+    const char *q_ref;   /* "FILE:/dataset" of Q */
+    int ranks;           /* number of ranks that evaluated */
     double elapsed_seconds;
 } h5div_result_info;
 
@@ -235,8 +235,8 @@ typedef struct h5div_histogram_info {
  * renamed into place. Returns the same status on every rank; on failure
  * errmsg holds one line. */
 H5DIV_API int h5div_histogram_files(MPI_Comm comm, const h5div_histogram_spec *s,
-                                    const h5div_options *opt,
-                                    h5div_histogram_info *info, char *errmsg, size_t errlen);
+                                    const h5div_options *opt, h5div_histogram_info *info,
+                                    char *errmsg, size_t errlen);
 /* ---- end of h5div histogram ---- */
 
 #ifdef __cplusplus

@@ -57,15 +57,15 @@ typedef enum h5div_measure {
     H5DIV_CHI2_QP,       /* sum (q - p)^2 / p */
     H5DIV_RENYI_PQ,      /* Renyi divergences of the orders in h5div_options */
     H5DIV_RENYI_QP,
-    H5DIV_WASSERSTEIN1,  /* sum |F_p - F_q| * bin_width over ordered bins */
-    H5DIV_KS,            /* max |F_p - F_q| */
+    H5DIV_WASSERSTEIN1,     /* sum |F_p - F_q| * bin_width over ordered bins */
+    H5DIV_KS,               /* max |F_p - F_q| */
     H5DIV_SEPARATION_POWER, /* sum (p - q)^2 / (p + q) / 2 */
     /* Two-sample tests on the raw values P, Q (totals A, B), each with its
      * degrees of freedom (bins with P + Q > 0, minus 1) and p-value: */
-    H5DIV_CHI2_TEST,     /* sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q) */
+    H5DIV_CHI2_TEST, /* sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q) */
     H5DIV_CHI2_TEST_DOF,
     H5DIV_CHI2_TEST_P_VALUE,
-    H5DIV_G_TEST,        /* 2 sum P log(P/E) + Q log(Q/F), E, F = A, B (P+Q)/(A+B) */
+    H5DIV_G_TEST, /* 2 sum P log(P/E) + Q log(Q/F), E, F = A, B (P+Q)/(A+B) */
     H5DIV_G_TEST_DOF,
     H5DIV_G_TEST_P_VALUE,
     H5DIV_COMPARE_NMEASURES
@@ -98,8 +98,8 @@ typedef struct h5div_options {
      * and H5DIV_RENYI_QP of `measures` are set exactly when n_renyi_* > 0. */
     int n_renyi_pq, n_renyi_qp;
     double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
-    double bin_width;       /* w of wasserstein1 (> 0, default 1) */
-    int collective_io;      /* 1: collective MPI-IO reads (default), 0: independent */
+    double bin_width;  /* w of wasserstein1 (> 0, default 1) */
+    int collective_io; /* 1: collective MPI-IO reads (default), 0: independent */
     /* Poisson bootstrap of integer counts (compare): bootstrap replicates B
      * (0: none, at most H5DIV_BOOTSTRAP_MAX), level ci in (0, 1) of the
      * percentile interval (default 0.95), seed of the counter-based draws
@@ -123,7 +123,7 @@ typedef struct h5div_compare_result {
     double value[H5DIV_COMPARE_NMEASURES];
     double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
     unsigned computed;
-    uint64_t bins;   /* number of bins of each histogram */
+    uint64_t bins; /* number of bins of each histogram */
 } h5div_compare_result;
 
 /* One output column of a command: a measure, or one order of a Renyi
@@ -131,9 +131,9 @@ typedef struct h5div_compare_result {
  * "renyi_pq:2"), `units` its units attribute. */
 #define H5DIV_COMPARE_MAX_COLUMNS (H5DIV_COMPARE_NMEASURES + 2 * H5DIV_RENYI_MAX)
 typedef struct h5div_column {
-    int measure;  /* index in the command's measure enum (h5div_measure for compare) */
-    int order;    /* index into the options' Renyi orders, or -1 */
-    double A;     /* the Renyi order (written as attribute `order`), 0 for others */
+    int measure; /* index in the command's measure enum (h5div_measure for compare) */
+    int order;   /* index into the options' Renyi orders, or -1 */
+    double A;    /* the Renyi order (written as attribute `order`), 0 for others */
     char name[48];
     char units[16];
 } h5div_column;
@@ -160,8 +160,9 @@ H5DIV_API const char *h5div_strerror(int status);
 /* Flags of a row of a command's measure table. */
 #define H5DIV_MEASURE_DEFAULT 1u /* in the default set */
 #define H5DIV_MEASURE_ORDER 2u   /* named with an order, NAME:A (one column per order) */
-#define H5DIV_MEASURE_PART 4u    /* written with the row above that is not a part
-                                  * (e.g. a statistic's dof), not named on its own */
+#define H5DIV_MEASURE_PART                                                                         \
+    4u /* written with the row above that is not a part                                            \
+        * (e.g. a statistic's dof), not named on its own */
 
 /* One row of a command's table of measures, the one source of its names,
  * units, default set, --help lines and (compare) kernel terms. */
@@ -171,9 +172,9 @@ typedef struct h5div_measure_info {
      * NULL: described by the row above, whose name column then lists this
      * one too ("chi2_pq, chi2_qp"); parts are named in their row's text. */
     const char *help;
-    unsigned flags;    /* H5DIV_MEASURE_* */
-    int unitless;      /* units "1" in every base; else bits, nats or hartleys */
-    uint32_t terms;    /* compare: the kernel sums it needs (internal) */
+    unsigned flags; /* H5DIV_MEASURE_* */
+    int unitless;   /* units "1" in every base; else bits, nats or hartleys */
+    uint32_t terms; /* compare: the kernel sums it needs (internal) */
 } h5div_measure_info;
 
 /* The table of compare's measures: row m describes h5div_measure m; *n

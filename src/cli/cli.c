@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Argument parsing, command dispatch and the helpers commands share. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,12 +14,8 @@
 
 /* Every command of h5div, in the order `h5div --help` lists them. */
 static const h5div_cli_command *const commands[] = {
-    &h5div_cmd_compare,
-    &h5div_cmd_entropy,
-    &h5div_cmd_joint,
-    &h5div_cmd_surprisal,
-    &h5div_cmd_histogram,
-    &h5div_cmd_history,
+    &h5div_cmd_compare,   &h5div_cmd_entropy,   &h5div_cmd_joint,
+    &h5div_cmd_surprisal, &h5div_cmd_histogram, &h5div_cmd_history,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -63,8 +59,7 @@ static void progress_report(void *ctx, int pass, double fraction, double bytes)
     double rate = dt > 0 ? bytes / dt : 0.0;
     double eta = fraction > 0 ? dt * (1.0 - fraction) / fraction : 0.0;
     fprintf(pr->err, "%sh5div: pass %d: %5.1f%%  %.2f GB/s  ETA %.0f s%s", pr->tty ? "\r" : "",
-            pass + 1, 100.0 * fraction, rate / 1e9, eta,
-            pr->tty && fraction < 1.0 ? "" : "\n");
+            pass + 1, 100.0 * fraction, rate / 1e9, eta, pr->tty && fraction < 1.0 ? "" : "\n");
     fflush(pr->err);
     pr->t_last = now;
 }
@@ -262,7 +257,7 @@ static int parse_double(const char *s, double *out)
 typedef struct opt_spec {
     char shrt;
     const char *lng;
-    int opt;       /* enum h5div_cli_opt, or -1 for the options of every command */
+    int opt; /* enum h5div_cli_opt, or -1 for the options of every command */
     int has_value;
 } opt_spec;
 
@@ -382,9 +377,8 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
             return H5DIV_OK;
         }
         if (parse_double(value, &a->lock_timeout) != 0 || !(a->lock_timeout >= 0))
-            return h5div_cli_usage(msg,
-                                   "lock timeout must be a number of seconds >= 0 or none (%s %s)",
-                                   name, value);
+            return h5div_cli_usage(
+                msg, "lock timeout must be a number of seconds >= 0 or none (%s %s)", name, value);
         return H5DIV_OK;
     case H5DIV_OPT_PSEUDOCOUNT:
         if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0))
@@ -784,8 +778,7 @@ int h5div_cli_main(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     char msg[H5DIV_CLI_MSG] = "";
     int ost = H5DIV_OK;
     if (cx.rank == 0 && stdout_status(out)) {
-        snprintf(msg, sizeof msg, "cannot write to standard output: %s (stdout)",
-                 strerror(errno));
+        snprintf(msg, sizeof msg, "cannot write to standard output: %s (stdout)", strerror(errno));
         ost = H5DIV_EOUTPUT;
     }
     if (comm != MPI_COMM_NULL)

@@ -67,7 +67,7 @@ _Static_assert(H5DIV_OPT_COUNT <= 32, "option bits must fit the unsigned masks")
      H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
      H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
      H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
-     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |            \
+     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |             \
      H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
 
 struct h5div_cli_command;

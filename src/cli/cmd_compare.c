@@ -25,7 +25,8 @@ static const char compare_help[] =
     "      --overwrite           replace an existing result group\n"
     "      --in-place            allow the output file to be an input file\n"
     "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"    "      --json                print one JSON object instead of the table\n"
+    "                            lock on the output file (default 300)\n"
+    "      --json                print one JSON object instead of the table\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
     "      --measures a,b,...    compute only these measures (default the ten above)\n"
     "      --bin-width W         bin width of wasserstein1 (default 1; not used\n"
@@ -180,8 +181,7 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     h5div_compare_batch res;
     memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
-        st = h5div_compare_batch_files(cx->comm, a->pos[0], q_refs, k, &opt, &res, msg,
-                                       sizeof msg);
+        st = h5div_compare_batch_files(cx->comm, a->pos[0], q_refs, k, &opt, &res, msg, sizeof msg);
     double elapsed = MPI_Wtime() - t0;
     h5div_batch_inputs in = {NULL, a->pos[0], q_refs, NULL, 0.0, elapsed};
     uint64_t rows = res.rows, bins = res.bins;
@@ -195,8 +195,8 @@ static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
                 "h5div: compare of %llu bins%s against %d candidate%s on %d ranks in %.3f s "
                 "(%.3g bins/s per candidate)%s%s\n",
                 (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
-                cx->size, elapsed, elapsed > 0 ? n / elapsed : 0.0, a->output ? "; results in " : "",
-                a->output ? a->output : "");
+                cx->size, elapsed, elapsed > 0 ? n / elapsed : 0.0,
+                a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }
     return H5DIV_OK;

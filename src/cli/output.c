@@ -86,9 +86,21 @@ static void select_kth(double *v, size_t n, size_t k)
     size_t lo = 0, hi = n - 1;
     while (hi > lo) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cmp_double(&v[mid], &v[lo]) < 0) { double t = v[mid]; v[mid] = v[lo]; v[lo] = t; }
-        if (cmp_double(&v[hi], &v[lo]) < 0) { double t = v[hi]; v[hi] = v[lo]; v[lo] = t; }
-        if (cmp_double(&v[hi], &v[mid]) < 0) { double t = v[hi]; v[hi] = v[mid]; v[mid] = t; }
+        if (cmp_double(&v[mid], &v[lo]) < 0) {
+            double t = v[mid];
+            v[mid] = v[lo];
+            v[lo] = t;
+        }
+        if (cmp_double(&v[hi], &v[lo]) < 0) {
+            double t = v[hi];
+            v[hi] = v[lo];
+            v[lo] = t;
+        }
+        if (cmp_double(&v[hi], &v[mid]) < 0) {
+            double t = v[hi];
+            v[hi] = v[mid];
+            v[mid] = t;
+        }
         double pivot = v[mid];
         size_t i = lo, j = hi;
         while (i <= j) {
@@ -279,8 +291,8 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     return H5DIV_OK;
 }
 
-static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b,
-                       const char *const *q_refs, double *buf)
+static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char *const *q_refs,
+                       double *buf)
 {
     FILE *out = cx->out;
     const int k = b->candidates, root = cx->rank == 0;

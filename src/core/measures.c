@@ -143,7 +143,10 @@ void h5div_options_init(h5div_options *opt)
     opt->progress_ctx = NULL;
 }
 
-const char *h5div_version_string(void) { return H5DIV_VERSION_STRING; }
+const char *h5div_version_string(void)
+{
+    return H5DIV_VERSION_STRING;
+}
 
 const char *h5div_strerror(int status)
 {
@@ -184,7 +187,8 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
                 h5div_column *c = &cols[n++];
                 char a[32];
                 c->measure = m;
-                snprintf(c->units, sizeof c->units, "%s", h5div_measure_units((h5div_measure)m, opt->base));
+                snprintf(c->units, sizeof c->units, "%s",
+                         h5div_measure_units((h5div_measure)m, opt->base));
                 c->order = i;
                 c->A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
                 h5div_format_shortest(c->A, a, sizeof a);

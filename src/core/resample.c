@@ -110,7 +110,10 @@ static uint64_t rs_normal(rs_state *st, double hi, double lo)
 }
 
 /* A uniform double in [0, 1) with 53 random bits. */
-static double rs_uniform(rs_state *st) { return (double)(rs_word(st) >> 11) * 0x1p-53; }
+static double rs_uniform(rs_state *st)
+{
+    return (double)(rs_word(st) >> 11) * 0x1p-53;
+}
 
 /* Loader's deviance term x log(x / m) + m - x, without the cancellation of
  * that formula for x near m (C. Loader, Fast and accurate computation of
@@ -287,10 +290,9 @@ int h5div_rs_poisson(const h5div_rs_key *key, uint64_t first, const double *rest
 }
 
 int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, uint64_t first,
-                  const double *restrict p, const double *restrict p_lo,
-                  const double *restrict q, const double *restrict q_lo, size_t n, double a,
-                  double b, double *restrict outp, double *restrict outp_lo,
-                  double *restrict outq, double *restrict outq_lo)
+                  const double *restrict p, const double *restrict p_lo, const double *restrict q,
+                  const double *restrict q_lo, size_t n, double a, double b, double *restrict outp,
+                  double *restrict outp_lo, double *restrict outq, double *restrict outq_lo)
 {
     if (!(a > 0.0) || !(b > 0.0) || !isfinite(a) || !isfinite(b) || !isfinite(a + b))
         return -1;

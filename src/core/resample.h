@@ -85,10 +85,9 @@ int h5div_rs_poisson(const h5div_rs_key *key, uint64_t first, const double *rest
  * N* ~ Poisson(A) instead of A changes the spread of a measure by a
  * relative O(1/A). */
 int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, uint64_t first,
-                  const double *restrict p, const double *restrict p_lo,
-                  const double *restrict q, const double *restrict q_lo, size_t n, double a,
-                  double b, double *restrict outp, double *restrict outp_lo,
-                  double *restrict outq, double *restrict outq_lo);
+                  const double *restrict p, const double *restrict p_lo, const double *restrict q,
+                  const double *restrict q_lo, size_t n, double a, double b, double *restrict outp,
+                  double *restrict outp_lo, double *restrict outq, double *restrict outq_lo);
 
 /* Summaries of replicates x[0..n). Each is a function of the multiset of
  * values: the same bits in any order of x.

@@ -36,11 +36,11 @@ typedef struct cmp_job {
      * replicate's bits do not depend on the decomposition; the same draws
      * are made again in each pass instead of being stored. Replicate 0 is
      * the data itself. */
-    int nrep;           /* 1 + B */
+    int nrep; /* 1 + B */
     uint64_t B;
-    double *draw;       /* [nd][2][H5DIV_BLOCK_BINS]: one block of a replicate, value and lo */
+    double *draw; /* [nd][2][H5DIV_BLOCK_BINS]: one block of a replicate, value and lo */
     const double *dx[H5DIV_SWEEP_MAX], *dl[H5DIV_SWEEP_MAX]; /* the block in use */
-    double *reps;       /* [k][ncols][row - row_begin][B] */
+    double *reps;                                            /* [k][ncols][row - row_begin][B] */
 } cmp_job;
 
 /* Row state: pass 0 the totals h5div_acc[nrep][nd], pass 1
@@ -560,8 +560,8 @@ static int run_job(MPI_Comm comm, cmp_job *j, h5div_dset *const *ds, char *msg, 
         f.state_size = part > tot ? part : tot;
         f.row_bytes = (uint64_t)j->nrep * (uint64_t)j->nd * 3 * sizeof(double);
         /* values, and with --bootstrap B replicates, se and interval */
-        f.owned_row_bytes = (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double) *
-                            (1 + (j->B ? j->B + 3 : 0));
+        f.owned_row_bytes =
+            (uint64_t)j->k * (uint64_t)j->ncols * sizeof(double) * (1 + (j->B ? j->B + 3 : 0));
         f.ref = j->ref[0];
         st = h5div_eval_rows(comm, &sw, &f, j, opt, msg, len);
         h5div_sweep_free(&sw);

@@ -57,8 +57,10 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     const h5div_compare_batch *b = o->b;
     const int k = b->candidates;
     const hsize_t w = kind == COL_CI ? 2 : kind == COL_REPS ? (hsize_t)b->nrep : 1;
-    const double *data = kind == COL_SE ? b->se : kind == COL_CI ? b->ci
-                       : kind == COL_REPS ? b->reps : b->values;
+    const double *data = kind == COL_SE     ? b->se
+                         : kind == COL_CI   ? b->ci
+                         : kind == COL_REPS ? b->reps
+                                            : b->values;
     hsize_t dims[3];
     int nd = 0;
     if (k > 1)
@@ -71,8 +73,8 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     char name[80];
     snprintf(name, sizeof name, "%s%s", col->name, col_suffix[kind]);
     hid_t fspace = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = fspace >= 0 ? H5Dcreate2(g, name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT,
-                                       H5P_DEFAULT, H5P_DEFAULT)
+    hid_t d = fspace >= 0 ? H5Dcreate2(g, name, H5T_IEEE_F64LE, fspace, H5P_DEFAULT, H5P_DEFAULT,
+                                       H5P_DEFAULT)
                           : H5I_INVALID_HID;
     if (any_failed(comm, d < 0)) {
         if (d >= 0)
@@ -114,8 +116,7 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
             H5Sselect_none(mspace);
         H5Sselect_none(fspace);
     }
-    if (mspace < 0 || dxpl < 0 ||
-        H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data) < 0)
+    if (mspace < 0 || dxpl < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data) < 0)
         failed = 1;
     if (dxpl >= 0)
         H5Pclose(dxpl);
