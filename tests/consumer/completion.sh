@@ -59,7 +59,8 @@ expect "h5div compare --me" --measures --memory-per-rank
 expect "h5div history --c" --check --csv
 expect "h5div histogram --out" --outside --output
 expect "h5div histogram --nan " error skip
-expect "h5div compare --c"
+expect "h5div compare --c" --ci
+expect "h5div entropy --c"
 expect "h5div entropy --est" --estimator
 expect "h5div entropy --estimator ch" chao-shen
 expect "h5div compare -b " 2 e 10
