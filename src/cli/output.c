@@ -163,57 +163,57 @@ static void json_array(FILE *out, const double *v, uint64_t n)
     fputc(']', out);
 }
 
-/* Collective: with --bootstrap, the standard errors (what 0) or intervals
- * (what 1: pairs) of (candidate c, column i) for every row into buf on rank 0. */
-static int gather_unc(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, int what,
-                      double *buf)
+/* What a JSON object of the batch holds per (candidate, column, row). */
+enum { JSON_VALUE, JSON_SE, JSON_CI };
+
+/* Collective: column i of candidate c for every row into buf on rank 0:
+ * the values, or with --bootstrap the standard errors or the intervals
+ * (pairs). */
+static int gather_column(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, int what,
+                         double *buf)
 {
-    const uint64_t w = what ? 2 : 1;
-    const double *src = what ? b->ci : b->se;
+    if (what == JSON_VALUE)
+        return h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
+    const uint64_t w = what == JSON_CI ? 2 : 1;
+    const double *src = what == JSON_CI ? b->ci : b->se;
     const double *mine = src + ((size_t)c * (size_t)b->ncolumns + (size_t)i) * b->row_count * w;
     return h5div_par_gather_rows(cx->comm, mine, b->row_count * w, b->rows * w, 0, buf);
 }
 
-/* ", \"se\": {...}, \"ci\": {...}" keyed by measure like "measures": arrays
- * over candidates (k > 1) of arrays over rows (2-D) of the value, or of
- * [lo, hi]. */
-static int print_json_unc(const h5div_cli_ctx *cx, const h5div_batch *b, double *buf)
+/* The members of one JSON object keyed by measure ("measures", "se", "ci"):
+ * arrays over candidates (k > 1) of arrays over rows (2-D) of a number, or
+ * of [lo, hi] for the intervals. Collective; rank 0 prints. */
+static int print_json_columns(const h5div_cli_ctx *cx, const h5div_batch *b, int what, double *buf)
 {
     FILE *out = cx->out;
     const int k = b->candidates, root = cx->rank == 0;
-    for (int what = 0; what < 2; what++) {
-        if (root)
-            fprintf(out, ",\n \"%s\": {", what ? "ci" : "se");
-        for (int i = 0; i < b->ncolumns; i++) {
-            if (root) {
-                fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
-                if (k > 1)
-                    fputc('[', out);
-            }
-            for (int c = 0; c < k; c++) {
-                H5DIV_CHECK(gather_unc(cx, b, c, i, what, buf));
-                if (!root)
-                    continue;
-                if (c)
+    for (int i = 0; i < b->ncolumns; i++) {
+        if (root) {
+            fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
+            if (k > 1)
+                fputc('[', out);
+        }
+        for (int c = 0; c < k; c++) {
+            H5DIV_CHECK(gather_column(cx, b, c, i, what, buf));
+            if (!root)
+                continue;
+            if (c)
+                fputs(", ", out);
+            if (b->two_d)
+                fputc('[', out);
+            for (uint64_t r = 0; r < (b->two_d ? b->rows : 1); r++) {
+                if (r)
                     fputs(", ", out);
-                if (b->two_d)
-                    fputc('[', out);
-                for (uint64_t r = 0; r < (b->two_d ? b->rows : 1); r++) {
-                    if (r)
-                        fputs(", ", out);
-                    if (what)
-                        json_array(out, buf + 2 * r, 2);
-                    else
-                        h5div_cli_json_number(out, buf[r]);
-                }
-                if (b->two_d)
-                    fputc(']', out);
+                if (what == JSON_CI)
+                    json_array(out, buf + 2 * r, 2);
+                else
+                    h5div_cli_json_number(out, buf[r]);
             }
-            if (root && k > 1)
+            if (b->two_d)
                 fputc(']', out);
         }
-        if (root)
-            fputc('}', out);
+        if (root && k > 1)
+            fputc(']', out);
     }
     return H5DIV_OK;
 }
@@ -252,28 +252,7 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
         }
         fputs(" \"measures\": {", out);
     }
-    for (int i = 0; i < b->ncolumns; i++) {
-        if (root) {
-            fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
-            if (k > 1)
-                fputc('[', out);
-        }
-        for (int c = 0; c < k; c++) {
-            int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
-            if (st != H5DIV_OK)
-                return st;
-            if (!root)
-                continue;
-            if (c)
-                fputs(", ", out);
-            if (b->two_d)
-                json_array(out, buf, b->rows);
-            else
-                h5div_cli_json_number(out, buf[0]);
-        }
-        if (root && k > 1)
-            fputc(']', out);
-    }
+    H5DIV_CHECK(print_json_columns(cx, b, JSON_VALUE, buf));
     const char *names[H5DIV_COMPARE_MAX_COLUMNS], *units[H5DIV_COMPARE_MAX_COLUMNS];
     if (root) {
         for (int i = 0; i < b->ncolumns; i++) {
@@ -282,8 +261,13 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
         }
         fputc('}', out);
     }
-    if (b->nrep)
-        H5DIV_CHECK(print_json_unc(cx, b, buf));
+    for (int what = JSON_SE; b->nrep && what <= JSON_CI; what++) {
+        if (root)
+            fprintf(out, ",\n \"%s\": {", what == JSON_CI ? "ci" : "se");
+        H5DIV_CHECK(print_json_columns(cx, b, what, buf));
+        if (root)
+            fputc('}', out);
+    }
     if (root) {
         h5div_cli_json_units(out, names, units, b->ncolumns);
         fputs("}\n", out);
@@ -316,12 +300,12 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char
                 return st;
             double se = 0.0, lohi[2] = {0.0, 0.0};
             if (b->two_d && b->nrep) /* the standard errors after the values */
-                H5DIV_CHECK(gather_unc(cx, b, c, i, 0, buf + b->rows));
+                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
             if (!b->two_d && b->nrep) {
-                H5DIV_CHECK(gather_unc(cx, b, c, i, 0, &buf[1]));
+                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
                 if (root)
                     se = buf[1];
-                H5DIV_CHECK(gather_unc(cx, b, c, i, 1, &buf[1]));
+                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_CI, &buf[1]));
                 if (root)
                     lohi[0] = buf[1], lohi[1] = buf[2];
             }
