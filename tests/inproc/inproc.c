@@ -405,6 +405,16 @@ static void test_entropy(const env *e)
     CHECK(rc == 0, "entropy --pseudocount: exit %d", rc);
 }
 
+/* The measures of joint, in the contract's order. */
+static const char *const joint_names[8] = {"entropy_x",
+                                           "entropy_y",
+                                           "joint_entropy",
+                                           "conditional_entropy_x_given_y",
+                                           "conditional_entropy_y_given_x",
+                                           "mutual_information",
+                                           "normalized_mutual_information",
+                                           "variation_of_information"};
+
 /* joint J = [[1, 1], [0, 2]] (rows x): H(X) = 1, H(Y) = 2 - 3/4 L,
  * H(X,Y) = 3/2, H(X|Y) = 3/4 L - 1/2, H(Y|X) = 1/2, I = 3/2 - 3/4 L,
  * NMI = (3 - 3/2 L) / (3 - 3/4 L), VI = 3/4 L (tests/unit/test_joint.c).
@@ -413,14 +423,7 @@ static void test_entropy(const env *e)
 static void test_joint(const env *e)
 {
     const long double L = log2l(3.0L);
-    const char *names[8] = {"entropy_x",
-                            "entropy_y",
-                            "joint_entropy",
-                            "conditional_entropy_x_given_y",
-                            "conditional_entropy_y_given_x",
-                            "mutual_information",
-                            "normalized_mutual_information",
-                            "variation_of_information"};
+    const char *const *names = joint_names;
     const long double want[8] = {1,
                                  2 - 0.75L * L,
                                  1.5L,
@@ -589,14 +592,7 @@ static void test_results(const env *e)
              at(e, "in.h5:/P2"), at(e, "in.h5:/Q2"));
     CHECK(rc == 0, "compare -o 2-D: exit %d, %s", rc, err);
     check_group_vs_json(e, res, "/runs/b", cnames, 10, 2);
-    const char *const jnames[8] = {"entropy_x",
-                                   "entropy_y",
-                                   "joint_entropy",
-                                   "conditional_entropy_x_given_y",
-                                   "conditional_entropy_y_given_x",
-                                   "mutual_information",
-                                   "normalized_mutual_information",
-                                   "variation_of_information"};
+    const char *const *jnames = joint_names;
     rc = RUN(e, "joint", "--json", "-q", "-o", at(e, "joint.h5"), at(e, "in.h5:/J"));
     CHECK(rc == 0, "joint -o: exit %d, %s", rc, err);
     check_group_vs_json(e, at(e, "joint.h5"), "/h5div", jnames, 8, 1);
