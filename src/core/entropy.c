@@ -146,11 +146,6 @@ static double log_p2(double xr, double xl, const h5div_entropy_norm *nm)
     return log(r);
 }
 
-double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm)
-{
-    return log_p2(xr, 0.0, nm);
-}
-
 void h5div_entropy_plugin_add(const double *restrict x, size_t n, const h5div_entropy_norm *nm,
                               h5div_acc *acc)
 {

@@ -39,10 +39,6 @@ typedef struct h5div_entropy_norm {
 
 void h5div_entropy_norm_init(h5div_entropy_norm *nm, double hi, double lo, double alpha);
 
-/* log(p) of a bin of raw value xr (> 0, pseudocount included), accurate also
- * where p is close to 1 or subnormal. */
-double h5div_entropy_log_p(double xr, const h5div_entropy_norm *nm);
-
 /* Add -sum p log p (nats) of bins x[0..n) to acc, p = (x + alpha) / total.
  * x starts on a global block boundary: each block of H5DIV_BLOCK_BINS is
  * summed in a fixed order and its sum enters acc. */

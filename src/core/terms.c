@@ -1142,14 +1142,6 @@ static int block_lo(const double **xlo, const double **ylo, size_t e)
     return 1;
 }
 
-void h5div_compare_block(const double *restrict xs, const double *restrict ys, size_t e,
-                         const h5div_norm *nm, const h5div_term_params *tp, double *sums,
-                         int64_t counts[2])
-{
-    int32_t win[2 * H5DIV_RENYI_MAX];
-    h5div_compare_block_lo(xs, ys, NULL, NULL, e, nm, tp, sums, win, counts);
-}
-
 void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys, const double *xlo,
                             const double *ylo, size_t e, const h5div_norm *nm,
                             const h5div_term_params *tp, double *sums,

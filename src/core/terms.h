@@ -155,19 +155,14 @@ void h5div_total_block_lo(const double *restrict x, const double *restrict lo, s
  * any decomposition. */
 void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc);
 
-/* Sums of the per-bin terms of one block x[0..e), y[0..e), e <= block size
- * (raw values; the pseudocount and totals are in nm): sums[t] for every
- * term t of tp->mask but H5DIV_T_W1, each summed in a fixed order; counts
- * of bins with p > 0 = q and q > 0 = p are added to counts[0], counts[1]. */
-void h5div_compare_block(const double *restrict x, const double *restrict y, size_t e,
-                         const h5div_norm *nm, const h5div_term_params *tp, double *sums,
-                         int64_t counts[2]);
-/* h5div_compare_block of values x + xlo, y + ylo (the remainders of 64-bit
- * integers, exact; either may be NULL): they enter the cross differences
- * and everything derived from them. A block whose remainders are all zero
- * gives the bits of h5div_compare_block. */
-/* win[i] receives the block's top window of the windowed sum of order i
- * (sums then hold that window and the one below). */
+/* Sums of the per-bin terms of one block of values x + xlo, y + ylo,
+ * e <= block size (raw values; xlo, ylo the exact remainders of 64-bit
+ * integers, either may be NULL; the pseudocount and totals are in nm):
+ * sums[t] for every term t of tp->mask but H5DIV_T_W1, each summed in a
+ * fixed order; counts of bins with p > 0 = q and q > 0 = p are added to
+ * counts[0], counts[1]. A block whose remainders are all zero takes the
+ * plain path, bit for bit. win[i] receives the block's top window of the
+ * windowed sum of order i (sums then hold that window and the one below). */
 void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys, const double *xlo,
                             const double *ylo, size_t e, const h5div_norm *nm,
                             const h5div_term_params *tp, double *sums,
