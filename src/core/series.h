@@ -8,8 +8,8 @@
  * a factor 64 to cancellation (about 1.4e-14 relative). */
 #define H5DIV_SERIES_LIMIT 0.03125
 
-/* (1+u) log1p(u) - u, the generalised KL term divided by q; >= 0. */
-static inline double h5div_kl_series(double u)
+/* ((1+u) log1p(u) - u) / u^2 by its series, for |u| < H5DIV_SERIES_LIMIT. */
+static inline double h5div_kl_series_sq(double u)
 {
     /* sum_{k>=2} (-1)^k u^k / (k (k-1)); |u| < 1/32 needs terms to k = 14. */
     double s = 1.0 / 182;
@@ -24,8 +24,13 @@ static inline double h5div_kl_series(double u)
     s = s * u - 1.0 / 20;
     s = s * u + 1.0 / 12;
     s = s * u - 1.0 / 6;
-    s = s * u + 0.5;
-    return s * u * u;
+    return s * u + 0.5;
+}
+
+/* (1+u) log1p(u) - u, the generalised KL term divided by q; >= 0. */
+static inline double h5div_kl_series(double u)
+{
+    return h5div_kl_series_sq(u) * u * u;
 }
 
 #endif

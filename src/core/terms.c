@@ -454,20 +454,98 @@ static inline double log_mix(double t, double xb, double s)
     return t >= -0.5 ? log1p(t) : log(2.0 * xb / s);
 }
 
+/* A positive quantity m 2^e held apart from its exponent: the
+ * two-sample tests of totals far apart have weights and means beyond the
+ * double range. m is 0 or in [1, 2). */
+typedef struct scaled {
+    double m;
+    int e;
+} scaled;
+
+static scaled sc_of(double m, int e)
+{
+    if (m == 0.0)
+        return (scaled){0.0, 0};
+    const int k = ilogb(m);
+    return (scaled){ldexp(m, -k), e + k};
+}
+
+static scaled sc_mul(scaled a, scaled b)
+{
+    return sc_of(a.m * b.m, a.e + b.e);
+}
+
+static scaled sc_div(scaled a, scaled b)
+{
+    return sc_of(a.m / b.m, a.e - b.e);
+}
+
+/* a + b for a, b >= 0 */
+static scaled sc_add(scaled a, scaled b)
+{
+    if (a.m == 0.0)
+        return b;
+    if (b.m == 0.0)
+        return a;
+    if (a.e < b.e) {
+        scaled t = a;
+        a = b;
+        b = t;
+    }
+    return sc_of(a.m + (a.e - b.e > 1100 ? 0.0 : ldexp(b.m, b.e - a.e)), a.e);
+}
+
+/* The value times 2^s, rounded once (0 or inf beyond the range). */
+static double sc_val(scaled a, int s)
+{
+    const long e = (long)a.e + s;
+    return a.m == 0.0 ? 0.0 : ldexp(a.m, e > 4000 ? 4000 : e < -4000 ? -4000 : (int)e);
+}
+
+static double sc_log(scaled a)
+{
+    return log(a.m) + a.e * LN2;
+}
+
 /* The totals' part of the two-sample tests: with A = a 2^ea, B = b 2^eb
  * (a, b the scaled totals), the weights w = A / (A + B), w1 = B / (A + B)
  * (each from its own ratio, so neither cancels), A B / (A + B) = hm 2^he,
- * A + B = tm 2^te, and lw = log((A + B) / A), lw1 = log((A + B) / B). */
+ * A + B = tm 2^te, and lw = log((A + B) / A), lw1 = log((A + B) / B).
+ * Totals more than 2^900 apart are `extreme`: the doubles w, w1, lw, lw1
+ * then lose the smaller one, and the terms take their scaled forms. */
 typedef struct two_sample {
     double w, w1, hm, tm, lw, lw1, a, b;
     int he, te, ea, eb;
+    int extreme;
+    scaled sw, sw1; /* w, w1 */
+    scaled ga, gb;  /* A log((A + B) / A), B log((A + B) / B) */
 } two_sample;
+
+/* Totals more than 2^900 apart. */
+static inline int totals_extreme(const h5div_norm *nm)
+{
+    const int gap = ilogb(nm->scale_a) - ilogb(nm->scale_b);
+    return gap > 900 || gap < -900;
+}
 
 /* log1p(r) for r = m 2^e >= 0 (beyond the double range too). */
 static double log1p_scaled(double m, int e)
 {
     double r = ldexp(m, e);
     return r < 0x1p1000 ? log1p(r) : log(m) + e * LN2;
+}
+
+/* own log1p(other / own) of totals own = o 2^eo, other = t 2^et: other
+ * (1 - r/2 + ...) where r = other / own is too small for log1p's double. */
+static scaled glone_of(double o, int eo, double t, int et)
+{
+    const double rm = t / o;
+    const int re = et - eo;
+    if (ilogb(rm) + re < -60) {
+        const double r = ldexp(rm, re);
+        return sc_of(t * (1.0 - 0.5 * r), et);
+    }
+    return sc_of(o * log1p_scaled(rm, re), eo);
 }
 
 static void two_sample_init(two_sample *ts, const h5div_norm *nm)
@@ -495,6 +573,12 @@ static void two_sample_init(two_sample *ts, const h5div_norm *nm)
         ts->tm = s;
         ts->te = eb;
     }
+    ts->extreme = totals_extreme(nm);
+    const scaled tot = sc_of(ts->tm, ts->te);
+    ts->sw = sc_div(sc_of(a, ea), tot);
+    ts->sw1 = sc_div(sc_of(b, eb), tot);
+    ts->ga = glone_of(a, ea, b, eb);
+    ts->gb = glone_of(b, eb, a, ea);
 }
 
 /* (1 + x) log(1 + x) - x >= 0 given r = 1 + x (the ratio itself, for
@@ -507,12 +591,31 @@ static inline double phi_term(double x, double r)
     return v > 0.0 ? v : 0.0;
 }
 
+/* T m phi(delta) 2^-k for a total T = c 2^ec and delta = s z 2^ez (s = +-1),
+ * r = 1 + delta: where delta is tiny, T m delta^2 (phi(delta) / delta^2)
+ * from z's mantissa, so neither delta^2 nor the product underflows. */
+static double g_half_term(double c, int ec, double m, double z, int ez, double s, double r, int k)
+{
+    if (z == 0.0)
+        return 0.0;
+    const int iz = ilogb(z);
+    if (iz + ez < -20) {
+        const double delta = s * ldexp(z, ez), zm = ldexp(fabs(z), -iz);
+        return ldexp(c * m * (zm * zm) * h5div_kl_series_sq(delta), ec + 2 * (ez + iz) - k);
+    }
+    return ldexp(c * m * phi_term(s * ldexp(z, ez), r), ec - k);
+}
+
 /* chi2_test and g_test terms of a bin with both values or one of them
  * nonzero, from P = p 2^k, Q = q 2^k and diff = (p - q) 2^k (from the exact
  * cross difference). With m = w p + w1 q, E = A m, F = B m per unit of p:
  * chi^2 = A B / (A + B) (p - q)^2 / m, and G = 2 (A + B) m (w phi(delta) +
  * w1 phi(eps)), delta = w1 (p - q) / m = p/m - 1, eps = -w (p - q) / m, a
- * sum of two terms >= 0 (the weighted JS term). */
+ * sum of two terms >= 0 (the weighted JS term). Where that sum or (p - q)^2
+ * would leave the double range before the totals scale it back (totals far
+ * apart, near-equal p and q of huge totals), G / 2 = A m phi(delta) + B m
+ * phi(eps) with delta = H t / A, eps = -H t / B (H = A B / (A + B), t =
+ * (p - q) / m), each term in its own scale. */
 static inline void two_sample_bin(const two_sample *ts, double P, double Q, double diff, int k,
                                   double *chi2, double *g)
 {
@@ -521,28 +624,57 @@ static inline void two_sample_bin(const two_sample *ts, double P, double Q, doub
     double c = ldexp(ts->hm * (diff * t), ts->he - k);
     double gs = m * (ts->w * phi_term(ts->w1 * t, P / m) + ts->w1 * phi_term(-ts->w * t, Q / m));
     double gv = 2.0 * ldexp(ts->tm * gs, ts->te - k);
+    if (diff != 0.0 && (ts->extreme || gs < 0x1p-960 || fabs(diff * t) < 0x1p-960)) {
+        const int id = ilogb(diff);
+        const double dm = ldexp(diff, -id);
+        c = ldexp(ts->hm * dm * (dm / m), ts->he + 2 * id - k);
+        const double z = ts->hm * t;
+        gv = 2.0 * (g_half_term(ts->a, ts->ea, m, z / ts->a, ts->he - ts->ea, 1.0, P / m, k) +
+                    g_half_term(ts->b, ts->eb, m, z / ts->b, ts->he - ts->eb, -1.0, Q / m, k));
+    }
     *chi2 = c >= 0.0 ? c : INFINITY; /* NaN only where the totals differ beyond 2^1000 */
     *g = gv >= 0.0 ? gv : INFINITY;
 }
 
 /* The same for a bin whose probabilities differ beyond 2^FAR_EXP (p_big:
- * p is the larger), from the sides' mantissas and logarithms: with rho =
- * small / big and mu = m / big, (p - q)^2 = big^2 to 2^-900 relative. */
+ * p is the larger), every quantity scaled (the weights may be far below
+ * the double range): with rho = small / big, wl, ws the weights of the
+ * larger and smaller side and mu = m / big = wl + ws rho,
+ * chi^2 = H big / mu ((p - q)^2 = big^2 to 2^-900 relative) and
+ * G = 2 (A + B) big mu (wl phi(1/mu - 1) + ws phi(rho/mu - 1)), where
+ * 1/mu - 1 = ws (1 - rho) / mu and rho/mu - 1 = -wl (1 - rho) / mu (1 - rho
+ * = 1 here): two terms >= 0, each in a form that does not cancel. */
 static void two_sample_far(const two_sample *ts, const side *big, const side *small, int p_big,
                            double *chi2, double *g)
 {
-    const double wl = p_big ? ts->w : ts->w1, ws = p_big ? ts->w1 : ts->w;
-    const double rho = ldexp(small->mant / big->mant, big->ex2 - small->ex2);
-    const double mu = wl + ws * rho; /* m / big */
-    /* chi^2 = H big / mu; G = 2 (A + B) big (wl (-log mu) + ws rho log(rho / mu)). */
-    *chi2 = ldexp(ts->hm * big->mant / mu, ts->he - big->ex2);
-    double lr = small->lg - big->lg;
-    /* log mu = log wl + log1p(ws rho / wl): log wl from the totals (wl can
-     * round to 1 where the other total is tiny beside this one). */
-    const double lmu = -(p_big ? ts->lw : ts->lw1) + log1p(ws * rho / wl);
-    double gs = -wl * lmu + (rho > 0.0 ? ws * rho * (lr - lmu) : 0.0);
-    gs = gs > 0.0 ? gs : 0.0;
-    *g = 2.0 * ldexp(ts->tm * big->mant * gs, ts->te - big->ex2);
+    const scaled wl = p_big ? ts->sw : ts->sw1, ws = p_big ? ts->sw1 : ts->sw;
+    const scaled sb = sc_of(big->mant, -big->ex2);
+    const scaled rho = sc_div(sc_of(small->mant, -small->ex2), sb);
+    const scaled mu = sc_add(wl, sc_mul(ws, rho));
+    *chi2 = sc_val(sc_mul(sc_of(ts->hm, ts->he), sc_div(sb, mu)), 0);
+    /* mu phi(1/mu - 1) = -log mu - ws */
+    scaled lt;
+    if (mu.e < -1) {
+        lt = sc_of(-sc_log(mu) - sc_val(ws, 0), 0);
+    } else {
+        const scaled x = sc_div(ws, mu);
+        const double mud = sc_val(mu, 0); /* in [1/2, 1] */
+        lt = x.e < -500 ? sc_mul(sc_mul(ws, x), (scaled){1.0, -1})
+                        : sc_of(mud * phi_term(sc_val(x, 0), 1.0 / mud), 0);
+    }
+    /* mu phi(rho/mu - 1) = rho log(rho/mu) + wl */
+    scaled st;
+    const scaled y = sc_div(wl, mu), r = sc_div(rho, mu);
+    if (y.e < -500) {
+        st = sc_mul(sc_mul(wl, y), (scaled){1.0, -1});
+    } else if (y.e < -1 || (y.e == -1 && y.m == 1.0)) {
+        st = sc_mul(mu, sc_of(phi_term(-sc_val(y, 0), sc_val(r, 0)), 0));
+    } else {
+        const double lr = sc_log(r); /* r < 1/2 */
+        st = sc_mul(wl, sc_of(1.0 + sc_val(sc_div(rho, wl), 0) * lr, 0));
+    }
+    const scaled gs = sc_add(sc_mul(wl, lt), sc_mul(ws, st));
+    *g = 2.0 * sc_val(sc_mul(sc_mul(sc_of(ts->tm, ts->te), sb), gs), 0);
 }
 
 /* The careful path: every bin through libm, with the forms chosen per bin
@@ -589,7 +721,10 @@ static void block_terms_careful(const double *restrict xs, const double *restric
                 const double tot = qlone ? ts.a : ts.b, own = qlone ? ts.b : ts.a;
                 const int et = qlone ? ts.ea : ts.eb, eo = qlone ? ts.eb : ts.ea;
                 t[H5DIV_T_CHI2T][k] = ldexp(tot * s.mant, et - s.ex2);
-                t[H5DIV_T_G][k] = 2.0 * ldexp(own * s.mant * (qlone ? ts.lw1 : ts.lw), eo - s.ex2);
+                t[H5DIV_T_G][k] =
+                    ts.extreme
+                        ? 2.0 * sc_val(sc_mul(qlone ? ts.gb : ts.ga, sc_of(s.mant, 0)), -s.ex2)
+                        : 2.0 * ldexp(own * s.mant * (qlone ? ts.lw1 : ts.lw), eo - s.ex2);
             }
             continue;
         }
@@ -701,6 +836,9 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
                             double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
                             int64_t *q_without_p)
 {
+    /* The two-sample tests of totals far apart need the scaled forms. */
+    if ((mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) && totals_extreme(nm))
+        return 0;
     const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
     const double scale_a = nm->scale_a, scale_b = nm->scale_b;
     const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
