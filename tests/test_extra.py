@@ -403,6 +403,40 @@ def case_renyi_far(ctx):
                 T.check_same_bits(ctx, ref, got, f"far pair {i}: {label(n)} vs plain")
 
 
+def case_pseudocount_wide(ctx):
+    """A pseudocount on histograms that are otherwise proportional and span
+    600 decades: the totals need more than three doubles and p - q lies far
+    below 2^-159 of them. 700 bins (several blocks; with --piece-size 1KiB
+    several pieces and, on 2-3 ranks, ranks between them). total_variation,
+    ks, wasserstein1 and chi2 from exact integers, the same bits on 1-3 ranks."""
+    rng = np.random.default_rng(159)
+    names = ["total_variation", "ks", "wasserstein1", "chi2_pq", "chi2_qp"]
+    for i, alpha in enumerate((0.5, 1e-3, 3.0)):
+        n = 700
+        P = 10.0 ** rng.uniform(-300, 300, n)
+        P[rng.random(n) < 0.1] = 0.0
+        Q = P * 2.0 ** int(rng.integers(-20, 21))   # exactly proportional
+        refs = write_pair(ctx, f"pcw{i}.h5", P, Q, "<f8")
+        Pi, Qi = exact_ints(P.tolist(), Q.tolist(), alpha)
+        SP, SQ = sum(Pi), sum(Qi)
+        tv = sum(abs(x * SQ - y * SP) for x, y in zip(Pi, Qi))
+        want = oracle_mp(P.tolist(), Q.tolist(), alpha=alpha, orders_pq=(), orders_qp=())
+        want["total_variation"] = float(Fraction(tv, 2 * SP * SQ))
+        arg = ["--measures", ",".join(names)]
+        ref = None
+        for r in (None, 2, 3):
+            what = f"pseudocount {alpha} on 600 decades, {label(r)}"
+            got = run_extra(ctx, refs, extra=["--pseudocount", repr(alpha), "--piece-size", "1KiB"],
+                            ranks=r, what=what, measures=arg)
+            if got is None:
+                continue
+            check_values(ctx, got, want, what, rtol=1e-13, names=names)
+            if ref is None:
+                ref = got
+            else:
+                T.check_same_bits(ctx, ref, got, f"{what} vs plain")
+
+
 def case_oracle_zeros(ctx):
     """Empty bins: with p = 0 < q somewhere and q > 0 everywhere, chi2_pq and
     every renyi_pq are finite but chi2_qp and renyi_qp:A>1 are inf (A<1 stays
@@ -644,6 +678,7 @@ CASES = {
     "oracle_random": case_oracle_random,
     "oracle_zeros": case_oracle_zeros,
     "renyi_far": case_renyi_far,
+    "pseudocount_wide": case_pseudocount_wide,
     "near_f64_20000": near_case(make_near_f64, 1.0),
     "near_u64_20000": near_case(make_near_u64, 0.1),
     "bitwise_ranks": case_bitwise,

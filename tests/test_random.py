@@ -983,7 +983,8 @@ def compare_batches(ctx, st, rng, dtypes, ns, rows_total, mode, first=None):
         classes = None
         if mode == "pseudocount":
             classes = [c for c in classes_for(D, n) if c in
-                       ("counts", "zeros", "near", "identical", "mode_drop", "disjoint", "single")]
+                       ("counts", "zeros", "near", "identical", "mode_drop", "disjoint", "single",
+                        "wide_f64")]
         cls, P, Qs = make_batch(rng, D, n, m, k, classes, with_fixed=alpha is None)
         gen = list(cls)
         if alpha is not None:               # counted as their own class, generator in the REPRO

@@ -186,6 +186,23 @@ void h5div_acc_round3(const h5div_acc *a, double *hi, double *lo, double *lo2)
     *lo2 = h5div_acc_round(&t);
 }
 
+int h5div_acc_parts(const h5div_acc *a, double parts[H5DIV_ACC_PARTS])
+{
+    parts[0] = h5div_acc_round(a);
+    if (!isfinite(parts[0]) || parts[0] == 0.0)
+        return 1;
+    h5div_acc t = *a;
+    int n = 1;
+    for (h5div_acc_add(&t, -parts[0]); n < H5DIV_ACC_PARTS; n++) {
+        const double v = h5div_acc_round(&t);
+        if (v == 0.0)
+            break;
+        parts[n] = v;
+        h5div_acc_add(&t, -v);
+    }
+    return n;
+}
+
 void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo)
 {
     *hi = h5div_acc_round(a);

@@ -37,6 +37,15 @@ void h5div_acc_round2(const h5div_acc *a, double *hi, double *lo);
 /* The sum as hi + lo + lo2, each the rounded rest of the sum (about 159 bits). */
 void h5div_acc_round3(const h5div_acc *a, double *hi, double *lo, double *lo2);
 
+/* The most parts h5div_acc_parts gives: each part after the first is below
+ * 2^-52 of the one before, and an exact sum of doubles spans about 2100 bits. */
+#define H5DIV_ACC_PARTS 48
+/* The sum as parts[0] + parts[1] + ..., each the rounded rest of the sum
+ * (the first three are h5div_acc_round3's), up to the first zero rest;
+ * returns their number, at least 1 (parts[0] is 0 for a zero sum, the only
+ * part for a non-finite one). The parts add up to the sum exactly. */
+int h5div_acc_parts(const h5div_acc *a, double parts[H5DIV_ACC_PARTS]);
+
 /* A total hi + lo > 0 brought near 1 by a power of two (exact), so neither
  * huge nor tiny values overflow or underflow once scaled. */
 typedef struct h5div_unit_total {

@@ -48,6 +48,29 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
     nm->ratio = nm->scale_a / nm->scale_b;
     nm->near_eq = 0;
     nm->a_lo2 = nm->b_lo2 = 0.0;
+    nm->a_ext = nm->b_ext = NULL;
+    nm->a_next = nm->b_next = 0;
+}
+
+/* With r = scale_a / scale_b: B - A / r of the scaled totals from all their
+ * parts exactly (r a power of two: totals on either side of a power of two
+ * have different scales), rounded once; near_eq where it is nonzero but
+ * below 2^-60 B. */
+static void norm_delta(h5div_norm *nm, const double *a, int na, const double *b, int nb)
+{
+    h5div_acc d;
+    h5div_acc_init(&d);
+    for (int i = 0; i < nb; i++)
+        h5div_acc_add(&d, b[i] * nm->scale_b);
+    for (int i = 0; i < na; i++)
+        h5div_acc_add(&d, -(a[i] * nm->scale_b));
+    const double delta = h5div_acc_round(&d);
+    nm->delta = 0.0;
+    nm->near_eq = 0;
+    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi) {
+        nm->delta = delta;
+        nm->near_eq = 1;
+    }
 }
 
 void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
@@ -58,23 +81,25 @@ void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, do
         return;
     nm->a_lo2 = a_lo2 * nm->scale_a;
     nm->b_lo2 = b_lo2 * nm->scale_b;
-    /* B - A / r of the scaled totals exactly (r a power of two: totals
-     * on either side of a power of two have different scales), then
-     * rounded once. */
-    const double ir = nm->scale_b / nm->scale_a;
-    h5div_acc d;
-    h5div_acc_init(&d);
-    h5div_acc_add(&d, nm->b_hi);
-    h5div_acc_add(&d, nm->b_lo);
-    h5div_acc_add(&d, b_lo2 * nm->scale_b);
-    h5div_acc_add(&d, -(nm->a_hi * ir));
-    h5div_acc_add(&d, -(nm->a_lo * ir));
-    h5div_acc_add(&d, -(a_lo2 * nm->scale_b));
-    const double delta = h5div_acc_round(&d);
-    if (delta != 0.0 && fabs(delta) <= 0x1p-60 * nm->b_hi) {
-        nm->delta = delta;
-        nm->near_eq = 1;
-    }
+    const double a[3] = {a_hi, a_lo, a_lo2}, b[3] = {b_hi, b_lo, b_lo2};
+    norm_delta(nm, a, 3, b, 3);
+}
+
+void h5div_norm_init_parts(h5div_norm *nm, const double *a, int na, const double *b, int nb,
+                           double alpha)
+{
+    h5div_norm_init3(nm, a[0], na > 1 ? a[1] : 0.0, na > 2 ? a[2] : 0.0, b[0], nb > 1 ? b[1] : 0.0,
+                     nb > 2 ? b[2] : 0.0, alpha);
+    if ((na <= 3 && nb <= 3) || !isfinite(a[0]) || !isfinite(b[0]) || a[0] <= 0.0 || b[0] <= 0.0)
+        return;
+    nm->a_ext = na > 3 ? a + 3 : NULL;
+    nm->a_next = na > 3 ? na - 3 : 0;
+    nm->b_ext = nb > 3 ? b + 3 : NULL;
+    nm->b_next = nb > 3 ? nb - 3 : 0;
+    /* Cross differences that cancel take every part (cross_exact), so the
+     * difference of the totals is not carried on its own. */
+    nm->delta = 0.0;
+    nm->near_eq = 0;
 }
 
 /* Index of the first negative, NaN or infinite value of x[0..e), or e: a
@@ -153,30 +178,45 @@ static inline void two_sum_add2(double *s, double *err, double *err2, double v)
 
 static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
-    /* err2 keeps what the error sums round off: the total is exact to
-     * about 2^-159 (the third part of the totals needs it). */
+    /* err2 keeps what the error sums round off. Every quantity is a
+     * multiple of the ulp of the smallest nonzero value (or alpha), and
+     * |err2| stays below 2^-85 of the largest: where the values span less
+     * than 2^80, err2's own sums are exact, and so is s + err + err2. */
     double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
     double err2[4] = {0.0, 0.0, 0.0, 0.0};
+    double mx[4] = {alpha, alpha, alpha, alpha};
+    const double a0 = alpha > 0.0 ? alpha : INFINITY;
+    double mn[4] = {a0, a0, a0, a0};
     size_t k = 0;
     for (; k + 4 <= e; k += 4)
-        for (int l = 0; l < 4; l++)
-            two_sum_add2(&s[l], &err[l], &err2[l], x[k + (size_t)l] + alpha);
-    for (int l = 0; k < e; k++, l++)
+        for (int l = 0; l < 4; l++) {
+            const double v = x[k + (size_t)l];
+            two_sum_add2(&s[l], &err[l], &err2[l], v + alpha);
+            mx[l] = v > mx[l] ? v : mx[l];
+            mn[l] = v > 0.0 && v < mn[l] ? v : mn[l];
+        }
+    for (int l = 0; k < e; k++, l++) {
         two_sum_add2(&s[l], &err[l], &err2[l], x[k] + alpha);
+        mx[l] = x[k] > mx[l] ? x[k] : mx[l];
+        mn[l] = x[k] > 0.0 && x[k] < mn[l] ? x[k] : mn[l];
+    }
     if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
         for (size_t i = 0; i < e; i++)
             two_sum_add(&err[i & 3], &err2[i & 3], add_err(x[i], alpha, x[i] + alpha));
     int finite = 1;
     for (int l = 0; l < 4; l++)
         finite &= isfinite(s[l]) && isfinite(err[l]) && isfinite(err2[l]);
-    if (finite) {
+    const double vmx = fmax(fmax(mx[0], mx[1]), fmax(mx[2], mx[3]));
+    const double vmn = fmin(fmin(mn[0], mn[1]), fmin(mn[2], mn[3]));
+    if (finite && !(vmx > 0x1p80 * vmn)) {
         for (int l = 0; l < 4; l++) {
             h5div_acc_add(acc, s[l]);
             h5div_acc_add(acc, err[l]);
             h5div_acc_add(acc, err2[l]);
         }
     } else {
-        /* A lane overflowed: add the block's values exactly instead. */
+        /* A lane overflowed, or the values span 2^80 or more: add the
+         * block's values exactly instead. */
         for (size_t i = 0; i < e; i++) {
             h5div_acc_add(acc, x[i] + alpha);
             if (alpha != 0.0)
@@ -260,19 +300,42 @@ static inline double js_series(double t)
 /* (xh + xl) B - (yh + yl) A from exact products with all three parts of
  * the totals, rounded once: for the rare bins where x/y agrees with A/B to
  * more than 56 bits, so that the plain form's 2^-106 would matter. */
+/* s += sum u[i] t[j] exactly (the products and their fma errors). */
+static void acc_add_products(h5div_acc *s, const double *u, int nu, const double *t, int nt)
+{
+    for (int i = 0; i < nu; i++)
+        for (int j = 0; j < nt; j++) {
+            const double p = u[i] * t[j];
+            h5div_acc_add(s, p);
+            h5div_acc_add(s, fma(u[i], t[j], -p));
+        }
+}
+
+/* The parts of the scaled totals, A (side 1) or B (side 0): hi, lo, lo2 and
+ * those beyond; returns their number. */
+static int total_parts(const h5div_norm *nm, int side, double t[H5DIV_ACC_PARTS])
+{
+    const double *ext = side ? nm->a_ext : nm->b_ext;
+    const double scale = side ? nm->scale_a : nm->scale_b;
+    const int next = side ? nm->a_next : nm->b_next;
+    t[0] = side ? nm->a_hi : nm->b_hi;
+    t[1] = side ? nm->a_lo : nm->b_lo;
+    t[2] = side ? nm->a_lo2 : nm->b_lo2;
+    for (int j = 0; j < next && j < H5DIV_ACC_PARTS - 3; j++)
+        t[3 + j] = ext[j] * scale;
+    return 3 + (next < H5DIV_ACC_PARTS - 3 ? next : H5DIV_ACC_PARTS - 3);
+}
+
 static double cross_exact(double xh, double xl, double yh, double yl, const h5div_norm *nm)
 {
     const double u[2][2] = {{xh, xl}, {-yh, -yl}};
-    const double t[2][3] = {{nm->b_hi, nm->b_lo, nm->b_lo2}, {nm->a_hi, nm->a_lo, nm->a_lo2}};
     h5div_acc s;
     h5div_acc_init(&s);
-    for (int side = 0; side < 2; side++)
-        for (int i = 0; i < 2; i++)
-            for (int j = 0; j < 3; j++) {
-                double p = u[side][i] * t[side][j];
-                h5div_acc_add(&s, p);
-                h5div_acc_add(&s, fma(u[side][i], t[side][j], -p));
-            }
+    for (int side = 0; side < 2; side++) {
+        double t[H5DIV_ACC_PARTS];
+        const int nt = total_parts(nm, side, t);
+        acc_add_products(&s, u[side], 2, t, nt);
+    }
     return h5div_acc_round(&s);
 }
 
@@ -1303,26 +1366,65 @@ void h5div_compare_block_lo(const double *restrict xs, const double *restrict ys
         block_renyi(xs, ys, xlo, ylo, e, nm, tp, sums, win);
 }
 
-double h5div_w1_block(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
-                      const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                      double *ks)
+/* h5div_w1_block_gap_lo for totals with more than three parts: F_p - F_q =
+ * N / (A B), N = X B - Y A kept exactly in an accumulator from every part
+ * of the prefix sums X, Y (exact: x0, y0 at the block start, then each
+ * value with its pseudocount and 64-bit remainder) and of the totals. Slow
+ * (products of every part), and only for such rows. */
+static double w1_block_parts(const double *restrict xs, const double *restrict ys,
+                             const double *xlo, const double *ylo, size_t nw, const h5div_norm *nm,
+                             const h5div_acc *x0, const h5div_acc *y0, double *ks,
+                             const double *restrict gap)
 {
-    return h5div_w1_block_gap(xs, ys, e, nw, nm, pfx_x, pfx_y, ks, NULL);
-}
-
-double h5div_w1_block_gap(const double *restrict xs, const double *restrict ys, size_t e, size_t nw,
-                          const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                          double *ks, const double *restrict gap)
-{
-    return h5div_w1_block_gap_lo(xs, ys, NULL, NULL, e, nw, nm, pfx_x, pfx_y, NULL, ks, gap);
+    double ta[H5DIV_ACC_PARTS], tb[H5DIV_ACC_PARTS], u[H5DIV_ACC_PARTS];
+    const int na = total_parts(nm, 1, ta), nb = total_parts(nm, 0, tb);
+    h5div_acc n;
+    h5div_acc_init(&n);
+    int nu = h5div_acc_parts(x0, u);
+    for (int i = 0; i < nu; i++)
+        u[i] *= nm->scale_a;
+    acc_add_products(&n, u, nu, tb, nb);
+    nu = h5div_acc_parts(y0, u);
+    for (int i = 0; i < nu; i++)
+        u[i] *= -nm->scale_b;
+    acc_add_products(&n, u, nu, ta, na);
+    double t[H5DIV_BLOCK_BINS], mx = *ks;
+    for (size_t k = 0; k < nw; k++) {
+        const double xr = xs[k] + nm->alpha, yr = ys[k] + nm->alpha;
+        const double xv[3] = {xr * nm->scale_a, add_err(xs[k], nm->alpha, xr) * nm->scale_a,
+                              (xlo ? xlo[k] : 0.0) * nm->scale_a};
+        const double yv[3] = {-yr * nm->scale_b, -add_err(ys[k], nm->alpha, yr) * nm->scale_b,
+                              -(ylo ? ylo[k] : 0.0) * nm->scale_b};
+        acc_add_products(&n, xv, 3, tb, nb);
+        acc_add_products(&n, yv, 3, ta, na);
+        const double dd = fabs(h5div_acc_round(&n) * nm->inv_a * nm->inv_b);
+        t[k] = gap ? dd * gap[k] : dd;
+        mx = dd > mx ? dd : mx;
+    }
+    *ks = mx;
+    return block_sum(t, nw);
 }
 
 double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
                              const double *xlo, const double *ylo, size_t e, size_t nw,
                              const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                             const double *dpfx, double *ks, const double *restrict gap)
+                             const double *dpfx, const h5div_acc *pfx_xa, const h5div_acc *pfx_ya,
+                             double *ks, const double *restrict gap)
 {
     (void)block_lo(&xlo, &ylo, e);
+    if (nm->a_next || nm->b_next) {
+        h5div_acc xa, ya;
+        if (!pfx_xa || !pfx_ya) {
+            h5div_acc_init(&xa);
+            h5div_acc_init(&ya);
+            h5div_acc_add(&xa, pfx_x[0]);
+            h5div_acc_add(&xa, pfx_x[1]);
+            h5div_acc_add(&ya, pfx_y[0]);
+            h5div_acc_add(&ya, pfx_y[1]);
+        }
+        return w1_block_parts(xs, ys, xlo, ylo, nw, nm, pfx_xa ? pfx_xa : &xa,
+                              pfx_ya ? pfx_ya : &ya, ks, gap);
+    }
     /* Totals that agree beyond hi + lo: X - Y of the prefix sums is carried
      * on its own (as dh + dl, from the bins' exact differences). */
     double dh = 0.0, dl = 0.0;

@@ -119,6 +119,12 @@ typedef struct h5div_norm {
     double delta, ratio;
     int near_eq;
     double a_lo2, b_lo2; /* third parts of the scaled totals (0: not known) */
+    /* The totals' parts beyond the third, unscaled (h5div_acc_parts), for
+     * totals whose exact value needs more than three doubles (values of
+     * hundreds of decades with a pseudocount, say); NULL, 0 otherwise.
+     * They enter only where a cross difference cancels beyond the three. */
+    const double *a_ext, *b_ext;
+    int a_next, b_next;
 } h5div_norm;
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
@@ -127,6 +133,11 @@ void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, doub
  * difference of totals that agree beyond 106 bits is kept. */
 void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
                       double b_lo, double b_lo2, double alpha);
+
+/* h5div_norm_init3 from every part of the totals (h5div_acc_parts: a[0..na),
+ * b[0..nb), na, nb >= 1), which must outlive nm. */
+void h5div_norm_init_parts(h5div_norm *nm, const double *a, int na, const double *b, int nb,
+                           double alpha);
 
 /* Index of the first value that is negative, NaN or infinite, or n if none. */
 size_t h5div_first_invalid(const double *restrict x, size_t n);
@@ -183,22 +194,18 @@ void h5div_compare_partial_raise(h5div_compare_partial *part, const h5div_term_p
  * sums (with pseudocount) of everything before the block as hi + lo; the
  * running sums continue through the block in bin order. Returns the block
  * sum of |F_p - F_q| over its first nw bins (nw = e, or e - 1 when the
- * block holds the row's last bin) and raises *ks to their maximum. */
-double h5div_w1_block(const double *restrict x, const double *restrict y, size_t e, size_t nw,
-                      const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                      double *ks);
-/* As h5div_w1_block with |F_p - F_q| after bin k weighted by gap[k], the
- * distance from the position of bin k to that of bin k + 1 (NULL: 1). */
-double h5div_w1_block_gap(const double *restrict x, const double *restrict y, size_t e, size_t nw,
-                          const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                          double *ks, const double *restrict gap);
-/* h5div_w1_block_gap with the remainders of 64-bit integers (may be NULL). */
-/* dpfx (NULL: from pfx_x - pfx_y) is the exact difference of the raw
- * prefix sums rounded once, used where nm->near_eq. */
+ * block holds the row's last bin), each weighted by gap[k], the distance
+ * from the position of bin k to that of bin k + 1 (NULL: 1), and raises
+ * *ks to their maximum. xlo, ylo: the remainders of 64-bit integers (may
+ * be NULL). dpfx (NULL: from pfx_x - pfx_y) is the exact difference of the
+ * raw prefix sums rounded once, used where nm->near_eq. pfx_xa, pfx_ya:
+ * the prefix sums exactly (NULL: pfx_x, pfx_y are exact), read only where
+ * the totals have more than three parts (nm->a_ext). */
 double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
                              const double *xlo, const double *ylo, size_t e, size_t nw,
                              const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
-                             const double *dpfx, double *ks, const double *restrict gap);
+                             const double *dpfx, const h5div_acc *pfx_xa, const h5div_acc *pfx_ya,
+                             double *ks, const double *restrict gap);
 
 /* Add the terms of bins x[0..n), y[0..n) to part (all but H5DIV_T_W1).
  * x starts on a block boundary of its row. */

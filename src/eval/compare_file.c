@@ -24,9 +24,16 @@ typedef struct cmp_job {
     const h5div_rows *rw;     /* the engine's rows: touched, owned and shared */
     h5div_compare_batch *out; /* the results; its row_begin, row_count: rows owned */
     double *row_tot;          /* [row - rw->lo][nd][3]: total as hi + lo + lo2 */
-    h5div_acc *pfx0;          /* [nrep][nd]: sums of the first row on the ranks before this one */
-    h5div_norm *nm;           /* [k] of the row in progress */
-    h5div_acc *pfx;           /* [nrep][nd]: prefix sums of the row in progress */
+    /* Totals whose exact value needs more than three doubles (rare: values
+     * of hundreds of decades with a pseudocount): all their parts, found by
+     * key (row - rw->lo, replicate, input) once pass 0 has sorted them. */
+    struct row_parts *ext;
+    size_t next, ext_cap;
+    int ext_failed; /* out of memory for them: the terms pass fails */
+    int ext_sorted;
+    h5div_acc *pfx0; /* [nrep][nd]: sums of the first row on the ranks before this one */
+    h5div_norm *nm;  /* [k] of the row in progress */
+    h5div_acc *pfx;  /* [nrep][nd]: prefix sums of the row in progress */
     int ncols;
     h5div_column cols[H5DIV_COMPARE_MAX_COLUMNS];
     double *values; /* [k][ncols][row - row_begin] */
@@ -52,6 +59,64 @@ static const double *row_total(const cmp_job *j, uint64_t row, int rep)
 {
     const uint64_t at = (row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep;
     return j->row_tot + at * (uint64_t)j->nd * 3;
+}
+
+typedef struct row_parts {
+    uint64_t key;
+    int n;
+    double part[H5DIV_ACC_PARTS];
+} row_parts;
+
+/* At most this many totals of more than three parts are kept (about 26 MiB). */
+#define EXT_MAX 65536
+
+static uint64_t ext_key(const cmp_job *j, uint64_t row, int rep, int d)
+{
+    return ((row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep) * (uint64_t)j->nd + (uint64_t)d;
+}
+
+static int ext_cmp(const void *a, const void *b)
+{
+    const uint64_t x = ((const row_parts *)a)->key, y = ((const row_parts *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* Keep the parts of a total beyond its third (pass 0). */
+static void ext_put(cmp_job *j, uint64_t key, const double *part, int n)
+{
+    if (j->next == j->ext_cap) {
+        size_t cap = j->ext_cap ? 2 * j->ext_cap : 16;
+        row_parts *p = cap <= EXT_MAX ? realloc(j->ext, cap * sizeof *p) : NULL;
+        if (!p) {
+            j->ext_failed = 1;
+            return;
+        }
+        j->ext = p;
+        j->ext_cap = cap;
+    }
+    row_parts *r = &j->ext[j->next++];
+    r->key = key;
+    r->n = n;
+    memcpy(r->part, part, (size_t)n * sizeof *part);
+}
+
+/* The parts of total (row, rep, d): its three, or all where it has more. */
+static const double *total_parts_of(cmp_job *j, uint64_t row, int rep, int d, int *n)
+{
+    if (j->next) {
+        if (!j->ext_sorted) { /* once, after pass 0 (shared rows finish out of order) */
+            qsort(j->ext, j->next, sizeof *j->ext, ext_cmp);
+            j->ext_sorted = 1;
+        }
+        const row_parts key = {.key = ext_key(j, row, rep, d)};
+        const row_parts *r = bsearch(&key, j->ext, j->next, sizeof key, ext_cmp);
+        if (r) {
+            *n = r->n;
+            return r->part;
+        }
+    }
+    *n = 3;
+    return row_total(j, row, rep) + 3 * d;
 }
 
 /* Draw block [first, first + n) of replicate rep (>= 1) of every input from
@@ -105,11 +170,12 @@ static void finish_partial(cmp_job *j, uint64_t row, int c, int rep,
 static void start_row_terms(cmp_job *j, uint64_t row, h5div_compare_partial *part, int partials)
 {
     for (int rep = 0; rep < j->nrep; rep++) {
-        const double *t = row_total(j, row, rep);
+        int na, nb;
+        const double *a = total_parts_of(j, row, rep, 0, &na);
         for (int c = 0; c < j->k; c++) {
             const size_t at = (size_t)rep * (size_t)j->k + (size_t)c;
-            h5div_norm_init3(&j->nm[at], t[0], t[1], t[2], t[3 * (c + 1)], t[3 * (c + 1) + 1],
-                             t[3 * (c + 1) + 2], j->opt->pseudocount);
+            const double *b = total_parts_of(j, row, rep, 1 + c, &nb);
+            h5div_norm_init_parts(&j->nm[at], a, na, b, nb, j->opt->pseudocount);
             if (partials)
                 h5div_compare_partial_init(&part[at], j->tp.mask);
         }
@@ -160,8 +226,9 @@ static void short_row(cmp_job *j, const h5div_row_seg *s)
             const double *x = xs[0], *y = xs[1 + c], *xl = ls[0], *yl = ls[1 + c];
             h5div_compare_block_lo(x, y, xl, yl, e, nm, &j->tp, sums, win, counts);
             if (j->w1)
-                sums[H5DIV_T_W1] = h5div_w1_block_gap_lo(x, y, xl, yl, e, e - 1, nm, zero, zero,
-                                                         NULL, &ks, row_gap(j, s->row, 0));
+                sums[H5DIV_T_W1] =
+                    h5div_w1_block_gap_lo(x, y, xl, yl, e, e - 1, nm, zero, zero, NULL, NULL, NULL,
+                                          &ks, row_gap(j, s->row, 0));
             h5div_compare_result res;
             h5div_compare_finish_sums(sums, win, counts, ks, j->opt, &res);
             put_values(j, s->row, c, rep, &res);
@@ -185,8 +252,8 @@ static void block_w1(cmp_job *j, uint64_t row, uint64_t col, int c, const double
         dp = h5div_acc_round(&t);
     }
     h5div_acc_add(&part->acc[H5DIV_T_W1],
-                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, nm, px, py, &dp, &part->ks,
-                                        row_gap(j, row, col)));
+                  h5div_w1_block_gap_lo(x, y, xl, yl, e, nw, nm, px, py, &dp, &pf[0], &pf[1 + c],
+                                        &part->ks, row_gap(j, row, col)));
     h5div_total_block_lo(y, yl, e, j->opt->pseudocount, &pf[1 + c]);
 }
 
@@ -289,6 +356,13 @@ static int cmp_segment(void *ctx, int pass, const h5div_row_seg *s, void *state,
 {
     cmp_job *j = ctx;
     if (pass == PASS_TERMS) {
+        if (j->ext_failed) {
+            h5div_set_error(msg, len,
+                            "out of memory for the totals of more than three parts of %d or "
+                            "more rows (%s)",
+                            EXT_MAX, j->ref[0]);
+            return H5DIV_EINTERNAL;
+        }
         if (j->g.nb == 1)
             short_row(j, s);
         else
@@ -336,8 +410,14 @@ static void cmp_row_finish(void *ctx, int pass, uint64_t row, int owned, const v
     if (pass == PASS_TOTALS) {
         const h5div_acc *tot = state;
         double *t = (double *)row_total(j, row, 0);
-        for (int d = 0; d < j->nd * j->nrep; d++)
-            h5div_acc_round3(&tot[d], &t[3 * d], &t[3 * d + 1], &t[3 * d + 2]);
+        for (int d = 0; d < j->nd * j->nrep; d++) {
+            double part[H5DIV_ACC_PARTS];
+            const int n = h5div_acc_parts(&tot[d], part);
+            for (int i = 0; i < 3; i++)
+                t[3 * d + i] = i < n ? part[i] : 0.0;
+            if (n > 3)
+                ext_put(j, ext_key(j, row, d / j->nd, d % j->nd), part, n);
+        }
         return;
     }
     if (j->g.nb == 1 || !owned) /* short rows are finished by their segment */
@@ -414,6 +494,7 @@ static const h5div_row_family compare_family = {
 static void job_free(cmp_job *j)
 {
     free(j->row_tot);
+    free(j->ext);
     free(j->pfx0);
     free(j->nm);
     free(j->pfx);

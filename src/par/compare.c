@@ -66,7 +66,9 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
             return mpi_failure(st, errmsg, errlen);
     }
     h5div_norm nm;
-    st = h5div_par_totals(comm, tot, opt->pseudocount, "p", "q", &nm, result, errmsg, errlen);
+    double parts[2][H5DIV_ACC_PARTS];
+    st =
+        h5div_par_totals(comm, tot, opt->pseudocount, "p", "q", &nm, parts, result, errmsg, errlen);
     if (st != H5DIV_OK)
         return st;
     h5div_compare_partial *part = malloc(sizeof *part);
@@ -85,7 +87,8 @@ int h5div_compare_shards(MPI_Comm comm, const double *restrict p, const double *
         h5div_acc_round2(&pfx[0], &px[0], &px[1]);
         h5div_acc_round2(&pfx[1], &py[0], &py[1]);
         h5div_acc_add(&part->acc[H5DIV_T_W1],
-                      h5div_w1_block(p + b, q + b, e, nw, &nm, px, py, &part->ks));
+                      h5div_w1_block_gap_lo(p + b, q + b, NULL, NULL, e, nw, &nm, px, py, NULL,
+                                            &pfx[0], &pfx[1], &part->ks, NULL));
         h5div_total_block(p + b, e, opt->pseudocount, &pfx[0]);
         h5div_total_block(q + b, e, opt->pseudocount, &pfx[1]);
     }

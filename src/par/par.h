@@ -49,10 +49,11 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
 int h5div_check_compare_extras(const h5div_options *opt, char *errmsg, size_t errlen);
 
 /* Collective: reduce the totals of P and Q, refuse all-zero histograms
- * (H5DIV_EINPUT naming p_name or q_name) and set up the normalisation. */
+ * (H5DIV_EINPUT naming p_name or q_name) and set up the normalisation; nm
+ * refers to `parts`, the totals' parts, which must outlive it. */
 int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
-                     const char *q_name, h5div_norm *nm, h5div_compare_result *result, char *errmsg,
-                     size_t errlen);
+                     const char *q_name, h5div_norm *nm, double parts[2][H5DIV_ACC_PARTS],
+                     h5div_compare_result *result, char *errmsg, size_t errlen);
 
 /* Collective: reduce the partial sums and compute the measures of opt. */
 int h5div_par_finish(MPI_Comm comm, h5div_compare_partial *part, const h5div_options *opt,

@@ -134,13 +134,12 @@ int h5div_par_sum_compare(MPI_Comm comm, h5div_compare_partial *part, int n,
 }
 
 int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *p_name,
-                     const char *q_name, h5div_norm *nm, h5div_compare_result *result, char *errmsg,
-                     size_t errlen)
+                     const char *q_name, h5div_norm *nm, double parts[2][H5DIV_ACC_PARTS],
+                     h5div_compare_result *result, char *errmsg, size_t errlen)
 {
     H5DIV_CHECK(h5div_par_sum_acc(comm, tot, 2));
-    double a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2;
-    h5div_acc_round3(&tot[0], &a_hi, &a_lo, &a_lo2);
-    h5div_acc_round3(&tot[1], &b_hi, &b_lo, &b_lo2);
+    const int na = h5div_acc_parts(&tot[0], parts[0]), nb = h5div_acc_parts(&tot[1], parts[1]);
+    const double a_hi = parts[0][0], b_hi = parts[1][0];
     /* Every rank sees the same totals, so they all take the same branch. */
     if (a_hi == 0.0 || b_hi == 0.0) {
         h5div_set_error(errmsg, errlen, "histogram is all zeros (%s)",
@@ -152,7 +151,7 @@ int h5div_par_totals(MPI_Comm comm, h5div_acc tot[2], double alpha, const char *
                         a_hi == INFINITY ? p_name : q_name);
         return H5DIV_EINPUT;
     }
-    h5div_norm_init3(nm, a_hi, a_lo, a_lo2, b_hi, b_lo, b_lo2, alpha);
+    h5div_norm_init_parts(nm, parts[0], na, parts[1], nb, alpha);
     (void)result;
     return H5DIV_OK;
 }
