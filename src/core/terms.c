@@ -117,6 +117,42 @@ static inline size_t block_first_invalid(const double *restrict x, size_t e)
     return e;
 }
 
+/* Are the values and alpha > 0 spread over 2^80 or more (largest mx over
+ * smallest nonzero mn)? Then total_block adds them value by value. */
+static inline int spread_2p80(double mx, double mn)
+{
+    return mx > 0x1p80 * mn;
+}
+
+/* block_first_invalid that also tells, in the same loop, whether the
+ * values and alpha span 2^80 or more (*spans, when all are valid). */
+static inline size_t block_first_invalid_spans(const double *restrict x, size_t e, double alpha,
+                                               int *spans)
+{
+    /* The largest and the smallest nonzero value by their bits (ordered
+     * as the values are, for values >= 0; the integer loop vectorises). */
+    const int64_t inf_bits = 0x7ff0000000000000;
+    int64_t bmx = 0, bmn = inf_bits;
+    int bad = 0;
+    for (size_t i = 0; i < e; i++) {
+        int64_t b;
+        memcpy(&b, &x[i], sizeof b);
+        bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
+        bmx = b > bmx ? b : bmx;
+        const int64_t c = b == 0 ? inf_bits : b;
+        bmn = c < bmn ? c : bmn;
+    }
+    if (bad)
+        return block_first_invalid(x, e);
+    double mx, mn;
+    memcpy(&mx, &bmx, sizeof mx);
+    memcpy(&mn, &bmn, sizeof mn);
+    mx = alpha > mx ? alpha : mx;
+    mn = alpha > 0.0 && alpha < mn ? alpha : mn;
+    *spans = spread_2p80(mx, mn);
+    return e;
+}
+
 H5DIV_CLONES
 size_t h5div_first_invalid(const double *restrict x, size_t n)
 {
@@ -149,7 +185,8 @@ static inline double add_err(double a, double b, double s)
 /* One block's contribution to a total: Knuth's TwoSum in four lanes by
  * index (each lane's s + err tracks its sum to about 2^-106), and all eight
  * parts enter acc exactly. */
-static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc);
+static inline void total_block(const double *restrict x, size_t e, double alpha, int spans,
+                               h5div_acc *acc);
 
 /* What the doubles of 64-bit integers lost (see h5div_total_block_lo),
  * exactly: only the nonzero remainders, so a block without any adds
@@ -176,7 +213,19 @@ static inline void two_sum_add2(double *s, double *err, double *err2, double v)
     *s = t;
 }
 
-static inline void total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
+static inline int block_spans(const double *restrict x, size_t e, double alpha)
+{
+    double mx = alpha, mn = alpha > 0.0 ? alpha : INFINITY;
+    for (size_t i = 0; i < e; i++) {
+        mx = x[i] > mx ? x[i] : mx;
+        mn = x[i] > 0.0 && x[i] < mn ? x[i] : mn;
+    }
+    return spread_2p80(mx, mn);
+}
+
+/* The exact sum of x[i] + alpha, i < e, into acc; spans: block_spans. */
+static inline void total_block(const double *restrict x, size_t e, double alpha, int spans,
+                               h5div_acc *acc)
 {
     /* err2 keeps what the error sums round off. Every quantity is a
      * multiple of the ulp of the smallest nonzero value (or alpha), and
@@ -184,38 +233,28 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
      * than 2^80, err2's own sums are exact, and so is s + err + err2. */
     double s[4] = {0.0, 0.0, 0.0, 0.0}, err[4] = {0.0, 0.0, 0.0, 0.0};
     double err2[4] = {0.0, 0.0, 0.0, 0.0};
-    double mx[4] = {alpha, alpha, alpha, alpha};
-    const double a0 = alpha > 0.0 ? alpha : INFINITY;
-    double mn[4] = {a0, a0, a0, a0};
-    size_t k = 0;
-    for (; k + 4 <= e; k += 4)
-        for (int l = 0; l < 4; l++) {
-            const double v = x[k + (size_t)l];
-            two_sum_add2(&s[l], &err[l], &err2[l], v + alpha);
-            mx[l] = v > mx[l] ? v : mx[l];
-            mn[l] = v > 0.0 && v < mn[l] ? v : mn[l];
-        }
-    for (int l = 0; k < e; k++, l++) {
-        two_sum_add2(&s[l], &err[l], &err2[l], x[k] + alpha);
-        mx[l] = x[k] > mx[l] ? x[k] : mx[l];
-        mn[l] = x[k] > 0.0 && x[k] < mn[l] ? x[k] : mn[l];
+    int finite = !spans;
+    if (finite) {
+        size_t k = 0;
+        for (; k + 4 <= e; k += 4)
+            for (int l = 0; l < 4; l++)
+                two_sum_add2(&s[l], &err[l], &err2[l], x[k + (size_t)l] + alpha);
+        for (int l = 0; k < e; k++, l++)
+            two_sum_add2(&s[l], &err[l], &err2[l], x[k] + alpha);
+        if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
+            for (size_t i = 0; i < e; i++)
+                two_sum_add(&err[i & 3], &err2[i & 3], add_err(x[i], alpha, x[i] + alpha));
+        for (int l = 0; l < 4; l++)
+            finite &= isfinite(s[l]) && isfinite(err[l]) && isfinite(err2[l]);
     }
-    if (alpha != 0.0) /* what rounding x + alpha dropped, in the same lanes */
-        for (size_t i = 0; i < e; i++)
-            two_sum_add(&err[i & 3], &err2[i & 3], add_err(x[i], alpha, x[i] + alpha));
-    int finite = 1;
-    for (int l = 0; l < 4; l++)
-        finite &= isfinite(s[l]) && isfinite(err[l]) && isfinite(err2[l]);
-    const double vmx = fmax(fmax(mx[0], mx[1]), fmax(mx[2], mx[3]));
-    const double vmn = fmin(fmin(mn[0], mn[1]), fmin(mn[2], mn[3]));
-    if (finite && !(vmx > 0x1p80 * vmn)) {
+    if (finite) {
         for (int l = 0; l < 4; l++) {
             h5div_acc_add(acc, s[l]);
             h5div_acc_add(acc, err[l]);
             h5div_acc_add(acc, err2[l]);
         }
     } else {
-        /* A lane overflowed, or the values span 2^80 or more: add the
+        /* The values span 2^80 or more, or a lane overflowed: add the
          * block's values exactly instead. */
         for (size_t i = 0; i < e; i++) {
             h5div_acc_add(acc, x[i] + alpha);
@@ -228,7 +267,7 @@ static inline void total_block(const double *restrict x, size_t e, double alpha,
 H5DIV_CLONES
 void h5div_total_block(const double *restrict x, size_t e, double alpha, h5div_acc *acc)
 {
-    total_block(x, e, alpha, acc);
+    total_block(x, e, alpha, block_spans(x, e, alpha), acc);
 }
 
 void h5div_total_block_lo(const double *restrict x, const double *restrict lo, size_t e,
@@ -254,10 +293,11 @@ size_t h5div_total_add_valid(const double *restrict x, size_t n, double alpha, h
         size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
         /* The block is checked and summed while it sits in L1: one trip
          * through memory for both. */
-        size_t i = block_first_invalid(x + b, e);
+        int spans = 0;
+        size_t i = block_first_invalid_spans(x + b, e, alpha, &spans);
         if (i < e)
             return b + i;
-        total_block(x + b, e, alpha, acc);
+        total_block(x + b, e, alpha, spans, acc);
     }
     return n;
 }
