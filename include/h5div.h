@@ -58,6 +58,13 @@ typedef struct h5div_batch {
     uint64_t nrep;
     double ci_level; /* the interval's level, opt->ci */
     double *se, *ci, *reps;
+    /* With opt->null = B > 0 (compare; else 0 and NULL): bit i of `tested`
+     * set for each column i with a p-value (every measure, not its parts),
+     * the p-values [candidate][column][row - row_begin] (NaN for the other
+     * columns) and with keep_replicates the null replicate values
+     * [candidate][column][row - row_begin][B]. */
+    uint64_t nnull, tested;
+    double *p_value, *null_reps;
 } h5div_batch;
 typedef h5div_batch h5div_compare_batch;
 

@@ -79,7 +79,7 @@ typedef enum h5div_measure {
 #define H5DIV_COMPARE_ALL ((1u << H5DIV_COMPARE_NMEASURES) - 1u)
 /* Orders of each Renyi divergence one evaluation can compute. */
 #define H5DIV_RENYI_MAX 8
-/* Most bootstrap replicates of one evaluation. */
+/* Most replicates of one evaluation, of --bootstrap and of --null each. */
 #define H5DIV_BOOTSTRAP_MAX 1000000
 /* Candidates one `compare` can evaluate against one reference. */
 #define H5DIV_CANDIDATES_MAX 64
@@ -108,6 +108,11 @@ typedef struct h5div_options {
     double ci;
     uint64_t seed;
     int keep_replicates;
+    /* Two-sample test of P against each candidate (compare): null replicates
+     * B (0: none, at most H5DIV_BOOTSTRAP_MAX) drawn from the pooled counts
+     * of the pair with the same seed (another stream), each measure's
+     * p-value (1 + #{T* >= T}) / (B + 1); keep_replicates also returns them. */
+    uint64_t null;
     /* Called on rank 0 after every round of a pass over the input (a read
      * round, or a piece of a shard kept in memory) with the pass number,
      * the fraction of that pass done and the bytes all ranks have processed
@@ -140,7 +145,8 @@ typedef struct h5div_column {
 
 /* The output columns of a set of options, in output order (the measures in
  * enum order, each Renyi order in the order given); returns their number.
- * Not collective. */
+ * With opt->null > 0 the asymptotic p-values (H5DIV_MEASURE_ASYMPTOTIC_P)
+ * are left out. Not collective. */
 H5DIV_API int h5div_compare_columns(const h5div_options *opt, h5div_column *cols);
 
 /* Shortest decimal text that reads back as v ("2", "0.5"). Not collective. */
@@ -163,6 +169,10 @@ H5DIV_API const char *h5div_strerror(int status);
 #define H5DIV_MEASURE_PART                                                                         \
     4u /* written with the row above that is not a part                                            \
         * (e.g. a statistic's dof), not named on its own */
+/* A part that is the asymptotic p-value of its row's statistic: with
+ * --null (opt->null > 0) it is not computed, and the statistic's
+ * null-replicate p-value takes its name (see h5div_compare_columns). */
+#define H5DIV_MEASURE_ASYMPTOTIC_P 8u
 
 /* One row of a command's table of measures, the one source of its names,
  * units, default set, --help lines and (compare) kernel terms. */

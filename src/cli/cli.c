@@ -291,6 +291,7 @@ static const opt_spec specs[] = {
     {0, "--ci", H5DIV_OPT_CI, 1},
     {0, "--seed", H5DIV_OPT_SEED, 1},
     {0, "--keep-replicates", H5DIV_OPT_KEEP_REPLICATES, 0},
+    {0, "--null", H5DIV_OPT_NULL, 1},
     {'q', "--quiet", -1, 0},
     {'v', "--verbose", -1, 0},
     {'h', "--help", -1, 0},
@@ -435,23 +436,27 @@ static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, 
         return H5DIV_OK;
     }
     case H5DIV_OPT_BOOTSTRAP:
+    case H5DIV_OPT_NULL:
     case H5DIV_OPT_SEED: {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(value, &end, 10);
-        const int boot = sp->opt == H5DIV_OPT_BOOTSTRAP;
+        const int reps = sp->opt != H5DIV_OPT_SEED;
         if (value[0] < '0' || value[0] > '9' || *end || errno ||
-            (boot && (n < 1 || n > H5DIV_BOOTSTRAP_MAX)))
-            return boot ? h5div_cli_usage(msg,
-                                          "the number of bootstrap replicates must be a whole "
-                                          "number from 1 to %d (%s %s)",
+            (reps && (n < 1 || n > H5DIV_BOOTSTRAP_MAX)))
+            return reps ? h5div_cli_usage(msg,
+                                          "the number of %s replicates must be a whole number "
+                                          "from 1 to %d (%s %s)",
+                                          sp->opt == H5DIV_OPT_NULL ? "null" : "bootstrap",
                                           H5DIV_BOOTSTRAP_MAX, name, value)
                         : h5div_cli_usage(msg,
                                           "the seed must be a whole number from 0 to 2^64 - 1 "
                                           "(%s %s)",
                                           name, value);
-        if (boot)
+        if (sp->opt == H5DIV_OPT_BOOTSTRAP)
             a->opt.bootstrap = (uint64_t)n;
+        else if (sp->opt == H5DIV_OPT_NULL)
+            a->opt.null = (uint64_t)n;
         else
             a->opt.seed = (uint64_t)n;
         return H5DIV_OK;

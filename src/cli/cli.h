@@ -57,6 +57,7 @@ enum h5div_cli_opt {
     H5DIV_OPT_CI,
     H5DIV_OPT_SEED,
     H5DIV_OPT_KEEP_REPLICATES,
+    H5DIV_OPT_NULL,
     H5DIV_OPT_COUNT
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))

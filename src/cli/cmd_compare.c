@@ -32,7 +32,8 @@ static const char compare_help[] =
     "      --bin-width W         bin width of wasserstein1 (default 1; not used\n"
     "                            for histograms with attached edges)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
-    "                            larger shard is read twice in pieces\n"
+    "                            larger shard is read in pieces twice (three times\n"
+    "                            with --null)\n"
     "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
     "                            at most 1GiB)\n"
     "      --independent-io      independent instead of collective MPI-IO reads\n"
@@ -41,8 +42,16 @@ static const char compare_help[] =
     "                            NAME_ci (percentile interval); same bits on any\n"
     "                            number of ranks\n"
     "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"
+    "      --null B              two-sample test of P against each Q (integer counts):\n"
+    "                            B replicates of both drawn from their pooled counts;\n"
+    "                            every measure also gets NAME_p_value =\n"
+    "                            (1 + #{T* >= T}) / (B + 1); chi2_test_p_value and\n"
+    "                            g_test_p_value are then these, not the asymptotic\n"
+    "                            ones (attribute method says which); same bits on\n"
+    "                            any number of ranks\n"
     "      --seed S              seed of the replicates' draws (default 0)\n"
     "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
+    "                            (and NAME_null_replicates)\n"
     "  -q, --quiet               nothing on stderr but errors\n"
     "  -v, --verbose             progress (percent, GB/s, ETA) and timings on\n"
     "                            stderr; progress is on when stderr is a terminal\n"
@@ -152,13 +161,15 @@ static int check_compare(h5div_cli_args *a, char *msg)
         return h5div_cli_usage(msg, "at most %d candidates can be compared at once (%d given)",
                                H5DIV_CANDIDATES_MAX, a->npos - 1);
     a->opt.bin_width = a->bin_width;
-    const unsigned unc = H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
-                         H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
-    if ((a->given & unc) && !(a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP)))
-        return h5div_cli_usage(msg, "--ci, --seed and --keep-replicates need --bootstrap B (%s)",
-                               a->given & H5DIV_CLI_OPT(H5DIV_OPT_CI)     ? "--ci"
-                               : a->given & H5DIV_CLI_OPT(H5DIV_OPT_SEED) ? "--seed"
-                                                                          : "--keep-replicates");
+    const unsigned reps = H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) | H5DIV_CLI_OPT(H5DIV_OPT_NULL);
+    const unsigned unc = H5DIV_CLI_OPT(H5DIV_OPT_SEED) | H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
+    if ((a->given & H5DIV_CLI_OPT(H5DIV_OPT_CI)) &&
+        !(a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP)))
+        return h5div_cli_usage(msg, "--ci needs --bootstrap B (--ci)");
+    if ((a->given & unc) && !(a->given & reps))
+        return h5div_cli_usage(
+            msg, "--seed and --keep-replicates need --bootstrap B or --null B (%s)",
+            a->given & H5DIV_CLI_OPT(H5DIV_OPT_SEED) ? "--seed" : "--keep-replicates");
     if (a->measures) {
         int st = select_compare_measures(a->measures, &a->opt, msg);
         if (st != H5DIV_OK)
@@ -209,7 +220,7 @@ const h5div_cli_command h5div_cmd_compare = {
     compare_help,
     H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH) | H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) |
         H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
-        H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES),
+        H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES) | H5DIV_CLI_OPT(H5DIV_OPT_NULL),
     1,
     check_compare,
     run_compare,

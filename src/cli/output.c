@@ -164,32 +164,41 @@ static void json_array(FILE *out, const double *v, uint64_t n)
 }
 
 /* What a JSON object of the batch holds per (candidate, column, row). */
-enum { JSON_VALUE, JSON_SE, JSON_CI };
+enum { JSON_VALUE, JSON_SE, JSON_CI, JSON_P };
+
+/* Whether column i has a p-value (--null). */
+static int has_p(const h5div_batch *b, int i)
+{
+    return b->nnull && (b->tested >> i & 1u);
+}
 
 /* Collective: column i of candidate c for every row into buf on rank 0:
  * the values, or with --bootstrap the standard errors or the intervals
- * (pairs). */
+ * (pairs), or with --null the p-values. */
 static int gather_column(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, int what,
                          double *buf)
 {
     if (what == JSON_VALUE)
         return h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
     const uint64_t w = what == JSON_CI ? 2 : 1;
-    const double *src = what == JSON_CI ? b->ci : b->se;
+    const double *src = what == JSON_CI ? b->ci : what == JSON_P ? b->p_value : b->se;
     const double *mine = src + ((size_t)c * (size_t)b->ncolumns + (size_t)i) * b->row_count * w;
     return h5div_par_gather_rows(cx->comm, mine, b->row_count * w, b->rows * w, 0, buf);
 }
 
-/* The members of one JSON object keyed by measure ("measures", "se", "ci"):
- * arrays over candidates (k > 1) of arrays over rows (2-D) of a number, or
- * of [lo, hi] for the intervals. Collective; rank 0 prints. */
+/* The members of one JSON object keyed by measure ("measures", "se", "ci",
+ * "p_value": the measures that have one): arrays over candidates (k > 1) of
+ * arrays over rows (2-D) of a number, or of [lo, hi] for the intervals.
+ * Collective; rank 0 prints. */
 static int print_json_columns(const h5div_cli_ctx *cx, const h5div_batch *b, int what, double *buf)
 {
     FILE *out = cx->out;
     const int k = b->candidates, root = cx->rank == 0;
-    for (int i = 0; i < b->ncolumns; i++) {
+    for (int i = 0, n = 0; i < b->ncolumns; i++) {
+        if (what == JSON_P && !has_p(b, i))
+            continue;
         if (root) {
-            fprintf(out, "%s\"%s\": ", i ? ", " : "", b->columns[i].name);
+            fprintf(out, "%s\"%s\": ", n++ ? ", " : "", b->columns[i].name);
             if (k > 1)
                 fputc('[', out);
         }
@@ -261,9 +270,12 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
         }
         fputc('}', out);
     }
-    for (int what = JSON_SE; b->nrep && what <= JSON_CI; what++) {
+    static const char *const key[] = {"measures", "se", "ci", "p_value"};
+    for (int what = JSON_SE; what <= JSON_P; what++) {
+        if (what == JSON_P ? !b->nnull : !b->nrep)
+            continue;
         if (root)
-            fprintf(out, ",\n \"%s\": {", what == JSON_CI ? "ci" : "se");
+            fprintf(out, ",\n \"%s\": {", key[what]);
         H5DIV_CHECK(print_json_columns(cx, b, what, buf));
         if (root)
             fputc('}', out);
@@ -285,22 +297,31 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char
     for (int c = 0; c < k; c++) {
         if (root && k > 1)
             fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
+        char ptitle[40] = "";
+        if (b->nnull)
+            snprintf(ptitle, sizeof ptitle, "p-value (B = %llu)", (unsigned long long)b->nnull);
         if (root && b->two_d)
             fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max",
                     "units");
         else if (root && b->nrep)
-            fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s\n", "measure",
+            fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s%s%s\n", "measure",
                     "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
-                    "units");
+                    ptitle, b->nnull ? "  " : "", "units");
+        else if (root && b->nnull)
+            fprintf(out, "%-22s %-24s %-24s %s\n", "measure", "value", ptitle, "units");
         else if (root)
             fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
         for (int i = 0; i < b->ncolumns; i++) {
             int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
             if (st != H5DIV_OK)
                 return st;
-            double se = 0.0, lohi[2] = {0.0, 0.0};
-            if (b->two_d && b->nrep) /* the standard errors after the values */
+            double se = 0.0, lohi[2] = {0.0, 0.0}, pv = 0.0;
+            /* 2-D: the standard errors and p-values after the values */
+            double *pbuf = buf + b->rows * (b->nrep ? 2 : 1);
+            if (b->two_d && b->nrep)
                 H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
+            if (b->two_d && has_p(b, i))
+                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, pbuf));
             if (!b->two_d && b->nrep) {
                 H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
                 if (root)
@@ -309,12 +330,21 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char
                 if (root)
                     lohi[0] = buf[1], lohi[1] = buf[2];
             }
+            if (!b->two_d && has_p(b, i)) {
+                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, &buf[1]));
+                if (root)
+                    pv = buf[1];
+            }
             if (!root)
                 continue;
             const char *units = b->columns[i].units;
-            char v0[40], v1[40], v2[40];
+            char v0[40], v1[40], v2[40], p[48] = "";
+            if (!b->two_d && has_p(b, i)) {
+                h5div_cli_number(v1, sizeof v1, pv);
+                snprintf(p, sizeof p, "%s%s", b->nrep ? "p = " : "", v1);
+            }
             if (!b->two_d && b->nrep) {
-                /* value ± se [lo, hi] */
+                /* value ± se [lo, hi] [p = P] */
                 char v3[40], ci[96], text[200];
                 h5div_cli_number(v0, sizeof v0, buf[0]);
                 h5div_cli_number(v1, sizeof v1, se);
@@ -322,12 +352,16 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char
                 h5div_cli_number(v3, sizeof v3, lohi[1]);
                 snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
                 snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
-                fprintf(out, "%-22s %s  %s\n", b->columns[i].name, text, units);
+                fprintf(out, "%-22s %s  %s%s%s\n", b->columns[i].name, text, p, p[0] ? "  " : "",
+                        units);
                 continue;
             }
             if (!b->two_d) {
                 h5div_cli_number(v0, sizeof v0, buf[0]);
-                fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
+                if (b->nnull)
+                    fprintf(out, "%-22s %-24s %-24s %s\n", b->columns[i].name, v0, p, units);
+                else
+                    fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
                 continue;
             }
             for (uint64_t r = 0; r < first; r++)
@@ -346,6 +380,15 @@ static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char
                 h5div_cli_number(v1, sizeof v1, med);
                 h5div_cli_number(v2, sizeof v2, mx);
                 fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
+            }
+            if (has_p(b, i)) {
+                char name[64];
+                snprintf(name, sizeof name, "%s_p_value", b->columns[i].name);
+                h5div_cli_summary(pbuf, (size_t)b->rows, &mn, &med, &mx);
+                h5div_cli_number(v0, sizeof v0, mn);
+                h5div_cli_number(v1, sizeof v1, med);
+                h5div_cli_number(v2, sizeof v2, mx);
+                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, "1");
             }
         }
         if (!root || !b->two_d)
@@ -375,7 +418,8 @@ int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     double *buf = NULL;
     int ok = 1;
     if (cx->rank == 0)
-        ok = (buf = malloc((size_t)(b->rows * (b->nrep ? 2 : 1) + 2) * sizeof *buf)) != NULL;
+        ok = (buf = malloc((size_t)(b->rows * (1u + !!b->nrep + !!b->nnull) + 2) * sizeof *buf)) !=
+             NULL;
     char msg[H5DIV_CLI_MSG] = "out of memory for the printed results";
     int st = h5div_cli_agree(cx, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg);
     if (st == H5DIV_OK)

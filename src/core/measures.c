@@ -14,6 +14,7 @@
 #define BC TB(H5DIV_T_BC)
 #define DEF H5DIV_MEASURE_DEFAULT
 #define PART H5DIV_MEASURE_PART
+#define ASYMP H5DIV_MEASURE_ASYMPTOTIC_P
 
 /* compare's measures, row m for h5div_measure m: everything that names,
  * documents, selects or sizes a measure reads it from here. */
@@ -51,14 +52,14 @@ static const h5div_measure_info compare_measures[H5DIV_COMPARE_NMEASURES] = {
      "chi2_test_p_value",
      0, 1, TB(H5DIV_T_CHI2T)},
     {"chi2_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
-    {"chi2_test_p_value", NULL, PART, 1, TB(H5DIV_T_CHI2T) | TB(H5DIV_T_NONEMPTY)},
+    {"chi2_test_p_value", NULL, PART | ASYMP, 1, TB(H5DIV_T_CHI2T) | TB(H5DIV_T_NONEMPTY)},
     {"g_test",
      "G statistic 2 sum P log(P/E) + Q log(Q/F),\n"
      "E, F = A, B (P + Q) / (A + B); also g_test_dof and\n"
      "g_test_p_value",
      0, 1, TB(H5DIV_T_G)},
     {"g_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
-    {"g_test_p_value", NULL, PART, 1, TB(H5DIV_T_G) | TB(H5DIV_T_NONEMPTY)},
+    {"g_test_p_value", NULL, PART | ASYMP, 1, TB(H5DIV_T_G) | TB(H5DIV_T_NONEMPTY)},
 };
 
 const h5div_measure_info *h5div_compare_measures(int *n)
@@ -139,6 +140,7 @@ void h5div_options_init(h5div_options *opt)
     opt->ci = 0.95;
     opt->seed = 0;
     opt->keep_replicates = 0;
+    opt->null = 0;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
 }
@@ -178,7 +180,8 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
 {
     int n = 0;
     for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
-        if (!(opt->measures & H5DIV_MEASURE_BIT(m)))
+        if (!(opt->measures & H5DIV_MEASURE_BIT(m)) ||
+            (opt->null && (compare_measures[m].flags & H5DIV_MEASURE_ASYMPTOTIC_P)))
             continue;
         int qp = m == H5DIV_RENYI_QP;
         if (m == H5DIV_RENYI_PQ || qp) {
@@ -204,4 +207,15 @@ int h5div_compare_columns(const h5div_options *opt, h5div_column *cols)
         snprintf(c->name, sizeof c->name, "%s", compare_measures[m].name);
     }
     return n;
+}
+
+_Static_assert(H5DIV_COMPARE_MAX_COLUMNS <= 64, "a column's bit must fit 64 bits");
+
+uint64_t h5div_compare_tested_columns(const h5div_column *cols, int n)
+{
+    uint64_t bits = 0;
+    for (int i = 0; i < n; i++)
+        if (!(compare_measures[cols[i].measure].flags & H5DIV_MEASURE_PART))
+            bits |= UINT64_C(1) << i;
+    return bits;
 }

@@ -15,4 +15,9 @@ const char *h5div_base_name(h5div_base b);
  * collective. */
 const char *h5div_base_units(h5div_base b);
 
+/* The columns cols[0..n) of compare that --null gives a p-value, as bits
+ * (bit i for cols[i]): every measure, not its parts (a statistic's dof).
+ * Not collective. */
+uint64_t h5div_compare_tested_columns(const h5div_column *cols, int n);
+
 #endif

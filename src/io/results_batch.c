@@ -44,9 +44,37 @@ static int any_failed(MPI_Comm comm, int failed)
 }
 
 /* What write_column writes of a column: its value, or with --bootstrap its
- * standard error, interval (last axis 2) or replicates (last axis B). */
-enum { COL_VALUE = 0, COL_SE, COL_CI, COL_REPS, COL_KINDS };
-static const char *const col_suffix[COL_KINDS] = {"", "_se", "_ci", "_replicates"};
+ * standard error, interval (last axis 2) or replicates (last axis B), or
+ * with --null its p-value or null replicates (last axis B). */
+enum { COL_VALUE = 0, COL_SE, COL_CI, COL_REPS, COL_P, COL_NULL_REPS, COL_KINDS };
+static const char *const col_suffix[COL_KINDS] = {
+    "", "_se", "_ci", "_replicates", "_p_value", "_null_replicates"};
+
+/* Whether the batch has `kind` of column i. */
+static int col_has(const h5div_batch *b, int i, int kind)
+{
+    switch (kind) {
+    case COL_VALUE: return 1;
+    case COL_SE:
+    case COL_CI: return b->nrep > 0;
+    case COL_REPS: return b->reps != NULL;
+    case COL_P: return (b->tested >> i & 1u) && b->p_value;
+    default: return (b->tested >> i & 1u) && b->null_reps;
+    }
+}
+
+/* A p-value says how it was made (string attribute `method`): "asymptotic"
+ * for the chi-square p-values of chi2_test and g_test, "null B=..." for
+ * those of --null; "" for a dataset that is not a p-value. */
+static void p_method(const h5div_batch *b, const h5div_column *col, int kind, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (kind == COL_P)
+        snprintf(buf, len, "null B=%llu", (unsigned long long)b->nnull);
+    else if (kind == COL_VALUE && !strcmp(b->command, "compare") &&
+             (h5div_compare_measures(NULL)[col->measure].flags & H5DIV_MEASURE_ASYMPTOTIC_P))
+        snprintf(buf, len, "asymptotic");
+}
 
 /* Collective: write column i of every candidate, this rank's rows. The
  * dataset exists on every rank or on none before anything is written, and
@@ -56,18 +84,20 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
 {
     const h5div_compare_batch *b = o->b;
     const int k = b->candidates;
-    const hsize_t w = kind == COL_CI ? 2 : kind == COL_REPS ? (hsize_t)b->nrep : 1;
-    const double *data = kind == COL_SE     ? b->se
-                         : kind == COL_CI   ? b->ci
-                         : kind == COL_REPS ? b->reps
-                                            : b->values;
+    const hsize_t w = kind == COL_CI          ? 2
+                      : kind == COL_REPS      ? (hsize_t)b->nrep
+                      : kind == COL_NULL_REPS ? (hsize_t)b->nnull
+                                              : 1;
+    const double *const data_of[COL_KINDS] = {b->values, b->se,      b->ci,
+                                              b->reps,   b->p_value, b->null_reps};
+    const double *data = data_of[kind];
     hsize_t dims[3];
     int nd = 0;
     if (k > 1)
         dims[nd++] = (hsize_t)k;
     if (b->two_d)
         dims[nd++] = (hsize_t)b->rows;
-    if (kind == COL_CI || kind == COL_REPS)
+    if (kind == COL_CI || kind == COL_REPS || kind == COL_NULL_REPS)
         dims[nd++] = w;
     const h5div_column *col = &b->columns[i];
     char name[80];
@@ -83,7 +113,11 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
             H5Sclose(fspace);
         return -1;
     }
-    int failed = h5div_put_string_attr(d, "units", col->units) < 0;
+    char method[48];
+    p_method(b, col, kind, method, sizeof method);
+    int failed = h5div_put_string_attr(d, "units", kind == COL_P ? "1" : col->units) < 0;
+    if (method[0])
+        failed |= h5div_put_string_attr(d, "method", method) < 0;
     if (col->order >= 0)
         failed |= h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A) < 0;
     /* Memory: data[c][i][0..row_count)[0..w) for c < k, a strided selection. */
@@ -174,18 +208,21 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
     if (!strcmp(o->b->command, "compare") &&
         (opt->measures & H5DIV_MEASURE_BIT(H5DIV_WASSERSTEIN1)))
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bin_width", H5T_NATIVE_DOUBLE, &opt->bin_width));
-    if (o->b->nrep) {
-        uint64_t boot = o->b->nrep, seed = opt->seed;
+    uint64_t boot = o->b->nrep, null = o->b->nnull, seed = opt->seed;
+    if (boot) {
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bootstrap", H5T_NATIVE_UINT64, &boot));
-        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ci", H5T_NATIVE_DOUBLE, &opt->ci));
     }
+    if (null)
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "null", H5T_NATIVE_UINT64, &null));
+    if (boot || null)
+        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
     /* A column's write may fail on one rank only (its own part of the data). */
     int failed = any_failed(comm, rc < 0);
-    const int kinds = !o->b->nrep ? 1 : o->b->reps ? COL_KINDS : COL_REPS;
     for (int i = 0; i < o->b->ncolumns && !failed; i++)
-        for (int kind = 0; kind < kinds && !failed; kind++)
-            failed = any_failed(comm, write_column(comm, g, o, i, kind) < 0);
+        for (int kind = 0; kind < COL_KINDS && !failed; kind++)
+            if (col_has(o->b, i, kind))
+                failed = any_failed(comm, write_column(comm, g, o, i, kind) < 0);
     if (H5Gclose(g) < 0)
         failed = 1;
     if (any_failed(comm, failed)) {
@@ -204,7 +241,9 @@ static int batch_write_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     hid_t f;
     const h5div_batch *b = o->b;
     uint64_t bytes = (uint64_t)b->candidates * (b->two_d ? b->rows : 1) * sizeof(double);
-    bytes = (bytes * (b->nrep ? 3 + (b->reps ? b->nrep : 0) : 1) + 4096) * (uint64_t)b->ncolumns;
+    const uint64_t per = 1 + (b->nrep ? 2 + (b->reps ? b->nrep : 0) : 0) +
+                         (b->nnull ? 1 + (b->null_reps ? b->nnull : 0) : 0);
+    bytes = (bytes * per + 4096) * (uint64_t)b->ncolumns;
     H5DIV_CHECK(
         h5div_temp_open_group(comm, o->path, o->group, o->overwrite, bytes, &t, &f, msg, len));
     int st = fill_batch_group(comm, f, o, t.created, msg, len);

@@ -11,7 +11,9 @@ void h5div_batch_free(h5div_batch *b)
     free(b->se);
     free(b->ci);
     free(b->reps);
-    b->values = b->se = b->ci = b->reps = NULL;
+    free(b->p_value);
+    free(b->null_reps);
+    b->values = b->se = b->ci = b->reps = b->p_value = b->null_reps = NULL;
 }
 
 int h5div_compare_batch_gather(MPI_Comm comm, const h5div_compare_batch *b, int candidate,

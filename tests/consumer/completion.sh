@@ -60,6 +60,8 @@ expect "h5div history --c" --check --csv
 expect "h5div histogram --out" --outside --output
 expect "h5div histogram --nan " error skip
 expect "h5div compare --c" --ci
+expect "h5div compare --nu" --null
+expect "h5div compare --null "
 expect "h5div entropy --c"
 expect "h5div entropy --est" --estimator
 expect "h5div entropy --estimator ch" chao-shen
