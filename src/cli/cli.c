@@ -182,6 +182,18 @@ int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5d
     return h5div_cli_agree(cx, st, msg);
 }
 
+int h5div_cli_check_bootstrap(const h5div_cli_args *a, char *msg)
+{
+    const unsigned unc = H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
+                         H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
+    if ((a->given & unc) && !(a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP)))
+        return h5div_cli_usage(msg, "--ci, --seed and --keep-replicates need --bootstrap B (%s)",
+                               a->given & H5DIV_CLI_OPT(H5DIV_OPT_CI)     ? "--ci"
+                               : a->given & H5DIV_CLI_OPT(H5DIV_OPT_SEED) ? "--seed"
+                                                                          : "--keep-replicates");
+    return H5DIV_OK;
+}
+
 int h5div_cli_select_measures(const h5div_cli_args *a, const char *cmd, const char *const *names,
                               int n, unsigned *mask, char *msg)
 {

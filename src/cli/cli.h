@@ -117,6 +117,24 @@ typedef struct h5div_cli_command {
  * written from its table (h5div_cli_print_help). */
 #define H5DIV_CLI_MEASURE_HELP "@measures@\n"
 
+/* The uncertainty options of the commands that resample counts (compare,
+ * entropy, joint), and their lines of the help text. */
+#define H5DIV_CLI_BOOTSTRAP_OPTS                                                                   \
+    (H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) | H5DIV_CLI_OPT(H5DIV_OPT_CI) |                            \
+     H5DIV_CLI_OPT(H5DIV_OPT_SEED) | H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES))
+#define H5DIV_CLI_BOOTSTRAP_HELP                                                                   \
+    "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"         \
+    "                            every measure also gets NAME_se (standard error) and\n"           \
+    "                            NAME_ci (percentile interval); same bits on any\n"                \
+    "                            number of ranks\n"                                                \
+    "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"                \
+    "      --seed S              seed of the replicates' draws (default 0)\n"                      \
+    "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
+
+/* Usage check: --ci, --seed and --keep-replicates need --bootstrap B.
+ * Returns H5DIV_OK or H5DIV_EUSAGE with the error text in msg. */
+int h5div_cli_check_bootstrap(const h5div_cli_args *a, char *msg);
+
 /* Print a command's help text, the measure list in place of its marker. */
 void h5div_cli_print_help(FILE *out, const char *help);
 

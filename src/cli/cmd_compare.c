@@ -35,15 +35,8 @@ static const char compare_help[] =
     "                            larger shard is read twice in pieces\n"
     "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
     "                            at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"
-    "                            every measure also gets NAME_se (standard error) and\n"
-    "                            NAME_ci (percentile interval); same bits on any\n"
-    "                            number of ranks\n"
-    "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"
-    "      --seed S              seed of the replicates' draws (default 0)\n"
-    "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
+    "      --independent-io      independent instead of collective MPI-IO "
+    "reads\n" H5DIV_CLI_BOOTSTRAP_HELP "  -q, --quiet               nothing on stderr but errors\n"
     "  -v, --verbose             progress (percent, GB/s, ETA) and timings on\n"
     "                            stderr; progress is on when stderr is a terminal\n"
     "  -h, --help                print this help and exit\n"
@@ -152,15 +145,11 @@ static int check_compare(h5div_cli_args *a, char *msg)
         return h5div_cli_usage(msg, "at most %d candidates can be compared at once (%d given)",
                                H5DIV_CANDIDATES_MAX, a->npos - 1);
     a->opt.bin_width = a->bin_width;
-    const unsigned unc = H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
-                         H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
-    if ((a->given & unc) && !(a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP)))
-        return h5div_cli_usage(msg, "--ci, --seed and --keep-replicates need --bootstrap B (%s)",
-                               a->given & H5DIV_CLI_OPT(H5DIV_OPT_CI)     ? "--ci"
-                               : a->given & H5DIV_CLI_OPT(H5DIV_OPT_SEED) ? "--seed"
-                                                                          : "--keep-replicates");
+    int st = h5div_cli_check_bootstrap(a, msg);
+    if (st != H5DIV_OK)
+        return st;
     if (a->measures) {
-        int st = select_compare_measures(a->measures, &a->opt, msg);
+        st = select_compare_measures(a->measures, &a->opt, msg);
         if (st != H5DIV_OK)
             return st;
     }
@@ -207,9 +196,7 @@ const h5div_cli_command h5div_cmd_compare = {
     "entropies, cross-entropies, KL, Jensen-Shannon, total variation, Hellinger and more of P "
     "against one or more Q",
     compare_help,
-    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH) | H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) |
-        H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
-        H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES),
+    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH) | H5DIV_CLI_BOOTSTRAP_OPTS,
     1,
     check_compare,
     run_compare,

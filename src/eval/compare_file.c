@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/resample.h"
 #include "eval/engine.h"
 #include "io/io.h"
 #include "par/par.h"
@@ -59,14 +58,7 @@ static const double *row_total(const cmp_job *j, uint64_t row, int rep)
 static void draw_block(cmp_job *j, int rep, uint64_t first, const double *const *x,
                        const double *const *lo, size_t off, size_t n)
 {
-    for (int d = 0; d < j->nd; d++) {
-        double *v = j->draw + (size_t)d * 2 * H5DIV_BLOCK_BINS, *vl = v + H5DIV_BLOCK_BINS;
-        h5div_rs_key key = {j->opt->seed, H5DIV_RS_BOOTSTRAP, (uint64_t)rep - 1, (uint64_t)d};
-        /* The values were checked in the totals pass: every mean is valid. */
-        (void)h5div_rs_poisson(&key, first, x[d] + off, lo[d] ? lo[d] + off : NULL, n, v, vl);
-        j->dx[d] = v;
-        j->dl[d] = vl;
-    }
+    h5div_eval_draw(j->opt, rep, j->nd, first, x, lo, off, n, j->draw, j->dx, j->dl);
 }
 
 /* Store the finished measures of (row, candidate c) of replicate rep in the
@@ -251,25 +243,6 @@ static void cmp_row_start(void *ctx, int pass, uint64_t row, void *state)
         h5div_acc_init(&tot[d]);
 }
 
-/* With --bootstrap: every value of the segment must be a whole number
- * (counts); the first that is not is an input error. */
-static int check_counts(const cmp_job *j, const h5div_row_seg *s, char *msg, size_t len)
-{
-    for (int d = 0; d < j->nd; d++)
-        for (size_t i = 0; i < s->n; i++)
-            if (s->x[d][i] != floor(s->x[d][i])) {
-                char where[96];
-                h5div_where(s->row * j->g.cols + s->c0 + i, j->two_d ? j->g.cols : 0, where,
-                            sizeof where);
-                h5div_set_error(msg, len,
-                                "--bootstrap needs integer counts: value %.17g is not a whole "
-                                "number (%s, %s)",
-                                s->x[d][i], j->ref[d], where);
-                return H5DIV_EINPUT;
-            }
-    return H5DIV_OK;
-}
-
 /* The totals of replicates 1 .. B of a segment, block by block. */
 static void segment_rep_totals(cmp_job *j, const h5div_row_seg *s, h5div_acc *tot)
 {
@@ -303,7 +276,7 @@ static int cmp_segment(void *ctx, int pass, const h5div_row_seg *s, void *state,
                                    j->two_d ? j->g.cols : 0, j->ref[d], msg, len);
     }
     if (j->nrep > 1) {
-        H5DIV_CHECK(check_counts(j, s, msg, len));
+        H5DIV_CHECK(h5div_eval_check_counts(s, j->nd, j->ref, j->two_d ? j->g.cols : 0, msg, len));
         segment_rep_totals(j, s, tot);
     }
     return H5DIV_OK;
@@ -362,25 +335,10 @@ static int cmp_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
     h5div_eval_batch_rows(e, j->out);
     size_t nd = (size_t)j->nd, k = (size_t)j->k, nown = (size_t)j->out->row_count;
     size_t nrows = (size_t)(j->rw->hi - j->rw->lo), nrep = (size_t)j->nrep;
-    if (j->B) {
-        /* The engine's three row states (the row in progress and two shared
-         * rows) hold 1 + B sets of partial sums each; with the per-row
-         * arrays they must fit in half of --memory-per-rank, as the input's
-         * per-row state must (not agreed here: the engine agrees). */
-        double need = 3.0 * (double)e->f->state_size +
-                      (double)(nrows ? nrows : 1) * (double)e->f->row_bytes +
-                      (double)(nown ? nown : 1) * (double)e->f->owned_row_bytes;
-        if (need > 0.5 * (double)j->opt->memory_per_rank) {
-            h5div_set_error(msg, len,
-                            "--bootstrap %llu needs %.1f MiB of state on a rank, more than half "
-                            "of --memory-per-rank (%.1f MiB); raise it to %.0fMiB or use fewer "
-                            "replicates (%s)",
-                            (unsigned long long)j->B, need / 1048576.0,
-                            (double)j->opt->memory_per_rank / 1048576.0,
-                            ceil(2.0 * need / 1048576.0), j->ref[0]);
-            return H5DIV_EINPUT;
-        }
-    }
+    /* The engine's three row states (the row in progress and two shared
+     * rows) hold 1 + B sets of partial sums each. */
+    if (j->B)
+        H5DIV_CHECK(h5div_eval_bootstrap_memory(e, j->opt, j->ref[0], msg, len));
     int ok = (j->row_tot = malloc((nrows ? nrows : 1) * nrep * nd * 3 * sizeof(double))) != NULL;
     ok &= (j->pfx0 = calloc(nd * nrep, sizeof *j->pfx0)) != NULL;
     ok &= (j->pfx = calloc(nd * nrep, sizeof *j->pfx)) != NULL;
@@ -480,44 +438,7 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
     j->ncols = h5div_compare_columns(ba->opt, j->cols);
     j->B = ba->opt->bootstrap;
     j->nrep = 1 + (int)j->B;
-    if (j->B > H5DIV_BOOTSTRAP_MAX || (j->B && !(ba->opt->ci > 0.0 && ba->opt->ci < 1.0))) {
-        h5div_set_error(msg, len,
-                        "--bootstrap takes 1 to %d replicates and --ci a level in (0, 1) "
-                        "(%llu, %g)",
-                        H5DIV_BOOTSTRAP_MAX, (unsigned long long)j->B, ba->opt->ci);
-        return H5DIV_EUSAGE;
-    }
-    return H5DIV_OK;
-}
-
-/* The standard errors and percentile intervals of the owned rows from
- * their replicates. Not collective. */
-static int summarize(cmp_job *j, char *msg, size_t len)
-{
-    h5div_compare_batch *b = j->out;
-    const size_t n = (size_t)j->k * (size_t)j->ncols * (size_t)b->row_count;
-    double *work = malloc((size_t)j->B * sizeof *work);
-    b->se = malloc((n ? n : 1) * sizeof *b->se);
-    b->ci = malloc((n ? n : 1) * 2 * sizeof *b->ci);
-    if (!work || !b->se || !b->ci) {
-        free(work);
-        h5div_set_error(msg, len, "out of memory for the bootstrap intervals (%llu replicates)",
-                        (unsigned long long)j->B);
-        return H5DIV_EINTERNAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *x = j->reps + i * j->B;
-        b->se[i] = h5div_rs_stderr(x, (size_t)j->B);
-        (void)h5div_rs_interval(x, (size_t)j->B, j->opt->ci, work, &b->ci[2 * i]);
-    }
-    free(work);
-    b->nrep = j->B;
-    b->ci_level = j->opt->ci;
-    if (j->opt->keep_replicates) {
-        b->reps = j->reps;
-        j->reps = NULL;
-    }
-    return H5DIV_OK;
+    return h5div_eval_bootstrap_args(ba->opt, msg, len);
 }
 
 /* The owned rows' values into the caller's batch. */
@@ -530,7 +451,7 @@ static int batch_out(cmp_job *j, char *msg, size_t len)
     memcpy(b->columns, j->cols, sizeof j->cols);
     b->values = j->values;
     j->values = NULL;
-    return j->B ? summarize(j, msg, len) : H5DIV_OK;
+    return j->B ? h5div_eval_bootstrap_summary(b, &j->reps, j->opt, msg, len) : H5DIV_OK;
 }
 
 /* Both passes over the open inputs ds. */
