@@ -244,6 +244,14 @@ typedef struct h5div_joint_result {
     unsigned computed;
     uint64_t nx, ny;
     double total; /* sum of the table after the pseudocount (correctly rounded) */
+    /* With opt->bootstrap = B > 0 (else 0): the standard error and the
+     * percentile interval (level ci_level) of each measure, and with
+     * opt->keep_replicates its B replicate values reps[m * B + r] (memory
+     * the caller frees with free(); else NULL). */
+    uint64_t nrep;
+    double ci_level;
+    double se[H5DIV_JOINT_NMEASURES], ci[H5DIV_JOINT_NMEASURES][2];
+    double *reps;
 } h5div_joint_result;
 
 /* Name of an entropy or joint measure as used in JSON and HDF5, or NULL;

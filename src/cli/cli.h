@@ -153,6 +153,10 @@ typedef struct h5div_cli_measures {
     int ranks, json, n;
     const char *names[H5DIV_GROUP_MAX_MEASURES], *units[H5DIV_GROUP_MAX_MEASURES];
     double values[H5DIV_GROUP_MAX_MEASURES];
+    /* With --bootstrap (nrep > 0): standard errors and intervals. */
+    uint64_t nrep;
+    double ci_level;
+    double se[H5DIV_GROUP_MAX_MEASURES], ci[H5DIV_GROUP_MAX_MEASURES][2];
 } h5div_cli_measures;
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 

@@ -221,14 +221,21 @@ int h5div_eval_bootstrap_memory(const h5div_eval *e, const h5div_options *opt, c
     const double need = 3.0 * (double)e->f->state_size +
                         (double)(nrows ? nrows : 1) * (double)e->f->row_bytes +
                         (double)(nown ? nown : 1) * (double)e->f->owned_row_bytes;
-    if (need <= 0.5 * (double)opt->memory_per_rank)
+    return h5div_bootstrap_fits(need, 0.5, opt, ref, msg, len);
+}
+
+int h5div_bootstrap_fits(double need, double share, const h5div_options *opt, const char *ref,
+                         char *msg, size_t len)
+{
+    if (need <= share * (double)opt->memory_per_rank)
         return H5DIV_OK;
     h5div_set_error(msg, len,
-                    "--bootstrap %llu needs %.1f MiB of state on a rank, more than half "
+                    "--bootstrap %llu needs %.1f MiB of state on a rank, more than %s "
                     "of --memory-per-rank (%.1f MiB); raise it to %.0fMiB or use fewer "
                     "replicates (%s)",
                     (unsigned long long)opt->bootstrap, need / 1048576.0,
-                    (double)opt->memory_per_rank / 1048576.0, ceil(2.0 * need / 1048576.0), ref);
+                    share == 0.5 ? "half" : "a quarter", (double)opt->memory_per_rank / 1048576.0,
+                    ceil(need / share / 1048576.0), ref);
     return H5DIV_EINPUT;
 }
 

@@ -144,6 +144,10 @@ void h5div_eval_draw(const h5div_options *opt, int rep, int nd, uint64_t first,
  * collective (the engine agrees on the setup's status). */
 int h5div_eval_bootstrap_memory(const h5div_eval *e, const h5div_options *opt, const char *ref,
                                 char *msg, size_t len);
+/* The same for `need` bytes of replicate state counted by the caller,
+ * against `share` (0.5 or 0.25) of opt->memory_per_rank. */
+int h5div_bootstrap_fits(double need, double share, const h5div_options *opt, const char *ref,
+                         char *msg, size_t len);
 
 /* The standard errors and percentile intervals (level opt->ci) of b's
  * values from their replicates *reps ([candidate][column][row - row_begin]
