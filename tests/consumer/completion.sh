@@ -60,7 +60,9 @@ expect "h5div history --c" --check --csv
 expect "h5div histogram --out" --outside --output
 expect "h5div histogram --nan " error skip
 expect "h5div compare --c" --ci
-expect "h5div entropy --c"
+expect "h5div entropy --c" --ci
+expect "h5div joint --k" --keep-replicates
+expect "h5div entropy --bootstrap "
 expect "h5div entropy --est" --estimator
 expect "h5div entropy --estimator ch" chao-shen
 expect "h5div compare -b " 2 e 10
