@@ -100,10 +100,11 @@ typedef struct h5div_options {
     double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
     double bin_width;  /* w of wasserstein1 (> 0, default 1) */
     int collective_io; /* 1: collective MPI-IO reads (default), 0: independent */
-    /* Poisson bootstrap of integer counts (compare): bootstrap replicates B
-     * (0: none, at most H5DIV_BOOTSTRAP_MAX), level ci in (0, 1) of the
-     * percentile interval (default 0.95), seed of the counter-based draws
-     * (default 0), keep_replicates: also return the B replicate values. */
+    /* Poisson bootstrap of integer counts (compare, entropy, joint):
+     * bootstrap replicates B (0: none, at most H5DIV_BOOTSTRAP_MAX), level
+     * ci in (0, 1) of the percentile interval (default 0.95), seed of the
+     * counter-based draws (default 0), keep_replicates: also return the B
+     * replicate values. */
     uint64_t bootstrap;
     double ci;
     uint64_t seed;

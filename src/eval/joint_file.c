@@ -567,7 +567,8 @@ static int each_piece(joint_run *r, uint64_t cc, void (*fn)(joint_run *r, const 
     return st;
 }
 
-/* Exact sums of the columns of n cells x + lo + lo2 (rows of leading dimension ld) into col_acc. */
+/* Exact sums of the columns of h rows of w cells x + lo + lo2 (leading dimension ld) into
+ * col_acc. */
 static void column_sums_add(h5div_acc *col_acc, uint64_t h, uint64_t w, const double *cells,
                             const double *lo, const double *lo2, size_t ld)
 {
