@@ -139,7 +139,10 @@ H5DIV_API int h5div_entropy_files(MPI_Comm comm, const char *p_ref, const h5div_
 /* Entropy of a 1-D histogram, or of each row of a 2-D dataset [rows, bins],
  * as h5div_entropy_files computes it for one histogram: columns are the
  * measures of opt->measures; every row has the bits of the row evaluated
- * alone, on any number of ranks. Free with h5div_batch_free. Collective;
+ * alone, on any number of ranks. With opt->bootstrap = B > 0 (integer
+ * counts only, H5DIV_EINPUT otherwise) the batch also holds each value's
+ * standard error and interval from B Poisson replicates, each the
+ * estimator evaluated afresh. Free with h5div_batch_free. Collective;
  * same status on every rank. */
 H5DIV_API int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const h5div_options *opt,
                                         h5div_estimator estimator, double dirichlet_a,
@@ -151,7 +154,10 @@ H5DIV_API int h5div_entropy_batch_files(MPI_Comm comm, const char *p_ref, const 
  * chunks of columns (no rank holds the table or, when ny is large, the
  * whole marginal). Mutual information and the conditional entropies are
  * sums of non-negative per-cell terms. opt->measures holds
- * H5DIV_MEASURE_BIT(h5div_joint_measure) bits. Same status on every rank. */
+ * H5DIV_MEASURE_BIT(h5div_joint_measure) bits. With opt->bootstrap = B > 0
+ * (integer counts only, H5DIV_EINPUT otherwise) result->se and result->ci
+ * come from B Poisson replicates of the table (and result->reps, to free,
+ * with opt->keep_replicates). Same status on every rank. */
 H5DIV_API int h5div_joint_files(MPI_Comm comm, const char *pxy_ref, const h5div_options *opt,
                                 h5div_joint_result *result, char *errmsg, size_t errlen);
 

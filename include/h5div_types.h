@@ -100,10 +100,11 @@ typedef struct h5div_options {
     double renyi_pq[H5DIV_RENYI_MAX], renyi_qp[H5DIV_RENYI_MAX];
     double bin_width;  /* w of wasserstein1 (> 0, default 1) */
     int collective_io; /* 1: collective MPI-IO reads (default), 0: independent */
-    /* Poisson bootstrap of integer counts (compare): bootstrap replicates B
-     * (0: none, at most H5DIV_BOOTSTRAP_MAX), level ci in (0, 1) of the
-     * percentile interval (default 0.95), seed of the counter-based draws
-     * (default 0), keep_replicates: also return the B replicate values. */
+    /* Poisson bootstrap of integer counts (compare, entropy, joint):
+     * bootstrap replicates B (0: none, at most H5DIV_BOOTSTRAP_MAX), level
+     * ci in (0, 1) of the percentile interval (default 0.95), seed of the
+     * counter-based draws (default 0), keep_replicates: also return the B
+     * replicate values. */
     uint64_t bootstrap;
     double ci;
     uint64_t seed;
@@ -254,6 +255,14 @@ typedef struct h5div_joint_result {
     unsigned computed;
     uint64_t nx, ny;
     double total; /* sum of the table after the pseudocount (correctly rounded) */
+    /* With opt->bootstrap = B > 0 (else 0): the standard error and the
+     * percentile interval (level ci_level) of each measure, and with
+     * opt->keep_replicates its B replicate values reps[m * B + r] (memory
+     * the caller frees with free(); else NULL). */
+    uint64_t nrep;
+    double ci_level;
+    double se[H5DIV_JOINT_NMEASURES], ci[H5DIV_JOINT_NMEASURES][2];
+    double *reps;
 } h5div_joint_result;
 
 /* Name of an entropy or joint measure as used in JSON and HDF5, or NULL;

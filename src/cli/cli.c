@@ -182,6 +182,23 @@ int h5div_cli_output_check(const h5div_cli_ctx *cx, const h5div_cli_args *a, h5d
     return h5div_cli_agree(cx, st, msg);
 }
 
+int h5div_cli_check_bootstrap(const h5div_cli_args *a, int with_null, char *msg)
+{
+    const unsigned ci = H5DIV_CLI_OPT(H5DIV_OPT_CI), seed = H5DIV_CLI_OPT(H5DIV_OPT_SEED);
+    const unsigned keep = H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
+    if (a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP))
+        return H5DIV_OK;
+    if (a->given & H5DIV_CLI_OPT(H5DIV_OPT_NULL))
+        return (a->given & ci) ? h5div_cli_usage(msg, "--ci needs --bootstrap B (--ci)") : H5DIV_OK;
+    if (a->given & (ci | seed | keep))
+        return h5div_cli_usage(msg, "--ci, --seed and --keep-replicates need --bootstrap B%s (%s)",
+                               with_null ? " (--seed and --keep-replicates also --null B)" : "",
+                               a->given & ci     ? "--ci"
+                               : a->given & seed ? "--seed"
+                                                 : "--keep-replicates");
+    return H5DIV_OK;
+}
+
 int h5div_cli_select_measures(const h5div_cli_args *a, const char *cmd, const char *const *names,
                               int n, unsigned *mask, char *msg)
 {

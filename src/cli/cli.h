@@ -118,6 +118,26 @@ typedef struct h5div_cli_command {
  * written from its table (h5div_cli_print_help). */
 #define H5DIV_CLI_MEASURE_HELP "@measures@\n"
 
+/* The uncertainty options of the commands that resample counts (compare,
+ * entropy, joint), and their lines of the help text. */
+#define H5DIV_CLI_BOOTSTRAP_OPTS                                                                   \
+    (H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) | H5DIV_CLI_OPT(H5DIV_OPT_CI) |                            \
+     H5DIV_CLI_OPT(H5DIV_OPT_SEED) | H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES))
+#define H5DIV_CLI_BOOTSTRAP_HELP                                                                   \
+    "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"         \
+    "                            every measure also gets NAME_se (standard error) and\n"           \
+    "                            NAME_ci (percentile interval); same bits on any\n"                \
+    "                            number of ranks\n"                                                \
+    "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"                \
+    "      --seed S              seed of the replicates' draws (default 0)\n"                      \
+    "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
+
+/* Usage check: --ci, --seed and --keep-replicates need --bootstrap B
+ * (with_null: the command takes --null B, which --seed and
+ * --keep-replicates serve as well). Returns H5DIV_OK or H5DIV_EUSAGE with
+ * the error text in msg. */
+int h5div_cli_check_bootstrap(const h5div_cli_args *a, int with_null, char *msg);
+
 /* Print a command's help text, the measure list in place of its marker. */
 void h5div_cli_print_help(FILE *out, const char *help);
 
@@ -136,6 +156,10 @@ typedef struct h5div_cli_measures {
     int ranks, json, n;
     const char *names[H5DIV_GROUP_MAX_MEASURES], *units[H5DIV_GROUP_MAX_MEASURES];
     double values[H5DIV_GROUP_MAX_MEASURES];
+    /* With --bootstrap (nrep > 0): standard errors and intervals. */
+    uint64_t nrep;
+    double ci_level;
+    double se[H5DIV_GROUP_MAX_MEASURES], ci[H5DIV_GROUP_MAX_MEASURES][2];
 } h5div_cli_measures;
 void h5div_cli_print_measures(FILE *out, const h5div_cli_measures *m);
 

@@ -161,17 +161,11 @@ static int check_compare(h5div_cli_args *a, char *msg)
         return h5div_cli_usage(msg, "at most %d candidates can be compared at once (%d given)",
                                H5DIV_CANDIDATES_MAX, a->npos - 1);
     a->opt.bin_width = a->bin_width;
-    const unsigned reps = H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) | H5DIV_CLI_OPT(H5DIV_OPT_NULL);
-    const unsigned unc = H5DIV_CLI_OPT(H5DIV_OPT_SEED) | H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES);
-    if ((a->given & H5DIV_CLI_OPT(H5DIV_OPT_CI)) &&
-        !(a->given & H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP)))
-        return h5div_cli_usage(msg, "--ci needs --bootstrap B (--ci)");
-    if ((a->given & unc) && !(a->given & reps))
-        return h5div_cli_usage(
-            msg, "--seed and --keep-replicates need --bootstrap B or --null B (%s)",
-            a->given & H5DIV_CLI_OPT(H5DIV_OPT_SEED) ? "--seed" : "--keep-replicates");
+    int st = h5div_cli_check_bootstrap(a, 1, msg);
+    if (st != H5DIV_OK)
+        return st;
     if (a->measures) {
-        int st = select_compare_measures(a->measures, &a->opt, msg);
+        st = select_compare_measures(a->measures, &a->opt, msg);
         if (st != H5DIV_OK)
             return st;
     }
@@ -218,9 +212,8 @@ const h5div_cli_command h5div_cmd_compare = {
     "entropies, cross-entropies, KL, Jensen-Shannon, total variation, Hellinger and more of P "
     "against one or more Q",
     compare_help,
-    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH) | H5DIV_CLI_OPT(H5DIV_OPT_BOOTSTRAP) |
-        H5DIV_CLI_OPT(H5DIV_OPT_CI) | H5DIV_CLI_OPT(H5DIV_OPT_SEED) |
-        H5DIV_CLI_OPT(H5DIV_OPT_KEEP_REPLICATES) | H5DIV_CLI_OPT(H5DIV_OPT_NULL),
+    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BIN_WIDTH) | H5DIV_CLI_BOOTSTRAP_OPTS |
+        H5DIV_CLI_OPT(H5DIV_OPT_NULL),
     1,
     check_compare,
     run_compare,

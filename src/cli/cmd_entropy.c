@@ -45,8 +45,8 @@ static const char entropy_help[] =
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read once per pass in pieces\n"
     "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
+    "      --independent-io      independent instead of collective MPI-IO "
+    "reads\n" H5DIV_CLI_BOOTSTRAP_HELP "  -q, --quiet               nothing on stderr but errors\n"
     "  -v, --verbose             timings on stderr\n"
     "  -h, --help                print this help and exit\n"
     "      --version             print the version and exit\n"
@@ -93,6 +93,9 @@ static int check_entropy(h5div_cli_args *a, char *msg)
                                "--pseudocount applies to the plugin estimator only; use "
                                "--estimator dirichlet:A (--estimator %s)",
                                a->estimator);
+    int st = h5div_cli_check_bootstrap(a, 0, msg);
+    if (st != H5DIV_OK)
+        return st;
     a->opt.measures = H5DIV_ENTROPY_ALL;
     if (a->est != H5DIV_ESTIMATOR_SHRINK)
         a->opt.measures &= ~H5DIV_MEASURE_BIT(H5DIV_SHRINKAGE_LAMBDA);
@@ -149,7 +152,7 @@ const h5div_cli_command h5div_cmd_entropy = {
     "entropy",
     "entropy of P with plugin, Miller-Madow, Chao-Shen, shrinkage or Dirichlet estimators",
     entropy_help,
-    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_ESTIMATOR),
+    H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_ESTIMATOR) | H5DIV_CLI_BOOTSTRAP_OPTS,
     1,
     check_entropy,
     run_entropy,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* h5div joint: entropies and mutual information of a 2-D joint histogram. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -35,8 +36,8 @@ static const char joint_help[] =
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read three times in pieces\n"
     "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
+    "      --independent-io      independent instead of collective MPI-IO "
+    "reads\n" H5DIV_CLI_BOOTSTRAP_HELP "  -q, --quiet               nothing on stderr but errors\n"
     "  -v, --verbose             timings on stderr\n"
     "  -h, --help                print this help and exit\n"
     "      --version             print the version and exit\n"
@@ -50,12 +51,14 @@ static int check_joint(h5div_cli_args *a, char *msg)
                                "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
                                "(try h5div joint --help)",
                                a->npos);
+    int st = h5div_cli_check_bootstrap(a, 0, msg);
+    if (st != H5DIV_OK)
+        return st;
     a->opt.measures = H5DIV_JOINT_ALL;
     const char *names[H5DIV_JOINT_NMEASURES];
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
-    int st =
-        h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
+    st = h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
     if (st != H5DIV_OK)
         return st;
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
@@ -69,6 +72,7 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
     h5div_joint_result res;
+    memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
         st = h5div_joint_files(cx->comm, a->pos[0], &opt, &res, msg, sizeof msg);
     double elapsed = MPI_Wtime() - t0;
@@ -83,18 +87,28 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         st = h5div_cli_agree(cx, st, msg);
     }
     if (st != H5DIV_OK) {
+        free(res.reps);
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
         return st;
     }
     if (cx->rank == 0) {
-        h5div_cli_measures pm = {"joint", "pxy", a->pos[0], NULL, opt.base, cx->size,
-                                 a->json, 0,     {0},       {0},  {0}};
+        h5div_cli_measures pm = {.command = "joint",
+                                 .input_name = "pxy",
+                                 .input_ref = a->pos[0],
+                                 .base = opt.base,
+                                 .ranks = cx->size,
+                                 .json = a->json};
         for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
             if (res.computed & H5DIV_MEASURE_BIT(m)) {
                 pm.names[pm.n] = h5div_joint_measure_name((h5div_joint_measure)m);
                 pm.units[pm.n] = h5div_joint_measure_units((h5div_joint_measure)m, opt.base);
+                pm.se[pm.n] = res.se[m];
+                pm.ci[pm.n][0] = res.ci[m][0];
+                pm.ci[pm.n][1] = res.ci[m][1];
                 pm.values[pm.n++] = res.value[m];
             }
+        pm.nrep = res.nrep;
+        pm.ci_level = res.ci_level;
         h5div_cli_print_measures(cx->out, &pm);
         fflush(cx->out);
         if (a->verbose && !a->quiet) {
@@ -104,12 +118,13 @@ static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
             fflush(cx->err);
         }
     }
+    free(res.reps);
     return H5DIV_OK;
 }
 
 const h5div_cli_command h5div_cmd_joint = {
     "joint",    "entropies, conditional entropies and mutual information of a 2-D joint histogram",
-    joint_help, H5DIV_CLI_EVAL_OPTS,
+    joint_help, H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_BOOTSTRAP_OPTS,
     1,          check_joint,
     run_joint,
 };

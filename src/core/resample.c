@@ -424,6 +424,19 @@ double h5div_rs_quantile(const double *x, size_t n, double q, double *work)
     return r;
 }
 
+int h5div_rs_summary(const double *reps, size_t n, size_t B, double c, double *se, double *ci)
+{
+    double *work = malloc((B ? B : 1) * sizeof *work);
+    if (!work)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        se[i] = h5div_rs_stderr(reps + i * B, B);
+        (void)h5div_rs_interval(reps + i * B, B, c, work, &ci[2 * i]);
+    }
+    free(work);
+    return 0;
+}
+
 int h5div_rs_interval(const double *x, size_t n, double c, double *work, double ci[2])
 {
     ci[0] = ci[1] = NAN;

@@ -117,6 +117,11 @@ double h5div_rs_quantile(const double *x, size_t n, double q, double *work);
  * -1 when c is not in (0, 1) or out of memory (ci is then NaN). */
 int h5div_rs_interval(const double *x, size_t n, double c, double *work, double ci[2]);
 
+/* The summaries of n sets of B replicates, set i at reps[i * B ..]: the
+ * standard error se[i] and the percentile interval ci[2 i], ci[2 i + 1]
+ * at level c, as above. Returns 0, or -1 when out of memory. */
+int h5div_rs_summary(const double *reps, size_t n, size_t B, double c, double *se, double *ci);
+
 /* p-value of a test statistic t against its replicates under the null,
  *   (1 + #{x_i >= t}) / (n + 1),
  * NaN replicates counted as >= t (a replicate that says nothing never

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/resample.h"
 #include "eval/engine.h"
 #include "par/par.h"
 
@@ -167,4 +168,94 @@ int h5div_eval_rows(MPI_Comm comm, h5div_sweep *sw, const h5div_row_family *f, v
         st = h5div_eval_pass(comm, &e, pass, msg, len);
     h5div_eval_free(&e);
     return st;
+}
+
+int h5div_eval_bootstrap_args(const h5div_options *opt, char *msg, size_t len)
+{
+    if (opt->bootstrap <= H5DIV_BOOTSTRAP_MAX &&
+        (!opt->bootstrap || (opt->ci > 0.0 && opt->ci < 1.0)))
+        return H5DIV_OK;
+    h5div_set_error(msg, len,
+                    "--bootstrap takes 1 to %d replicates and --ci a level in (0, 1) "
+                    "(%llu, %g)",
+                    H5DIV_BOOTSTRAP_MAX, (unsigned long long)opt->bootstrap, opt->ci);
+    return H5DIV_EUSAGE;
+}
+
+int h5div_eval_check_counts(const h5div_row_seg *s, int nd, const char *const *refs, uint64_t cols,
+                            char *msg, size_t len)
+{
+    for (int d = 0; d < nd; d++)
+        for (size_t i = 0; i < s->n; i++)
+            if (s->x[d][i] != floor(s->x[d][i])) {
+                char where[96];
+                const uint64_t row_len = cols ? cols : s->c0 + s->n;
+                h5div_where(s->row * row_len + s->c0 + i, cols, where, sizeof where);
+                h5div_set_error(msg, len,
+                                "--bootstrap needs integer counts: value %.17g is not a whole "
+                                "number (%s, %s)",
+                                s->x[d][i], refs[d], where);
+                return H5DIV_EINPUT;
+            }
+    return H5DIV_OK;
+}
+
+void h5div_eval_draw(const h5div_options *opt, int rep, int nd, uint64_t first,
+                     const double *const *x, const double *const *lo, size_t off, size_t n,
+                     double *draw, const double **dx, const double **dl)
+{
+    for (int d = 0; d < nd; d++) {
+        double *v = draw + (size_t)d * 2 * H5DIV_BLOCK_BINS, *vl = v + H5DIV_BLOCK_BINS;
+        h5div_rs_key key = {opt->seed, H5DIV_RS_BOOTSTRAP, (uint64_t)rep - 1, (uint64_t)d};
+        /* The values were checked: every mean is valid. */
+        (void)h5div_rs_poisson(&key, first, x[d] + off, lo[d] ? lo[d] + off : NULL, n, v, vl);
+        dx[d] = v;
+        dl[d] = vl;
+    }
+}
+
+int h5div_eval_bootstrap_memory(const h5div_eval *e, const h5div_options *opt, const char *ref,
+                                char *msg, size_t len)
+{
+    const uint64_t nrows = e->rows.hi - e->rows.lo, nown = e->rows.own1 - e->rows.own0;
+    const double need = 3.0 * (double)e->f->state_size +
+                        (double)(nrows ? nrows : 1) * (double)e->f->row_bytes +
+                        (double)(nown ? nown : 1) * (double)e->f->owned_row_bytes;
+    return h5div_bootstrap_fits(need, 0.5, opt, ref, msg, len);
+}
+
+int h5div_bootstrap_fits(double need, double share, const h5div_options *opt, const char *ref,
+                         char *msg, size_t len)
+{
+    if (need <= share * (double)opt->memory_per_rank)
+        return H5DIV_OK;
+    h5div_set_error(msg, len,
+                    "--bootstrap %llu needs %.1f MiB of state on a rank, more than %s "
+                    "of --memory-per-rank (%.1f MiB); raise it to %.0fMiB or use fewer "
+                    "replicates (%s)",
+                    (unsigned long long)opt->bootstrap, need / 1048576.0,
+                    share == 0.5 ? "half" : "a quarter", (double)opt->memory_per_rank / 1048576.0,
+                    ceil(need / share / 1048576.0), ref);
+    return H5DIV_EINPUT;
+}
+
+int h5div_eval_bootstrap_summary(h5div_batch *b, double **reps, const h5div_options *opt, char *msg,
+                                 size_t len)
+{
+    const size_t n = (size_t)b->candidates * (size_t)b->ncolumns * (size_t)b->row_count;
+    b->se = malloc((n ? n : 1) * sizeof *b->se);
+    b->ci = malloc((n ? n : 1) * 2 * sizeof *b->ci);
+    if (!b->se || !b->ci ||
+        h5div_rs_summary(*reps, n, (size_t)opt->bootstrap, opt->ci, b->se, b->ci) != 0) {
+        h5div_set_error(msg, len, "out of memory for the bootstrap intervals (%llu replicates)",
+                        (unsigned long long)opt->bootstrap);
+        return H5DIV_EINTERNAL;
+    }
+    b->nrep = opt->bootstrap;
+    b->ci_level = opt->ci;
+    if (opt->keep_replicates) {
+        b->reps = *reps;
+        *reps = NULL;
+    }
+    return H5DIV_OK;
 }

@@ -111,4 +111,50 @@ int h5div_eval_rows(MPI_Comm comm, h5div_sweep *sw, const h5div_row_family *f, v
  * e this rank finishes, row_begin and row_count. Not collective. */
 void h5div_eval_batch_rows(const h5div_eval *e, h5div_batch *b);
 
+/* --bootstrap B, shared by the commands that resample counts (compare,
+ * entropy, joint): replicate r = 1 .. B of every input is drawn bin by
+ * bin, X*_i ~ Poisson(X_i), keyed by (opt->seed, H5DIV_RS_BOOTSTRAP,
+ * r - 1, input d, global flat bin) (core/resample.h), so its bits do not
+ * depend on the decomposition; replicate 0 is the data itself. */
+
+/* The bootstrap options: B at most H5DIV_BOOTSTRAP_MAX and, with B > 0,
+ * opt->ci in (0, 1); H5DIV_EUSAGE otherwise. Not collective. */
+int h5div_eval_bootstrap_args(const h5div_options *opt, char *msg, size_t len);
+
+/* Every value of inputs 0 .. nd - 1 of segment s must be a whole number
+ * (counts); the first that is not is an H5DIV_EINPUT error naming refs[d]
+ * and the bin (cols: the row length for 2-D input, else 0). Not
+ * collective. */
+int h5div_eval_check_counts(const h5div_row_seg *s, int nd, const char *const *refs, uint64_t cols,
+                            char *msg, size_t len);
+
+/* Replicate rep >= 1 of bins [first, first + n) (n <= H5DIV_BLOCK_BINS)
+ * of nd inputs, drawn from the checked counts x[d] + off (remainders
+ * lo[d] + off, lo[d] may be NULL): input d into draw + 2 d
+ * H5DIV_BLOCK_BINS (value, then remainder), and dx[d], dl[d] pointed at
+ * it. Not collective. */
+void h5div_eval_draw(const h5div_options *opt, int rep, int nd, uint64_t first,
+                     const double *const *x, const double *const *lo, size_t off, size_t n,
+                     double *draw, const double **dx, const double **dl);
+
+/* The replicates' state on a rank, once its rows are known: the engine's
+ * three row states plus the family's per-row arrays (e->f's state_size,
+ * row_bytes, owned_row_bytes) must fit in half of opt->memory_per_rank,
+ * else H5DIV_EINPUT saying how much to give (ref names the input). Not
+ * collective (the engine agrees on the setup's status). */
+int h5div_eval_bootstrap_memory(const h5div_eval *e, const h5div_options *opt, const char *ref,
+                                char *msg, size_t len);
+/* The same for `need` bytes of replicate state counted by the caller,
+ * against `share` (0.5 or 0.25) of opt->memory_per_rank. */
+int h5div_bootstrap_fits(double need, double share, const h5div_options *opt, const char *ref,
+                         char *msg, size_t len);
+
+/* The standard errors and percentile intervals (level opt->ci) of b's
+ * values from their replicates *reps ([candidate][column][row - row_begin]
+ * [B], B = opt->bootstrap) into b->se, b->ci, with b->nrep and b->ci_level;
+ * with opt->keep_replicates *reps moves to b->reps (and *reps is NULL).
+ * Not collective. */
+int h5div_eval_bootstrap_summary(h5div_batch *b, double **reps, const h5div_options *opt, char *msg,
+                                 size_t len);
+
 #endif

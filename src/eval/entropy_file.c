@@ -18,8 +18,17 @@ typedef struct row_param {
     double lambda; /* shrinkage intensity (shrink only) */
 } row_param;
 
+/* The normalisation of a row in progress and its coverage (chao-shen). */
+typedef struct rep_norm {
+    h5div_entropy_norm nm;
+    double coverage, log_coverage;
+} rep_norm;
+
 /* A family of the row-pass engine (src/eval/engine.h): a statistics pass,
- * then the terms (two passes for shrink: lambda, then the entropy). */
+ * then the terms (two passes for shrink: lambda, then the entropy). With
+ * --bootstrap B (engine.h) every pass does the same for replicates 1 .. B
+ * of each block while it is in cache, so each replicate is the estimator
+ * evaluated afresh on the replicate's counts; replicate 0 is the data. */
 typedef struct entropy_job {
     const char *p_ref;
     const h5div_options *opt;
@@ -28,26 +37,37 @@ typedef struct entropy_job {
     h5div_batch *out; /* the results; its row_begin, row_count: rows owned */
     h5div_grid g;
     int two_d;
-    const h5div_rows *rw;  /* the engine's rows: touched, owned and shared */
-    row_param *rp;         /* [row - rw->lo] */
-    h5div_entropy_norm nm; /* of the row in progress */
-    double coverage, log_coverage;
+    const h5div_rows *rw; /* the engine's rows: touched, owned and shared */
+    row_param *rp;        /* [row - rw->lo][nrep] */
+    rep_norm *rn;         /* [nrep] of the row in progress */
     int ncols;
     double *values; /* [column][row - row_begin] */
+    int nrep;       /* 1 + B */
+    uint64_t B;
+    double *draw;    /* [2][H5DIV_BLOCK_BINS]: one block of a replicate, value and lo */
+    double *reps;    /* [column][row - row_begin][B] */
+    h5div_acc *pack; /* [2][nrep]: the sums of a shared row, packed for the reduction */
+    int64_t *ipack;  /* [2][nrep]: its bin counts */
 } entropy_job;
 
 enum { PASS_STATS = 0, PASS_TERMS, PASS_SHRINK };
 
-/* Row state: the statistics in the first pass, two sums in the others. */
+/* Row state: the statistics in the first pass, two sums in the others; one
+ * per replicate (row_state[nrep]). */
 typedef union row_state {
     h5div_entropy_stats st;
     h5div_acc acc[2];
 } row_state;
 
-/* Per-row quantities of the finished statistics of `row`. */
-static void set_param(entropy_job *j, uint64_t row, const h5div_entropy_stats *st)
+static row_param *param(const entropy_job *j, uint64_t row, int rep)
 {
-    row_param *p = &j->rp[row - j->rw->lo];
+    return &j->rp[(row - j->rw->lo) * (uint64_t)j->nrep + (uint64_t)rep];
+}
+
+/* Per-row quantities of the finished statistics of `row` (replicate rep). */
+static void set_param(entropy_job *j, uint64_t row, int rep, const h5div_entropy_stats *st)
+{
+    row_param *p = param(j, row, rep);
     h5div_acc_round2(&st->total, &p->hi, &p->lo);
     h5div_acc_round2(&st->raw, &p->n, &p->n_lo);
     p->nonzero = (double)st->nonzero;
@@ -55,10 +75,11 @@ static void set_param(entropy_job *j, uint64_t row, const h5div_entropy_stats *s
     p->lambda = 0.0;
 }
 
-/* The finished sums of a row: its measures, or (first shrink pass) lambda. */
-static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc acc[2])
+/* The finished sums of a row (replicate rep): its measures, or (first
+ * shrink pass) lambda. */
+static void finish_row(entropy_job *j, int pass, uint64_t row, int rep, const h5div_acc acc[2])
 {
-    row_param *p = &j->rp[row - j->rw->lo];
+    row_param *p = param(j, row, rep);
     if (pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) {
         p->lambda =
             h5div_entropy_shrink_lambda(p->n, h5div_acc_round(&acc[0]), h5div_acc_round(&acc[1]));
@@ -68,6 +89,8 @@ static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc a
     if (j->est == H5DIV_ESTIMATOR_MILLER_MADOW)
         nats += (p->nonzero - 1.0) / (2.0 * p->n);
     nats = nats > 0.0 ? nats : 0.0; /* an entropy is never negative (nor -0) */
+    if (!(p->hi > 0.0))
+        nats = NAN; /* a replicate drew no counts: no distribution */
     double v[H5DIV_ENTROPY_NMEASURES];
     v[H5DIV_ENTROPY] = nats / h5div_ln_base(j->opt->base);
     v[H5DIV_PERPLEXITY] = exp(nats);
@@ -75,27 +98,35 @@ static void finish_row(entropy_job *j, int pass, uint64_t row, const h5div_acc a
     v[H5DIV_NONZERO_BINS] = p->nonzero;
     v[H5DIV_SHRINKAGE_LAMBDA] = p->lambda;
     const uint64_t nown = j->out->row_count, r = row - j->out->row_begin;
-    for (int i = 0; i < j->ncols; i++)
-        j->values[(uint64_t)i * nown + r] = v[j->out->columns[i].measure];
+    for (int i = 0; i < j->ncols; i++) {
+        const uint64_t at = (uint64_t)i * nown + r;
+        if (rep == 0)
+            j->values[at] = v[j->out->columns[i].measure];
+        else
+            j->reps[at * j->B + (uint64_t)rep - 1] = v[j->out->columns[i].measure];
+    }
 }
 
 static void ent_row_start(void *ctx, int pass, uint64_t row, void *state)
 {
     entropy_job *j = ctx;
     row_state *rs = state;
-    if (pass == PASS_STATS) {
-        h5div_entropy_stats_init(&rs->st);
-        return;
+    for (int rep = 0; rep < j->nrep; rep++) {
+        if (pass == PASS_STATS) {
+            h5div_entropy_stats_init(&rs[rep].st);
+            continue;
+        }
+        const row_param *p = param(j, row, rep);
+        rep_norm *rn = &j->rn[rep];
+        h5div_entropy_norm_init(&rn->nm, p->hi, p->lo, j->alpha);
+        double f1 = p->singletons;
+        if (f1 == p->n)
+            f1 = p->n - 1.0; /* a sample of singletons only: coverage 1/n, not 0 */
+        rn->coverage = 1.0 - f1 / p->n;
+        rn->log_coverage = log1p(-f1 / p->n);
+        h5div_acc_init(&rs[rep].acc[0]);
+        h5div_acc_init(&rs[rep].acc[1]);
     }
-    const row_param *p = &j->rp[row - j->rw->lo];
-    h5div_entropy_norm_init(&j->nm, p->hi, p->lo, j->alpha);
-    double f1 = p->singletons;
-    if (f1 == p->n)
-        f1 = p->n - 1.0; /* a sample of singletons only: coverage 1/n, not 0 */
-    j->coverage = 1.0 - f1 / p->n;
-    j->log_coverage = log1p(-f1 / p->n);
-    h5div_acc_init(&rs->acc[0]);
-    h5div_acc_init(&rs->acc[1]);
 }
 
 /* Statistics of one segment, after its values are checked. */
@@ -118,40 +149,85 @@ static int segment_stats(entropy_job *j, const h5div_row_seg *s, h5div_entropy_s
     return H5DIV_OK;
 }
 
+/* The terms of pass `pass` (after the statistics) of bins x + xl [0, n) of
+ * a row with parameters p and normalisation rn into rs. */
+static void add_terms(const entropy_job *j, int pass, const row_param *p, const rep_norm *rn,
+                      const double *x, const double *xl, size_t n, row_state *rs)
+{
+    const double k = (double)j->g.cols;
+    if (pass == PASS_SHRINK)
+        h5div_entropy_shrink_add_lo(x, xl, n, p->n, p->n_lo, k, p->lambda, &rs->acc[0]);
+    else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
+        h5div_entropy_chao_shen_add_lo(x, xl, n, p->n, p->n_lo, rn->coverage, rn->log_coverage,
+                                       &rs->acc[0]);
+    else if (j->est == H5DIV_ESTIMATOR_SHRINK)
+        h5div_entropy_shrink_sums_add_lo(x, xl, n, p->n, p->n_lo, k, rs->acc);
+    else
+        h5div_entropy_plugin_add_lo(x, xl, n, &rn->nm, &rs->acc[0]);
+}
+
+/* Replicates 1 .. B of a segment, block by block (blocks on the row's
+ * block boundaries, as the data's). */
+static void segment_replicates(entropy_job *j, int pass, const h5div_row_seg *s, row_state *rs)
+{
+    for (size_t b = 0; b < s->n; b += H5DIV_BLOCK_BINS) {
+        const size_t e = s->n - b < H5DIV_BLOCK_BINS ? s->n - b : H5DIV_BLOCK_BINS;
+        for (int rep = 1; rep < j->nrep; rep++) {
+            const double *dx, *dl;
+            h5div_eval_draw(j->opt, rep, 1, s->row * j->g.cols + s->c0 + b, s->x, s->lo, b, e,
+                            j->draw, &dx, &dl);
+            if (pass == PASS_STATS)
+                h5div_entropy_stats_add_lo(dx, dl, e, j->alpha, &rs[rep].st);
+            else
+                add_terms(j, pass, param(j, s->row, rep), &j->rn[rep], dx, dl, e, &rs[rep]);
+        }
+    }
+}
+
 static int ent_segment(void *ctx, int pass, const h5div_row_seg *s, void *state, char *msg,
                        size_t len)
 {
     entropy_job *j = ctx;
     row_state *rs = state;
-    if (pass == PASS_STATS)
-        return segment_stats(j, s, &rs->st, msg, len);
-    const row_param *p = &j->rp[s->row - j->rw->lo];
-    const double *x = s->x[0], *xl = s->lo[0], k = (double)j->g.cols;
-    if (pass == PASS_SHRINK)
-        h5div_entropy_shrink_add_lo(x, xl, s->n, p->n, p->n_lo, k, p->lambda, &rs->acc[0]);
-    else if (j->est == H5DIV_ESTIMATOR_CHAO_SHEN)
-        h5div_entropy_chao_shen_add_lo(x, xl, s->n, p->n, p->n_lo, j->coverage, j->log_coverage,
-                                       &rs->acc[0]);
-    else if (j->est == H5DIV_ESTIMATOR_SHRINK)
-        h5div_entropy_shrink_sums_add_lo(x, xl, s->n, p->n, p->n_lo, k, rs->acc);
-    else
-        h5div_entropy_plugin_add_lo(x, xl, s->n, &j->nm, &rs->acc[0]);
+    if (pass == PASS_STATS) {
+        H5DIV_CHECK(segment_stats(j, s, &rs->st, msg, len));
+        if (j->B)
+            H5DIV_CHECK(
+                h5div_eval_check_counts(s, 1, &j->p_ref, j->two_d ? j->g.cols : 0, msg, len));
+    } else {
+        add_terms(j, pass, param(j, s->row, 0), &j->rn[0], s->x[0], s->lo[0], s->n, rs);
+    }
+    if (j->B)
+        segment_replicates(j, pass, s, rs);
     return H5DIV_OK;
 }
 
+/* The states of every replicate, packed into j->pack, j->ipack for one
+ * reduction each. */
 static int ent_reduce(MPI_Comm c, void *ctx, int pass, uint64_t row, void *state)
 {
-    (void)ctx;
+    entropy_job *j = ctx;
     (void)row;
     row_state *rs = state;
-    if (pass != PASS_STATS)
-        return h5div_par_sum_acc(c, rs->acc, 2);
-    h5div_entropy_stats *t = &rs->st;
-    h5div_acc a[2] = {t->raw, t->total};
-    H5DIV_CHECK(h5div_par_sum_acc(c, a, 2));
-    int64_t n[2] = {t->nonzero, t->singletons};
-    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, n, 2, MPI_INT64_T, MPI_SUM, c));
-    *t = (h5div_entropy_stats){a[0], a[1], n[0], n[1]};
+    const int nrep = j->nrep;
+    h5div_acc *a = j->pack;
+    int64_t *n = j->ipack;
+    for (int r = 0; r < nrep; r++) {
+        const int st = pass == PASS_STATS;
+        a[2 * r] = st ? rs[r].st.raw : rs[r].acc[0];
+        a[2 * r + 1] = st ? rs[r].st.total : rs[r].acc[1];
+        if (st)
+            n[2 * r] = rs[r].st.nonzero, n[2 * r + 1] = rs[r].st.singletons;
+    }
+    H5DIV_CHECK(h5div_par_sum_acc(c, a, 2 * nrep));
+    if (pass == PASS_STATS)
+        H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, n, 2 * nrep, MPI_INT64_T, MPI_SUM, c));
+    for (int r = 0; r < nrep; r++) {
+        if (pass == PASS_STATS)
+            rs[r].st = (h5div_entropy_stats){a[2 * r], a[2 * r + 1], n[2 * r], n[2 * r + 1]};
+        else
+            rs[r].acc[0] = a[2 * r], rs[r].acc[1] = a[2 * r + 1];
+    }
     return H5DIV_OK;
 }
 
@@ -160,17 +236,19 @@ static void ent_row_finish(void *ctx, int pass, uint64_t row, int owned, const v
 {
     entropy_job *j = ctx;
     const row_state *rs = state;
-    if (pass == PASS_STATS)
-        set_param(j, row, &rs->st);
-    else if ((pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) || owned)
-        finish_row(j, pass, row, rs->acc);
+    for (int rep = 0; rep < j->nrep; rep++) {
+        if (pass == PASS_STATS)
+            set_param(j, row, rep, &rs[rep].st);
+        else if ((pass == PASS_TERMS && j->est == H5DIV_ESTIMATOR_SHRINK) || owned)
+            finish_row(j, pass, row, rep, rs[rep].acc);
+    }
 }
 
 /* The total of a row (the engine refuses zero and overflow, also of the raw counts). */
 static double ent_total(const void *ctx, uint64_t row, int d)
 {
     const entropy_job *j = ctx;
-    const row_param *p = &j->rp[row - j->rw->lo];
+    const row_param *p = param(j, row, 0);
     (void)d;
     return isfinite(p->n) ? p->hi : INFINITY;
 }
@@ -181,8 +259,19 @@ static int ent_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
     j->rw = &e->rows;
     h5div_eval_batch_rows(e, j->out);
     size_t nrows = (size_t)(j->rw->hi - j->rw->lo), nown = (size_t)j->out->row_count;
-    int ok = (j->rp = calloc(nrows ? nrows : 1, sizeof *j->rp)) != NULL;
+    const size_t nrep = (size_t)j->nrep;
+    if (j->B)
+        H5DIV_CHECK(h5div_eval_bootstrap_memory(e, j->opt, j->p_ref, msg, len));
+    int ok = (j->rp = calloc((nrows ? nrows : 1) * nrep, sizeof *j->rp)) != NULL;
+    ok &= (j->rn = calloc(nrep, sizeof *j->rn)) != NULL;
+    ok &= (j->pack = calloc(2 * nrep, sizeof *j->pack)) != NULL;
+    ok &= (j->ipack = calloc(2 * nrep, sizeof *j->ipack)) != NULL;
     ok &= (j->values = malloc((nown ? nown : 1) * (size_t)j->ncols * sizeof(double))) != NULL;
+    if (j->B) {
+        ok &= (j->draw = malloc(2 * H5DIV_BLOCK_BINS * sizeof(double))) != NULL;
+        ok &= (j->reps = malloc((nown ? nown : 1) * (size_t)j->ncols * (size_t)j->B *
+                                sizeof(double))) != NULL;
+    }
     if (ok)
         return H5DIV_OK;
     h5div_set_error(msg, len, "out of memory for the per-row state of %zu rows (--memory-per-rank)",
@@ -193,7 +282,6 @@ static int ent_setup(void *ctx, const h5div_eval *e, char *msg, size_t len)
 static const h5div_row_family entropy_family = {
     .name = "entropy",
     .npasses = 2,
-    .state_size = sizeof(row_state),
     .setup = ent_setup,
     .row_start = ent_row_start,
     .segment = ent_segment,
@@ -253,8 +341,9 @@ static int entropy_columns(const h5div_options *opt, h5div_column *cols)
     return n;
 }
 
-/* The owned rows' values into the caller's batch. */
-static void batch_out(entropy_job *j)
+/* The owned rows' values (and standard errors and intervals) into the
+ * caller's batch. Not collective. */
+static int batch_out(entropy_job *j, char *msg, size_t len)
 {
     h5div_batch *b = j->out;
     b->command = "entropy";
@@ -262,6 +351,7 @@ static void batch_out(entropy_job *j)
     b->ncolumns = j->ncols;
     b->values = j->values;
     j->values = NULL;
+    return j->B ? h5div_eval_bootstrap_summary(b, &j->reps, j->opt, msg, len) : H5DIV_OK;
 }
 
 static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
@@ -271,6 +361,10 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
     int st = h5div_check_options(opt, msg, len);
     if (st == H5DIV_OK)
         st = check_entropy_args(j, msg, len);
+    if (st == H5DIV_OK)
+        st = h5div_eval_bootstrap_args(opt, msg, len);
+    j->B = st == H5DIV_OK ? opt->bootstrap : 0;
+    j->nrep = 1 + (int)j->B;
     H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
     h5div_dset d;
     H5DIV_CHECK(h5div_dset_open_batch(comm, j->p_ref, &d, msg, len));
@@ -283,16 +377,23 @@ static int entropy_body(MPI_Comm comm, void *arg, char *msg, size_t len)
         j->ncols = entropy_columns(opt, j->out->columns);
         h5div_row_family f = entropy_family;
         f.npasses = j->est == H5DIV_ESTIMATOR_SHRINK ? 3 : 2;
-        f.row_bytes = sizeof *j->rp;
-        f.owned_row_bytes = (uint64_t)j->ncols * sizeof(double);
+        f.state_size = (size_t)j->nrep * sizeof(row_state);
+        f.row_bytes = (uint64_t)j->nrep * sizeof *j->rp;
+        /* values, and with --bootstrap B replicates, se and interval */
+        f.owned_row_bytes = (uint64_t)j->ncols * sizeof(double) * (1 + (j->B ? j->B + 3 : 0));
         f.ref = j->p_ref;
         st = h5div_eval_rows(comm, &sw, &f, j, opt, msg, len);
         h5div_sweep_free(&sw);
     }
     if (st == H5DIV_OK)
-        batch_out(j);
+        st = h5div_par_agree(comm, batch_out(j, msg, len), msg, len);
     free(j->values);
     free(j->rp);
+    free(j->rn);
+    free(j->pack);
+    free(j->ipack);
+    free(j->draw);
+    free(j->reps);
     h5div_dset_close(&d);
     return st;
 }

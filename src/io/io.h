@@ -175,6 +175,12 @@ typedef struct h5div_group_spec {
     int n;
     const char *names[H5DIV_GROUP_MAX_MEASURES], *units[H5DIV_GROUP_MAX_MEASURES];
     double values[H5DIV_GROUP_MAX_MEASURES];
+    /* With --bootstrap (nrep > 0): datasets NAME_se, NAME_ci (2,) and, where
+     * reps[i] is not NULL, NAME_replicates (nrep,); attributes bootstrap,
+     * seed and ci (from opt). */
+    uint64_t nrep;
+    double se[H5DIV_GROUP_MAX_MEASURES], ci[H5DIV_GROUP_MAX_MEASURES][2];
+    const double *reps[H5DIV_GROUP_MAX_MEASURES];
 } h5div_group_spec;
 
 /* Before a long run: the directory of `path` (of the file a symbolic link

@@ -1301,13 +1301,17 @@ static herr_t put_scalar_attr(hid_t loc, const char *name, hid_t type, const voi
     return rc;
 }
 
-static herr_t put_measure(hid_t g, const char *name, double v, const char *units)
+/* A float64 dataset NAME+suffix of shape () (n = 0) or (n,) with `units`. */
+static herr_t put_values(hid_t g, const char *name, const char *suffix, const double *v, hsize_t n,
+                         const char *units)
 {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", name, suffix);
+    hid_t space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(g, full, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = -1;
     if (d >= 0) {
-        rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+        rc = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
         if (rc >= 0)
             rc = put_string_attr(d, "units", units);
         if (H5Dclose(d) < 0)
@@ -1364,7 +1368,20 @@ static int fill_group(hid_t f, const char *path, const char *group, int overwrit
                          put_scalar_attr(g, "dirichlet_a", H5T_NATIVE_DOUBLE, &gs->dirichlet_a));
     }
     for (int m = 0; m < gs->n; m++)
-        H5DIV_H5_TRY(rc, put_measure(g, gs->names[m], gs->values[m], gs->units[m]));
+        H5DIV_H5_TRY(rc, put_values(g, gs->names[m], "", &gs->values[m], 0, gs->units[m]));
+    if (gs->nrep) {
+        const uint64_t seed = gs->opt->seed;
+        H5DIV_H5_TRY(rc, put_scalar_attr(g, "bootstrap", H5T_NATIVE_UINT64, &gs->nrep));
+        H5DIV_H5_TRY(rc, put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
+        H5DIV_H5_TRY(rc, put_scalar_attr(g, "ci", H5T_NATIVE_DOUBLE, &gs->opt->ci));
+    }
+    for (int m = 0; m < gs->n && gs->nrep; m++) {
+        H5DIV_H5_TRY(rc, put_values(g, gs->names[m], "_se", &gs->se[m], 0, gs->units[m]));
+        H5DIV_H5_TRY(rc, put_values(g, gs->names[m], "_ci", gs->ci[m], 2, gs->units[m]));
+        if (gs->reps[m])
+            H5DIV_H5_TRY(rc, put_values(g, gs->names[m], "_replicates", gs->reps[m],
+                                        (hsize_t)gs->nrep, gs->units[m]));
+    }
     if (H5Gclose(g) < 0)
         rc = -1;
     if (rc < 0) {
@@ -1382,7 +1399,7 @@ int h5div_write_result_group(const char *path, const char *group, int overwrite,
     h5div_h5_quiet_begin(&q);
     h5div_temp_out t;
     hid_t f;
-    uint64_t bytes = (uint64_t)gs->n * 4096;
+    uint64_t bytes = (uint64_t)gs->n * (4096 + (gs->nrep ? 3 * 4096 + 8 * gs->nrep : 0));
     int st = h5div_temp_open_group(MPI_COMM_SELF, path, group, overwrite, bytes, &t, &f, msg,
                                    sizeof msg);
     if (st == H5DIV_OK) {

@@ -22,8 +22,13 @@ int h5div_write_joint_result(const char *path, const char *group, int overwrite,
         if (result->computed & H5DIV_MEASURE_BIT(m)) {
             gs.names[gs.n] = h5div_joint_measure_name((h5div_joint_measure)m);
             gs.units[gs.n] = h5div_joint_measure_units((h5div_joint_measure)m, opt->base);
+            gs.se[gs.n] = result->se[m];
+            gs.ci[gs.n][0] = result->ci[m][0];
+            gs.ci[gs.n][1] = result->ci[m][1];
+            gs.reps[gs.n] = result->reps ? result->reps + (size_t)m * result->nrep : NULL;
             gs.values[gs.n++] = result->value[m];
         }
+    gs.nrep = result->nrep;
     return h5div_write_result_group(path, group, overwrite, &gs, errmsg, errlen);
 }
 

@@ -62,7 +62,9 @@ expect "h5div histogram --nan " error skip
 expect "h5div compare --c" --ci
 expect "h5div compare --nu" --null
 expect "h5div compare --null "
-expect "h5div entropy --c"
+expect "h5div entropy --c" --ci
+expect "h5div joint --k" --keep-replicates
+expect "h5div entropy --bootstrap "
 expect "h5div entropy --est" --estimator
 expect "h5div entropy --estimator ch" chao-shen
 expect "h5div compare -b " 2 e 10
