@@ -5,7 +5,7 @@
 #
 #   bash bench/overlap.sh [H5DIV] > bench/results-overlap.md
 #
-# H5DIV defaults to build/h5div (h5div-gen next to it). Environment: BINS
+# H5DIV defaults to build/h5div (h5div-gen next to it, or GEN). Environment: BINS
 # (2e7), REPEAT (5), H5DIV_BENCH_DIR (/tmp/h5div-bench), COLD (1: also with
 # the input evicted before each run by POSIX_FADV_DONTNEED on the input file
 # only, `dd iflag=nocache`; other files keep their cache).
@@ -13,7 +13,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 h5div=$(realpath "${1:-$root/build/h5div}")
-gen=$(dirname "$h5div")/h5div-gen
+gen=${GEN:-$(dirname "$h5div")/h5div-gen}
 BINS=${BINS:-20000000}
 REPEAT=${REPEAT:-5}
 COLD=${COLD:-1}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "io/buffer.h"
 #include "io/prefetch.h"
@@ -77,6 +78,7 @@ h5div_prefetch *h5div_prefetch_open(h5div_dset *const *d, int nd, int want, int 
         return NULL;
     }
     pf->nd = nd;
+    pf->rank = rank;
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++)
         pf->s[k].ftype = H5I_INVALID_HID;
     const char *env = getenv("H5DIV_OVERLAP");
@@ -134,7 +136,7 @@ void h5div_prefetch_agree(h5div_prefetch *pf, int all_ok)
 }
 
 void h5div_prefetch_start(h5div_prefetch *pf, int k, uint64_t bin, size_t n, double *buf,
-                          double *lo)
+                          double *lo, int now)
 {
     h5div_prefetch_src *s = &pf->s[k];
     s->pending = 1;
@@ -144,6 +146,7 @@ void h5div_prefetch_start(h5div_prefetch *pf, int k, uint64_t bin, size_t n, dou
     s->n = n;
     s->buf = buf;
     s->lo = lo;
+    const double t0 = MPI_Wtime();
     size_t left = n * s->fsize;
     MPI_Offset at = s->base + (MPI_Offset)(bin * s->fsize);
     char *p = (char *)buf;
@@ -151,15 +154,44 @@ void h5div_prefetch_start(h5div_prefetch *pf, int k, uint64_t bin, size_t n, dou
      * most 2 GiB - 4 KiB per read call). */
     while (left > 0 && !s->failed) {
         size_t b = left < H5DIV_PREFETCH_REQ_BYTES ? left : H5DIV_PREFETCH_REQ_BYTES;
-        if (s->nreq == H5DIV_PREFETCH_REQ_MAX ||
-            MPI_File_iread_at(s->fh, at, p, (int)b, MPI_BYTE, &s->req[s->nreq]) != MPI_SUCCESS) {
+        if (now) {
+            /* Needed at once: a blocking read in this thread, without the
+             * helper thread and the polling of a nonblocking one. */
+            MPI_Status status;
+            int got = 0;
+            s->failed = MPI_File_read_at(s->fh, at, p, (int)b, MPI_BYTE, &status) != MPI_SUCCESS ||
+                        MPI_Get_count(&status, MPI_BYTE, &got) != MPI_SUCCESS || got != (int)b;
+        } else if (s->nreq == H5DIV_PREFETCH_REQ_MAX ||
+                   MPI_File_iread_at(s->fh, at, p, (int)b, MPI_BYTE, &s->req[s->nreq]) !=
+                       MPI_SUCCESS) {
             s->failed = 1;
-            break;
+        } else {
+            s->want[s->nreq++] = (int)b;
         }
-        s->want[s->nreq++] = (int)b;
         at += (MPI_Offset)b;
         p += b;
         left -= b;
+    }
+    if (now) {
+        pf->reads_now++;
+        pf->t_now += MPI_Wtime() - t0;
+    } else {
+        pf->reads++;
+        pf->t_start += MPI_Wtime() - t0;
+    }
+}
+
+/* Wait for request r without spinning on the core that the read (OMPIO
+ * hands it to a POSIX AIO thread) or other ranks need: MPI_Wait polls. */
+static int wait_gently(MPI_Request *r, MPI_Status *status)
+{
+    const struct timespec pause = {0, 20000};
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Test(r, &done, status);
+        if (rc != MPI_SUCCESS || done)
+            return rc;
+        nanosleep(&pause, NULL);
     }
 }
 
@@ -169,13 +201,15 @@ int h5div_prefetch_finish(h5div_prefetch *pf, int k, const h5div_dset *d, int *a
     h5div_prefetch_src *s = &pf->s[k];
     *any_lo = 0;
     int ok = !s->failed;
+    const double t0 = MPI_Wtime();
     for (int i = 0; i < s->nreq; i++) {
         MPI_Status status;
         int got = 0;
-        if (MPI_Wait(&s->req[i], &status) != MPI_SUCCESS ||
+        if (wait_gently(&s->req[i], &status) != MPI_SUCCESS ||
             MPI_Get_count(&status, MPI_BYTE, &got) != MPI_SUCCESS || got != s->want[i])
             ok = 0;
     }
+    pf->t_wait += MPI_Wtime() - t0;
     s->pending = 0;
     s->nreq = 0;
     /* The same message as a failed H5Dread (read_failed in dset.c). */
@@ -214,6 +248,12 @@ void h5div_prefetch_close(h5div_prefetch *pf)
     if (!pf)
         return;
     h5div_prefetch_drain(pf);
+    if (pf->non && pf->rank == 0 && getenv("H5DIV_DEBUG"))
+        fprintf(stderr,
+                "h5div: rank 0 read through MPI-IO %llu pieces ahead (%.4f s starting them, "
+                "%.4f s waiting for them) and %llu when needed (%.4f s)\n",
+                (unsigned long long)pf->reads, pf->t_start, pf->t_wait,
+                (unsigned long long)pf->reads_now, pf->t_now);
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++) {
         src_off(&pf->s[k]);
         h5div_buffer_free(pf->buf2[k]);

@@ -37,6 +37,12 @@ typedef struct h5div_prefetch {
      * shard's own reservation holds them), for datasets that are on. */
     double *buf2[H5DIV_SWEEP_MAX], *lo2[H5DIV_SWEEP_MAX];
     int have2; /* they are allocated */
+    /* For H5DIV_DEBUG: reads, seconds inside the calls that start them and
+     * waiting for them to complete (reading in the background shows as
+     * little time in either), and the rank that prints. */
+    uint64_t reads, reads_now;
+    double t_start, t_wait, t_now;
+    int rank;
 } h5div_prefetch;
 
 /* Which datasets may be read past HDF5 (not collective; from metadata,
@@ -54,10 +60,11 @@ h5div_prefetch *h5div_prefetch_open(h5div_dset *const *d, int nd, int want, int 
 void h5div_prefetch_agree(h5div_prefetch *pf, int all_ok);
 
 /* Start reading bins [bin, bin + n) of dataset k (raw file bytes at the
- * start of buf; lo, may be NULL, receives the remainders at completion).
- * Not collective. A failure to start is reported by h5div_prefetch_finish. */
+ * start of buf; lo, may be NULL, receives the remainders at completion),
+ * or with `now` read them before returning. Not collective. A failure is
+ * reported by h5div_prefetch_finish. */
 void h5div_prefetch_start(h5div_prefetch *pf, int k, uint64_t bin, size_t n, double *buf,
-                          double *lo);
+                          double *lo, int now);
 
 /* Wait for dataset k's read, convert it to doubles exactly as H5Dread does
  * (H5Tconvert from the file's datatype to d->memtype, then the remainders
@@ -69,7 +76,8 @@ int h5div_prefetch_finish(h5div_prefetch *pf, int k, const h5div_dset *d, int *a
  * return: nothing may still write into the buffers). Not collective. */
 void h5div_prefetch_drain(h5div_prefetch *pf);
 
-/* Drain, close the files, free the buffers and pf. NULL is ignored. Not collective. */
+/* Drain, close the files, free the buffers and pf; with H5DIV_DEBUG set,
+ * rank 0 prints the reads' times. NULL is ignored. Not collective. */
 void h5div_prefetch_close(h5div_prefetch *pf);
 
 #endif

@@ -233,7 +233,7 @@ static int read_ahead(h5div_sweep *sw, uint64_t r, const sweep_piece *cur)
             return 0;
     for (int k = 0; k < sw->nd; k++)
         if (pf->s[k].on)
-            h5div_prefetch_start(pf, k, sw->offset + nx.start, (size_t)nx.n, nx.v[k], nx.lo[k]);
+            h5div_prefetch_start(pf, k, sw->offset + nx.start, (size_t)nx.n, nx.v[k], nx.lo[k], 0);
     return 1;
 }
 
@@ -282,7 +282,8 @@ static int sweep_rounds(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags
                 int a = 0, s;
                 if (sw->pf && sw->pf->s[k].on) {
                     if (!ahead)
-                        h5div_prefetch_start(sw->pf, k, sw->offset + start, (size_t)n, v[k], lo[k]);
+                        h5div_prefetch_start(sw->pf, k, sw->offset + start, (size_t)n, v[k], lo[k],
+                                             1);
                     s = h5div_prefetch_finish(sw->pf, k, sw->d[k], &a, m, ml);
                 } else {
                     s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
