@@ -37,6 +37,15 @@ static int qualifies(const h5div_dset *d, haddr_t *off, const char **why)
         *why = "storage not allocated";
         return 0;
     }
+    /* Converted in place in a buffer of 8 bytes a value. */
+    hid_t ft = H5Dget_type(d->dset);
+    size_t size = ft >= 0 ? H5Tget_size(ft) : 0;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (size == 0 || size > sizeof(double)) {
+        *why = "values wider than 8 bytes";
+        return 0;
+    }
     *why = NULL;
     return 1;
 }
