@@ -112,6 +112,9 @@ typedef struct h5div_sweep {
      * first touch of fresh memory and the reads cost. */
     uint64_t kept, slot;
     int measure;
+    /* Reads of contiguous datasets through MPI-IO, the next piece's started
+     * before this one is evaluated (src/io/prefetch.h), or NULL. */
+    struct h5div_prefetch *pf;
 } h5div_sweep;
 
 /* Called for every piece: bins [first_bin, first_bin + n) of dataset k are

@@ -6,6 +6,7 @@
 
 #include "io/buffer.h"
 #include "io/io.h"
+#include "io/prefetch.h"
 #include "par/par.h"
 
 /* No single read may approach the 2 GiB limit of one MPI-IO request. */
@@ -62,10 +63,23 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
         nlo += h5div_dset_is_int64(d[k]);
     sw->cached =
         (sw->count * (uint64_t)(nd + nlo) + first * (uint64_t)scratch) * sizeof(double) <= budget;
-    /* Cached ranks read nothing in later passes, so either every rank keeps
-     * its shard or none does: the collective reads must match. */
-    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &sw->cached, 1, MPI_INT, MPI_MIN, comm));
     uint64_t bound = budget / ((uint64_t)(nd + nlo + scratch) * sizeof(double));
+    /* Contiguous datasets are read through MPI-IO, each piece while the one
+     * before is evaluated, when this rank has more than one piece. */
+    const uint64_t piece_alone = sw->cached || piece < bound ? piece : bound;
+    int agreed[2] = {sw->cached, 0};
+    sw->pf = h5div_prefetch_open(d, nd, sw->count > piece_alone, rank, &agreed[1]);
+    agreed[1] &= sw->pf != NULL;
+    /* Cached ranks read nothing in later passes, so either every rank keeps
+     * its shard or none does: the collective reads must match. So must the
+     * datasets read through HDF5 (collective H5Dread) rather than MPI-IO. */
+    H5DIV_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, agreed, 2, MPI_INT, MPI_MIN, comm));
+    sw->cached = agreed[0];
+    h5div_prefetch_agree(sw->pf, agreed[1]);
+    /* A streamed shard read ahead needs a second set of piece buffers, and
+     * they count against the bound. */
+    int extra = !sw->cached && sw->pf ? sw->pf->non + sw->pf->lo_on : 0;
+    bound = budget / ((uint64_t)(nd + nlo + scratch + extra) * sizeof(double));
     if (!sw->cached && piece > bound)
         piece = bound;
     /* A piece is whole blocks: of 256 bins, or a short row's bins. */
@@ -111,6 +125,20 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
         ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
     for (int k = 0; k < scratch; k++)
         ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
+    /* The second set of piece buffers, unless H5DIV_SHARD=stream streams a
+     * shard whose pieces were not sized for them. */
+    extra = !sw->cached && sw->pf ? sw->pf->non + sw->pf->lo_on : 0;
+    if ((uint64_t)(nd + nlo + scratch + extra) * np * sizeof(double) > budget)
+        extra = 0;
+    if (extra)
+        sw->pf->have2 = 1;
+    for (int k = 0; k < nd && extra; k++) {
+        if (!sw->pf->s[k].on)
+            continue;
+        ok &= (sw->pf->buf2[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
+        if (h5div_dset_is_int64(d[k]))
+            ok &= (sw->pf->lo2[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
+    }
     if (!ok)
         h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
@@ -149,8 +177,69 @@ static int keep_piece(MPI_Comm comm, h5div_sweep *sw, uint64_t r, uint64_t start
     return H5DIV_OK;
 }
 
-int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
-                    const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len)
+/* Piece r of a pass: its bins [start, start + n) of the shard, whether it
+ * is in memory already, and the buffers it is (to be) read into. */
+typedef struct sweep_piece {
+    uint64_t start, n;
+    int in_memory;
+    double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
+} sweep_piece;
+
+static void piece_of(const h5div_sweep *sw, uint64_t r, sweep_piece *p)
+{
+    uint64_t b = sw->blk0 + r * sw->piece_blocks, e = b + sw->piece_blocks;
+    b = b < sw->blk1 ? b : sw->blk1;
+    e = e < sw->blk1 ? e : sw->blk1;
+    p->start = h5div_grid_bin(&sw->grid, b) - sw->offset;
+    p->n = h5div_grid_bin(&sw->grid, e) - sw->offset - p->start;
+    p->in_memory = sw->loaded && r < sw->kept;
+    uint64_t at = r < sw->kept ? p->start : sw->slot;
+    /* Streamed pieces of datasets read ahead alternate between two sets of
+     * buffers: the second follows the first inside a cached shard's
+     * reservation when it fits there (else there is none, and such pieces
+     * are not read ahead), and is pf->buf2 for a streamed shard. */
+    const h5div_prefetch *pf = sw->pf;
+    int second = pf && pf->non && r >= sw->kept && (r - sw->kept) % 2 &&
+                 (sw->cached ? sw->slot + 2 * sw->piece_bins <= sw->count : pf->have2);
+    for (int k = 0; k < sw->nd; k++) {
+        p->v[k] = sw->buf[k] + at;
+        p->lo[k] = sw->lo[k] ? sw->lo[k] + at : NULL;
+        if (!second || !pf->s[k].on)
+            continue;
+        if (sw->cached) {
+            p->v[k] += sw->piece_bins;
+            p->lo[k] = p->lo[k] ? p->lo[k] + sw->piece_bins : NULL;
+        } else {
+            p->v[k] = pf->buf2[k];
+            p->lo[k] = pf->lo2[k];
+        }
+    }
+}
+
+/* Start reading piece r + 1 of the datasets read through MPI-IO while
+ * piece r (in `cur`) is evaluated, when its buffers are not cur's. Returns
+ * whether it was started. Not collective. */
+static int read_ahead(h5div_sweep *sw, uint64_t r, const sweep_piece *cur)
+{
+    h5div_prefetch *pf = sw->pf;
+    if (!pf || !pf->non || sw->measure || r + 1 >= sw->rounds)
+        return 0;
+    sweep_piece nx;
+    piece_of(sw, r + 1, &nx);
+    if (nx.in_memory)
+        return 0;
+    for (int k = 0; k < sw->nd; k++)
+        if (pf->s[k].on && nx.n && cur->n && nx.v[k] == cur->v[k])
+            return 0;
+    for (int k = 0; k < sw->nd; k++)
+        if (pf->s[k].on)
+            h5div_prefetch_start(pf, k, sw->offset + nx.start, (size_t)nx.n, nx.v[k], nx.lo[k], 0);
+    return 1;
+}
+
+static int sweep_rounds(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
+                        const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg,
+                        size_t len)
 {
     /* The kept pieces of a shard are read in the first pass that runs and
      * reused after; the others are read again into the buffers at sw->slot. */
@@ -161,19 +250,13 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     /* Every rank reads a round at a time, so rank 0's count of rounds is the
      * whole job's progress; bins * 8 bytes per dataset is what all read. */
     const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
+    int ahead = 0; /* piece r was started during round r - 1 */
     for (uint64_t r = 0; r < sw->rounds; r++) {
-        uint64_t b = sw->blk0 + r * sw->piece_blocks, e = b + sw->piece_blocks;
-        b = b < sw->blk1 ? b : sw->blk1;
-        e = e < sw->blk1 ? e : sw->blk1;
-        uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
-        uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
-        int in_memory = sw->loaded && r < sw->kept;
-        uint64_t at = r < sw->kept ? start : sw->slot;
-        double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
-        for (int k = 0; k < sw->nd; k++) {
-            v[k] = sw->buf[k] + at;
-            lo[k] = sw->lo[k] ? sw->lo[k] + at : NULL;
-        }
+        sweep_piece p;
+        piece_of(sw, r, &p);
+        const uint64_t start = p.start, n = p.n;
+        double *const *v = p.v, *const *lo = p.lo;
+        int in_memory = p.in_memory;
         unsigned char any[H5DIV_SWEEP_MAX] = {0};
         if (in_memory && sw->lo_any)
             memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
@@ -189,15 +272,23 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         }
         /* Every dataset's read is made even after one failed: with collective
          * I/O the others wait for this rank inside H5Dread. The first error is
-         * the one reported. */
+         * the one reported. Datasets read through MPI-IO were started in the
+         * round before, or are read now. */
         if (!in_memory)
             for (int k = 0; k < sw->nd; k++) {
                 char other[256];
-                int a = 0;
-                int s =
-                    h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
-                                       lo[k], &a, opt->collective_io, st == H5DIV_OK ? msg : other,
-                                       st == H5DIV_OK ? len : sizeof other);
+                char *m = st == H5DIV_OK ? msg : other;
+                size_t ml = st == H5DIV_OK ? len : sizeof other;
+                int a = 0, s;
+                if (sw->pf && sw->pf->s[k].on) {
+                    if (!ahead)
+                        h5div_prefetch_start(sw->pf, k, sw->offset + start, (size_t)n, v[k], lo[k],
+                                             1);
+                    s = h5div_prefetch_finish(sw->pf, k, sw->d[k], &a, m, ml);
+                } else {
+                    s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
+                                           lo[k], &a, opt->collective_io, m, ml);
+                }
                 if (st == H5DIV_OK)
                     st = s;
                 any[k] = (unsigned char)a;
@@ -208,6 +299,7 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
             H5DIV_CHECK(keep_piece(comm, sw, r, start, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
             sw->lo_of[k] = any[k] ? lo[k] : NULL;
+        ahead = st == H5DIV_OK && read_ahead(sw, r, &p);
         /* A callback that makes collective calls runs on every rank or on none. */
         if (flags & H5DIV_SWEEP_COLLECTIVE_FN)
             H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
@@ -227,6 +319,17 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
     }
     if (!agree_each)
         H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
+    return H5DIV_OK;
+}
+
+int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
+                    const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len)
+{
+    int st = sweep_rounds(comm, sw, pass, flags, opt, fn, ctx, msg, len);
+    /* A read started for a piece never reached (an error) is waited for. */
+    h5div_prefetch_drain(sw->pf);
+    if (st != H5DIV_OK)
+        return st;
     sw->loaded = 1;
     sw->measure = 0;
     return H5DIV_OK;
@@ -234,6 +337,9 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
 
 void h5div_sweep_free(h5div_sweep *sw)
 {
+    /* First: no read may still be writing into the buffers. */
+    h5div_prefetch_close(sw->pf);
+    sw->pf = NULL;
     for (int k = 0; k < H5DIV_SWEEP_MAX; k++) {
         h5div_buffer_free(sw->buf[k]);
         h5div_buffer_free(sw->scratch[k]);
