@@ -207,7 +207,11 @@ boot_row() {
 for n in "${ranks[@]}"; do
   boot_row "boot$n" "$n" "h5div \`compare --bootstrap $B\`"
 done
-[[ -n $LOWMEM ]] && boot_row lowmem "$max_ranks" "h5div \`compare --bootstrap $B --memory-per-rank $LOWMEM\`"
+if [[ -n $LOWMEM ]]; then
+  # It streams only when the shard (32 bytes a bin of int64 input) exceeds the bound.
+  if awk -v r="$(read_ratio lowmem)" 'BEGIN {exit !(r >= 1.5)}'; then how="streamed"; else how="shard still fits: kept"; fi
+  boot_row lowmem "$max_ranks" "h5div \`compare --bootstrap $B --memory-per-rank $LOWMEM\` ($how)"
+fi
 for n in "${ranks[@]}"; do
   printf '| %s | %s | 1 | %s (estimate: %s x (%s + %s) + %s) | %s | %s | %s in %s | %s | | |\n' \
     "B separate runs: numpy draws a replicate pair to a file, h5div \`compare\` on it" "$n" \
