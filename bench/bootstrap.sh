@@ -252,6 +252,7 @@ for n in "${ranks[@]}"; do
   echo "- $n vs $max_ranks ranks: $(same "boot$n" "boot$max_ranks")"
 done
 [[ -n $LOWMEM ]] && echo "- \`--memory-per-rank $LOWMEM\` vs default, $max_ranks ranks: $(same lowmem "boot$max_ranks")"
+((${#ranks[@]} > 1)) || [[ -n $LOWMEM ]] || echo "- one run only: nothing to compare"
 
 cat <<EOF
 
