@@ -198,6 +198,27 @@ int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, 
 int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
                          char *msg, size_t len);
 
+/* Collective over comm (the ranks that have f open; MPI_COMM_SELF for a
+ * file of one rank): h5div_replace_target, then result group `group` of f
+ * created with any missing parents, its id in *g. Returns an agreed status
+ * (on failure *g is negative on every rank). */
+int h5div_result_group_create(MPI_Comm comm, hid_t f, const char *file, const char *group,
+                              int overwrite, hid_t *g, char *msg, size_t len);
+
+/* The provenance every result group carries in its attributes. */
+typedef struct h5div_run_attrs {
+    const char *command; /* NULL: "" */
+    const char *created; /* ISO 8601 UTC */
+    const char *base;    /* the name of the logarithm's base */
+    int64_t ranks;
+    double pseudocount, elapsed_seconds;
+} h5div_run_attrs;
+
+/* Write a's attributes h5div_version, command, created, ranks, base,
+ * pseudocount and elapsed_seconds on g (< 0 on failure). Not collective
+ * (every rank of a parallel file writes the same values). */
+herr_t h5div_put_run_attrs(hid_t g, const h5div_run_attrs *a);
+
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
  * in place (float data is left as it is), writing the exact remainders
  * x - (double)x to lo (when not NULL); returns whether any is nonzero. */

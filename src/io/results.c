@@ -1329,30 +1329,55 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
     return H5DIV_OK;
 }
 
+int h5div_result_group_create(MPI_Comm comm, hid_t f, const char *file, const char *group,
+                              int overwrite, hid_t *g, char *msg, size_t len)
+{
+    *g = H5I_INVALID_HID;
+    int st = h5div_replace_target(f, file, group, 0, overwrite, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0)
+        *g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (*g < 0)
+        h5div_set_error(msg, len, "cannot create the result group (%s:%s)", file, group);
+    st = h5div_par_agree(comm, *g < 0 ? H5DIV_EOUTPUT : H5DIV_OK, msg, len);
+    if (st != H5DIV_OK && *g >= 0) {
+        H5Gclose(*g);
+        *g = H5I_INVALID_HID;
+    }
+    return st;
+}
+
+herr_t h5div_put_run_attrs(hid_t g, const h5div_run_attrs *a)
+{
+    herr_t rc = 0;
+    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "command", a->command ? a->command : ""));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "created", a->created));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &a->ranks));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "base", a->base));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &a->pseudocount));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &a->elapsed_seconds));
+    return rc;
+}
+
 /* Fill an open file with the result group of gs. */
 static int fill_group(hid_t f, const char *path, const char *group, int overwrite,
                       const h5div_group_spec *gs, const char *created, char *errmsg, size_t errlen)
 {
-    H5DIV_CHECK(h5div_replace_target(f, path, group, 0, overwrite, errmsg, errlen));
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (g < 0) {
-        h5div_set_error(errmsg, errlen, "cannot create the result group (%s:%s)", path, group);
-        return H5DIV_EOUTPUT;
-    }
+    hid_t g;
+    H5DIV_CHECK(
+        h5div_result_group_create(MPI_COMM_SELF, f, path, group, overwrite, &g, errmsg, errlen));
     const h5div_result_info *info = gs->info;
-    int64_t ranks = info->ranks;
-    herr_t rc = 0;
-    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "command", info->command ? info->command : ""));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "created", created));
-    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "base", h5div_base_name(gs->opt->base)));
-    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount));
-    H5DIV_H5_TRY(rc,
-                 put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds));
+    const h5div_run_attrs ra = {info->command,
+                                created,
+                                h5div_base_name(gs->opt->base),
+                                info->ranks,
+                                gs->opt->pseudocount,
+                                info->elapsed_seconds};
+    herr_t rc = h5div_put_run_attrs(g, &ra);
     for (int i = 0; i < 2; i++)
         if (gs->input_attr[i])
             H5DIV_H5_TRY(rc, put_string_attr(g, gs->input_attr[i],

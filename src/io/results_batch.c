@@ -128,38 +128,13 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     return failed ? -1 : 0;
 }
 
-/* Every call below is collective (metadata and data of a parallel file):
- * every rank makes each one whatever its own earlier calls returned, and
- * the ranks agree before a step that depends on the one before. */
-static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
-                            char *msg, size_t len)
+/* The attributes of a batch's group beyond the run's: its inputs, the
+ * estimator, W1's bin width, the bootstrap's settings. */
+static herr_t put_batch_attrs(hid_t g, const batch_out *o)
 {
-    int st = h5div_replace_target(f, o->path, o->group, 0, o->overwrite, msg, len);
-    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, o->group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (any_failed(comm, g < 0)) {
-        if (g >= 0)
-            H5Gclose(g);
-        h5div_set_error(msg, len, "cannot create the result group (%s:%s)", o->path, o->group);
-        return H5DIV_EOUTPUT;
-    }
-    int size;
-    MPI_Comm_size(comm, &size);
-    int64_t ranks = size;
     const h5div_options *opt = o->opt;
-    /* Attributes are metadata: every rank writes the same values. */
-    herr_t rc = 0;
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
     const h5div_batch_inputs *in = o->in;
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", in->command ? in->command : ""));
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", created));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", h5div_base_name(opt->base)));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed));
+    herr_t rc = 0;
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "p", in->p_ref));
     if (in->q_refs && o->b->candidates > 1)
         H5DIV_H5_TRY(rc, put_string_array_attr(g, "q", in->q_refs, o->b->candidates));
@@ -180,6 +155,24 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ci", H5T_NATIVE_DOUBLE, &opt->ci));
     }
+    return rc;
+}
+
+/* Every call below is collective (metadata and data of a parallel file):
+ * every rank makes each one whatever its own earlier calls returned, and
+ * the ranks agree before a step that depends on the one before. */
+static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
+                            char *msg, size_t len)
+{
+    hid_t g;
+    H5DIV_CHECK(h5div_result_group_create(comm, f, o->path, o->group, o->overwrite, &g, msg, len));
+    int size;
+    MPI_Comm_size(comm, &size);
+    const h5div_run_attrs ra = {o->in->command,      created,   h5div_base_name(o->opt->base), size,
+                                o->opt->pseudocount, o->elapsed};
+    /* Attributes are metadata: every rank writes the same values. */
+    herr_t rc = h5div_put_run_attrs(g, &ra);
+    H5DIV_H5_TRY(rc, put_batch_attrs(g, o));
     /* A column's write may fail on one rank only (its own part of the data). */
     int failed = any_failed(comm, rc < 0);
     const int kinds = !o->b->nrep ? 1 : o->b->reps ? COL_KINDS : COL_REPS;
