@@ -47,14 +47,13 @@ int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, si
     return H5DIV_OK;
 }
 
-int h5div_h5_path_exists(hid_t loc, const char *path)
+int h5div_h5_path_walk(hid_t loc, const char *path, h5div_h5_path_fn fn, void *ctx)
 {
     char buf[H5DIV_REF_MAX];
     size_t len = strlen(path);
     if (len >= sizeof buf)
         return -1;
     memcpy(buf, path, len + 1);
-    /* H5Lexists fails on a missing intermediate group, so walk the path. */
     for (size_t i = 1; i <= len; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
             continue;
@@ -65,12 +64,27 @@ int h5div_h5_path_exists(hid_t loc, const char *path)
             continue;
         char saved = buf[i];
         buf[i] = '\0';
-        htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+        int r = fn(ctx, loc, buf, i == len);
         buf[i] = saved;
-        if (e <= 0)
-            return e < 0 ? -1 : 0;
+        if (r != 0)
+            return r;
     }
-    return 1;
+    return 0;
+}
+
+/* Stops (1) at the first missing component, (2) on an error. */
+static int component_exists(void *ctx, hid_t loc, const char *prefix, int last)
+{
+    (void)ctx, (void)last;
+    htri_t e = H5Lexists(loc, prefix, H5P_DEFAULT);
+    return e > 0 ? 0 : e == 0 ? 1 : 2;
+}
+
+int h5div_h5_path_exists(hid_t loc, const char *path)
+{
+    /* H5Lexists fails on a missing intermediate group, so walk the path. */
+    int r = h5div_h5_path_walk(loc, path, component_exists, NULL);
+    return r == 0 ? 1 : r == 1 ? 0 : -1;
 }
 
 static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *file, char *msg,

@@ -76,6 +76,16 @@ int h5div_h5_failed(const char *what, const char *file, int line);
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
 
+/* Called by h5div_h5_path_walk with each leading part of the path ("/a",
+ * "/a/b", ...; "." components and repeated slashes skipped), `last` set for
+ * the whole path. Returns 0 to go on; anything else stops the walk. */
+typedef int (*h5div_h5_path_fn)(void *ctx, hid_t loc, const char *prefix, int last);
+
+/* fn over the leading parts of `path` in loc: returns fn's first nonzero
+ * value, 0 when fn went through the whole path, or -1 for a path longer
+ * than H5DIV_REF_MAX - 1. Not collective. */
+int h5div_h5_path_walk(hid_t loc, const char *path, h5div_h5_path_fn fn, void *ctx);
+
 /* A sweep over this rank's part of the bins of up to H5DIV_SWEEP_MAX
  * datasets of the same shape, in pieces of whole summation blocks. Blocks
  * are aligned to the start of each row (a 1-D dataset is one row), and the

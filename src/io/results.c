@@ -109,85 +109,84 @@ int h5div_output_vs_inputs(const char *out_file, const char *const *refs, int n,
 
 /* -- checks of the object to write ---------------------------------------- */
 
-int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
-                       char *msg, size_t len)
+/* What h5div_check_target walks with: the output's names and settings. */
+typedef struct target_walk {
+    const char *file, *obj;
+    int dataset, overwrite;
+    char *msg;
+    size_t len;
+} target_walk;
+
+/* An existing output object obj (info oi) may be replaced: a dataset by a
+ * dataset, a group only when it is a result group or empty, and either only
+ * with overwrite. Returns 1 (yes) or 2 (no, msg set). */
+static int replaceable(const target_walk *w, hid_t f, const H5O_info_t *oi)
 {
-    char buf[H5DIV_REF_MAX];
-    size_t n = strlen(obj);
-    if (n >= sizeof buf) {
-        h5div_set_error(msg, len, "output object name is longer than %d characters (%s)",
-                        H5DIV_REF_MAX - 1, file);
-        return H5DIV_EOUTPUT;
-    }
-    memcpy(buf, obj, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')
-            continue;
-        /* "." names the group it is in */
-        if (buf[i - 1] == '.' && (i == 1 || buf[i - 2] == '/'))
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        htri_t e = H5Lexists(f, buf, H5P_DEFAULT);
-        H5O_info_t oi;
-        int info = e > 0 ? H5Oget_info_by_name(f, buf, &oi, H5P_DEFAULT) : -1;
-        int last = i == n;
-        if (e < 0 || (e > 0 && info < 0)) {
-            h5div_set_error(msg, len, "output path is unreadable or a dangling link at %s (%s:%s)",
-                            buf, file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        if (e == 0)
-            return H5DIV_OK; /* created with the groups above it */
-        if (!last && oi.type != H5O_TYPE_GROUP) {
-            h5div_set_error(msg, len,
-                            "output path runs through %s, which is a %s, not a group (%s:%s)", buf,
-                            oi.type == H5O_TYPE_DATASET ? "dataset" : "named datatype", file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        buf[i] = saved;
-        if (!last)
-            continue;
-        if (dataset) {
-            if (oi.type != H5O_TYPE_DATASET) {
-                h5div_set_error(msg, len, "output path exists and is not a dataset (%s:%s)", file,
-                                obj);
-                return H5DIV_EOUTPUT;
-            }
-            if (!overwrite) {
-                h5div_set_error(msg, len,
-                                "output dataset exists; use --overwrite to replace it (%s:%s)",
-                                file, obj);
-                return H5DIV_EOUTPUT;
-            }
-            return H5DIV_OK;
-        }
-        if (oi.type != H5O_TYPE_GROUP) {
-            h5div_set_error(msg, len,
-                            "output path is an existing dataset, not a result group; name "
-                            "another group (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        if (!overwrite) {
-            h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
+    const char *file = w->file, *obj = w->obj;
+    if (w->dataset && oi->type != H5O_TYPE_DATASET)
+        h5div_set_error(w->msg, w->len, "output path exists and is not a dataset (%s:%s)", file,
+                        obj);
+    else if (w->dataset && !w->overwrite)
+        h5div_set_error(w->msg, w->len,
+                        "output dataset exists; use --overwrite to replace it (%s:%s)", file, obj);
+    else if (w->dataset)
+        return 1;
+    else if (oi->type != H5O_TYPE_GROUP)
+        h5div_set_error(w->msg, w->len,
+                        "output path is an existing dataset, not a result group; name "
+                        "another group (%s:%s)",
+                        file, obj);
+    else if (!w->overwrite)
+        h5div_set_error(w->msg, w->len,
+                        "result group exists; use --overwrite to replace it (%s:%s)", file, obj);
+    else {
         /* --overwrite replaces one result group, never a group of other runs. */
         H5G_info_t gi;
         int result = H5Aexists_by_name(f, obj, "h5div_version", H5P_DEFAULT) > 0;
-        if (!result && (H5Gget_info_by_name(f, obj, &gi, H5P_DEFAULT) < 0 || gi.nlinks > 0)) {
-            h5div_set_error(msg, len,
-                            "--overwrite replaces only a result group, and this group is not one "
-                            "but holds other objects (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
+        if (result || (H5Gget_info_by_name(f, obj, &gi, H5P_DEFAULT) >= 0 && gi.nlinks == 0))
+            return 1;
+        h5div_set_error(w->msg, w->len,
+                        "--overwrite replaces only a result group, and this group is not one "
+                        "but holds other objects (%s:%s)",
+                        file, obj);
     }
-    return H5DIV_OK;
+    return 2;
+}
+
+/* One leading part of the output path: stops with 1 where the rest is
+ * free (or the object may be replaced), 2 with an error in msg. */
+static int check_component(void *ctx, hid_t f, const char *prefix, int last)
+{
+    const target_walk *w = ctx;
+    htri_t e = H5Lexists(f, prefix, H5P_DEFAULT);
+    H5O_info_t oi;
+    int info = e > 0 ? H5Oget_info_by_name(f, prefix, &oi, H5P_DEFAULT) : -1;
+    if (e < 0 || (e > 0 && info < 0)) {
+        h5div_set_error(w->msg, w->len,
+                        "output path is unreadable or a dangling link at %s (%s:%s)", prefix,
+                        w->file, w->obj);
+        return 2;
+    }
+    if (e == 0)
+        return 1; /* created with the groups above it */
+    if (!last && oi.type != H5O_TYPE_GROUP) {
+        h5div_set_error(
+            w->msg, w->len, "output path runs through %s, which is a %s, not a group (%s:%s)",
+            prefix, oi.type == H5O_TYPE_DATASET ? "dataset" : "named datatype", w->file, w->obj);
+        return 2;
+    }
+    return last ? replaceable(w, f, &oi) : 0;
+}
+
+int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                       char *msg, size_t len)
+{
+    target_walk w = {file, obj, dataset, overwrite, msg, len};
+    int r = h5div_h5_path_walk(f, obj, check_component, &w);
+    if (r == -1)
+        h5div_set_error(msg, len, "output object name is longer than %d characters (%s)",
+                        H5DIV_REF_MAX - 1, file);
+    return r == -1 || r == 2 ? H5DIV_EOUTPUT : H5DIV_OK;
 }
 
 int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
