@@ -652,6 +652,48 @@ static int temp_in(h5div_temp_out *t, const char *dir, const char *prefix, const
     return fd;
 }
 
+/* A temporary file's content (a copy of `from`, or with from NULL an empty
+ * HDF5 file) and room for `reserve` bytes more; then the mode and group of
+ * sb (sb NULL: mode 0666 less the umask), and fd closed. Returns 0, or the
+ * step that failed with errno set: 1 the content, 2 the room, 3 the close. */
+static int fill_temp(int fd, const char *from, uint64_t reserve, const struct stat *sb)
+{
+    errno = 0;
+    int failed = (from ? copy_file(from, fd) : write_empty_hdf5(fd)) != 0 ? 1
+                 : reserve_space(fd, reserve) != 0                        ? 2
+                                                                          : 0;
+    const int err = errno;
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, sb ? (sb->st_mode & 07777) : (0666 & ~mask));
+    if (sb && fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
+        /* not a member of that group */
+    }
+    errno = err;
+    if (close(fd) != 0 && !failed)
+        failed = 3;
+    return failed;
+}
+
+/* The messages of fill_temp's failures: `what` its content was to be,
+ * `kind` the file. */
+static void fill_failed(h5div_temp_out *t, int failed, const char *what, const char *kind,
+                        uint64_t reserve, const char *out_file)
+{
+    if (failed == 1)
+        h5div_set_error(t->msg, sizeof t->msg, "cannot %s: %s (%s)", what, strerror(errno),
+                        out_file);
+    else if (failed == 2)
+        h5div_set_error(t->msg, sizeof t->msg,
+                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
+                        strerror(errno), (unsigned long long)reserve, out_file);
+    else if (failed == 3)
+        h5div_set_error(t->msg, sizeof t->msg, "cannot write the %s: %s (%s)", kind,
+                        strerror(errno), out_file);
+    if (failed)
+        t->status = H5DIV_EOUTPUT;
+}
+
 /* Rank 0: a new empty run file in target.runs, with room for data_bytes. */
 static void make_run_temp(const char *out_file, uint64_t data_bytes, const struct stat *sb,
                           h5div_temp_out *t)
@@ -674,26 +716,9 @@ static void make_run_temp(const char *out_file, uint64_t data_bytes, const struc
     int fd = temp_in(t, runs, RUN_TEMP_PREFIX, out_file);
     if (fd < 0)
         return;
-    errno = 0;
-    if (write_empty_hdf5(fd) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create the run file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg,
-                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
-                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
-    fchmod(fd, sb->st_mode & 07777);
-    if (fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
-        /* not a member of that group */
-    }
-    if (close(fd) != 0 && t->status == H5DIV_OK) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot write the run file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    const uint64_t reserve = reserve_for(data_bytes);
+    fill_failed(t, fill_temp(fd, NULL, reserve, sb), "create the run file", "run file", reserve,
+                out_file);
     t->linked = 1;
 }
 
@@ -738,30 +763,11 @@ static void make_temp(const char *out_file, const char *group, int overwrite, ui
         return;
     struct stat sb;
     t->existing = stat(t->target, &sb) == 0;
-    errno = 0;
-    if ((t->existing ? copy_file(t->target, fd) : write_empty_hdf5(fd)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot %s: %s (%s)",
-                        t->existing ? "copy the existing output file" : "create the output file",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg,
-                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
-                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    const uint64_t reserve = reserve_for(data_bytes);
     /* Keep the permissions and group of the file being replaced. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
-    if (t->existing && fchown(fd, (uid_t)-1, sb.st_gid) != 0) {
-        /* not a member of that group */
-    }
-    if (close(fd) != 0 && t->status == H5DIV_OK) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot write the output file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    int failed = fill_temp(fd, t->existing ? t->target : NULL, reserve, t->existing ? &sb : NULL);
+    fill_failed(t, failed, t->existing ? "copy the existing output file" : "create the output file",
+                "output file", reserve, out_file);
 }
 
 static int temp_open(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
@@ -815,29 +821,45 @@ int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group
     return temp_open(comm, out_file, group, overwrite, data_bytes, t, f, msg, len);
 }
 
-/* Rank 0: the finished copy reaches the disk (without the space reserved
- * past its end) before the name points at it. */
-static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+/* A directory's entries reach the disk (best effort). */
+static void sync_dir(const char *dir)
 {
-    char dir[PATHBUF];
-    dir_of(t->target, dir, sizeof dir);
-    int st = H5DIV_OK;
-    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (fd >= 0 && close(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st == H5DIV_OK && rename(t->tmp, t->target) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st != H5DIV_OK)
-        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                        out_file);
     int dfd = open(dir, O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
+}
+
+/* The finished file tmp reaches the disk (without the space reserved past
+ * its end) before it is renamed to `to`; with keep, an existing `to` is an
+ * error (EEXIST). Returns 0, or -1 with errno set. */
+static int commit_file(const char *tmp, const char *to, int keep)
+{
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    int bad = fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0;
+    if (fd >= 0 && close(fd) != 0)
+        bad = 1;
+    if (!bad && keep && access(to, F_OK) == 0) {
+        errno = EEXIST;
+        bad = 1;
+    }
+    return bad || rename(tmp, to) != 0 ? -1 : 0;
+}
+
+/* Rank 0: the finished copy replaces the output file. */
+static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    int st = H5DIV_OK;
+    if (commit_file(t->tmp, t->target, 0) != 0) {
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+        st = H5DIV_EOUTPUT;
+    }
+    sync_dir(dir);
     return st;
 }
 
@@ -1033,46 +1055,27 @@ static int link_group(hid_t fi, const char *group, const char *rel, const char *
     return rc < 0 ? -1 : 0;
 }
 
-/* Rank 0: the run file reaches the disk and its place in target.runs,
- * then the index (a copy of it, small; or, the first time, a new one
- * mirroring the old file) gets the link to it and is renamed over the
- * target. A failure leaves the target as it was (t->tmp then names the
- * run file, removed by the caller). */
-static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, size_t len)
+/* Rank 0: the finished run file moved to its name in target.runs (final;
+ * rel, its path from the index's directory), where nothing may be yet. */
+static int place_run(const char *out_file, h5div_temp_out *t, const char *runs, char *final,
+                     char *rel, char *msg, size_t len)
 {
-    char dir[PATHBUF], runs[PATHBUF], bn[PATHBUF], name[PATHBUF], final[PATHBUF], rel[PATHBUF];
-    char prefix[256], itmp[PATHBUF], old_run[PATHBUF];
-    dir_of(t->target, dir, sizeof dir);
-    runs_dir_of(t->target, runs, sizeof runs);
+    char bn[PATHBUF], name[PATHBUF];
     base_of(t->target, bn, sizeof bn);
     run_file_name(t->group, t->tmp + strlen(t->tmp) - 6, name, sizeof name);
-    if (pathf(final, sizeof final, "%s/%s", runs, name) != 0 ||
-        pathf(rel, sizeof rel, "%s.runs/%s", bn, name) != 0) {
+    if (pathf(final, PATHBUF, "%s/%s", runs, name) != 0 ||
+        pathf(rel, PATHBUF, "%s.runs/%s", bn, name) != 0) {
         h5div_set_error(msg, len, "output path is too long (%s)", out_file);
         return H5DIV_EOUTPUT;
     }
-    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
-    struct stat sb;
-    int bad = fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0;
-    if (fd >= 0 && close(fd) != 0)
-        bad = 1;
-    if (!bad && access(final, F_OK) == 0) {
-        errno = EEXIST;
-        bad = 1;
-    }
-    if (bad || rename(t->tmp, final) != 0) {
+    if (commit_file(t->tmp, final, 1) != 0) {
         h5div_set_error(msg, len, "cannot move the run file into place: %s (%s)", strerror(errno),
                         out_file);
         return H5DIV_EOUTPUT;
     }
     snprintf(t->tmp, sizeof t->tmp, "%s", final);
     temp_forget();
-    int dfd = open(runs, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-
+    sync_dir(runs);
     /* The kill tests stop here (seconds): the run file is in place, not yet linked. */
     const char *pause = getenv("H5DIV_TEST_LINK_PAUSE");
     if (pause) {
@@ -1080,87 +1083,100 @@ static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, siz
         struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
         nanosleep(&ts, NULL);
     }
+    return H5DIV_OK;
+}
 
-    /* The index. */
-    int index = 0;
+/* Rank 0: a temporary copy itmp of the index (*index set), or an empty file
+ * where the output file is not one yet, with room for the links. */
+static int copy_index(const char *out_file, const h5div_temp_out *t, const char *dir, char *itmp,
+                      int *index, char *msg, size_t len)
+{
+    char prefix[256];
     hid_t old = H5Fopen(t->target, H5F_ACC_RDONLY, H5P_DEFAULT);
+    *index = 0;
     if (old >= 0) {
-        index = H5Aexists(old, "h5div_index") > 0;
+        *index = H5Aexists(old, "h5div_index") > 0;
         H5Fclose(old);
     }
     temp_prefix(t->target, prefix, sizeof prefix);
-    fd = pathf(itmp, sizeof itmp, "%s/%sXXXXXX", dir, prefix) == 0 ? temp_create(itmp) : -1;
+    int fd = pathf(itmp, PATHBUF, "%s/%sXXXXXX", dir, prefix) == 0 ? temp_create(itmp) : -1;
     if (fd < 0) {
+        itmp[0] = '\0';
         h5div_set_error(msg, len, "cannot create a temporary file in %s: %s (%s)", dir,
                         strerror(errno), out_file);
         return H5DIV_EOUTPUT;
     }
     struct stat ts;
     errno = 0;
-    bad = stat(t->target, &ts) != 0 || (index ? copy_file(t->target, fd) : write_empty_hdf5(fd));
-    /* Room for the link (or, the first time, the links to every old run). */
-    if (!bad && reserve_space(fd, reserve_for(index ? 0 : (uint64_t)ts.st_size / 4096)) != 0) {
+    int failed = 1;
+    if (stat(t->target, &ts) != 0)
+        close(fd);
+    else /* Room for the link (or, the first time, the links to every old run). */
+        failed = fill_temp(fd, *index ? t->target : NULL,
+                           reserve_for(*index ? 0 : (uint64_t)ts.st_size / 4096), &ts);
+    if (failed == 2)
         h5div_set_error(msg, len, "not enough space for the index of the output file: %s (%s)",
                         strerror(errno), out_file);
-        close(fd);
-        unlink(itmp);
-        temp_forget();
-        return H5DIV_EOUTPUT;
-    }
-    if (!bad) {
-        fchmod(fd, ts.st_mode & 07777);
-        if (fchown(fd, (uid_t)-1, ts.st_gid) != 0) {
-            /* not a member of that group */
-        }
-    }
-    if (close(fd) != 0)
-        bad = 1;
-    int st = H5DIV_OK;
-    if (bad) {
+    else if (failed)
         h5div_set_error(msg, len, "cannot copy the index of the output file: %s (%s)",
                         strerror(errno ? errno : EIO), out_file);
+    return failed ? H5DIV_EOUTPUT : H5DIV_OK;
+}
+
+/* Rank 0: group t->group of the index copy itmp linked to the run file
+ * (rel from the index; made an index first when it is not one yet); the
+ * run file the link replaced, if any, in old_run. */
+static int link_run(const char *out_file, const h5div_temp_out *t, const char *itmp, int index,
+                    const char *rel, char *old_run, char *msg, size_t len)
+{
+    char dir[PATHBUF], runs[PATHBUF], bn[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    runs_dir_of(t->target, runs, sizeof runs);
+    base_of(t->target, bn, sizeof bn);
+    hid_t fi = H5Fopen(itmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (fi < 0) {
+        h5div_set_error(msg, len, "cannot open the index of the output file (%s)", out_file);
+        return H5DIV_EOUTPUT;
+    }
+    int st = index ? H5DIV_OK : make_index(t, runs, bn, fi, msg, len, out_file);
+    if (st == H5DIV_OK && link_group(fi, t->group, rel, bn, runs, old_run, PATHBUF) != 0) {
+        h5div_set_error(msg, len, "cannot link the run into the output file (%s:%s)", out_file,
+                        t->group);
         st = H5DIV_EOUTPUT;
     }
-    old_run[0] = '\0';
-    if (st == H5DIV_OK) {
-        hid_t fi = H5Fopen(itmp, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (fi < 0) {
-            h5div_set_error(msg, len, "cannot open the index of the output file (%s)", out_file);
-            st = H5DIV_EOUTPUT;
-        }
-        if (st == H5DIV_OK && !index)
-            st = make_index(t, runs, bn, fi, msg, len, out_file);
-        if (st == H5DIV_OK &&
-            link_group(fi, t->group, rel, bn, runs, old_run, sizeof old_run) != 0) {
-            h5div_set_error(msg, len, "cannot link the run into the output file (%s:%s)", out_file,
-                            t->group);
-            st = H5DIV_EOUTPUT;
-        }
-        if (fi >= 0 && (H5Fflush(fi, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(fi) < 0) && st == H5DIV_OK) {
-            h5div_set_error(msg, len, "cannot write the index of the output file: %s (%s)",
-                            write_failure(dir), out_file);
-            st = H5DIV_EOUTPUT;
-        }
+    if ((H5Fflush(fi, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(fi) < 0) && st == H5DIV_OK) {
+        h5div_set_error(msg, len, "cannot write the index of the output file: %s (%s)",
+                        write_failure(dir), out_file);
+        st = H5DIV_EOUTPUT;
     }
-    if (st == H5DIV_OK) {
-        fd = open(itmp, O_RDWR | O_CLOEXEC);
-        bad = fd < 0 || fsync(fd) != 0;
-        if (fd >= 0 && close(fd) != 0)
-            bad = 1;
-        if (bad || rename(itmp, t->target) != 0) {
-            h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                            out_file);
-            st = H5DIV_EOUTPUT;
-        }
+    return st;
+}
+
+/* Rank 0: the run file reaches the disk and its place in target.runs,
+ * then the index (a copy of it, small; or, the first time, a new one
+ * mirroring the old file) gets the link to it and is renamed over the
+ * target. A failure leaves the target as it was (t->tmp then names the
+ * run file, removed by the caller). */
+static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF], runs[PATHBUF], final[PATHBUF], rel[PATHBUF], itmp[PATHBUF];
+    char old_run[PATHBUF] = "";
+    dir_of(t->target, dir, sizeof dir);
+    runs_dir_of(t->target, runs, sizeof runs);
+    H5DIV_CHECK(place_run(out_file, t, runs, final, rel, msg, len));
+    int index;
+    int st = copy_index(out_file, t, dir, itmp, &index, msg, len);
+    if (st == H5DIV_OK)
+        st = link_run(out_file, t, itmp, index, rel, old_run, msg, len);
+    if (st == H5DIV_OK && commit_file(itmp, t->target, 0) != 0) {
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+        st = H5DIV_EOUTPUT;
     }
-    if (st != H5DIV_OK)
+    if (st != H5DIV_OK && itmp[0])
         unlink(itmp);
     temp_forget();
-    dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    sync_dir(dir);
     /* The run that --overwrite replaced is no longer linked. */
     if (st == H5DIV_OK && old_run[0] && strcmp(old_run, final) != 0)
         unlink(old_run);
