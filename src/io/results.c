@@ -411,13 +411,10 @@ static double now_seconds(void)
  * Returns the lock's descriptor (closing it releases the lock, and so does
  * a killed process), -2 when the file system cannot lock (the write goes
  * on unlocked), or -1 with the error in msg. */
-static int lock_results(const char *target, char *msg, size_t len)
+/* The lock file `name` of results file target, made with target's group and
+ * mode where it is new: its descriptor, or -1 with the error in msg. */
+static int open_lock_file(const char *name, const char *target, char *msg, size_t len)
 {
-    char name[PATHBUF];
-    if ((size_t)snprintf(name, sizeof name, "%s.lock", target) >= sizeof name) {
-        h5div_set_error(msg, len, "results path is too long for its lock file (%s)", target);
-        return -1;
-    }
     struct stat rs;
     int have = stat(target, &rs) == 0 && S_ISREG(rs.st_mode);
     int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -433,18 +430,45 @@ static int lock_results(const char *target, char *msg, size_t len)
             fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     struct stat ls;
-    if (fd < 0 || fstat(fd, &ls) != 0 || !S_ISREG(ls.st_mode)) {
-        if (fd < 0 && errno == ELOOP)
-            h5div_set_error(msg, len,
-                            "the lock file is a symbolic link; remove it to write here (%s)", name);
-        else if (fd < 0)
-            h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
-        else
-            h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
-        if (fd >= 0)
-            close(fd);
+    if (fd >= 0 && fstat(fd, &ls) == 0 && S_ISREG(ls.st_mode))
+        return fd;
+    if (fd < 0 && errno == ELOOP)
+        h5div_set_error(msg, len, "the lock file is a symbolic link; remove it to write here (%s)",
+                        name);
+    else if (fd < 0)
+        h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
+    else
+        h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* The one line saying that this run waits for the lock `name`. */
+static void tell_waiting(const char *name)
+{
+    if (!lock_notice)
+        return;
+    if (lock_wait >= 0)
+        fprintf(lock_notice,
+                "h5div: waiting for the lock of %s held by another run (giving up after "
+                "%g s, --lock-timeout)\n",
+                name, lock_wait);
+    else
+        fprintf(lock_notice, "h5div: waiting for the lock of %s held by another run\n", name);
+    fflush(lock_notice);
+}
+
+static int lock_results(const char *target, char *msg, size_t len)
+{
+    char name[PATHBUF];
+    if ((size_t)snprintf(name, sizeof name, "%s.lock", target) >= sizeof name) {
+        h5div_set_error(msg, len, "results path is too long for its lock file (%s)", target);
         return -1;
     }
+    int fd = open_lock_file(name, target, msg, len);
+    if (fd < 0)
+        return -1;
     double t0 = now_seconds();
     int told = 0;
     for (;;) {
@@ -460,8 +484,7 @@ static int lock_results(const char *target, char *msg, size_t len)
             h5div_set_error(msg, len, "cannot lock the results file: %s (%s)", strerror(e), name);
             return -1;
         }
-        double waited = now_seconds() - t0;
-        if (lock_wait >= 0 && waited >= lock_wait) {
+        if (lock_wait >= 0 && now_seconds() - t0 >= lock_wait) {
             close(fd);
             h5div_set_error(msg, len,
                             "another run still holds the lock of the output file after %g s; "
@@ -469,18 +492,9 @@ static int lock_results(const char *target, char *msg, size_t len)
                             lock_wait, name);
             return -1;
         }
-        if (!told && lock_notice) {
-            if (lock_wait >= 0)
-                fprintf(lock_notice,
-                        "h5div: waiting for the lock of %s held by another run (giving up after "
-                        "%g s, --lock-timeout)\n",
-                        name, lock_wait);
-            else
-                fprintf(lock_notice, "h5div: waiting for the lock of %s held by another run\n",
-                        name);
-            fflush(lock_notice);
-            told = 1;
-        }
+        if (!told)
+            tell_waiting(name);
+        told = 1;
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
