@@ -117,6 +117,32 @@ typedef struct h5div_cli_command {
  * written from its table (h5div_cli_print_help). */
 #define H5DIV_CLI_MEASURE_HELP "@measures@\n"
 
+/* The help lines of the options several commands share, each written once. */
+#define H5DIV_CLI_HELP_BASE                                                                        \
+    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+#define H5DIV_CLI_HELP_RESULT_GROUP                                                                \
+    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"               \
+    "                            (default group /h5div); other groups are kept\n"                  \
+    "      --overwrite           replace an existing result group\n"                               \
+    "      --in-place            allow the output file to be an input file\n"                      \
+    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"           \
+    "                            lock on the output file (default 300)\n"
+#define H5DIV_CLI_HELP_JSON                                                                        \
+    "      --json                print one JSON object instead of the table\n"
+#define H5DIV_CLI_HELP_INDEPENDENT_IO                                                              \
+    "      --independent-io      independent instead of collective MPI-IO reads\n"
+#define H5DIV_CLI_HELP_READS                                                                       \
+    "      --piece-size SIZE     bytes of one read (default 64MiB, at most "                       \
+    "1GiB)\n" H5DIV_CLI_HELP_INDEPENDENT_IO
+#define H5DIV_CLI_HELP_VERSION                                                                     \
+    "  -h, --help                print this help and exit\n"                                       \
+    "      --version             print the version and exit\n"
+/* -q, -v (what it shows: `verbose`), -h and --version. */
+#define H5DIV_CLI_HELP_COMMON(verbose)                                                             \
+    "  -q, --quiet               nothing on stderr but errors\n"                                   \
+    "  -v, --verbose             " verbose "\n" H5DIV_CLI_HELP_VERSION
+#define H5DIV_CLI_HELP_EXIT "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n"
+
 /* Print a command's help text, the measure list in place of its marker. */
 void h5div_cli_print_help(FILE *out, const char *help);
 

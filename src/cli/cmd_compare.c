@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char compare_help[] =
     "usage: h5div compare [options] FILE:/P FILE:/Q [FILE:/Q2 ...]\n"
     "\n"
@@ -19,14 +21,9 @@ static const char compare_help[] =
     "leading axis over them.\n"
     "\n" H5DIV_CLI_MEASURE_HELP "\n"
     "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --in-place            allow the output file to be an input file\n"
-    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"
-    "      --json                print one JSON object instead of the table\n"
+    H5DIV_CLI_HELP_BASE
+    H5DIV_CLI_HELP_RESULT_GROUP
+    H5DIV_CLI_HELP_JSON
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
     "      --measures a,b,...    compute only these measures (default the ten above)\n"
     "      --bin-width W         bin width of wasserstein1 (default 1; not used\n"
@@ -35,7 +32,7 @@ static const char compare_help[] =
     "                            larger shard is read twice in pieces\n"
     "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
     "                            at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
+    H5DIV_CLI_HELP_INDEPENDENT_IO
     "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"
     "                            every measure also gets NAME_se (standard error) and\n"
     "                            NAME_ci (percentile interval); same bits on any\n"
@@ -43,18 +40,16 @@ static const char compare_help[] =
     "      --ci C                level of the interval, in (0, 1) (default 0.95)\n"
     "      --seed S              seed of the replicates' draws (default 0)\n"
     "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             progress (percent, GB/s, ETA) and timings on\n"
-    "                            stderr; progress is on when stderr is a terminal\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_COMMON("progress (percent, GB/s, ETA) and timings on\n"
+                          "                            stderr; progress is on when stderr is a terminal")
     "\n"
     "The table shows one value per measure; for 2-D input the min, median and\n"
     "max over the rows and the first rows. JSON gives arrays over rows, and\n"
     "over candidates when there are several.\n"
     "SIZE is a number of bytes with an optional unit: KiB, MiB, GiB, TiB (or K,\n"
     "M, G, T), kB, MB, GB, TB.\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* Add Renyi order A to the list (an order given twice is kept once). */
 static int add_order(double *orders, int *n, double A)

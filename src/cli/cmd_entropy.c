@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char entropy_help[] =
     "usage: h5div entropy [options] FILE:/P\n"
     "\n"
@@ -31,27 +33,19 @@ static const char entropy_help[] =
     "  All but plugin need whole-number counts and take no --pseudocount.\n"
     "\n"
     "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --in-place            allow the output file to be an input file\n"
-    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"
-    "      --json                print one JSON object instead of the table\n"
+    H5DIV_CLI_HELP_BASE
+    H5DIV_CLI_HELP_RESULT_GROUP
+    H5DIV_CLI_HELP_JSON
     "      --estimator E         one of the estimators above (default plugin)\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (plugin)\n"
     "      --measures a,b,...    compute only these measures (default all)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read once per pass in pieces\n"
-    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_READS
+    H5DIV_CLI_HELP_COMMON("timings on stderr")
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* "plugin", ..., "dirichlet:A"; returns -1 on a bad name or A. */
 static int parse_estimator(const char *s, h5div_estimator *e, double *a)

@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char histogram_help[] =
     "usage: h5div histogram [options] [NAME=]FILE:/X [[NAME=]FILE:/Y ...] -o OUT.h5[:/group]\n"
     "\n"
@@ -44,12 +46,8 @@ static const char histogram_help[] =
     "                            order: float64 exact sums of weights plus NAME_sumw2\n"
     "      --json                print a JSON summary instead of the table\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB)\n"
-    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             progress and timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_READS
+    H5DIV_CLI_HELP_COMMON("progress and timings on stderr")
     "\n"
     "output: per input a dataset NAME (default: the last component of the\n"
     "dataset path) of shape (K,) or (d, K), uint64 counts or float64 sums of\n"
@@ -59,7 +57,8 @@ static const char histogram_help[] =
     "given such histograms computes wasserstein1 in data units with the bin\n"
     "centres as positions.\n"
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* NAME=FILE:/X or FILE:/X: the name (given, or the last component of the
  * dataset path) and the reference. Returns 0, or -1 for no dataset path. */
