@@ -315,6 +315,14 @@ int h5div_cli_usage(char *msg, const char *fmt, ...)
     return H5DIV_EUSAGE;
 }
 
+int h5div_cli_one_operand(const h5div_cli_args *a, const char *what, char *msg)
+{
+    if (a->npos == 1)
+        return H5DIV_OK;
+    return h5div_cli_usage(msg, "%s needs %s, got %d arguments (try h5div %s --help)", a->cmd->name,
+                           what, a->npos, a->cmd->name);
+}
+
 /* The value of an option of h5div histogram, kept as given (the command
  * checks it); --weights accumulate in the order given. */
 static int set_histogram_value(h5div_cli_args *a, int opt, const char *value, char *msg)

@@ -193,6 +193,10 @@ int h5div_cli_launcher_rank(void);
  * H5DIV_EUSAGE. */
 int h5div_cli_usage(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A command of one operand (`what`, e.g. "one histogram FILE:/P"): H5DIV_OK
+ * when a has exactly one, else the usage error naming the count. */
+int h5div_cli_one_operand(const h5div_cli_args *a, const char *what, char *msg);
+
 /* The start of every JSON object h5div prints: command, version, base,
  * units (of the base) and ranks, ending with ",\n". */
 void h5div_cli_json_head(FILE *out, const char *command, h5div_base base, int ranks);
@@ -270,6 +274,27 @@ int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
 int h5div_cli_finish_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
                            const h5div_cli_output *out, const h5div_options *opt, h5div_batch *b,
                            h5div_batch_inputs *in, int st, char *msg);
+
+/* The evaluation of a command whose result is a batch (compare, entropy):
+ * fill res from a's operands with options opt, and in's p_ref, q_refs,
+ * estimator and dirichlet_a. Collective; msg holds H5DIV_CLI_MSG bytes. */
+typedef int (*h5div_cli_batch_fn)(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                                  const h5div_options *opt, h5div_batch *res,
+                                  h5div_batch_inputs *in, char *msg);
+
+/* What a batch command's -v line tells: the input's shape and the seconds
+ * the evaluation took. */
+typedef struct h5div_cli_batch_done {
+    uint64_t rows, bins;
+    int two_d;
+    double elapsed;
+} h5div_cli_batch_done;
+
+/* Collective: a batch command from its options to its output: progress
+ * reports, the -o check, `evaluate` (timed), then h5div_cli_finish_batch.
+ * Returns the final status; on success *done is set. */
+int h5div_cli_run_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                        h5div_cli_batch_fn evaluate, h5div_cli_batch_done *done);
 
 /* Summary of n values (reordered in place): min, median (mean of the two
  * middle values for even n), max. */

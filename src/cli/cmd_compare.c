@@ -162,35 +162,28 @@ static int check_compare(h5div_cli_args *a, char *msg)
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
 }
 
+static int eval_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a, const h5div_options *opt,
+                        h5div_batch *res, h5div_batch_inputs *in, char *msg)
+{
+    in->q_refs = a->pos + 1;
+    return h5div_compare_batch_files(cx->comm, a->pos[0], in->q_refs, a->npos - 1, opt, res, msg,
+                                     H5DIV_CLI_MSG);
+}
+
 static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
     const int k = a->npos - 1;
-    h5div_options opt = a->opt;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
-    const char *const *q_refs = a->pos + 1;
-    char msg[H5DIV_CLI_MSG] = "";
-    double t0 = MPI_Wtime();
-    h5div_cli_output out;
-    int st = h5div_cli_output_check(cx, a, &out, msg);
-    h5div_compare_batch res;
-    memset(&res, 0, sizeof res);
-    if (st == H5DIV_OK)
-        st = h5div_compare_batch_files(cx->comm, a->pos[0], q_refs, k, &opt, &res, msg, sizeof msg);
-    double elapsed = MPI_Wtime() - t0;
-    h5div_batch_inputs in = {NULL, a->pos[0], q_refs, NULL, 0.0, elapsed};
-    uint64_t rows = res.rows, bins = res.bins;
-    int two_d = res.two_d;
-    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    h5div_cli_batch_done r;
+    int st = h5div_cli_run_batch(cx, a, eval_compare, &r);
     if (st != H5DIV_OK)
         return st;
     if (cx->rank == 0 && a->verbose && !a->quiet) {
-        double n = (double)rows * (double)bins;
+        double n = (double)r.rows * (double)r.bins;
         fprintf(cx->err,
                 "h5div: compare of %llu bins%s against %d candidate%s on %d ranks in %.3f s "
                 "(%.3g bins/s per candidate)%s%s\n",
-                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
-                cx->size, elapsed, elapsed > 0 ? n / elapsed : 0.0,
+                (unsigned long long)(r.rows * r.bins), r.two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
+                cx->size, r.elapsed, r.elapsed > 0 ? n / r.elapsed : 0.0,
                 a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }

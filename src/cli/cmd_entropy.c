@@ -72,11 +72,9 @@ static int parse_estimator(const char *s, h5div_estimator *e, double *a)
 
 static int check_entropy(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "entropy needs one histogram FILE:/P, got %d arguments "
-                               "(try h5div entropy --help)",
-                               a->npos);
+    int st = h5div_cli_one_operand(a, "one histogram FILE:/P", msg);
+    if (st != H5DIV_OK)
+        return st;
     if (a->estimator && parse_estimator(a->estimator, &a->est, &a->dirichlet_a) != 0)
         return h5div_cli_usage(msg,
                                "unknown estimator; use plugin, miller-madow, chao-shen, shrink "
@@ -107,32 +105,24 @@ static int check_entropy(h5div_cli_args *a, char *msg)
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
 }
 
+static int eval_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a, const h5div_options *opt,
+                        h5div_batch *res, h5div_batch_inputs *in, char *msg)
+{
+    in->estimator = h5div_estimator_name(a->est);
+    in->dirichlet_a = a->dirichlet_a;
+    return h5div_entropy_batch_files(cx->comm, a->pos[0], opt, a->est, a->dirichlet_a, res, msg,
+                                     H5DIV_CLI_MSG);
+}
+
 static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
-    h5div_options opt = a->opt;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
-    const h5div_estimator est = a->est;
-    const double dir_a = a->dirichlet_a;
-    char msg[H5DIV_CLI_MSG] = "";
-    double t0 = MPI_Wtime();
-    h5div_cli_output out;
-    int st = h5div_cli_output_check(cx, a, &out, msg);
-    h5div_batch res;
-    memset(&res, 0, sizeof res);
-    if (st == H5DIV_OK)
-        st =
-            h5div_entropy_batch_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
-    double elapsed = MPI_Wtime() - t0;
-    h5div_batch_inputs in = {NULL, a->pos[0], NULL, h5div_estimator_name(est), dir_a, elapsed};
-    uint64_t rows = res.rows, bins = res.bins;
-    int two_d = res.two_d;
-    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    h5div_cli_batch_done r;
+    int st = h5div_cli_run_batch(cx, a, eval_entropy, &r);
     if (st != H5DIV_OK)
         return st;
     if (cx->rank == 0 && a->verbose && !a->quiet) {
         fprintf(cx->err, "h5div: entropy of %llu bins%s on %d ranks in %.3f s%s%s\n",
-                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", cx->size, elapsed,
+                (unsigned long long)(r.rows * r.bins), r.two_d ? " (2-D)" : "", cx->size, r.elapsed,
                 a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }

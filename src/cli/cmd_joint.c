@@ -39,17 +39,14 @@ static const char joint_help[] =
 
 static int check_joint(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
-                               "(try h5div joint --help)",
-                               a->npos);
+    int st = h5div_cli_one_operand(a, "one 2-D histogram FILE:/PXY", msg);
+    if (st != H5DIV_OK)
+        return st;
     a->opt.measures = H5DIV_JOINT_ALL;
     const char *names[H5DIV_JOINT_NMEASURES];
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
-    int st =
-        h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
+    st = h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
     if (st != H5DIV_OK)
         return st;
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);

@@ -40,11 +40,9 @@ static const char surprisal_help[] =
 
 static int check_surprisal(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "surprisal needs one histogram FILE:/P, got %d arguments "
-                               "(try h5div surprisal --help)",
-                               a->npos);
+    int st = h5div_cli_one_operand(a, "one histogram FILE:/P", msg);
+    if (st != H5DIV_OK)
+        return st;
     if (!a->output)
         return h5div_cli_usage(msg, "surprisal needs an output dataset -o FILE:/dataset (-o)");
     return h5div_cli_check_output(a, "/surprisal", "FILE:/dataset", msg);
