@@ -315,7 +315,9 @@ int h5div_cli_usage(char *msg, const char *fmt, ...)
     return H5DIV_EUSAGE;
 }
 
-int h5div_cli_one_operand(const h5div_cli_args *a, const char *what, char *msg)
+/* A command of one operand (`what`): H5DIV_OK when a has exactly one, else
+ * the usage error naming the count. */
+static int one_operand(const h5div_cli_args *a, const char *what, char *msg)
 {
     if (a->npos == 1)
         return H5DIV_OK;
@@ -601,6 +603,8 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
         if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt)))
             return h5div_cli_usage(msg, "option not valid for h5div %s (%s)", a->cmd->name,
                                    specs[k].lng);
+    if (a->cmd->one_operand && a->npos != 1)
+        return one_operand(a, a->cmd->one_operand, msg);
     return a->cmd->check ? a->cmd->check(a, msg) : H5DIV_OK;
 }
 

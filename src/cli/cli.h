@@ -111,6 +111,9 @@ typedef struct h5div_cli_command {
      * H5DIV_EUSAGE with the error text in msg (H5DIV_CLI_MSG bytes). */
     int (*check)(h5div_cli_args *a, char *msg);
     int (*run)(const h5div_cli_ctx *cx, const h5div_cli_args *a);
+    /* The one operand the command takes (e.g. "one histogram FILE:/P"),
+     * counted before check; NULL: check counts the operands. */
+    const char *one_operand;
 } h5div_cli_command;
 
 /* In a command's help text: where the list of compare's measures goes,
@@ -192,10 +195,6 @@ int h5div_cli_launcher_rank(void);
 /* A usage error: its text into msg (H5DIV_CLI_MSG bytes); returns
  * H5DIV_EUSAGE. */
 int h5div_cli_usage(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A command of one operand (`what`, e.g. "one histogram FILE:/P"): H5DIV_OK
- * when a has exactly one, else the usage error naming the count. */
-int h5div_cli_one_operand(const h5div_cli_args *a, const char *what, char *msg);
 
 /* The start of every JSON object h5div prints: command, version, base,
  * units (of the base) and ranks, ending with ",\n". */

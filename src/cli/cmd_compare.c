@@ -201,4 +201,5 @@ const h5div_cli_command h5div_cmd_compare = {
     1,
     check_compare,
     run_compare,
+    NULL,
 };

@@ -72,9 +72,6 @@ static int parse_estimator(const char *s, h5div_estimator *e, double *a)
 
 static int check_entropy(h5div_cli_args *a, char *msg)
 {
-    int st = h5div_cli_one_operand(a, "one histogram FILE:/P", msg);
-    if (st != H5DIV_OK)
-        return st;
     if (a->estimator && parse_estimator(a->estimator, &a->est, &a->dirichlet_a) != 0)
         return h5div_cli_usage(msg,
                                "unknown estimator; use plugin, miller-madow, chao-shen, shrink "
@@ -137,4 +134,5 @@ const h5div_cli_command h5div_cmd_entropy = {
     1,
     check_entropy,
     run_entropy,
+    "one histogram FILE:/P",
 };

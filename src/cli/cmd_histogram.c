@@ -373,4 +373,5 @@ const h5div_cli_command h5div_cmd_histogram = {
     1,
     check_histogram,
     run_histogram,
+    NULL,
 };

@@ -136,9 +136,6 @@ static void print_table(FILE *out, const h5div_hist *h)
 
 static int check_history(h5div_cli_args *a, char *msg)
 {
-    int st = h5div_cli_one_operand(a, "one history file FILE[:/group]", msg);
-    if (st != H5DIV_OK)
-        return st;
     if (h5div_cli_split_output(a->pos[0], a->out_file, sizeof a->out_file, a->out_path,
                                sizeof a->out_path, "/runs") != 0)
         return h5div_cli_usage(msg, "history must be FILE or FILE:/group, not the root group (%s)",
@@ -151,7 +148,7 @@ static int check_history(h5div_cli_args *a, char *msg)
     if (a->check) {
         h5div_hist_term *terms;
         size_t n;
-        st = h5div_hist_parse_checks(a->check, &terms, &n, msg);
+        int st = h5div_hist_parse_checks(a->check, &terms, &n, msg);
         h5div_hist_free_terms(terms, n);
         return st;
     }
@@ -221,4 +218,5 @@ const h5div_cli_command h5div_cmd_history = {
     0,
     check_history,
     run_history,
+    "one history file FILE[:/group]",
 };

@@ -39,14 +39,12 @@ static const char joint_help[] =
 
 static int check_joint(h5div_cli_args *a, char *msg)
 {
-    int st = h5div_cli_one_operand(a, "one 2-D histogram FILE:/PXY", msg);
-    if (st != H5DIV_OK)
-        return st;
     a->opt.measures = H5DIV_JOINT_ALL;
     const char *names[H5DIV_JOINT_NMEASURES];
     for (int m = 0; m < H5DIV_JOINT_NMEASURES; m++)
         names[m] = h5div_joint_measure_name((h5div_joint_measure)m);
-    st = h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
+    int st =
+        h5div_cli_select_measures(a, "joint", names, H5DIV_JOINT_NMEASURES, &a->opt.measures, msg);
     if (st != H5DIV_OK)
         return st;
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
@@ -102,5 +100,5 @@ const h5div_cli_command h5div_cmd_joint = {
     "joint",    "entropies, conditional entropies and mutual information of a 2-D joint histogram",
     joint_help, H5DIV_CLI_EVAL_OPTS,
     1,          check_joint,
-    run_joint,
+    run_joint,  "one 2-D histogram FILE:/PXY",
 };

@@ -40,9 +40,6 @@ static const char surprisal_help[] =
 
 static int check_surprisal(h5div_cli_args *a, char *msg)
 {
-    int st = h5div_cli_one_operand(a, "one histogram FILE:/P", msg);
-    if (st != H5DIV_OK)
-        return st;
     if (!a->output)
         return h5div_cli_usage(msg, "surprisal needs an output dataset -o FILE:/dataset (-o)");
     return h5div_cli_check_output(a, "/surprisal", "FILE:/dataset", msg);
@@ -102,4 +99,5 @@ const h5div_cli_command h5div_cmd_surprisal = {
     1,
     check_surprisal,
     run_surprisal,
+    "one histogram FILE:/P",
 };
