@@ -48,6 +48,30 @@ static int any_failed(MPI_Comm comm, int failed)
 enum { COL_VALUE = 0, COL_SE, COL_CI, COL_REPS, COL_KINDS };
 static const char *const col_suffix[COL_KINDS] = {"", "_se", "_ci", "_replicates"};
 
+/* This rank's rows of column i of every candidate (w values each) in the
+ * memory space (data[c][i][row][0..w) for c < k) and the file space (nd
+ * dimensions: candidates, rows, w, as the dataset has them). */
+static herr_t select_rows(const h5div_compare_batch *b, int i, hsize_t w, int nd, hid_t mspace,
+                          hid_t fspace)
+{
+    const hsize_t k = (hsize_t)b->candidates, nrow = b->row_count;
+    hsize_t mstart = (hsize_t)i * nrow * w, mstride = (hsize_t)b->ncolumns * nrow * w;
+    hsize_t mcount = k, mblock = nrow * w;
+    herr_t rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
+    if (rc < 0 || !nd)
+        return rc;
+    hsize_t start[3] = {0, 0, 0}, count[3] = {k, nrow, w};
+    if (k > 1 && b->two_d)
+        start[1] = b->row_begin;
+    else if (b->two_d)
+        start[0] = b->row_begin, count[0] = nrow, count[1] = w;
+    else if (k == 1)
+        count[0] = w; /* (2,) or (B,) */
+    else
+        count[1] = w;
+    return H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+}
+
 /* Collective: write column i of every candidate, this rank's rows. The
  * dataset exists on every rank or on none before anything is written, and
  * a rank whose own selection failed still takes part in the write (with
@@ -92,24 +116,7 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
         failed = 1;
-    herr_t rc = 0;
-    if (!failed && nrow) {
-        hsize_t mstart = (hsize_t)i * nrow * w, mstride = (hsize_t)b->ncolumns * nrow * w;
-        hsize_t mcount = (hsize_t)k, mblock = nrow * w;
-        rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
-        if (rc >= 0 && nd) {
-            hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)k, nrow, w};
-            if (k > 1 && b->two_d)
-                start[1] = b->row_begin;
-            else if (b->two_d)
-                start[0] = b->row_begin, count[0] = nrow, count[1] = w;
-            else if (k == 1)
-                count[0] = w; /* (2,) or (B,) */
-            else
-                count[1] = w;
-            rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-        }
-    }
+    herr_t rc = !failed && nrow ? select_rows(b, i, w, nd, mspace, fspace) : 0;
     if (failed || !nrow || rc < 0) {
         failed |= rc < 0;
         if (mspace >= 0)
