@@ -275,95 +275,123 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     return H5DIV_OK;
 }
 
+/* The header of one candidate's table. */
+static void print_table_header(FILE *out, const h5div_batch *b, int c, const char *const *q_refs)
+{
+    if (b->candidates > 1)
+        fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
+    if (b->two_d)
+        fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max", "units");
+    else if (b->nrep)
+        fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s\n", "measure",
+                "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
+                "units");
+    else
+        fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
+}
+
+/* A row of the 2-D table: min, median and max of v[0..n) (reordered). */
+static void print_summary(FILE *out, const char *name, double *v, uint64_t n, const char *units)
+{
+    char v0[40], v1[40], v2[40];
+    double mn, med, mx;
+    h5div_cli_summary(v, (size_t)n, &mn, &med, &mx);
+    h5div_cli_number(v0, sizeof v0, mn);
+    h5div_cli_number(v1, sizeof v1, med);
+    h5div_cli_number(v2, sizeof v2, mx);
+    fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
+}
+
+/* A row of the 1-D table with --bootstrap: value ± se [lo, hi]. */
+static void print_interval(FILE *out, const char *name, double v, double se, const double lohi[2],
+                           const char *units)
+{
+    char v0[40], v1[40], v2[40], v3[40], ci[96], text[200];
+    h5div_cli_number(v0, sizeof v0, v);
+    h5div_cli_number(v1, sizeof v1, se);
+    h5div_cli_number(v2, sizeof v2, lohi[0]);
+    h5div_cli_number(v3, sizeof v3, lohi[1]);
+    snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
+    snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
+    fprintf(out, "%-22s %s  %s\n", name, text, units);
+}
+
+/* The first rows of a 2-D table, head[column][row]. */
+static void print_first_rows(FILE *out, const h5div_batch *b, uint64_t first,
+                             double head[][FIRST_ROWS])
+{
+    const int last = b->ncolumns - 1;
+    fprintf(out, "first rows:\n%-8s", "row");
+    for (int i = 0; i < b->ncolumns; i++)
+        fprintf(out, i < last ? " %-24s" : " %s", b->columns[i].name);
+    fputc('\n', out);
+    for (uint64_t r = 0; r < first; r++) {
+        fprintf(out, "%-8llu", (unsigned long long)r);
+        for (int i = 0; i < b->ncolumns; i++) {
+            char v[40];
+            h5div_cli_number(v, sizeof v, head[i][r]);
+            fprintf(out, i < last ? " %-24s" : " %s", v);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* Collective: column i of candidate c gathered to rank 0 (with its
+ * standard errors after the rows when 2-D, or its se and interval when
+ * 1-D) and printed there as a row of the table; the first rows of a 2-D
+ * column kept in head[0..first). */
+static int print_column(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, double *buf,
+                        double *head, uint64_t first)
+{
+    const int root = cx->rank == 0;
+    H5DIV_CHECK(h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf));
+    double se = 0.0, lohi[2] = {0.0, 0.0};
+    if (b->two_d && b->nrep) /* the standard errors after the values */
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
+    if (!b->two_d && b->nrep) {
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
+        if (root)
+            se = buf[1];
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_CI, &buf[1]));
+        if (root)
+            lohi[0] = buf[1], lohi[1] = buf[2];
+    }
+    if (!root)
+        return H5DIV_OK;
+    const char *name = b->columns[i].name, *units = b->columns[i].units;
+    if (!b->two_d && b->nrep) {
+        print_interval(cx->out, name, buf[0], se, lohi, units);
+    } else if (!b->two_d) {
+        char v0[40];
+        h5div_cli_number(v0, sizeof v0, buf[0]);
+        fprintf(cx->out, "%-22s %-24s %s\n", name, v0, units);
+    } else {
+        for (uint64_t r = 0; r < first; r++)
+            head[r] = buf[r];
+        print_summary(cx->out, name, buf, b->rows, units);
+        if (b->nrep) {
+            char se_name[64];
+            snprintf(se_name, sizeof se_name, "%s_se", name);
+            print_summary(cx->out, se_name, buf + b->rows, b->rows, units);
+        }
+    }
+    return H5DIV_OK;
+}
+
 static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char *const *q_refs,
                        double *buf)
 {
-    FILE *out = cx->out;
-    const int k = b->candidates, root = cx->rank == 0;
+    const int root = cx->rank == 0;
     const uint64_t first = b->rows < FIRST_ROWS ? b->rows : FIRST_ROWS;
     double head[H5DIV_COMPARE_MAX_COLUMNS][FIRST_ROWS];
-    for (int c = 0; c < k; c++) {
-        if (root && k > 1)
-            fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
-        if (root && b->two_d)
-            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max",
-                    "units");
-        else if (root && b->nrep)
-            fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s\n", "measure",
-                    "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
-                    "units");
-        else if (root)
-            fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
+    for (int c = 0; c < b->candidates; c++) {
+        if (root)
+            print_table_header(cx->out, b, c, q_refs);
         for (int i = 0; i < b->ncolumns; i++) {
-            int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
-            if (st != H5DIV_OK)
-                return st;
-            double se = 0.0, lohi[2] = {0.0, 0.0};
-            if (b->two_d && b->nrep) /* the standard errors after the values */
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
-            if (!b->two_d && b->nrep) {
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
-                if (root)
-                    se = buf[1];
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_CI, &buf[1]));
-                if (root)
-                    lohi[0] = buf[1], lohi[1] = buf[2];
-            }
-            if (!root)
-                continue;
-            const char *units = b->columns[i].units;
-            char v0[40], v1[40], v2[40];
-            if (!b->two_d && b->nrep) {
-                /* value ± se [lo, hi] */
-                char v3[40], ci[96], text[200];
-                h5div_cli_number(v0, sizeof v0, buf[0]);
-                h5div_cli_number(v1, sizeof v1, se);
-                h5div_cli_number(v2, sizeof v2, lohi[0]);
-                h5div_cli_number(v3, sizeof v3, lohi[1]);
-                snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
-                snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
-                fprintf(out, "%-22s %s  %s\n", b->columns[i].name, text, units);
-                continue;
-            }
-            if (!b->two_d) {
-                h5div_cli_number(v0, sizeof v0, buf[0]);
-                fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
-                continue;
-            }
-            for (uint64_t r = 0; r < first; r++)
-                head[i][r] = buf[r];
-            double mn, med, mx;
-            h5div_cli_summary(buf, (size_t)b->rows, &mn, &med, &mx);
-            h5div_cli_number(v0, sizeof v0, mn);
-            h5div_cli_number(v1, sizeof v1, med);
-            h5div_cli_number(v2, sizeof v2, mx);
-            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", b->columns[i].name, v0, v1, v2, units);
-            if (b->nrep) {
-                char name[64];
-                snprintf(name, sizeof name, "%s_se", b->columns[i].name);
-                h5div_cli_summary(buf + b->rows, (size_t)b->rows, &mn, &med, &mx);
-                h5div_cli_number(v0, sizeof v0, mn);
-                h5div_cli_number(v1, sizeof v1, med);
-                h5div_cli_number(v2, sizeof v2, mx);
-                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
-            }
+            H5DIV_CHECK(print_column(cx, b, c, i, buf, head[i], first));
         }
-        if (!root || !b->two_d)
-            continue;
-        const int last = b->ncolumns - 1;
-        fprintf(out, "first rows:\n%-8s", "row");
-        for (int i = 0; i < b->ncolumns; i++)
-            fprintf(out, i < last ? " %-24s" : " %s", b->columns[i].name);
-        fputc('\n', out);
-        for (uint64_t r = 0; r < first; r++) {
-            fprintf(out, "%-8llu", (unsigned long long)r);
-            for (int i = 0; i < b->ncolumns; i++) {
-                char v[40];
-                h5div_cli_number(v, sizeof v, head[i][r]);
-                fprintf(out, i < last ? " %-24s" : " %s", v);
-            }
-            fputc('\n', out);
-        }
+        if (root && b->two_d)
+            print_first_rows(cx->out, b, first, head);
     }
     return H5DIV_OK;
 }
