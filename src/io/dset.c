@@ -146,9 +146,8 @@ static int check_extent(const h5div_dset *d, char *msg, size_t len)
     return H5DIV_OK;
 }
 
-/* Everything that can be checked from metadata: all ranks see the same
- * metadata, but they still agree on the outcome. */
-static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
+/* Dataset `path` of d->file opened as d->dset. */
+static int open_object(h5div_dset *d, const char *path, char *msg, size_t len)
 {
     int e = h5div_h5_path_exists(d->file, path);
     if (e <= 0) {
@@ -170,6 +169,13 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         h5div_set_error(msg, len, "cannot open dataset (%s)", d->ref);
         return H5DIV_EINPUT;
     }
+    return H5DIV_OK;
+}
+
+/* The memory type d's values are read as: 64-bit integers of its sign, or
+ * double; other types are an input error. */
+static int read_type(h5div_dset *d, char *msg, size_t len)
+{
     hid_t type = H5Dget_type(d->dset);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     if (cls == H5T_INTEGER) {
@@ -179,15 +185,41 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         d->memtype = H5T_NATIVE_DOUBLE;
     if (type >= 0)
         H5Tclose(type);
-    if (d->memtype < 0) {
-        static const char *const names[] = {"integer",  "float",           "time",     "string",
-                                            "bitfield", "opaque",          "compound", "reference",
-                                            "enum",     "variable-length", "array"};
-        const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
-        h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
-                        d->ref);
+    if (d->memtype >= 0)
+        return H5DIV_OK;
+    static const char *const names[] = {"integer",  "float",           "time",     "string",
+                                        "bitfield", "opaque",          "compound", "reference",
+                                        "enum",     "variable-length", "array"};
+    const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
+    h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
+                    d->ref);
+    return H5DIV_EINPUT;
+}
+
+/* A 2-D dataset's rows and columns (want_ndims 2: a joint histogram). */
+static int shape_2d(h5div_dset *d, int want_ndims, char *msg, size_t len)
+{
+    hsize_t dims2[2] = {0, 0};
+    H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
+    d->rows = (uint64_t)dims2[0];
+    d->cols = (uint64_t)dims2[1];
+    d->bins = d->rows * d->cols;
+    if (d->bins == 0) {
+        if (want_ndims == 2)
+            h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+        else
+            h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
         return H5DIV_EINPUT;
     }
+    return check_extent(d, msg, len);
+}
+
+/* The dimensions of d: 1 (want_ndims 1), 2 (want_ndims 2), or either
+ * (want_ndims 0). */
+static int shape(h5div_dset *d, int want_ndims, char *msg, size_t len)
+{
     d->filespace = H5Dget_space(d->dset);
     int ndims = d->filespace >= 0 ? H5Sget_simple_extent_ndims(d->filespace) : -1;
     if (want_ndims == 2 && ndims != 2) {
@@ -196,42 +228,23 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
                         ndims, d->ref);
         return H5DIV_EINPUT;
     }
-    if (want_ndims != 1 && ndims == 2) {
-        hsize_t dims2[2] = {0, 0};
-        H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
-        d->rows = (uint64_t)dims2[0];
-        d->cols = (uint64_t)dims2[1];
-        d->bins = d->rows * d->cols;
-        if (d->bins == 0) {
-            if (want_ndims == 2)
-                h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
-                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
-            else
-                h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
-                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
-            return H5DIV_EINPUT;
-        }
-        return check_extent(d, msg, len);
-    }
-    if (ndims == 2) {
+    if (want_ndims != 1 && ndims == 2)
+        return shape_2d(d, want_ndims, msg, len);
+    if (ndims == 2)
         h5div_set_error(msg, len,
                         "2-D datasets (one histogram per row) are not accepted here; "
                         "give a 1-D histogram (%s)",
                         d->ref);
-        return H5DIV_EINPUT;
-    }
-    if (ndims != 1) {
-        if (want_ndims == 0) {
-            h5div_set_error(msg, len,
-                            "dataset has %d dimensions, expected a 1-D histogram or a 2-D "
-                            "[m, n] array of m histograms (%s)",
-                            ndims, d->ref);
-            return H5DIV_EINPUT;
-        }
+    else if (ndims != 1 && want_ndims == 0)
+        h5div_set_error(msg, len,
+                        "dataset has %d dimensions, expected a 1-D histogram or a 2-D "
+                        "[m, n] array of m histograms (%s)",
+                        ndims, d->ref);
+    else if (ndims != 1)
         h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)", ndims,
                         d->ref);
+    if (ndims != 1)
         return H5DIV_EINPUT;
-    }
     hsize_t dims[1];
     H5Sget_simple_extent_dims(d->filespace, dims, NULL);
     d->bins = (uint64_t)dims[0];
@@ -240,6 +253,15 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         return H5DIV_EINPUT;
     }
     return check_extent(d, msg, len);
+}
+
+/* Everything that can be checked from metadata: all ranks see the same
+ * metadata, but they still agree on the outcome. */
+static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
+{
+    H5DIV_CHECK(open_object(d, path, msg, len));
+    H5DIV_CHECK(read_type(d, msg, len));
+    return shape(d, want_ndims, msg, len);
 }
 
 static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset *d, char *errmsg,
