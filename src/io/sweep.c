@@ -29,6 +29,53 @@ int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_ro
                                        len);
 }
 
+/* Whether pieces of a shard that fits are kept: measured piece by piece
+ * (see keep_piece), unless H5DIV_SHARD=keep, =stream or =N (keep the first N
+ * pieces) fixes it, for benchmarks and tests. */
+static void keep_or_stream(h5div_sweep *sw)
+{
+    const char *how = getenv("H5DIV_SHARD");
+    sw->measure = sw->cached && sw->rounds > 1;
+    sw->kept = sw->cached ? sw->rounds : 0;
+    sw->slot = 0;
+    if (!sw->measure || !how || !*how)
+        return;
+    char *end;
+    unsigned long long nk = strtoull(how, &end, 10);
+    if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
+        sw->measure = 0;
+        sw->cached = !strcmp(how, "keep");
+        sw->kept = sw->cached ? sw->rounds : 0;
+    } else if (!*end && how[0] >= '0' && how[0] <= '9') {
+        sw->measure = 0;
+        sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
+        uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
+        sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
+    }
+}
+
+/* The buffers: the shard when cached, else a piece, per dataset (and its
+ * remainders: nlo datasets of 64-bit integers), plus the scratch ones.
+ * A shard that may be kept is reserved whole: nothing is resident until it
+ * is read into. Returns whether all were allocated (not agreed). */
+static int alloc_buffers(h5div_sweep *sw, int nlo)
+{
+    const int nd = sw->nd;
+    size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
+    size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
+    int ok = 1;
+    for (int k = 0; k < nd; k++) {
+        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
+        if (h5div_dset_is_int64(sw->d[k]))
+            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
+    }
+    if (nlo && sw->cached)
+        ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
+    for (int k = 0; k < sw->nscratch; k++)
+        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
+    return ok;
+}
+
 int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
                      const h5div_options *opt, char *msg, size_t len)
 {
@@ -76,43 +123,12 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
     /* A shard that fits is kept piece by piece for as long as the pieces'
-     * measured costs say so (keep_piece). For benchmarks and tests,
-     * H5DIV_SHARD=keep, =stream or =N (keep the first N pieces) fixes the
-     * choice; the pieces are the same either way. */
-    const char *how = getenv("H5DIV_SHARD");
-    sw->measure = sw->cached && sw->rounds > 1;
-    sw->kept = sw->cached ? sw->rounds : 0;
-    sw->slot = 0;
-    if (sw->measure && how && *how) {
-        char *end;
-        unsigned long long nk = strtoull(how, &end, 10);
-        if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
-            sw->measure = 0;
-            sw->cached = !strcmp(how, "keep");
-            sw->kept = sw->cached ? sw->rounds : 0;
-        } else if (!*end && how[0] >= '0' && how[0] <= '9') {
-            sw->measure = 0;
-            sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
-            uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
-            sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
-        }
-    }
-    size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
-    size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
-    /* A shard that may be kept is reserved whole: nothing is resident until
-     * it is read into. */
-    int ok = 1;
-    for (int k = 0; k < nd; k++) {
-        ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
-        if (h5div_dset_is_int64(d[k]))
-            ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
-    }
-    if (nlo && sw->cached)
-        ok &= (sw->lo_any = calloc((size_t)(sw->rounds ? sw->rounds : 1) * (size_t)nd, 1)) != NULL;
-    for (int k = 0; k < scratch; k++)
-        ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
+     * measured costs say so; the pieces are the same either way. */
+    keep_or_stream(sw);
+    int ok = alloc_buffers(sw, nlo);
     if (!ok)
-        h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
+        h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)",
+                        (size_t)(sw->cached ? sw->count : sw->piece_bins));
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
     if (st != H5DIV_OK)
         h5div_sweep_free(sw);
@@ -149,6 +165,51 @@ static int keep_piece(MPI_Comm comm, h5div_sweep *sw, uint64_t r, uint64_t start
     return H5DIV_OK;
 }
 
+/* The bins of round r in this rank's shard: [*start, *start + *n). */
+static void round_bins(const h5div_sweep *sw, uint64_t r, uint64_t *start, uint64_t *n)
+{
+    uint64_t b = sw->blk0 + r * sw->piece_blocks, e = b + sw->piece_blocks;
+    b = b < sw->blk1 ? b : sw->blk1;
+    e = e < sw->blk1 ? e : sw->blk1;
+    *start = h5div_grid_bin(&sw->grid, b) - sw->offset;
+    *n = h5div_grid_bin(&sw->grid, e) - sw->offset - *start;
+}
+
+/* The first touch of a round's buffers v[k], lo[k] (n bins), timed by the
+ * caller. */
+static void touch_round(const h5div_sweep *sw, uint64_t n, double *const *v, double *const *lo)
+{
+    for (int k = 0; k < sw->nd; k++) {
+        h5div_buffer_touch(v[k], (size_t)n * sizeof(double));
+        h5div_buffer_touch(lo[k], (size_t)n * sizeof(double));
+    }
+}
+
+/* Round r's reads: bins [start, start + n) of the shard of every dataset
+ * into v[k] (remainders into lo[k]; any[k] set where some is nonzero).
+ * Every dataset's read is made even after one failed: with collective I/O
+ * the others wait for this rank inside H5Dread. Returns the first error,
+ * the one reported in msg. */
+static int read_round(h5div_sweep *sw, uint64_t r, uint64_t start, uint64_t n, double *const *v,
+                      double *const *lo, unsigned char *any, const h5div_options *opt, char *msg,
+                      size_t len)
+{
+    int st = H5DIV_OK;
+    for (int k = 0; k < sw->nd; k++) {
+        char other[256];
+        int a = 0;
+        int s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL, lo[k],
+                                   &a, opt->collective_io, st == H5DIV_OK ? msg : other,
+                                   st == H5DIV_OK ? len : sizeof other);
+        if (st == H5DIV_OK)
+            st = s;
+        any[k] = (unsigned char)a;
+        if (sw->lo_any)
+            sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
+    }
+    return st;
+}
+
 int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                     const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg, size_t len)
 {
@@ -162,11 +223,8 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
      * whole job's progress; bins * 8 bytes per dataset is what all read. */
     const double pass_bytes = (double)sw->d[0]->bins * sizeof(double) * sw->nd;
     for (uint64_t r = 0; r < sw->rounds; r++) {
-        uint64_t b = sw->blk0 + r * sw->piece_blocks, e = b + sw->piece_blocks;
-        b = b < sw->blk1 ? b : sw->blk1;
-        e = e < sw->blk1 ? e : sw->blk1;
-        uint64_t start = h5div_grid_bin(&sw->grid, b) - sw->offset;
-        uint64_t n = h5div_grid_bin(&sw->grid, e) - sw->offset - start;
+        uint64_t start, n;
+        round_bins(sw, r, &start, &n);
         int in_memory = sw->loaded && r < sw->kept;
         uint64_t at = r < sw->kept ? start : sw->slot;
         double *v[H5DIV_SWEEP_MAX], *lo[H5DIV_SWEEP_MAX];
@@ -181,29 +239,11 @@ int h5div_sweep_run(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
         double t0 = 0.0, t1 = 0.0;
         if (measure) {
             t0 = MPI_Wtime();
-            for (int k = 0; k < sw->nd; k++) {
-                h5div_buffer_touch(v[k], (size_t)n * sizeof(double));
-                h5div_buffer_touch(lo[k], (size_t)n * sizeof(double));
-            }
+            touch_round(sw, n, v, lo);
             t1 = MPI_Wtime();
         }
-        /* Every dataset's read is made even after one failed: with collective
-         * I/O the others wait for this rank inside H5Dread. The first error is
-         * the one reported. */
         if (!in_memory)
-            for (int k = 0; k < sw->nd; k++) {
-                char other[256];
-                int a = 0;
-                int s =
-                    h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
-                                       lo[k], &a, opt->collective_io, st == H5DIV_OK ? msg : other,
-                                       st == H5DIV_OK ? len : sizeof other);
-                if (st == H5DIV_OK)
-                    st = s;
-                any[k] = (unsigned char)a;
-                if (sw->lo_any)
-                    sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
-            }
+            st = read_round(sw, r, start, n, v, lo, any, opt, msg, len);
         if (measure)
             H5DIV_CHECK(keep_piece(comm, sw, r, start, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
