@@ -683,9 +683,9 @@ static int fill_temp(int fd, const char *from, uint64_t reserve, const struct st
     if (sb && fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
         /* not a member of that group */
     }
-    errno = err;
     if (close(fd) != 0 && !failed)
-        failed = 3;
+        return 3;
+    errno = err; /* the failed step's */
     return failed;
 }
 
