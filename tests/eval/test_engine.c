@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The row-pass engine in process on 1-4 ranks: a toy family (per-row sum and count, exact in
- * uint64) against the test's own sums of the values it wrote, rows that span ranks, pieces smaller than a row and
- * across rows, two passes, 64-bit integers above 2^53 through their remainders, a zero row
- * refused, and a segment's error agreed with its message on every rank. */
+ * uint64) against the test's own sums of the values it wrote, rows that span ranks, pieces
+ * smaller than a row and across rows, two passes, 64-bit integers above 2^53 through their
+ * remainders, a zero row refused, and a segment's error agreed with its message on every rank. */
 #include <hdf5.h>
 #include <inttypes.h>
 #include <mpi.h>
