@@ -14,17 +14,9 @@
 #include "eval/engine.h"
 #include "par/par.h"
 
-static int failures, rank, size;
+#include "../mpi_check.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "rank %d: FAIL %s:%d: %s: ", rank, __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+static int size;
 
 /* The inputs: /M float64 [R, C] with C not a multiple of the 256-bin block
  * (4 blocks a row, the last short), /Z as /M with row ZROW all zeros, and /L
