@@ -61,14 +61,17 @@ enum h5div_cli_opt {
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
 _Static_assert(H5DIV_OPT_COUNT <= 32, "option bits must fit the unsigned masks");
+/* The options of every command that reads its inputs in pieces and writes
+ * a result file. */
+#define H5DIV_CLI_IO_OPTS                                                                          \
+    (H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) | H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) |                        \
+     H5DIV_CLI_OPT(H5DIV_OPT_JSON) | H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) |                             \
+     H5DIV_CLI_OPT(H5DIV_OPT_PIECE) | H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) |                    \
+     H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) | H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
 /* The options every evaluating command takes. */
 #define H5DIV_CLI_EVAL_OPTS                                                                        \
-    (H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) |                             \
-     H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
-     H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
-     H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
-     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |             \
-     H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
+    (H5DIV_CLI_IO_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) |    \
+     H5DIV_CLI_OPT(H5DIV_OPT_MEASURES))
 
 struct h5div_cli_command;
 
