@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/check.h"
 #include "io/writer.h"
 
 /* Every command of h5div, in the order `h5div --help` lists them. */
@@ -247,14 +248,6 @@ static int parse_double(const char *s, double *out)
     *out = v;
     return 0;
 }
-
-/* Propagate a usage error of a parsing step. */
-#define H5DIV_CLI_TRY(call)                                                                        \
-    do {                                                                                           \
-        int st_ = (call);                                                                          \
-        if (st_ != H5DIV_OK)                                                                       \
-            return st_;                                                                            \
-    } while (0)
 
 int h5div_cli_usage(char *msg, const char *fmt, ...)
 {
@@ -538,7 +531,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_operands || arg[0] != '-' || arg[1] == '\0') {
-            H5DIV_CLI_TRY(add_operand(a, arg, msg));
+            H5DIV_CHECK(add_operand(a, arg, msg));
             continue;
         }
         if (strcmp(arg, "--") == 0) {
@@ -559,7 +552,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                     return h5div_cli_usage(msg, "option needs a value (%s)", sp->lng);
                 value = argv[++i];
             }
-            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            H5DIV_CHECK(set_option(a, sp, value, msg));
             continue;
         }
         /* -x, or a bundle of flags (-qv) that may end in one option taking
@@ -571,7 +564,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                 return h5div_cli_usage(msg, "unknown option (-%c%s%s)", *c, alone ? "" : " in ",
                                        alone ? "" : arg);
             if (!sp->has_value) {
-                H5DIV_CLI_TRY(set_option(a, sp, NULL, msg));
+                H5DIV_CHECK(set_option(a, sp, NULL, msg));
                 continue;
             }
             const char *value = c[1] ? c + 1 : NULL;
@@ -580,7 +573,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                     return h5div_cli_usage(msg, "option needs a value (-%c, %s)", *c, sp->lng);
                 value = argv[++i];
             }
-            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            H5DIV_CHECK(set_option(a, sp, value, msg));
             break;
         }
     }
@@ -595,7 +588,7 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
     a->bin_width = 1.0;
     a->lock_timeout = H5DIV_LOCK_TIMEOUT_DEFAULT;
     a->est = H5DIV_ESTIMATOR_PLUGIN;
-    H5DIV_CLI_TRY(parse_argv(argc, argv, a, msg));
+    H5DIV_CHECK(parse_argv(argc, argv, a, msg));
     if (a->version || !a->command)
         return H5DIV_OK; /* --version, --help, or no command (an error unless --help) */
     for (size_t i = 0; i < NCOMMANDS && !a->cmd; i++)
