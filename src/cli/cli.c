@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/check.h"
 #include "io/writer.h"
 
 /* Every command of h5div, in the order `h5div --help` lists them. */
@@ -264,66 +266,6 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-/* The option table: every option of every command, its short letter (or 0)
- * and whether it takes a value. Parsing follows getopt_long: short options
- * may be bundled (-qv, -qb e, -qbe, -b10), a value follows its option as
- * the next argument or attached (-ofile, --base=e), options and operands
- * mix in any order, and "--" ends the options. Long names are matched in
- * full, never abbreviated, so a new option can never make an abbreviation
- * in a script ambiguous. */
-typedef struct opt_spec {
-    char shrt;
-    const char *lng;
-    int opt; /* enum h5div_cli_opt, or -1 for the options of every command */
-    int has_value;
-} opt_spec;
-
-static const opt_spec specs[] = {
-    {'b', "--base", H5DIV_OPT_BASE, 1},
-    {'o', "--output", H5DIV_OPT_OUTPUT, 1},
-    {0, "--overwrite", H5DIV_OPT_OVERWRITE, 0},
-    {0, "--json", H5DIV_OPT_JSON, 0},
-    {0, "--pseudocount", H5DIV_OPT_PSEUDOCOUNT, 1},
-    {0, "--measures", H5DIV_OPT_MEASURES, 1},
-    {0, "--memory-per-rank", H5DIV_OPT_MEMORY, 1},
-    {0, "--piece-size", H5DIV_OPT_PIECE, 1},
-    {0, "--independent-io", H5DIV_OPT_INDEPENDENT_IO, 0},
-    {0, "--estimator", H5DIV_OPT_ESTIMATOR, 1},
-    {0, "--csv", H5DIV_OPT_CSV, 0},
-    {0, "--plot", H5DIV_OPT_PLOT, 1},
-    {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1},
-    {0, "--lock-timeout", H5DIV_OPT_LOCK_TIMEOUT, 1},
-    {0, "--in-place", H5DIV_OPT_IN_PLACE, 0},
-    {0, "--check", H5DIV_OPT_CHECK, 1},
-    {0, "--last", H5DIV_OPT_LAST, 1},
-    {0, "--bins", H5DIV_OPT_BINS, 1},
-    {0, "--range", H5DIV_OPT_RANGE, 1},
-    {0, "--log", H5DIV_OPT_LOG, 0},
-    {0, "--edges", H5DIV_OPT_EDGES, 1},
-    {0, "--quantile-bins", H5DIV_OPT_QUANTILE_BINS, 1},
-    {0, "--outside", H5DIV_OPT_OUTSIDE, 1},
-    {0, "--nan", H5DIV_OPT_NAN, 1},
-    {0, "--weights", H5DIV_OPT_WEIGHTS, 1},
-    {0, "--bootstrap", H5DIV_OPT_BOOTSTRAP, 1},
-    {0, "--ci", H5DIV_OPT_CI, 1},
-    {0, "--seed", H5DIV_OPT_SEED, 1},
-    {0, "--keep-replicates", H5DIV_OPT_KEEP_REPLICATES, 0},
-    {0, "--null", H5DIV_OPT_NULL, 1},
-    {'q', "--quiet", -1, 0},
-    {'v', "--verbose", -1, 0},
-    {'h', "--help", -1, 0},
-    {0, "--version", -1, 0},
-};
-#define NSPECS (sizeof specs / sizeof specs[0])
-
-/* Propagate a usage error of a parsing step. */
-#define H5DIV_CLI_TRY(call)                                                                        \
-    do {                                                                                           \
-        int st_ = (call);                                                                          \
-        if (st_ != H5DIV_OK)                                                                       \
-            return st_;                                                                            \
-    } while (0)
-
 int h5div_cli_usage(char *msg, const char *fmt, ...)
 {
     va_list ap;
@@ -333,179 +275,248 @@ int h5div_cli_usage(char *msg, const char *fmt, ...)
     return H5DIV_EUSAGE;
 }
 
-/* The value of an option of h5div histogram, kept as given (the command
- * checks it); --weights accumulate in the order given. */
-static int set_histogram_value(h5div_cli_args *a, int opt, const char *value, char *msg)
+/* A command of one operand (`what`): H5DIV_OK when a has exactly one, else
+ * the usage error naming the count. */
+static int one_operand(const h5div_cli_args *a, const char *what, char *msg)
 {
-    switch (opt) {
-    case H5DIV_OPT_BINS: a->bins = value; break;
-    case H5DIV_OPT_RANGE: a->range = value; break;
-    case H5DIV_OPT_EDGES: a->edges = value; break;
-    case H5DIV_OPT_QUANTILE_BINS: a->quantile_bins = value; break;
-    case H5DIV_OPT_OUTSIDE: a->outside = value; break;
-    case H5DIV_OPT_NAN: a->nan_mode = value; break;
-    default:
-        if (a->nweights >= H5DIV_CLI_MAX_POSITIONAL)
-            return h5div_cli_usage(msg, "too many --weights (%s)", value);
-        a->weights[a->nweights++] = value;
-    }
+    if (a->npos == 1)
+        return H5DIV_OK;
+    return h5div_cli_usage(msg, "%s needs %s, got %d arguments (try h5div %s --help)", a->cmd->name,
+                           what, a->npos, a->cmd->name);
+}
+
+struct opt_spec;
+/* Store an option's value (NULL for an option without one) in a; returns
+ * H5DIV_EUSAGE with the text in msg on a bad value. */
+typedef int (*opt_setter)(h5div_cli_args *a, const struct opt_spec *sp, const char *value,
+                          char *msg);
+
+/* The option table: every option of every command, its short letter (or 0),
+ * whether it takes a value, and how it is stored (the setter, and for the
+ * setters of a field the field's offset in h5div_cli_args). Parsing follows
+ * getopt_long: short options may be bundled (-qv, -qb e, -qbe, -b10), a
+ * value follows its option as the next argument or attached (-ofile,
+ * --base=e), options and operands mix in any order, and "--" ends the
+ * options. Long names are matched in full, never abbreviated, so a new
+ * option can never make an abbreviation in a script ambiguous. */
+typedef struct opt_spec {
+    char shrt;
+    const char *lng;
+    int opt; /* enum h5div_cli_opt, or -1 for the options of every command */
+    int has_value;
+    opt_setter set;
+    size_t field;
+} opt_spec;
+
+static int bad_value(const opt_spec *sp, const char *value, char *msg)
+{
+    return h5div_cli_usage(msg, "bad value%s (%s %s)",
+                           sp->opt == H5DIV_OPT_BASE ? "; the base is 2, e or 10" : "", sp->lng,
+                           value);
+}
+
+#define FIELD(a, T, sp) ((T *)(void *)((char *)(a) + (sp)->field))
+
+/* A switch: its int field becomes 1. */
+static int set_flag(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    (void)value, (void)msg;
+    *FIELD(a, int, sp) = 1;
     return H5DIV_OK;
 }
+
+/* A non-empty value kept as given (the command checks it). */
+static int set_string(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (!*value)
+        return bad_value(sp, value, msg);
+    *FIELD(a, const char *, sp) = value;
+    return H5DIV_OK;
+}
+
+static int set_independent_io(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    (void)sp, (void)value, (void)msg;
+    a->opt.collective_io = 0;
+    return H5DIV_OK;
+}
+
+static int set_base(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    static const char *const names[] = {"2", "e", "10"};
+    static const h5div_base bases[] = {H5DIV_BASE_2, H5DIV_BASE_E, H5DIV_BASE_10};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(value, names[i])) {
+            a->opt.base = bases[i];
+            return H5DIV_OK;
+        }
+    return bad_value(sp, value, msg);
+}
+
+static int set_lock_timeout(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (!strcmp(value, "none")) {
+        a->lock_timeout = -1.0;
+        return H5DIV_OK;
+    }
+    if (parse_double(value, &a->lock_timeout) != 0 || !(a->lock_timeout >= 0))
+        return h5div_cli_usage(msg, "lock timeout must be a number of seconds >= 0 or none (%s %s)",
+                               sp->lng, value);
+    return H5DIV_OK;
+}
+
+static int set_pseudocount(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0))
+        return h5div_cli_usage(msg, "pseudocount must be a finite number >= 0 (%s %s)", sp->lng,
+                               value);
+    return H5DIV_OK;
+}
+
+static int set_bin_width(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0))
+        return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", sp->lng,
+                               value);
+    return H5DIV_OK;
+}
+
+static int set_ci(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (parse_double(value, &a->opt.ci) != 0 || !(a->opt.ci > 0 && a->opt.ci < 1))
+        return h5div_cli_usage(msg, "the interval level must be a number in (0, 1) (%s %s)",
+                               sp->lng, value);
+    return H5DIV_OK;
+}
+
+/* --memory-per-rank and --piece-size: a size (see parse_size) into the
+ * size_t field, the piece at most 1 GiB. */
+static int set_size(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    size_t v;
+    int piece = sp->opt == H5DIV_OPT_PIECE;
+    if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30)))
+        return h5div_cli_usage(msg, "%s (%s %s)",
+                               piece ? "size must be 8 bytes to 1GiB, e.g. 64MiB"
+                                     : "size must be 8 bytes or more with an optional unit, "
+                                       "e.g. 512MiB",
+                               sp->lng, value);
+    *FIELD(a, size_t, sp) = v;
+    return H5DIV_OK;
+}
+
+/* A whole number of decimal digits that fits 64 bits: 0, or -1. */
+static int parse_whole(const char *value, unsigned long long *n)
+{
+    char *end;
+    errno = 0;
+    *n = strtoull(value, &end, 10);
+    return value[0] < '0' || value[0] > '9' || *end || errno ? -1 : 0;
+}
+
+static int set_last(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    unsigned long long n;
+    if (parse_whole(value, &n) != 0 || n == 0)
+        return h5div_cli_usage(msg, "the number of runs must be a whole number >= 1 (%s %s)",
+                               sp->lng, value);
+    a->last = (size_t)n;
+    return H5DIV_OK;
+}
+
+/* --bootstrap B and --null B: a number of replicates. */
+static int set_replicates(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    const int null = sp->opt == H5DIV_OPT_NULL;
+    unsigned long long n;
+    if (parse_whole(value, &n) != 0 || n < 1 || n > H5DIV_BOOTSTRAP_MAX)
+        return h5div_cli_usage(msg,
+                               "the number of %s replicates must be a whole number from 1 "
+                               "to %d (%s %s)",
+                               null ? "null" : "bootstrap", H5DIV_BOOTSTRAP_MAX, sp->lng, value);
+    if (null)
+        a->opt.null = (uint64_t)n;
+    else
+        a->opt.bootstrap = (uint64_t)n;
+    return H5DIV_OK;
+}
+
+static int set_seed(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    unsigned long long n;
+    if (parse_whole(value, &n) != 0)
+        return h5div_cli_usage(msg, "the seed must be a whole number from 0 to 2^64 - 1 (%s %s)",
+                               sp->lng, value);
+    a->opt.seed = (uint64_t)n;
+    return H5DIV_OK;
+}
+
+static int set_check(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (a->check) /* a second --check must not silently replace the first */
+        return h5div_cli_usage(msg, "give --check once, its conditions separated by commas (%s %s)",
+                               sp->lng, value);
+    a->check = value; /* checked by the command */
+    return H5DIV_OK;
+}
+
+/* --weights of h5div histogram, in the order given. */
+static int add_weights(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
+{
+    if (!*value)
+        return bad_value(sp, value, msg);
+    if (a->nweights >= H5DIV_CLI_MAX_POSITIONAL)
+        return h5div_cli_usage(msg, "too many --weights (%s)", value);
+    a->weights[a->nweights++] = value;
+    return H5DIV_OK;
+}
+
+#define AT(f) offsetof(h5div_cli_args, f)
+static const opt_spec specs[] = {
+    {'b', "--base", H5DIV_OPT_BASE, 1, set_base, 0},
+    {'o', "--output", H5DIV_OPT_OUTPUT, 1, set_string, AT(output)},
+    {0, "--overwrite", H5DIV_OPT_OVERWRITE, 0, set_flag, AT(overwrite)},
+    {0, "--json", H5DIV_OPT_JSON, 0, set_flag, AT(json)},
+    {0, "--pseudocount", H5DIV_OPT_PSEUDOCOUNT, 1, set_pseudocount, 0},
+    {0, "--measures", H5DIV_OPT_MEASURES, 1, set_string, AT(measures)},
+    {0, "--memory-per-rank", H5DIV_OPT_MEMORY, 1, set_size, AT(opt.memory_per_rank)},
+    {0, "--piece-size", H5DIV_OPT_PIECE, 1, set_size, AT(opt.piece_bytes)},
+    {0, "--independent-io", H5DIV_OPT_INDEPENDENT_IO, 0, set_independent_io, 0},
+    {0, "--estimator", H5DIV_OPT_ESTIMATOR, 1, set_string, AT(estimator)},
+    {0, "--csv", H5DIV_OPT_CSV, 0, set_flag, AT(csv)},
+    {0, "--plot", H5DIV_OPT_PLOT, 1, set_string, AT(plot)},
+    {0, "--bin-width", H5DIV_OPT_BIN_WIDTH, 1, set_bin_width, 0},
+    {0, "--lock-timeout", H5DIV_OPT_LOCK_TIMEOUT, 1, set_lock_timeout, 0},
+    {0, "--in-place", H5DIV_OPT_IN_PLACE, 0, set_flag, AT(in_place)},
+    {0, "--check", H5DIV_OPT_CHECK, 1, set_check, 0},
+    {0, "--last", H5DIV_OPT_LAST, 1, set_last, 0},
+    {0, "--bins", H5DIV_OPT_BINS, 1, set_string, AT(bins)},
+    {0, "--range", H5DIV_OPT_RANGE, 1, set_string, AT(range)},
+    {0, "--log", H5DIV_OPT_LOG, 0, set_flag, AT(log_edges)},
+    {0, "--edges", H5DIV_OPT_EDGES, 1, set_string, AT(edges)},
+    {0, "--quantile-bins", H5DIV_OPT_QUANTILE_BINS, 1, set_string, AT(quantile_bins)},
+    {0, "--outside", H5DIV_OPT_OUTSIDE, 1, set_string, AT(outside)},
+    {0, "--nan", H5DIV_OPT_NAN, 1, set_string, AT(nan_mode)},
+    {0, "--weights", H5DIV_OPT_WEIGHTS, 1, add_weights, 0},
+    {0, "--bootstrap", H5DIV_OPT_BOOTSTRAP, 1, set_replicates, 0},
+    {0, "--ci", H5DIV_OPT_CI, 1, set_ci, 0},
+    {0, "--seed", H5DIV_OPT_SEED, 1, set_seed, 0},
+    {0, "--keep-replicates", H5DIV_OPT_KEEP_REPLICATES, 0, set_flag, AT(opt.keep_replicates)},
+    {0, "--null", H5DIV_OPT_NULL, 1, set_replicates, 0},
+    {'q', "--quiet", -1, 0, set_flag, AT(quiet)},
+    {'v', "--verbose", -1, 0, set_flag, AT(verbose)},
+    {'h', "--help", -1, 0, set_flag, AT(help)},
+    {0, "--version", -1, 0, set_flag, AT(version)},
+};
+#undef AT
+#define NSPECS (sizeof specs / sizeof specs[0])
 
 /* Store one option; returns H5DIV_EUSAGE with the text in msg on a bad value. */
 static int set_option(h5div_cli_args *a, const opt_spec *sp, const char *value, char *msg)
 {
-    const char *name = sp->lng;
     if (sp->opt >= 0)
         a->given |= H5DIV_CLI_OPT(sp->opt);
-    switch (sp->opt) {
-    case -1:
-        if (!strcmp(name, "--quiet"))
-            a->quiet = 1;
-        else if (!strcmp(name, "--verbose"))
-            a->verbose = 1;
-        else if (!strcmp(name, "--help"))
-            a->help = 1;
-        else
-            a->version = 1;
-        return H5DIV_OK;
-    case H5DIV_OPT_BASE:
-        if (!strcmp(value, "2"))
-            a->opt.base = H5DIV_BASE_2;
-        else if (!strcmp(value, "e"))
-            a->opt.base = H5DIV_BASE_E;
-        else if (!strcmp(value, "10"))
-            a->opt.base = H5DIV_BASE_10;
-        else
-            break;
-        return H5DIV_OK;
-    case H5DIV_OPT_OUTPUT:
-        if (!*value)
-            break;
-        a->output = value;
-        return H5DIV_OK;
-    case H5DIV_OPT_OVERWRITE: a->overwrite = 1; return H5DIV_OK;
-    case H5DIV_OPT_JSON: a->json = 1; return H5DIV_OK;
-    case H5DIV_OPT_INDEPENDENT_IO: a->opt.collective_io = 0; return H5DIV_OK;
-    case H5DIV_OPT_CSV: a->csv = 1; return H5DIV_OK;
-    case H5DIV_OPT_IN_PLACE: a->in_place = 1; return H5DIV_OK;
-    case H5DIV_OPT_LOCK_TIMEOUT:
-        if (!strcmp(value, "none")) {
-            a->lock_timeout = -1.0;
-            return H5DIV_OK;
-        }
-        if (parse_double(value, &a->lock_timeout) != 0 || !(a->lock_timeout >= 0))
-            return h5div_cli_usage(
-                msg, "lock timeout must be a number of seconds >= 0 or none (%s %s)", name, value);
-        return H5DIV_OK;
-    case H5DIV_OPT_PSEUDOCOUNT:
-        if (parse_double(value, &a->opt.pseudocount) != 0 || !(a->opt.pseudocount >= 0))
-            return h5div_cli_usage(msg, "pseudocount must be a finite number >= 0 (%s %s)", name,
-                                   value);
-        return H5DIV_OK;
-    case H5DIV_OPT_MEASURES:
-        if (!*value)
-            break;
-        a->measures = value; /* checked by the command against its own names */
-        return H5DIV_OK;
-    case H5DIV_OPT_MEMORY:
-    case H5DIV_OPT_PIECE: {
-        size_t v;
-        int piece = sp->opt == H5DIV_OPT_PIECE;
-        if (parse_size(value, &v) != 0 || (piece && v > ((size_t)1 << 30)))
-            return h5div_cli_usage(msg, "%s (%s %s)",
-                                   piece ? "size must be 8 bytes to 1GiB, e.g. 64MiB"
-                                         : "size must be 8 bytes or more with an optional unit, "
-                                           "e.g. 512MiB",
-                                   name, value);
-        if (piece)
-            a->opt.piece_bytes = v;
-        else
-            a->opt.memory_per_rank = v;
-        return H5DIV_OK;
-    }
-    case H5DIV_OPT_ESTIMATOR:
-        if (!*value)
-            break;
-        a->estimator = value; /* checked by the command */
-        return H5DIV_OK;
-    case H5DIV_OPT_PLOT:
-        if (!*value)
-            break;
-        a->plot = value; /* checked by the command */
-        return H5DIV_OK;
-    case H5DIV_OPT_CHECK:
-        if (a->check) /* a second --check must not silently replace the first */
-            return h5div_cli_usage(msg,
-                                   "give --check once, its conditions separated by commas "
-                                   "(%s %s)",
-                                   name, value);
-        a->check = value; /* checked by the command */
-        return H5DIV_OK;
-    case H5DIV_OPT_LAST: {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end || errno || n == 0)
-            return h5div_cli_usage(msg, "the number of runs must be a whole number >= 1 (%s %s)",
-                                   name, value);
-        a->last = (size_t)n;
-        return H5DIV_OK;
-    }
-    case H5DIV_OPT_BOOTSTRAP:
-    case H5DIV_OPT_NULL:
-    case H5DIV_OPT_SEED: {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(value, &end, 10);
-        const int reps = sp->opt != H5DIV_OPT_SEED;
-        if (value[0] < '0' || value[0] > '9' || *end || errno ||
-            (reps && (n < 1 || n > H5DIV_BOOTSTRAP_MAX)))
-            return reps ? h5div_cli_usage(msg,
-                                          "the number of %s replicates must be a whole number "
-                                          "from 1 to %d (%s %s)",
-                                          sp->opt == H5DIV_OPT_NULL ? "null" : "bootstrap",
-                                          H5DIV_BOOTSTRAP_MAX, name, value)
-                        : h5div_cli_usage(msg,
-                                          "the seed must be a whole number from 0 to 2^64 - 1 "
-                                          "(%s %s)",
-                                          name, value);
-        if (sp->opt == H5DIV_OPT_BOOTSTRAP)
-            a->opt.bootstrap = (uint64_t)n;
-        else if (sp->opt == H5DIV_OPT_NULL)
-            a->opt.null = (uint64_t)n;
-        else
-            a->opt.seed = (uint64_t)n;
-        return H5DIV_OK;
-    }
-    case H5DIV_OPT_CI:
-        if (parse_double(value, &a->opt.ci) != 0 || !(a->opt.ci > 0 && a->opt.ci < 1))
-            return h5div_cli_usage(msg, "the interval level must be a number in (0, 1) (%s %s)",
-                                   name, value);
-        return H5DIV_OK;
-    case H5DIV_OPT_KEEP_REPLICATES: a->opt.keep_replicates = 1; return H5DIV_OK;
-    case H5DIV_OPT_BIN_WIDTH:
-        if (parse_double(value, &a->bin_width) != 0 || !(a->bin_width > 0))
-            return h5div_cli_usage(msg, "bin width must be a finite number > 0 (%s %s)", name,
-                                   value);
-        return H5DIV_OK;
-    /* h5div histogram: values checked by the command */
-    case H5DIV_OPT_LOG: a->log_edges = 1; return H5DIV_OK;
-    case H5DIV_OPT_BINS:
-    case H5DIV_OPT_RANGE:
-    case H5DIV_OPT_EDGES:
-    case H5DIV_OPT_QUANTILE_BINS:
-    case H5DIV_OPT_OUTSIDE:
-    case H5DIV_OPT_NAN:
-    case H5DIV_OPT_WEIGHTS:
-        if (!*value)
-            break;
-        return set_histogram_value(a, sp->opt, value, msg);
-    default: break;
-    }
-    return h5div_cli_usage(msg, "bad value%s (%s %s)",
-                           sp->opt == H5DIV_OPT_BASE ? "; the base is 2, e or 10" : "", name,
-                           value);
+    return sp->set(a, sp, value, msg);
 }
 
 static const opt_spec *find_long(const char *arg, size_t len)
@@ -543,7 +554,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_operands || arg[0] != '-' || arg[1] == '\0') {
-            H5DIV_CLI_TRY(add_operand(a, arg, msg));
+            H5DIV_CHECK(add_operand(a, arg, msg));
             continue;
         }
         if (strcmp(arg, "--") == 0) {
@@ -564,7 +575,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                     return h5div_cli_usage(msg, "option needs a value (%s)", sp->lng);
                 value = argv[++i];
             }
-            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            H5DIV_CHECK(set_option(a, sp, value, msg));
             continue;
         }
         /* -x, or a bundle of flags (-qv) that may end in one option taking
@@ -576,7 +587,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                 return h5div_cli_usage(msg, "unknown option (-%c%s%s)", *c, alone ? "" : " in ",
                                        alone ? "" : arg);
             if (!sp->has_value) {
-                H5DIV_CLI_TRY(set_option(a, sp, NULL, msg));
+                H5DIV_CHECK(set_option(a, sp, NULL, msg));
                 continue;
             }
             const char *value = c[1] ? c + 1 : NULL;
@@ -585,7 +596,7 @@ static int parse_argv(int argc, char **argv, h5div_cli_args *a, char *msg)
                     return h5div_cli_usage(msg, "option needs a value (-%c, %s)", *c, sp->lng);
                 value = argv[++i];
             }
-            H5DIV_CLI_TRY(set_option(a, sp, value, msg));
+            H5DIV_CHECK(set_option(a, sp, value, msg));
             break;
         }
     }
@@ -600,7 +611,7 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
     a->bin_width = 1.0;
     a->lock_timeout = H5DIV_LOCK_TIMEOUT_DEFAULT;
     a->est = H5DIV_ESTIMATOR_PLUGIN;
-    H5DIV_CLI_TRY(parse_argv(argc, argv, a, msg));
+    H5DIV_CHECK(parse_argv(argc, argv, a, msg));
     if (a->version || !a->command)
         return H5DIV_OK; /* --version, --help, or no command (an error unless --help) */
     for (size_t i = 0; i < NCOMMANDS && !a->cmd; i++)
@@ -615,6 +626,8 @@ int h5div_cli_parse(int argc, char **argv, h5div_cli_args *a, char *msg)
         if (specs[k].opt >= 0 && (extra & H5DIV_CLI_OPT(specs[k].opt)))
             return h5div_cli_usage(msg, "option not valid for h5div %s (%s)", a->cmd->name,
                                    specs[k].lng);
+    if (a->cmd->one_operand && a->npos != 1)
+        return one_operand(a, a->cmd->one_operand, msg);
     return a->cmd->check ? a->cmd->check(a, msg) : H5DIV_OK;
 }
 

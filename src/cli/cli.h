@@ -62,14 +62,17 @@ enum h5div_cli_opt {
 };
 #define H5DIV_CLI_OPT(o) (1u << (unsigned)(o))
 _Static_assert(H5DIV_OPT_COUNT <= 32, "option bits must fit the unsigned masks");
+/* The options of every command that reads its inputs in pieces and writes
+ * a result file. */
+#define H5DIV_CLI_IO_OPTS                                                                          \
+    (H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) | H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) |                        \
+     H5DIV_CLI_OPT(H5DIV_OPT_JSON) | H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) |                             \
+     H5DIV_CLI_OPT(H5DIV_OPT_PIECE) | H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) |                    \
+     H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) | H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
 /* The options every evaluating command takes. */
 #define H5DIV_CLI_EVAL_OPTS                                                                        \
-    (H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) |                             \
-     H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) | H5DIV_CLI_OPT(H5DIV_OPT_JSON) |                          \
-     H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) | H5DIV_CLI_OPT(H5DIV_OPT_MEASURES) |                    \
-     H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) | H5DIV_CLI_OPT(H5DIV_OPT_PIECE) |                            \
-     H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) | H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) |             \
-     H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE))
+    (H5DIV_CLI_IO_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BASE) | H5DIV_CLI_OPT(H5DIV_OPT_PSEUDOCOUNT) |    \
+     H5DIV_CLI_OPT(H5DIV_OPT_MEASURES))
 
 struct h5div_cli_command;
 
@@ -112,6 +115,9 @@ typedef struct h5div_cli_command {
      * H5DIV_EUSAGE with the error text in msg (H5DIV_CLI_MSG bytes). */
     int (*check)(h5div_cli_args *a, char *msg);
     int (*run)(const h5div_cli_ctx *cx, const h5div_cli_args *a);
+    /* The one operand the command takes (e.g. "one histogram FILE:/P"),
+     * counted before check; NULL: check counts the operands. */
+    const char *one_operand;
 } h5div_cli_command;
 
 /* In a command's help text: where the list of compare's measures goes,
@@ -137,6 +143,32 @@ typedef struct h5div_cli_command {
  * --keep-replicates serve as well). Returns H5DIV_OK or H5DIV_EUSAGE with
  * the error text in msg. */
 int h5div_cli_check_bootstrap(const h5div_cli_args *a, int with_null, char *msg);
+
+/* The help lines of the options several commands share, each written once. */
+#define H5DIV_CLI_HELP_BASE                                                                        \
+    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+#define H5DIV_CLI_HELP_RESULT_GROUP                                                                \
+    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"               \
+    "                            (default group /h5div); other groups are kept\n"                  \
+    "      --overwrite           replace an existing result group\n"                               \
+    "      --in-place            allow the output file to be an input file\n"                      \
+    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"           \
+    "                            lock on the output file (default 300)\n"
+#define H5DIV_CLI_HELP_JSON                                                                        \
+    "      --json                print one JSON object instead of the table\n"
+#define H5DIV_CLI_HELP_INDEPENDENT_IO                                                              \
+    "      --independent-io      independent instead of collective MPI-IO reads\n"
+#define H5DIV_CLI_HELP_READS                                                                       \
+    "      --piece-size SIZE     bytes of one read (default 64MiB, at most "                       \
+    "1GiB)\n" H5DIV_CLI_HELP_INDEPENDENT_IO
+#define H5DIV_CLI_HELP_VERSION                                                                     \
+    "  -h, --help                print this help and exit\n"                                       \
+    "      --version             print the version and exit\n"
+/* -q, -v (what it shows: `verbose`), -h and --version. */
+#define H5DIV_CLI_HELP_COMMON(verbose)                                                             \
+    "  -q, --quiet               nothing on stderr but errors\n"                                   \
+    "  -v, --verbose             " verbose "\n" H5DIV_CLI_HELP_VERSION
+#define H5DIV_CLI_HELP_EXIT "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n"
 
 /* Print a command's help text, the measure list in place of its marker. */
 void h5div_cli_print_help(FILE *out, const char *help);
@@ -269,6 +301,27 @@ int h5div_print_batch(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
 int h5div_cli_finish_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
                            const h5div_cli_output *out, const h5div_options *opt, h5div_batch *b,
                            h5div_batch_inputs *in, int st, char *msg);
+
+/* The evaluation of a command whose result is a batch (compare, entropy):
+ * fill res from a's operands with options opt, and in's p_ref, q_refs,
+ * estimator and dirichlet_a. Collective; msg holds H5DIV_CLI_MSG bytes. */
+typedef int (*h5div_cli_batch_fn)(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                                  const h5div_options *opt, h5div_batch *res,
+                                  h5div_batch_inputs *in, char *msg);
+
+/* What a batch command's -v line tells: the input's shape and the seconds
+ * the evaluation took. */
+typedef struct h5div_cli_batch_done {
+    uint64_t rows, bins;
+    int two_d;
+    double elapsed;
+} h5div_cli_batch_done;
+
+/* Collective: a batch command from its options to its output: progress
+ * reports, the -o check, `evaluate` (timed), then h5div_cli_finish_batch.
+ * Returns the final status; on success *done is set. */
+int h5div_cli_run_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                        h5div_cli_batch_fn evaluate, h5div_cli_batch_done *done);
 
 /* Summary of n values (reordered in place): min, median (mean of the two
  * middle values for even n), max. */

@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char compare_help[] =
     "usage: h5div compare [options] FILE:/P FILE:/Q [FILE:/Q2 ...]\n"
     "\n"
@@ -19,14 +21,9 @@ static const char compare_help[] =
     "leading axis over them.\n"
     "\n" H5DIV_CLI_MEASURE_HELP "\n"
     "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --in-place            allow the output file to be an input file\n"
-    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"
-    "      --json                print one JSON object instead of the table\n"
+    H5DIV_CLI_HELP_BASE
+    H5DIV_CLI_HELP_RESULT_GROUP
+    H5DIV_CLI_HELP_JSON
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
     "      --measures a,b,...    compute only these measures (default the ten above)\n"
     "      --bin-width W         bin width of wasserstein1 (default 1; not used\n"
@@ -36,7 +33,7 @@ static const char compare_help[] =
     "                            with --null)\n"
     "      --piece-size SIZE     bytes of one read of one dataset (default 64MiB,\n"
     "                            at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
+    H5DIV_CLI_HELP_INDEPENDENT_IO
     "      --bootstrap B         Poisson bootstrap of integer counts with B replicates:\n"
     "                            every measure also gets NAME_se (standard error) and\n"
     "                            NAME_ci (percentile interval); same bits on any\n"
@@ -52,18 +49,16 @@ static const char compare_help[] =
     "      --seed S              seed of the replicates' draws (default 0)\n"
     "      --keep-replicates     also write the B replicate values, NAME_replicates\n"
     "                            (and NAME_null_replicates)\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             progress (percent, GB/s, ETA) and timings on\n"
-    "                            stderr; progress is on when stderr is a terminal\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_COMMON("progress (percent, GB/s, ETA) and timings on\n"
+                          "                            stderr; progress is on when stderr is a terminal")
     "\n"
     "The table shows one value per measure; for 2-D input the min, median and\n"
     "max over the rows and the first rows. JSON gives arrays over rows, and\n"
     "over candidates when there are several.\n"
     "SIZE is a number of bytes with an optional unit: KiB, MiB, GiB, TiB (or K,\n"
     "M, G, T), kB, MB, GB, TB.\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* Add Renyi order A to the list (an order given twice is kept once). */
 static int add_order(double *orders, int *n, double A)
@@ -172,35 +167,28 @@ static int check_compare(h5div_cli_args *a, char *msg)
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
 }
 
+static int eval_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a, const h5div_options *opt,
+                        h5div_batch *res, h5div_batch_inputs *in, char *msg)
+{
+    in->q_refs = a->pos + 1;
+    return h5div_compare_batch_files(cx->comm, a->pos[0], in->q_refs, a->npos - 1, opt, res, msg,
+                                     H5DIV_CLI_MSG);
+}
+
 static int run_compare(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
     const int k = a->npos - 1;
-    h5div_options opt = a->opt;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
-    const char *const *q_refs = a->pos + 1;
-    char msg[H5DIV_CLI_MSG] = "";
-    double t0 = MPI_Wtime();
-    h5div_cli_output out;
-    int st = h5div_cli_output_check(cx, a, &out, msg);
-    h5div_compare_batch res;
-    memset(&res, 0, sizeof res);
-    if (st == H5DIV_OK)
-        st = h5div_compare_batch_files(cx->comm, a->pos[0], q_refs, k, &opt, &res, msg, sizeof msg);
-    double elapsed = MPI_Wtime() - t0;
-    h5div_batch_inputs in = {NULL, a->pos[0], q_refs, NULL, 0.0, elapsed};
-    uint64_t rows = res.rows, bins = res.bins;
-    int two_d = res.two_d;
-    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    h5div_cli_batch_done r;
+    int st = h5div_cli_run_batch(cx, a, eval_compare, &r);
     if (st != H5DIV_OK)
         return st;
     if (cx->rank == 0 && a->verbose && !a->quiet) {
-        double n = (double)rows * (double)bins;
+        double n = (double)r.rows * (double)r.bins;
         fprintf(cx->err,
                 "h5div: compare of %llu bins%s against %d candidate%s on %d ranks in %.3f s "
                 "(%.3g bins/s per candidate)%s%s\n",
-                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
-                cx->size, elapsed, elapsed > 0 ? n / elapsed : 0.0,
+                (unsigned long long)(r.rows * r.bins), r.two_d ? " (2-D)" : "", k, k > 1 ? "s" : "",
+                cx->size, r.elapsed, r.elapsed > 0 ? n / r.elapsed : 0.0,
                 a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }
@@ -217,4 +205,5 @@ const h5div_cli_command h5div_cmd_compare = {
     1,
     check_compare,
     run_compare,
+    NULL,
 };

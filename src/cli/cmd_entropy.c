@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char entropy_help[] =
     "usage: h5div entropy [options] FILE:/P\n"
     "\n"
@@ -31,27 +33,20 @@ static const char entropy_help[] =
     "  All but plugin need whole-number counts and take no --pseudocount.\n"
     "\n"
     "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --in-place            allow the output file to be an input file\n"
-    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"
-    "      --json                print one JSON object instead of the table\n"
+    H5DIV_CLI_HELP_BASE
+    H5DIV_CLI_HELP_RESULT_GROUP
+    H5DIV_CLI_HELP_JSON
     "      --estimator E         one of the estimators above (default plugin)\n"
     "      --pseudocount A       add A >= 0 to every bin before normalising (plugin)\n"
     "      --measures a,b,...    compute only these measures (default all)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read once per pass in pieces\n"
-    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO "
-    "reads\n" H5DIV_CLI_BOOTSTRAP_HELP "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_READS
+    H5DIV_CLI_BOOTSTRAP_HELP
+    H5DIV_CLI_HELP_COMMON("timings on stderr")
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* "plugin", ..., "dirichlet:A"; returns -1 on a bad name or A. */
 static int parse_estimator(const char *s, h5div_estimator *e, double *a)
@@ -78,11 +73,6 @@ static int parse_estimator(const char *s, h5div_estimator *e, double *a)
 
 static int check_entropy(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "entropy needs one histogram FILE:/P, got %d arguments "
-                               "(try h5div entropy --help)",
-                               a->npos);
     if (a->estimator && parse_estimator(a->estimator, &a->est, &a->dirichlet_a) != 0)
         return h5div_cli_usage(msg,
                                "unknown estimator; use plugin, miller-madow, chao-shen, shrink "
@@ -116,32 +106,24 @@ static int check_entropy(h5div_cli_args *a, char *msg)
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
 }
 
+static int eval_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a, const h5div_options *opt,
+                        h5div_batch *res, h5div_batch_inputs *in, char *msg)
+{
+    in->estimator = h5div_estimator_name(a->est);
+    in->dirichlet_a = a->dirichlet_a;
+    return h5div_entropy_batch_files(cx->comm, a->pos[0], opt, a->est, a->dirichlet_a, res, msg,
+                                     H5DIV_CLI_MSG);
+}
+
 static int run_entropy(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
-    h5div_options opt = a->opt;
-    h5div_cli_progress progress;
-    h5div_cli_progress_setup(cx, a, &opt, &progress);
-    const h5div_estimator est = a->est;
-    const double dir_a = a->dirichlet_a;
-    char msg[H5DIV_CLI_MSG] = "";
-    double t0 = MPI_Wtime();
-    h5div_cli_output out;
-    int st = h5div_cli_output_check(cx, a, &out, msg);
-    h5div_batch res;
-    memset(&res, 0, sizeof res);
-    if (st == H5DIV_OK)
-        st =
-            h5div_entropy_batch_files(cx->comm, a->pos[0], &opt, est, dir_a, &res, msg, sizeof msg);
-    double elapsed = MPI_Wtime() - t0;
-    h5div_batch_inputs in = {NULL, a->pos[0], NULL, h5div_estimator_name(est), dir_a, elapsed};
-    uint64_t rows = res.rows, bins = res.bins;
-    int two_d = res.two_d;
-    st = h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+    h5div_cli_batch_done r;
+    int st = h5div_cli_run_batch(cx, a, eval_entropy, &r);
     if (st != H5DIV_OK)
         return st;
     if (cx->rank == 0 && a->verbose && !a->quiet) {
         fprintf(cx->err, "h5div: entropy of %llu bins%s on %d ranks in %.3f s%s%s\n",
-                (unsigned long long)(rows * bins), two_d ? " (2-D)" : "", cx->size, elapsed,
+                (unsigned long long)(r.rows * r.bins), r.two_d ? " (2-D)" : "", cx->size, r.elapsed,
                 a->output ? "; results in " : "", a->output ? a->output : "");
         fflush(cx->err);
     }
@@ -156,4 +138,5 @@ const h5div_cli_command h5div_cmd_entropy = {
     1,
     check_entropy,
     run_entropy,
+    "one histogram FILE:/P",
 };

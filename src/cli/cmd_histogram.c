@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char histogram_help[] =
     "usage: h5div histogram [options] [NAME=]FILE:/X [[NAME=]FILE:/Y ...] -o OUT.h5[:/group]\n"
     "\n"
@@ -44,12 +46,8 @@ static const char histogram_help[] =
     "                            order: float64 exact sums of weights plus NAME_sumw2\n"
     "      --json                print a JSON summary instead of the table\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB)\n"
-    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             progress and timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_READS
+    H5DIV_CLI_HELP_COMMON("progress and timings on stderr")
     "\n"
     "output: per input a dataset NAME (default: the last component of the\n"
     "dataset path) of shape (K,) or (d, K), uint64 counts or float64 sums of\n"
@@ -59,7 +57,8 @@ static const char histogram_help[] =
     "given such histograms computes wasserstein1 in data units with the bin\n"
     "centres as positions.\n"
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 /* NAME=FILE:/X or FILE:/X: the name (given, or the last component of the
  * dataset path) and the reference. Returns 0, or -1 for no dataset path. */
@@ -125,16 +124,9 @@ static int parse_range(const char *s, double *lo, double *hi)
     return isfinite(*lo) && isfinite(*hi) && *lo < *hi ? 0 : -1;
 }
 
-static int check_histogram(h5div_cli_args *a, char *msg)
+/* Exactly one way to the edges, and the settings that go with it. */
+static int check_edges(const h5div_cli_args *a, char *msg)
 {
-    if (a->npos < 1)
-        return h5div_cli_usage(msg, "histogram needs at least one input FILE:/X "
-                                    "(try h5div histogram --help)");
-    if (a->npos > H5DIV_HISTOGRAM_INPUTS_MAX)
-        return h5div_cli_usage(msg, "at most %d inputs can be binned at once (%d given)",
-                               H5DIV_HISTOGRAM_INPUTS_MAX, a->npos);
-    if (!a->output)
-        return h5div_cli_usage(msg, "histogram needs an output -o FILE[:/group] (-o)");
     int modes = (a->bins != NULL) + (a->edges != NULL) + (a->quantile_bins != NULL);
     if (modes != 1)
         return h5div_cli_usage(msg, "give exactly one of --bins, --edges, --quantile-bins (%s)",
@@ -158,18 +150,12 @@ static int check_histogram(h5div_cli_args *a, char *msg)
         return h5div_cli_usage(msg, "log-spaced bins need LO > 0 (--range %s)", a->range);
     if (a->edges && !strstr(a->edges, ":/"))
         return h5div_cli_usage(msg, "edges must be a dataset FILE:/E (--edges %s)", a->edges);
-    if (a->outside && strcmp(a->outside, "count") && strcmp(a->outside, "bins"))
-        return h5div_cli_usage(msg, "outside is count or bins (--outside %s)", a->outside);
-    if (a->nan_mode && strcmp(a->nan_mode, "error") && strcmp(a->nan_mode, "skip"))
-        return h5div_cli_usage(msg, "nan is error or skip (--nan %s)", a->nan_mode);
-    if (a->nweights && a->nweights != a->npos)
-        return h5div_cli_usage(msg, "give --weights once per input: %d for %d inputs (--weights)",
-                               a->nweights, a->npos);
-    for (int i = 0; i < a->nweights; i++)
-        if (!strstr(a->weights[i], ":/"))
-            return h5div_cli_usage(msg, "weights must be a dataset FILE:/W (--weights %s)",
-                                   a->weights[i]);
-    /* Output names: distinct, not `edges`, no clash with a NAME_sumw2. */
+    return H5DIV_OK;
+}
+
+/* Output names: distinct, not `edges`, no clash with a NAME_sumw2. */
+static int check_names(const h5div_cli_args *a, char *msg)
+{
     static char names[H5DIV_HISTOGRAM_INPUTS_MAX][256];
     for (int i = 0; i < a->npos; i++) {
         const char *ref;
@@ -191,6 +177,35 @@ static int check_histogram(h5div_cli_args *a, char *msg)
                                        "NAME=FILE:/X (%s, %s)",
                                        names[i], a->pos[i], a->pos[m]);
         }
+    return H5DIV_OK;
+}
+
+static int check_histogram(h5div_cli_args *a, char *msg)
+{
+    if (a->npos < 1)
+        return h5div_cli_usage(msg, "histogram needs at least one input FILE:/X "
+                                    "(try h5div histogram --help)");
+    if (a->npos > H5DIV_HISTOGRAM_INPUTS_MAX)
+        return h5div_cli_usage(msg, "at most %d inputs can be binned at once (%d given)",
+                               H5DIV_HISTOGRAM_INPUTS_MAX, a->npos);
+    if (!a->output)
+        return h5div_cli_usage(msg, "histogram needs an output -o FILE[:/group] (-o)");
+    int st = check_edges(a, msg);
+    if (st != H5DIV_OK)
+        return st;
+    if (a->outside && strcmp(a->outside, "count") && strcmp(a->outside, "bins"))
+        return h5div_cli_usage(msg, "outside is count or bins (--outside %s)", a->outside);
+    if (a->nan_mode && strcmp(a->nan_mode, "error") && strcmp(a->nan_mode, "skip"))
+        return h5div_cli_usage(msg, "nan is error or skip (--nan %s)", a->nan_mode);
+    if (a->nweights && a->nweights != a->npos)
+        return h5div_cli_usage(msg, "give --weights once per input: %d for %d inputs (--weights)",
+                               a->nweights, a->npos);
+    for (int i = 0; i < a->nweights; i++)
+        if (!strstr(a->weights[i], ":/"))
+            return h5div_cli_usage(msg, "weights must be a dataset FILE:/W (--weights %s)",
+                                   a->weights[i]);
+    if ((st = check_names(a, msg)) != H5DIV_OK)
+        return st;
     return h5div_cli_check_output(a, "/h5div", "FILE or FILE:/group", msg);
 }
 
@@ -200,6 +215,105 @@ static void json_u64s(FILE *out, const char *key, const uint64_t *v, int n)
     for (int i = 0; i < n; i++)
         fprintf(out, "%s%llu", i ? ", " : "", (unsigned long long)v[i]);
     fputc(']', out);
+}
+
+static void json_strings(FILE *out, const char *const *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ", " : "", out);
+        h5div_cli_json_string(out, v[i]);
+    }
+}
+
+static const char *const edge_modes[] = {"uniform", "log", "file", "quantile"};
+
+/* The checked arguments as a spec; names[i] holds input i's name, nm and
+ * refs its name and reference. */
+static void fill_spec(const h5div_cli_args *a, const h5div_cli_output *o, char (*names)[256],
+                      const char **nm, const char **refs, h5div_histogram_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < a->npos; i++) {
+        split_named(a->pos[i], names[i], sizeof names[i], &refs[i]);
+        nm[i] = names[i];
+    }
+    s->n = a->npos;
+    s->refs = refs;
+    s->names = nm;
+    s->weights = a->nweights ? a->weights : NULL;
+    uint64_t k = 0;
+    if (a->bins) {
+        parse_count(a->bins, &k);
+        s->mode = a->log_edges ? H5DIV_EDGES_LOG : H5DIV_EDGES_UNIFORM;
+    } else if (a->quantile_bins) {
+        parse_count(a->quantile_bins, &k);
+        s->mode = H5DIV_EDGES_QUANTILE;
+    } else {
+        s->mode = H5DIV_EDGES_FILE;
+        s->edges_ref = a->edges;
+    }
+    s->bins = k;
+    if (a->range) {
+        s->have_range = 1;
+        parse_range(a->range, &s->lo, &s->hi);
+    }
+    s->outside_bins = a->outside && !strcmp(a->outside, "bins");
+    s->nan_skip = a->nan_mode && !strcmp(a->nan_mode, "skip");
+    s->out_file = o->file;
+    s->out_group = o->group;
+    s->overwrite = a->overwrite;
+}
+
+/* Tied quantile edges: merged (1-D) or kept as empty bins (2-D). */
+static void print_notes(const h5div_cli_ctx *cx, const h5div_histogram_spec *s,
+                        const h5div_histogram_info *info)
+{
+    if (info->merged)
+        fprintf(cx->err,
+                "h5div: note: %llu tied quantile edges merged: %llu bins instead of %llu (%s)\n",
+                (unsigned long long)info->merged, (unsigned long long)info->bins,
+                (unsigned long long)s->bins, s->refs[0]);
+    if (info->tied_features)
+        fprintf(cx->err,
+                "h5div: note: tied quantile edges kept as empty zero-width bins in %llu of "
+                "%llu features (%s)\n",
+                (unsigned long long)info->tied_features, (unsigned long long)info->features,
+                s->refs[0]);
+}
+
+static void print_json(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                       const h5div_histogram_spec *s, const h5div_histogram_info *info)
+{
+    fputs("{\"command\": \"histogram\", \"version\": ", cx->out);
+    h5div_cli_json_string(cx->out, h5div_version_string());
+    fprintf(cx->out, ", \"ranks\": %d,\n \"output\": ", cx->size);
+    h5div_cli_json_string(cx->out, a->output);
+    fprintf(cx->out, ", \"edge_mode\": \"%s\", \"features\": %llu, \"bins\": %llu,\n",
+            edge_modes[s->mode], (unsigned long long)info->features,
+            (unsigned long long)info->bins);
+    fputs(" \"names\": [", cx->out);
+    json_strings(cx->out, s->names, s->n);
+    fputs("], \"sources\": [", cx->out);
+    json_strings(cx->out, s->refs, s->n);
+    fputc(']', cx->out);
+    json_u64s(cx->out, "n_samples", info->n_samples, s->n);
+    json_u64s(cx->out, "underflow", info->underflow, s->n);
+    json_u64s(cx->out, "overflow", info->overflow, s->n);
+    json_u64s(cx->out, "nan", info->nan, s->n);
+    fputs("}\n", cx->out);
+}
+
+static void print_table(const h5div_cli_ctx *cx, const h5div_histogram_spec *s,
+                        const h5div_histogram_info *info)
+{
+    fprintf(cx->out, "histogram: %d input%s, %llu feature%s, %llu bins (%s edges) -> %s:%s\n", s->n,
+            s->n > 1 ? "s" : "", (unsigned long long)info->features, info->features > 1 ? "s" : "",
+            (unsigned long long)info->bins, edge_modes[s->mode], s->out_file, s->out_group);
+    for (int i = 0; i < s->n; i++)
+        fprintf(cx->out, "  %-16s %12llu samples  underflow %llu  overflow %llu  nan %llu  (%s)\n",
+                s->names[i], (unsigned long long)info->n_samples[i],
+                (unsigned long long)info->underflow[i], (unsigned long long)info->overflow[i],
+                (unsigned long long)info->nan[i], s->refs[i]);
 }
 
 static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
@@ -216,37 +330,8 @@ static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
     }
     static char names[H5DIV_HISTOGRAM_INPUTS_MAX][256];
     const char *refs[H5DIV_HISTOGRAM_INPUTS_MAX], *nm[H5DIV_HISTOGRAM_INPUTS_MAX];
-    for (int i = 0; i < a->npos; i++) {
-        split_named(a->pos[i], names[i], sizeof names[i], &refs[i]);
-        nm[i] = names[i];
-    }
     h5div_histogram_spec s;
-    memset(&s, 0, sizeof s);
-    s.n = a->npos;
-    s.refs = refs;
-    s.names = nm;
-    s.weights = a->nweights ? a->weights : NULL;
-    uint64_t k = 0;
-    if (a->bins) {
-        parse_count(a->bins, &k);
-        s.mode = a->log_edges ? H5DIV_EDGES_LOG : H5DIV_EDGES_UNIFORM;
-    } else if (a->quantile_bins) {
-        parse_count(a->quantile_bins, &k);
-        s.mode = H5DIV_EDGES_QUANTILE;
-    } else {
-        s.mode = H5DIV_EDGES_FILE;
-        s.edges_ref = a->edges;
-    }
-    s.bins = k;
-    if (a->range) {
-        s.have_range = 1;
-        parse_range(a->range, &s.lo, &s.hi);
-    }
-    s.outside_bins = a->outside && !strcmp(a->outside, "bins");
-    s.nan_skip = a->nan_mode && !strcmp(a->nan_mode, "skip");
-    s.out_file = o.file;
-    s.out_group = o.group;
-    s.overwrite = a->overwrite;
+    fill_spec(a, &o, names, nm, refs, &s);
     char *cmd = h5div_cli_command_line(cx);
     s.command = cmd;
     double t0 = MPI_Wtime();
@@ -257,53 +342,14 @@ static int run_histogram(const h5div_cli_ctx *cx, const h5div_cli_args *a)
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
         return st;
     }
-    static const char *const modes[] = {"uniform", "log", "file", "quantile"};
     if (cx->rank != 0)
         return H5DIV_OK;
-    if (!a->quiet && info.merged)
-        fprintf(cx->err,
-                "h5div: note: %llu tied quantile edges merged: %llu bins instead of %llu (%s)\n",
-                (unsigned long long)info.merged, (unsigned long long)info.bins,
-                (unsigned long long)k, refs[0]);
-    if (!a->quiet && info.tied_features)
-        fprintf(cx->err,
-                "h5div: note: tied quantile edges kept as empty zero-width bins in %llu of "
-                "%llu features (%s)\n",
-                (unsigned long long)info.tied_features, (unsigned long long)info.features, refs[0]);
-    if (a->json) {
-        fputs("{\"command\": \"histogram\", \"version\": ", cx->out);
-        h5div_cli_json_string(cx->out, h5div_version_string());
-        fprintf(cx->out, ", \"ranks\": %d,\n \"output\": ", cx->size);
-        h5div_cli_json_string(cx->out, a->output);
-        fprintf(cx->out, ", \"edge_mode\": \"%s\", \"features\": %llu, \"bins\": %llu,\n",
-                modes[s.mode], (unsigned long long)info.features, (unsigned long long)info.bins);
-        fputs(" \"names\": [", cx->out);
-        for (int i = 0; i < s.n; i++) {
-            fputs(i ? ", " : "", cx->out);
-            h5div_cli_json_string(cx->out, nm[i]);
-        }
-        fputs("], \"sources\": [", cx->out);
-        for (int i = 0; i < s.n; i++) {
-            fputs(i ? ", " : "", cx->out);
-            h5div_cli_json_string(cx->out, refs[i]);
-        }
-        fputc(']', cx->out);
-        json_u64s(cx->out, "n_samples", info.n_samples, s.n);
-        json_u64s(cx->out, "underflow", info.underflow, s.n);
-        json_u64s(cx->out, "overflow", info.overflow, s.n);
-        json_u64s(cx->out, "nan", info.nan, s.n);
-        fputs("}\n", cx->out);
-    } else {
-        fprintf(cx->out, "histogram: %d input%s, %llu feature%s, %llu bins (%s edges) -> %s:%s\n",
-                s.n, s.n > 1 ? "s" : "", (unsigned long long)info.features,
-                info.features > 1 ? "s" : "", (unsigned long long)info.bins, modes[s.mode], o.file,
-                o.group);
-        for (int i = 0; i < s.n; i++)
-            fprintf(
-                cx->out, "  %-16s %12llu samples  underflow %llu  overflow %llu  nan %llu  (%s)\n",
-                nm[i], (unsigned long long)info.n_samples[i], (unsigned long long)info.underflow[i],
-                (unsigned long long)info.overflow[i], (unsigned long long)info.nan[i], refs[i]);
-    }
+    if (!a->quiet)
+        print_notes(cx, &s, &info);
+    if (a->json)
+        print_json(cx, a, &s, &info);
+    else
+        print_table(cx, &s, &info);
     if (a->verbose && !a->quiet)
         fprintf(cx->err, "h5div: histogram of %d inputs on %d ranks in %.3f s\n", s.n, cx->size,
                 MPI_Wtime() - t0);
@@ -316,15 +362,12 @@ const h5div_cli_command h5div_cmd_histogram = {
     "histogram",
     "bin samples (N,) or (N, d) into histograms with shared edges (-o FILE[:/group])",
     histogram_help,
-    H5DIV_CLI_OPT(H5DIV_OPT_OUTPUT) | H5DIV_CLI_OPT(H5DIV_OPT_OVERWRITE) |
-        H5DIV_CLI_OPT(H5DIV_OPT_JSON) | H5DIV_CLI_OPT(H5DIV_OPT_MEMORY) |
-        H5DIV_CLI_OPT(H5DIV_OPT_PIECE) | H5DIV_CLI_OPT(H5DIV_OPT_INDEPENDENT_IO) |
-        H5DIV_CLI_OPT(H5DIV_OPT_BINS) | H5DIV_CLI_OPT(H5DIV_OPT_RANGE) |
+    H5DIV_CLI_IO_OPTS | H5DIV_CLI_OPT(H5DIV_OPT_BINS) | H5DIV_CLI_OPT(H5DIV_OPT_RANGE) |
         H5DIV_CLI_OPT(H5DIV_OPT_LOG) | H5DIV_CLI_OPT(H5DIV_OPT_EDGES) |
         H5DIV_CLI_OPT(H5DIV_OPT_QUANTILE_BINS) | H5DIV_CLI_OPT(H5DIV_OPT_OUTSIDE) |
-        H5DIV_CLI_OPT(H5DIV_OPT_NAN) | H5DIV_CLI_OPT(H5DIV_OPT_WEIGHTS) |
-        H5DIV_CLI_OPT(H5DIV_OPT_LOCK_TIMEOUT) | H5DIV_CLI_OPT(H5DIV_OPT_IN_PLACE),
+        H5DIV_CLI_OPT(H5DIV_OPT_NAN) | H5DIV_CLI_OPT(H5DIV_OPT_WEIGHTS),
     1,
     check_histogram,
     run_histogram,
+    NULL,
 };

@@ -7,6 +7,8 @@
 #include "cli/cli.h"
 #include "cli/history.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char history_help[] =
     "usage: h5div history [options] FILE[:/GROUP]\n"
     "\n"
@@ -46,8 +48,7 @@ static const char history_help[] =
     "                            extension (runs gnuplot from PATH)\n"
     "  -q, --quiet               nothing on stderr but errors and failed checks\n"
     "  -v, --verbose             show gnuplot's messages\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_VERSION
     "\n"
     "history starts no MPI and reads the file serially: run it without mpirun or\n"
     "srun (under a launcher every process reads it, and only rank 0 prints and\n"
@@ -55,6 +56,7 @@ static const char history_help[] =
     "exit codes: 0 success (every condition of --check met), 1 internal, 2 usage\n"
     "(also a malformed --check), 3 input (no such file or group), 4 output (the\n"
     "plot could not be written), 5 a condition of --check failed.\n";
+/* clang-format on */
 
 static void csv_field(FILE *out, const char *s)
 {
@@ -134,11 +136,6 @@ static void print_table(FILE *out, const h5div_hist *h)
 
 static int check_history(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "history needs one history file FILE[:/group], got %d arguments "
-                               "(try h5div history --help)",
-                               a->npos);
     if (h5div_cli_split_output(a->pos[0], a->out_file, sizeof a->out_file, a->out_path,
                                sizeof a->out_path, "/runs") != 0)
         return h5div_cli_usage(msg, "history must be FILE or FILE:/group, not the root group (%s)",
@@ -221,4 +218,5 @@ const h5div_cli_command h5div_cmd_history = {
     0,
     check_history,
     run_history,
+    "one history file FILE[:/group]",
 };

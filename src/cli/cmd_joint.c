@@ -5,6 +5,8 @@
 
 #include "cli/cli.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char joint_help[] =
     "usage: h5div joint [options] FILE:/PXY\n"
     "\n"
@@ -23,34 +25,22 @@ static const char joint_help[] =
     "  H(X|Y) + H(Y|X).\n"
     "\n"
     "options:\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
-    "  -o, --output FILE[:/GRP]  write the results as group GRP of HDF5 file FILE\n"
-    "                            (default group /h5div); other groups are kept\n"
-    "      --overwrite           replace an existing result group\n"
-    "      --in-place            allow the output file to be an input file\n"
-    "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
-    "                            lock on the output file (default 300)\n"
-    "      --json                print one JSON object instead of the table\n"
+    H5DIV_CLI_HELP_BASE
+    H5DIV_CLI_HELP_RESULT_GROUP
+    H5DIV_CLI_HELP_JSON
     "      --pseudocount A       add A >= 0 to every cell before normalising\n"
     "      --measures a,b,...    compute only these measures (default all)\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB); a\n"
     "                            larger shard is read three times in pieces\n"
-    "      --piece-size SIZE     bytes of one read (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO "
-    "reads\n" H5DIV_CLI_BOOTSTRAP_HELP "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_READS
+    H5DIV_CLI_BOOTSTRAP_HELP
+    H5DIV_CLI_HELP_COMMON("timings on stderr")
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 static int check_joint(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "joint needs one 2-D histogram FILE:/PXY, got %d arguments "
-                               "(try h5div joint --help)",
-                               a->npos);
     int st = h5div_cli_check_bootstrap(a, 0, msg);
     if (st != H5DIV_OK)
         return st;
@@ -126,5 +116,5 @@ const h5div_cli_command h5div_cmd_joint = {
     "joint",    "entropies, conditional entropies and mutual information of a 2-D joint histogram",
     joint_help, H5DIV_CLI_EVAL_OPTS | H5DIV_CLI_BOOTSTRAP_OPTS,
     1,          check_joint,
-    run_joint,
+    run_joint,  "one 2-D histogram FILE:/PXY",
 };

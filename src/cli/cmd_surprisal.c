@@ -7,6 +7,8 @@
 #include "cli/cli.h"
 #include "io/writer.h"
 
+/* One line of help a line of source, the shared lines from cli.h. */
+/* clang-format off */
 static const char surprisal_help[] =
     "usage: h5div surprisal [options] FILE:/P -o OUT.h5:/dataset\n"
     "\n"
@@ -25,26 +27,19 @@ static const char surprisal_help[] =
     "      --in-place            allow OUT.h5 to be P's file\n"
     "      --lock-timeout SEC    wait at most SEC seconds (or none) for another run's\n"
     "                            lock on OUT.h5 (default 300)\n"
-    "  -b, --base 2|e|10         logarithm base: bits, nats or hartleys (default 2)\n"
+    H5DIV_CLI_HELP_BASE
     "      --pseudocount A       add A >= 0 to every bin before normalising (default 0)\n"
     "      --json                print a JSON summary instead of a line of text\n"
     "      --memory-per-rank SIZE  input data one rank may hold (default 1GiB)\n"
     "      --piece-size SIZE     bytes of one read or write (default 64MiB, at most 1GiB)\n"
-    "      --independent-io      independent instead of collective MPI-IO reads\n"
-    "  -q, --quiet               nothing on stderr but errors\n"
-    "  -v, --verbose             timings on stderr\n"
-    "  -h, --help                print this help and exit\n"
-    "      --version             print the version and exit\n"
+    H5DIV_CLI_HELP_INDEPENDENT_IO
+    H5DIV_CLI_HELP_COMMON("timings on stderr")
     "\n"
-    "exit codes: 0 success, 1 internal, 2 usage, 3 input, 4 output.\n";
+    H5DIV_CLI_HELP_EXIT;
+/* clang-format on */
 
 static int check_surprisal(h5div_cli_args *a, char *msg)
 {
-    if (a->npos != 1)
-        return h5div_cli_usage(msg,
-                               "surprisal needs one histogram FILE:/P, got %d arguments "
-                               "(try h5div surprisal --help)",
-                               a->npos);
     if (!a->output)
         return h5div_cli_usage(msg, "surprisal needs an output dataset -o FILE:/dataset (-o)");
     return h5div_cli_check_output(a, "/surprisal", "FILE:/dataset", msg);
@@ -104,4 +99,5 @@ const h5div_cli_command h5div_cmd_surprisal = {
     1,
     check_surprisal,
     run_surprisal,
+    "one histogram FILE:/P",
 };

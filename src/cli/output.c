@@ -449,3 +449,24 @@ int h5div_cli_finish_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
         h5div_cli_error(cx, "%s", msg[0] ? msg : h5div_strerror(st));
     return st;
 }
+
+/* See cli.h: the common run of compare and entropy. */
+int h5div_cli_run_batch(const h5div_cli_ctx *cx, const h5div_cli_args *a,
+                        h5div_cli_batch_fn evaluate, h5div_cli_batch_done *done)
+{
+    h5div_options opt = a->opt;
+    h5div_cli_progress progress;
+    h5div_cli_progress_setup(cx, a, &opt, &progress);
+    char msg[H5DIV_CLI_MSG] = "";
+    double t0 = MPI_Wtime();
+    h5div_cli_output out;
+    int st = h5div_cli_output_check(cx, a, &out, msg);
+    h5div_batch res;
+    memset(&res, 0, sizeof res);
+    h5div_batch_inputs in = {NULL, a->pos[0], NULL, NULL, 0.0, 0.0};
+    if (st == H5DIV_OK)
+        st = evaluate(cx, a, &opt, &res, &in, msg);
+    in.elapsed_seconds = MPI_Wtime() - t0;
+    *done = (h5div_cli_batch_done){res.rows, res.bins, res.two_d, in.elapsed_seconds};
+    return h5div_cli_finish_batch(cx, a, &out, &opt, &res, &in, st, msg);
+}

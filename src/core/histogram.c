@@ -139,43 +139,49 @@ void h5div_hist_counts_free(h5div_hist_counts *c)
     memset(c, 0, sizeof *c);
 }
 
+/* One feature, counts only: the common case, kept tight. */
+static size_t add_counts_1d(const h5div_hist_edges *ed, const h5div_hist_rules *r, const double *x,
+                            size_t n, h5div_hist_counts *c)
+{
+    const uint64_t k = ed->k;
+    const double *restrict e = ed->e;
+    const double norm = ed->norm[0];
+    uint64_t *restrict cnt = c->count;
+    uint64_t under = 0, over = 0, nan = 0;
+    size_t i = 0;
+    for (; i < n; i++) {
+        const double v = x[i];
+        if (v != v) {
+            if (!r->nan_skip)
+                break;
+            nan++;
+            continue;
+        }
+        int64_t b = bin_of(e, k, norm, v);
+        if ((uint64_t)b >= k) {
+            if (b < 0)
+                under++;
+            else
+                over++;
+            if (!r->outside_bins)
+                continue;
+            b = b < 0 ? 0 : (int64_t)k - 1;
+        }
+        cnt[b]++;
+    }
+    c->under[0] += under;
+    c->over[0] += over;
+    c->nan[0] += nan;
+    return i;
+}
+
 size_t h5div_hist_add(const h5div_hist_edges *ed, const h5div_hist_rules *r, const double *x,
                       size_t n, uint64_t first, const double *w, uint64_t w_row0,
                       h5div_hist_counts *c)
 {
     const uint64_t d = c->d, k = ed->k, stride = k + 1;
-    if (d == 1 && !w) {
-        /* one feature, counts only: the common case, kept tight */
-        const double *restrict e = ed->e;
-        const double norm = ed->norm[0];
-        uint64_t *restrict cnt = c->count;
-        uint64_t under = 0, over = 0, nan = 0;
-        size_t i = 0;
-        for (; i < n; i++) {
-            const double v = x[i];
-            if (v != v) {
-                if (!r->nan_skip)
-                    break;
-                nan++;
-                continue;
-            }
-            int64_t b = bin_of(e, k, norm, v);
-            if ((uint64_t)b >= k) {
-                if (b < 0)
-                    under++;
-                else
-                    over++;
-                if (!r->outside_bins)
-                    continue;
-                b = b < 0 ? 0 : (int64_t)k - 1;
-            }
-            cnt[b]++;
-        }
-        c->under[0] += under;
-        c->over[0] += over;
-        c->nan[0] += nan;
-        return i;
-    }
+    if (d == 1 && !w)
+        return add_counts_1d(ed, r, x, n, c);
     uint64_t col = first % d, row = first / d;
     for (size_t i = 0; i < n; i++) {
         const double v = x[i];
@@ -290,57 +296,65 @@ void h5div_qsel_free(h5div_qsel *q)
     memset(q, 0, sizeof *q);
 }
 
-int h5div_qsel_begin(h5div_qsel *q)
+/* The groups of this pass: on the first, one per feature (all its values);
+ * later, one per distinct prefix of the order statistics not yet found. */
+static void qsel_groups(h5div_qsel *q)
 {
     const uint64_t per = q->k + 1;
     q->ng = 0;
-    if (q->passes == 0) {
-        /* One group per feature: all its values. */
-        for (uint64_t f = 0; f < q->d; f++) {
-            q->gfirst[f] = q->ng;
+    uint64_t t = 0;
+    for (uint64_t f = 0; f < q->d; f++) {
+        q->gfirst[f] = q->ng;
+        if (q->passes == 0) {
             q->gfeat[q->ng] = f;
             q->gprefix[q->ng++] = 0;
+            continue;
         }
-        q->gfirst[q->d] = q->ng;
-    } else {
-        uint64_t t = 0;
-        for (uint64_t f = 0; f < q->d; f++) {
-            q->gfirst[f] = q->ng;
-            for (uint64_t j = 0; j < per; j++, t++) {
-                if (q->done[t])
-                    continue;
-                /* prefixes rise with j within a feature: groups stay sorted */
-                if (q->ng > q->gfirst[f] && q->gprefix[q->ng - 1] == q->prefix[t])
-                    continue;
-                q->gfeat[q->ng] = f;
-                q->gprefix[q->ng++] = q->prefix[t];
-            }
-        }
-        q->gfirst[q->d] = q->ng;
-        if (q->ng == 0)
-            return 0;
-    }
-    if (q->passes > 0) {
-        /* A table on the first pass's digit (the top bits0 bits) gives each
-         * value the few groups it can belong to: most values belong to none
-         * and are passed over with one look-up. */
-        const size_t nt = (size_t)(q->d << q->bits0);
-        if (!q->tlo) {
-            q->tlo = malloc(nt * sizeof *q->tlo);
-            q->thi = malloc(nt * sizeof *q->thi);
-            if (!q->tlo || !q->thi)
-                return -1;
-        }
-        memset(q->tlo, 0, nt * sizeof *q->tlo);
-        memset(q->thi, 0, nt * sizeof *q->thi);
-        for (uint64_t g = 0; g < q->ng; g++) {
-            const size_t t =
-                (size_t)((q->gfeat[g] << q->bits0) | (q->gprefix[g] >> (q->res - q->bits0)));
-            if (q->tlo[t] == q->thi[t])
-                q->tlo[t] = (uint32_t)g;
-            q->thi[t] = (uint32_t)(g + 1);
+        for (uint64_t j = 0; j < per; j++, t++) {
+            if (q->done[t])
+                continue;
+            /* prefixes rise with j within a feature: groups stay sorted */
+            if (q->ng > q->gfirst[f] && q->gprefix[q->ng - 1] == q->prefix[t])
+                continue;
+            q->gfeat[q->ng] = f;
+            q->gprefix[q->ng++] = q->prefix[t];
         }
     }
+    q->gfirst[q->d] = q->ng;
+}
+
+/* After the first pass: a table on the first pass's digit (the top bits0
+ * bits) gives each value the few groups it can belong to: most values
+ * belong to none and are passed over with one look-up. 0, or -1 without
+ * memory. */
+static int qsel_table(h5div_qsel *q)
+{
+    const size_t nt = (size_t)(q->d << q->bits0);
+    if (!q->tlo) {
+        q->tlo = malloc(nt * sizeof *q->tlo);
+        q->thi = malloc(nt * sizeof *q->thi);
+        if (!q->tlo || !q->thi)
+            return -1;
+    }
+    memset(q->tlo, 0, nt * sizeof *q->tlo);
+    memset(q->thi, 0, nt * sizeof *q->thi);
+    for (uint64_t g = 0; g < q->ng; g++) {
+        const size_t t =
+            (size_t)((q->gfeat[g] << q->bits0) | (q->gprefix[g] >> (q->res - q->bits0)));
+        if (q->tlo[t] == q->thi[t])
+            q->tlo[t] = (uint32_t)g;
+        q->thi[t] = (uint32_t)(g + 1);
+    }
+    return 0;
+}
+
+int h5div_qsel_begin(h5div_qsel *q)
+{
+    qsel_groups(q);
+    if (q->passes > 0 && q->ng == 0)
+        return 0;
+    if (q->passes > 0 && qsel_table(q) != 0)
+        return -1;
     /* wider digits first: the first pass decides how many values later passes touch */
     const int cap = q->passes == 0 ? 20 : 16;
     int bits = 64 - q->res < cap ? 64 - q->res : cap;

@@ -138,6 +138,39 @@ double h5div_joint_complement(const h5div_acc *total, const h5div_acc *m)
     return mv > v ? v : -1.0;
 }
 
+/* The mutual-information term of a cell whose p = x/N and q = r c / N^2
+ * are more than 2^900 apart: from the logarithms. */
+static double mi_far(double x, double r_hi, double c_hi, const h5div_joint_norm *nm)
+{
+    const int K = ilogb(nm->scale);
+    const int er = ilogb(r_hi) + K, ec = ilogb(c_hi) + K;
+    double p = frac(x, nm->n_hi / nm->scale, nm->n_lo / nm->scale);
+    double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
+    double q = ldexp((R * nm->inv_n) * (C * nm->inv_n), er + ec + J_SCALE_EXP);
+    double lr = (log(x) + nm->log_n) - (log(r_hi) + log(c_hi)); /* log(x N / (r c)) */
+    double t = p * (lr - 1.0) + q;
+    return t > 0.0 ? t : 0.0;
+}
+
+/* x N - r c of all three parts of each (x = a, r = ra, c = cb, N from nm),
+ * exactly, rounded once. */
+static double cross_diff(const double a[3], const double ra[3], const double cb[3],
+                         const h5div_joint_norm *nm)
+{
+    const double bn[3] = {nm->n_hi, nm->n_lo, nm->n_lo2};
+    h5div_acc s;
+    h5div_acc_init(&s);
+    for (int i = 0; i < 3; i++)
+        for (int m = 0; m < 3; m++) {
+            double p = a[i] * bn[m], pr = ra[i] * cb[m];
+            h5div_acc_add(&s, p);
+            h5div_acc_add(&s, fma(a[i], bn[m], -p));
+            h5div_acc_add(&s, -pr);
+            h5div_acc_add(&s, -fma(ra[i], cb[m], -pr));
+        }
+    return h5div_acc_round(&s);
+}
+
 /* The mutual-information term p log(p/q) - p + q >= 0 of one cell with
  * p = x/N and q = r c / N^2 (x, r, c unscaled, r and c as hi + lo). The
  * term is homogeneous of degree 1 in (p, q): the cell's values are brought
@@ -159,14 +192,8 @@ static inline double mi_term(double x, double xl_raw, double xl2_raw, int exact,
     }
     const int ex = ilogb(x) + K; /* p ~ 2^ex */
     const int hi = ex > eq ? ex : eq, lo = ex > eq ? eq : ex;
-    if (lo - hi < -900) {
-        double p = frac(x, nm->n_hi / nm->scale, nm->n_lo / nm->scale);
-        double R = ldexp(r_hi, -er + K), C = ldexp(c_hi, -ec + K);
-        double q = ldexp((R * nm->inv_n) * (C * nm->inv_n), eq + J_SCALE_EXP);
-        double lr = (log(x) + nm->log_n) - (log(r_hi) + log(c_hi)); /* log(x N / (r c)) */
-        double t = p * (lr - 1.0) + q;
-        return t > 0.0 ? t : 0.0;
-    }
+    if (lo - hi < -900)
+        return mi_far(x, r_hi, c_hi, nm);
     const int k = -hi, k1 = -er;
     const double v = ldexp(x, K + k);
     const double R = ldexp(r_hi, K + k1), Rl = ldexp(r_lo, K + k1);
@@ -182,20 +209,9 @@ static inline double mi_term(double x, double xl_raw, double xl2_raw, int exact,
     if (xl_raw != 0.0 || exact || fabs(d) < 0x1p-40 * h1) {
         const double vl = ldexp(xl_raw, K + k);
         const double a[3] = {v, vl, ldexp(xl2_raw, K + k)};
-        const double bn[3] = {nm->n_hi, nm->n_lo, nm->n_lo2};
         const double ra[3] = {R, Rl, ldexp(r_lo2, K + k1)};
         const double cb[3] = {C, Cl, ldexp(c_lo2, K + k - k1)};
-        h5div_acc s;
-        h5div_acc_init(&s);
-        for (int i = 0; i < 3; i++)
-            for (int m = 0; m < 3; m++) {
-                double p = a[i] * bn[m], pr = ra[i] * cb[m];
-                h5div_acc_add(&s, p);
-                h5div_acc_add(&s, fma(a[i], bn[m], -p));
-                h5div_acc_add(&s, -pr);
-                h5div_acc_add(&s, -fma(ra[i], cb[m], -pr));
-            }
-        d = h5div_acc_round(&s);
+        d = cross_diff(a, ra, cb, nm);
         h1 = v * nm->n_hi + (v * nm->n_lo + vl * nm->n_hi);
     }
     double rc = h2 + (R * Cl + Rl * C);

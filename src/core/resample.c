@@ -260,8 +260,11 @@ uint64_t h5div_rs_poisson1(const h5div_rs_key *key, uint64_t bin, double lambda_
     return rs_draw(&st, lambda_hi, lambda_lo);
 }
 
-int h5div_rs_poisson_u64(const h5div_rs_key *key, uint64_t first, const double *restrict lam,
-                         const double *restrict lam_lo, size_t n, uint64_t *restrict out)
+/* The draws of bins first .. first + n - 1 into out_u, or (out_u NULL)
+ * split into a double and its remainder (see rs_split). */
+static int rs_poisson_n(const h5div_rs_key *key, uint64_t first, const double *restrict lam,
+                        const double *restrict lam_lo, size_t n, uint64_t *restrict out_u,
+                        double *restrict out, double *restrict out_lo)
 {
     rs_state st;
     for (size_t i = 0; i < n; i++) {
@@ -269,24 +272,26 @@ int h5div_rs_poisson_u64(const h5div_rs_key *key, uint64_t first, const double *
         if (!rs_valid(hi, lo))
             return -1;
         rs_start(&st, key, key->input, first + i);
-        out[i] = rs_draw(&st, hi, lo);
+        const uint64_t k = rs_draw(&st, hi, lo);
+        if (out_u)
+            out_u[i] = k;
+        else
+            rs_split(k, &out[i], out_lo ? &out_lo[i] : NULL);
     }
     return 0;
+}
+
+int h5div_rs_poisson_u64(const h5div_rs_key *key, uint64_t first, const double *restrict lam,
+                         const double *restrict lam_lo, size_t n, uint64_t *restrict out)
+{
+    return rs_poisson_n(key, first, lam, lam_lo, n, out, NULL, NULL);
 }
 
 int h5div_rs_poisson(const h5div_rs_key *key, uint64_t first, const double *restrict lam,
                      const double *restrict lam_lo, size_t n, double *restrict out,
                      double *restrict out_lo)
 {
-    rs_state st;
-    for (size_t i = 0; i < n; i++) {
-        double hi = lam[i], lo = lam_lo ? lam_lo[i] : 0.0;
-        if (!rs_valid(hi, lo))
-            return -1;
-        rs_start(&st, key, key->input, first + i);
-        rs_split(rs_draw(&st, hi, lo), &out[i], out_lo ? &out_lo[i] : NULL);
-    }
-    return 0;
+    return rs_poisson_n(key, first, lam, lam_lo, n, NULL, out, out_lo);
 }
 
 int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, uint64_t first,

@@ -406,6 +406,94 @@ static herr_t put_counts_attr(hid_t loc, const char *name, const uint64_t *v, ui
     return rc;
 }
 
+/* The edges: (K+1,) shared, or (d, K+1) per feature, as the dimension scale
+ * of the histograms. */
+static herr_t write_edges(hid_t g, const hist_job *j, int me, hid_t *ed)
+{
+    const uint64_t k = j->ed.k;
+    hsize_t edims[2] = {j->ed.rows, k + 1};
+    int erank = j->two_d && j->per_feature ? 2 : 1;
+    if (erank == 1)
+        edims[0] = k + 1;
+    *ed = put_dataset(g, "edges", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, erank, edims, j->ed.e, me);
+    herr_t rc = *ed >= 0 ? 0 : -1;
+    if (rc >= 0)
+        rc = H5DSset_scale(*ed, "edges");
+    if (rc >= 0)
+        rc = h5div_put_string_attr(*ed, "edge_mode", mode_names[j->s->mode]);
+    return rc;
+}
+
+/* The result group's attributes: the run's, then the binning's. */
+static herr_t put_group_attrs(hid_t g, const hist_job *j, const char *created, int size)
+{
+    const h5div_histogram_spec *s = j->s;
+    const h5div_run_attrs ra = {s->command, created, "2", size, 0.0, MPI_Wtime() - j->t0};
+    int64_t kk = (int64_t)j->ed.k;
+    herr_t rc = h5div_put_run_attrs(g, &ra);
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edge_mode", mode_names[s->mode]));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bins", H5T_NATIVE_INT64, &kk));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "outside", s->outside_bins ? "bins" : "count"));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "nan", s->nan_skip ? "skip" : "error"));
+    if (s->mode == H5DIV_EDGES_FILE)
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edges_source", s->edges_ref));
+    if (s->mode == H5DIV_EDGES_QUANTILE)
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "quantile_source", s->refs[0]));
+    return rc;
+}
+
+/* Dataset `name` of the histograms' shape, float64 v (weighted) or uint64
+ * counts, with edges ed attached; its id, or a negative one. */
+static hid_t put_hist(hid_t g, hid_t ed, const hist_job *j, const char *name, const double *v,
+                      const uint64_t *counts, int me)
+{
+    const int hrank = j->two_d ? 2 : 1;
+    hsize_t hdims[2] = {j->two_d ? j->nf : j->ed.k, j->ed.k};
+    hid_t h = v ? put_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, v, me)
+                : put_dataset(g, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, hrank, hdims, counts, me);
+    if (h >= 0 && H5DSattach_scale(h, ed, (unsigned)(hrank - 1)) < 0) {
+        H5Dclose(h);
+        return H5I_INVALID_HID;
+    }
+    return h;
+}
+
+/* Input i's histogram (with its attributes) and, when weighted, its sum of
+ * squared weights NAME_sumw2; buf holds nf * k doubles when weighted. */
+static herr_t write_hist(hid_t g, hid_t ed, const hist_job *j, int i, double *buf, int me)
+{
+    const h5div_histogram_spec *s = j->s;
+    const h5div_hist_counts *c = &j->c[i];
+    const uint64_t nb = j->nf * j->ed.k, nf = j->nf;
+    for (uint64_t b = 0; s->weights && b < nb; b++)
+        buf[b] = h5div_acc_round(&c->sumw[b]);
+    hid_t h = put_hist(g, ed, j, s->names[i], s->weights ? buf : NULL, c->count, me);
+    if (h < 0)
+        return -1;
+    uint64_t ns = j->info->n_samples[i];
+    herr_t rc = 0;
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "source", s->refs[i]));
+    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(h, "n_samples", H5T_NATIVE_UINT64, &ns));
+    H5DIV_H5_TRY(rc, put_counts_attr(h, "underflow", c->under, nf, j->two_d));
+    H5DIV_H5_TRY(rc, put_counts_attr(h, "overflow", c->over, nf, j->two_d));
+    H5DIV_H5_TRY(rc, put_counts_attr(h, "nan", c->nan, nf, j->two_d));
+    if (s->weights)
+        H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "weights", s->weights[i]));
+    H5Dclose(h);
+    if (rc < 0 || !s->weights)
+        return rc;
+    char name[H5DIV_REF_MAX];
+    snprintf(name, sizeof name, "%s_sumw2", s->names[i]);
+    for (uint64_t b = 0; b < nb; b++)
+        buf[b] = h5div_acc_round(&c->sumw2[b]);
+    if ((h = put_hist(g, ed, j, name, buf, NULL, me)) < 0)
+        return -1;
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "source", s->refs[i]));
+    H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "weights", s->weights[i]));
+    H5Dclose(h);
+    return rc;
+}
+
 static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
 {
     const h5div_histogram_spec *s = j->s;
@@ -413,110 +501,29 @@ static int write_output(MPI_Comm comm, hist_job *j, char *msg, size_t len)
     H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &me));
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
     h5div_temp_out t;
-    hid_t f;
+    hid_t f, g, ed = H5I_INVALID_HID;
     /* Room for the edges and every histogram (with sumw2 when weighted),
      * reserved before any HDF5 write. */
-    uint64_t vals =
-        j->ed.rows * (j->ed.k + 1) + (uint64_t)j->n * j->nf * j->ed.k * (s->weights ? 2u : 1u);
+    const uint64_t nb = j->nf * j->ed.k;
+    uint64_t vals = j->ed.rows * (j->ed.k + 1) + (uint64_t)j->n * nb * (s->weights ? 2u : 1u);
     H5DIV_CHECK(h5div_temp_open_group(comm, s->out_file, s->out_group, s->overwrite,
                                       vals * sizeof(double), &t, &f, msg, len));
-    hid_t g = H5I_INVALID_HID, ed = H5I_INVALID_HID;
     /* Only a result group (or an empty one) is replaced, and only with --overwrite. */
-    int st = h5div_replace_target(f, s->out_file, s->out_group, 0, s->overwrite, msg, len);
-    st = h5div_par_agree(comm, st, msg, len);
-    if (st == H5DIV_OK) {
-        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-        H5Pset_create_intermediate_group(lcpl, 1);
-        g = H5Gcreate2(f, s->out_group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-        H5Pclose(lcpl);
-        if (g < 0) {
-            h5div_set_error(msg, len, "cannot create the result group (%s:%s)", s->out_file,
-                            s->out_group);
-            st = H5DIV_EOUTPUT;
-        }
-    }
-    const uint64_t k = j->ed.k, nf = j->nf;
-    const int hrank = j->two_d ? 2 : 1;
-    hsize_t hdims[2] = {j->two_d ? nf : k, k};
+    int st =
+        h5div_result_group_create(comm, f, s->out_file, s->out_group, s->overwrite, &g, msg, len);
     herr_t rc = 0;
-    if (st == H5DIV_OK) {
-        /* Edges (K+1,) shared, or (d, K+1) per feature. */
-        hsize_t edims[2] = {j->ed.rows, k + 1};
-        int erank = j->two_d && j->per_feature ? 2 : 1;
-        if (erank == 1)
-            edims[0] = k + 1;
-        ed = put_dataset(g, "edges", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, erank, edims, j->ed.e, me);
-        rc = ed >= 0 ? 0 : -1;
-        if (rc >= 0)
-            rc = H5DSset_scale(ed, "edges");
-        if (rc >= 0)
-            rc = h5div_put_string_attr(ed, "edge_mode", mode_names[s->mode]);
-        double elapsed = MPI_Wtime() - j->t0, zero = 0.0;
-        int64_t ranks = size, kk = (int64_t)k;
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", s->command ? s->command : ""));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", t.created));
-        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", "2"));
-        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &zero));
-        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &elapsed));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edge_mode", mode_names[s->mode]));
-        H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "bins", H5T_NATIVE_INT64, &kk));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "outside", s->outside_bins ? "bins" : "count"));
-        H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "nan", s->nan_skip ? "skip" : "error"));
-        if (s->mode == H5DIV_EDGES_FILE)
-            H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "edges_source", s->edges_ref));
-        if (s->mode == H5DIV_EDGES_QUANTILE)
-            H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "quantile_source", s->refs[0]));
-    }
     double *buf = NULL;
+    if (st == H5DIV_OK) {
+        rc = write_edges(g, j, me, &ed);
+        H5DIV_H5_TRY(rc, put_group_attrs(g, j, t.created, size));
+    }
     if (rc >= 0 && st == H5DIV_OK && s->weights &&
-        !(buf = malloc((size_t)(nf * k > 0 ? nf * k : 1) * sizeof *buf))) {
+        !(buf = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *buf))) {
         h5div_set_error(msg, len, "out of memory for the output");
         st = H5DIV_EINTERNAL;
     }
-    for (int i = 0; rc >= 0 && st == H5DIV_OK && i < j->n; i++) {
-        const h5div_hist_counts *c = &j->c[i];
-        hid_t h;
-        if (s->weights) {
-            for (uint64_t b = 0; b < nf * k; b++)
-                buf[b] = h5div_acc_round(&c->sumw[b]);
-            h = put_dataset(g, s->names[i], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, buf,
-                            me);
-        } else {
-            h = put_dataset(g, s->names[i], H5T_STD_U64LE, H5T_NATIVE_UINT64, hrank, hdims,
-                            c->count, me);
-        }
-        rc = h >= 0 ? 0 : -1;
-        if (rc >= 0)
-            rc = H5DSattach_scale(h, ed, (unsigned)(hrank - 1));
-        if (rc >= 0) {
-            uint64_t ns = j->info->n_samples[i];
-            H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "source", s->refs[i]));
-            H5DIV_H5_TRY(rc, h5div_put_scalar_attr(h, "n_samples", H5T_NATIVE_UINT64, &ns));
-            H5DIV_H5_TRY(rc, put_counts_attr(h, "underflow", c->under, nf, j->two_d));
-            H5DIV_H5_TRY(rc, put_counts_attr(h, "overflow", c->over, nf, j->two_d));
-            H5DIV_H5_TRY(rc, put_counts_attr(h, "nan", c->nan, nf, j->two_d));
-            if (s->weights)
-                H5DIV_H5_TRY(rc, h5div_put_string_attr(h, "weights", s->weights[i]));
-        }
-        if (h >= 0)
-            H5Dclose(h);
-        if (rc >= 0 && s->weights) {
-            char name[H5DIV_REF_MAX];
-            snprintf(name, sizeof name, "%s_sumw2", s->names[i]);
-            for (uint64_t b = 0; b < nf * k; b++)
-                buf[b] = h5div_acc_round(&c->sumw2[b]);
-            hid_t h2 =
-                put_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, hrank, hdims, buf, me);
-            rc = h2 >= 0 ? H5DSattach_scale(h2, ed, (unsigned)(hrank - 1)) : -1;
-            if (h2 >= 0) {
-                H5DIV_H5_TRY(rc, h5div_put_string_attr(h2, "source", s->refs[i]));
-                H5DIV_H5_TRY(rc, h5div_put_string_attr(h2, "weights", s->weights[i]));
-                H5Dclose(h2);
-            }
-        }
-    }
+    for (int i = 0; rc >= 0 && st == H5DIV_OK && i < j->n; i++)
+        rc = write_hist(g, ed, j, i, buf, me);
     free(buf);
     if (rc < 0 && st == H5DIV_OK) {
         h5div_set_error(msg, len, "cannot write the histograms (%s:%s)", s->out_file, s->out_group);

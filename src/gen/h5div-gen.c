@@ -397,138 +397,190 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
     return argv[++*i];
 }
 
-/* Returns 0, or an exit code: EXIT_USAGE for bad arguments, -1 after --help. */
-static int parse_args(int argc, char **argv, options *o)
+/* The index of V in NAMES[0..n), or n. */
+static size_t name_index(const char *v, const char *const *names, size_t n)
 {
-    *o = (options){.bins = 1000,
-                   .dt = &DTYPES[T_F64],
-                   .layout = L_CONTIGUOUS,
-                   .kind = K_RANDOM,
-                   .eps = 1e-7,
-                   .scale = 1000.0,
-                   .zero_frac = 0.1,
-                   .seed = 1,
-                   .p_name = "/reference",
-                   .q_name = "/generated"};
-    const char *v;
+    size_t k = 0;
+    while (k < n && strcmp(v, names[k]) != 0)
+        k++;
+    return k;
+}
+
+/* The setters of the options that take a value: each returns 0, or an exit code after its
+ * error line. */
+static int set_bins(options *o, const char *v)
+{
+    if (parse_count(v, &o->bins) && o->bins <= BINS_MAX)
+        return 0;
+    err("--bins: expected an integer from 0 to %llu, got '%s'", BINS_MAX, v);
+    return EXIT_USAGE;
+}
+
+static int set_dtype(options *o, const char *v)
+{
+    if ((o->dt = parse_dtype(v, &o->big_endian)))
+        return 0;
+    err("--dtype: unknown type '%s' (i8..i64, u8..u64, f32, f64, optional le|be)", v);
+    return EXIT_USAGE;
+}
+
+static int set_layout(options *o, const char *v)
+{
+    static const char *const names[] = {"contiguous", "chunked", "deflate"};
+    const size_t k = name_index(v, names, sizeof names / sizeof names[0]);
+    if (k < sizeof names / sizeof names[0]) {
+        o->layout = (layout_t)k;
+        return 0;
+    }
+    err("--layout: expected contiguous, chunked or deflate, got '%s'", v);
+    return EXIT_USAGE;
+}
+
+static int set_chunk(options *o, const char *v)
+{
+    if (parse_count(v, &o->chunk) && o->chunk != 0)
+        return 0;
+    err("--chunk: expected a positive integer, got '%s'", v);
+    return EXIT_USAGE;
+}
+
+static int set_kind(options *o, const char *v)
+{
+    const size_t nk = sizeof KIND_NAMES / sizeof KIND_NAMES[0], k = name_index(v, KIND_NAMES, nk);
+    if (k < nk) {
+        o->kind = (kind_t)k;
+        return 0;
+    }
+    err("--kind: expected random, near, identical, disjoint, uniform or zipf, got '%s'", v);
+    return EXIT_USAGE;
+}
+
+/* A real number in [lo, hi] (hi infinite: positive, lo excluded). */
+static int set_real(const char *name, const char *v, double *x, double lo, double hi,
+                    const char *expected)
+{
+    if (parse_real(v, x) && (isinf(hi) ? *x > lo : *x >= lo && *x <= hi))
+        return 0;
+    err("%s: expected %s, got '%s'", name, expected, v);
+    return EXIT_USAGE;
+}
+
+static int set_eps(options *o, const char *v)
+{
+    return set_real("--eps", v, &o->eps, 0.0, 1.0, "a number from 0 to 1");
+}
+
+static int set_scale(options *o, const char *v)
+{
+    return set_real("--scale", v, &o->scale, 0.0, INFINITY, "a positive number");
+}
+
+static int set_zero_frac(options *o, const char *v)
+{
+    return set_real("--zero-frac", v, &o->zero_frac, 0.0, 1.0, "a number from 0 to 1");
+}
+
+static int set_seed(options *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (!*v || *v == '-' || *v == '+' || *end || errno != 0) {
+        err("--seed: expected an unsigned 64-bit integer, got '%s'", v);
+        return EXIT_USAGE;
+    }
+    o->seed = s;
+    return 0;
+}
+
+static int set_p_name(options *o, const char *v)
+{
+    o->p_name = v;
+    return 0;
+}
+
+static int set_q_name(options *o, const char *v)
+{
+    o->q_name = v;
+    return 0;
+}
+
+/* --set p:BIN=VALUE or q:BIN=VALUE: recorded here, its value checked against the dtype once all
+ * options are read. */
+static int add_set(options *o, const char *v)
+{
+    bin_set s = {.text = NULL};
+    const char *eq = strchr(v, '=');
+    char *end;
+    if ((v[0] != 'p' && v[0] != 'q') || v[1] != ':' || !eq || eq == v + 2 || v[2] == '-' ||
+        v[2] == '+') {
+        err("--set: expected p:BIN=VALUE or q:BIN=VALUE, got '%s'", v);
+        return EXIT_USAGE;
+    }
+    s.which = v[0] == 'q';
+    errno = 0;
+    s.bin = strtoull(v + 2, &end, 10);
+    if (end != eq || errno != 0) {
+        err("--set: bad bin index in '%s'", v);
+        return EXIT_USAGE;
+    }
+    s.text = eq + 1;
+    bin_set *grown = realloc(o->sets, (o->nsets + 1) * sizeof *grown);
+    if (!grown) {
+        err("out of memory");
+        return EXIT_FAIL;
+    }
+    o->sets = grown;
+    o->sets[o->nsets++] = s;
+    return 0;
+}
+
+/* The options that take a value. */
+static const struct gen_option {
+    const char *name;
+    int (*set)(options *o, const char *v);
+} GEN_OPTIONS[] = {
+    {"--bins", set_bins},     {"--dtype", set_dtype},         {"--layout", set_layout},
+    {"--chunk", set_chunk},   {"--kind", set_kind},           {"--eps", set_eps},
+    {"--scale", set_scale},   {"--zero-frac", set_zero_frac}, {"--seed", set_seed},
+    {"--p-name", set_p_name}, {"--q-name", set_q_name},       {"--set", add_set},
+};
+
+/* One argument (and the value it takes): 0, an exit code, or -1 after --help. */
+static int parse_arg(int argc, char **argv, int *i, options *o)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage(stdout);
+        return -1;
+    }
+    if (strcmp(a, "--append") == 0) {
+        o->append = true;
+        return 0;
+    }
     bool missing = false;
-#define OPT(name) ((v = opt_value(argc, argv, &i, name, &missing)) != NULL)
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return -1;
-        } else if (strcmp(a, "--append") == 0) {
-            o->append = true;
-        } else if (OPT("--bins")) {
-            if (!parse_count(v, &o->bins) || o->bins > BINS_MAX) {
-                err("--bins: expected an integer from 0 to %llu, got '%s'", BINS_MAX, v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--dtype")) {
-            if (!(o->dt = parse_dtype(v, &o->big_endian))) {
-                err("--dtype: unknown type '%s' (i8..i64, u8..u64, f32, f64, optional le|be)", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--layout")) {
-            if (strcmp(v, "contiguous") == 0)
-                o->layout = L_CONTIGUOUS;
-            else if (strcmp(v, "chunked") == 0)
-                o->layout = L_CHUNKED;
-            else if (strcmp(v, "deflate") == 0)
-                o->layout = L_DEFLATE;
-            else {
-                err("--layout: expected contiguous, chunked or deflate, got '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--chunk")) {
-            if (!parse_count(v, &o->chunk) || o->chunk == 0) {
-                err("--chunk: expected a positive integer, got '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--kind")) {
-            size_t k = 0, nk = sizeof KIND_NAMES / sizeof KIND_NAMES[0];
-            while (k < nk && strcmp(v, KIND_NAMES[k]) != 0)
-                k++;
-            if (k == nk) {
-                err("--kind: expected random, near, identical, disjoint, uniform or zipf, "
-                    "got '%s'",
-                    v);
-                return EXIT_USAGE;
-            }
-            o->kind = (kind_t)k;
-        } else if (OPT("--eps")) {
-            if (!parse_real(v, &o->eps) || o->eps < 0.0 || o->eps > 1.0) {
-                err("--eps: expected a number from 0 to 1, got '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--scale")) {
-            if (!parse_real(v, &o->scale) || !(o->scale > 0.0)) {
-                err("--scale: expected a positive number, got '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--zero-frac")) {
-            if (!parse_real(v, &o->zero_frac) || o->zero_frac < 0.0 || o->zero_frac > 1.0) {
-                err("--zero-frac: expected a number from 0 to 1, got '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (OPT("--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *v == '-' || *v == '+' || *end || errno != 0) {
-                err("--seed: expected an unsigned 64-bit integer, got '%s'", v);
-                return EXIT_USAGE;
-            }
-            o->seed = s;
-        } else if (OPT("--p-name")) {
-            o->p_name = v;
-        } else if (OPT("--q-name")) {
-            o->q_name = v;
-        } else if (OPT("--set")) {
-            bin_set s = {.text = NULL};
-            const char *eq = strchr(v, '=');
-            char *end;
-            if ((v[0] != 'p' && v[0] != 'q') || v[1] != ':' || !eq || eq == v + 2 || v[2] == '-' ||
-                v[2] == '+') {
-                err("--set: expected p:BIN=VALUE or q:BIN=VALUE, got '%s'", v);
-                return EXIT_USAGE;
-            }
-            s.which = v[0] == 'q';
-            errno = 0;
-            s.bin = strtoull(v + 2, &end, 10);
-            if (end != eq || errno != 0) {
-                err("--set: bad bin index in '%s'", v);
-                return EXIT_USAGE;
-            }
-            s.text = eq + 1;
-            bin_set *grown = realloc(o->sets, (o->nsets + 1) * sizeof *grown);
-            if (!grown) {
-                err("out of memory");
-                return EXIT_FAIL;
-            }
-            o->sets = grown;
-            o->sets[o->nsets++] = s;
-        } else if (missing) {
-            return EXIT_USAGE;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            err("unknown option '%s' (see h5div-gen --help)", a);
-            return EXIT_USAGE;
-        } else if (o->out) {
-            err("unexpected argument '%s': only one output file (see h5div-gen --help)", a);
-            return EXIT_USAGE;
-        } else {
-            o->out = a;
-        }
+    for (size_t k = 0; k < sizeof GEN_OPTIONS / sizeof GEN_OPTIONS[0]; k++) {
+        const char *v = opt_value(argc, argv, i, GEN_OPTIONS[k].name, &missing);
+        if (v)
+            return GEN_OPTIONS[k].set(o, v);
         if (missing)
             return EXIT_USAGE;
     }
-#undef OPT
-
-    if (!o->out) {
-        err("missing output file (usage: h5div-gen OUT.h5 [options])");
+    if (a[0] == '-' && a[1] != '\0') {
+        err("unknown option '%s' (see h5div-gen --help)", a);
         return EXIT_USAGE;
     }
+    if (o->out) {
+        err("unexpected argument '%s': only one output file (see h5div-gen --help)", a);
+        return EXIT_USAGE;
+    }
+    o->out = a;
+    return 0;
+}
+
+/* The dataset names: absolute, distinct, and neither the group of the other. */
+static int check_names(const options *o)
+{
     if (!valid_dset_path(o->p_name) || !valid_dset_path(o->q_name)) {
         err("--p-name/--q-name: expected an absolute dataset path like /group/name, got '%s'",
             valid_dset_path(o->p_name) ? o->q_name : o->p_name);
@@ -548,10 +600,12 @@ static int parse_args(int argc, char **argv, options *o)
             return EXIT_USAGE;
         }
     }
-    if (o->kind == K_DISJOINT && o->bins == 1) {
-        err("--kind disjoint needs --bins 0 or at least 2");
-        return EXIT_USAGE;
-    }
+    return 0;
+}
+
+/* Each --set: a bin in range and a value the dtype holds (stored in its bytes). */
+static int check_sets(options *o)
+{
     for (size_t k = 0; k < o->nsets; k++) {
         bin_set *s = &o->sets[k];
         if (s->bin >= o->bins) {
@@ -565,20 +619,59 @@ static int parse_args(int argc, char **argv, options *o)
             return EXIT_USAGE;
         }
     }
-    if (o->layout != L_CONTIGUOUS) {
-        if (o->chunk == 0)
-            o->chunk = o->bins < 65536 ? o->bins : 65536;
-        /* HDF5 rejects chunks larger than a fixed-size dataset. */
-        if (o->bins > 0 && o->chunk > o->bins)
-            o->chunk = o->bins;
-        if (o->chunk == 0)
-            o->chunk = 1;
-        if (o->chunk * o->dt->size > CHUNK_BYTES_MAX) {
-            err("--chunk %" PRIu64 ": a chunk must be smaller than 4 GiB", o->chunk);
-            return EXIT_USAGE;
-        }
+    return 0;
+}
+
+/* The chunk size of a chunked layout: --chunk, or up to 65536 bins, within the dataset. */
+static int fit_chunk(options *o)
+{
+    if (o->layout == L_CONTIGUOUS)
+        return 0;
+    if (o->chunk == 0)
+        o->chunk = o->bins < 65536 ? o->bins : 65536;
+    /* HDF5 rejects chunks larger than a fixed-size dataset. */
+    if (o->bins > 0 && o->chunk > o->bins)
+        o->chunk = o->bins;
+    if (o->chunk == 0)
+        o->chunk = 1;
+    if (o->chunk * o->dt->size > CHUNK_BYTES_MAX) {
+        err("--chunk %" PRIu64 ": a chunk must be smaller than 4 GiB", o->chunk);
+        return EXIT_USAGE;
     }
     return 0;
+}
+
+/* Returns 0, or an exit code: EXIT_USAGE for bad arguments, -1 after --help. */
+static int parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.bins = 1000,
+                   .dt = &DTYPES[T_F64],
+                   .layout = L_CONTIGUOUS,
+                   .kind = K_RANDOM,
+                   .eps = 1e-7,
+                   .scale = 1000.0,
+                   .zero_frac = 0.1,
+                   .seed = 1,
+                   .p_name = "/reference",
+                   .q_name = "/generated"};
+    for (int i = 1; i < argc; i++) {
+        int rc = parse_arg(argc, argv, &i, o);
+        if (rc != 0)
+            return rc;
+    }
+    if (!o->out) {
+        err("missing output file (usage: h5div-gen OUT.h5 [options])");
+        return EXIT_USAGE;
+    }
+    int rc = check_names(o);
+    if (rc != 0)
+        return rc;
+    if (o->kind == K_DISJOINT && o->bins == 1) {
+        err("--kind disjoint needs --bins 0 or at least 2");
+        return EXIT_USAGE;
+    }
+    rc = check_sets(o);
+    return rc == 0 ? fit_chunk(o) : rc;
 }
 
 static void genparams_init(genparams *g, const options *o)
@@ -921,60 +1014,76 @@ out:
     return rc;
 }
 
+/* The output file: opened for --append (where it exists; neither dataset may be there yet) or
+ * created (*created set). A negative id after the error line. */
+static hid_t open_output(const options *o, hid_t fapl, bool *created)
+{
+    const char *names[2] = {o->p_name, o->q_name};
+    struct stat st;
+    hid_t file;
+    if (!o->append || stat(o->out, &st) != 0) {
+        if ((file = H5Fcreate(o->out, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
+            h5err("cannot create %s", o->out);
+        *created = file >= 0;
+        return file;
+    }
+    if ((file = H5Fopen(o->out, H5F_ACC_RDWR, fapl)) < 0) {
+        h5err("cannot open %s for appending", o->out);
+        return file;
+    }
+    for (int h = 0; h < 2; h++) {
+        int e = link_exists(file, names[h]);
+        if (e == 1)
+            err("%s already exists in %s", names[h], o->out);
+        else if (e == 2)
+            err("cannot create %s in %s: a parent is not a group", names[h], o->out);
+        else if (e < 0)
+            h5err("cannot look up %s in %s", names[h], o->out);
+        if (e != 0) {
+            H5Fclose(file);
+            return H5I_INVALID_HID;
+        }
+    }
+    return file;
+}
+
+/* Both datasets created, their attributes and values written and closed (dset[h] reset as
+ * each closes); 0, or -1 after the error line. */
+static int write_datasets(const options *o, hid_t file, hid_t dset[2])
+{
+    const char *names[2] = {o->p_name, o->q_name};
+    for (int h = 0; h < 2; h++)
+        if ((dset[h] = create_dset(file, names[h], o)) < 0)
+            return -1;
+    for (int h = 0; h < 2; h++)
+        if (write_attrs(o, h, dset[h]) < 0)
+            return -1;
+    if (write_all(o, dset) < 0)
+        return -1;
+    for (int h = 0; h < 2; h++) {
+        herr_t e = H5Dclose(dset[h]);
+        dset[h] = H5I_INVALID_HID;
+        if (e < 0) {
+            h5err("cannot write %s in %s", names[h], o->out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int run(const options *o)
 {
     int rc = EXIT_FAIL;
     bool created = false;
     hid_t file = H5I_INVALID_HID, dset[2] = {H5I_INVALID_HID, H5I_INVALID_HID};
-    const char *names[2] = {o->p_name, o->q_name};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* Plain POSIX I/O: the generator is serial and must run without MPI_Init. */
     if (fapl < 0 || H5Pset_fapl_sec2(fapl) < 0) {
         h5err("cannot set up the HDF5 file access");
         goto out;
     }
-
-    struct stat st;
-    if (o->append && stat(o->out, &st) == 0) {
-        if ((file = H5Fopen(o->out, H5F_ACC_RDWR, fapl)) < 0) {
-            h5err("cannot open %s for appending", o->out);
-            goto out;
-        }
-        for (int h = 0; h < 2; h++) {
-            int e = link_exists(file, names[h]);
-            if (e == 1)
-                err("%s already exists in %s", names[h], o->out);
-            else if (e == 2)
-                err("cannot create %s in %s: a parent is not a group", names[h], o->out);
-            else if (e < 0)
-                h5err("cannot look up %s in %s", names[h], o->out);
-            if (e != 0)
-                goto out;
-        }
-    } else {
-        if ((file = H5Fcreate(o->out, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
-            h5err("cannot create %s", o->out);
-            goto out;
-        }
-        created = true;
-    }
-
-    for (int h = 0; h < 2; h++)
-        if ((dset[h] = create_dset(file, names[h], o)) < 0)
-            goto out;
-    for (int h = 0; h < 2; h++)
-        if (write_attrs(o, h, dset[h]) < 0)
-            goto out;
-    if (write_all(o, dset) < 0)
+    if ((file = open_output(o, fapl, &created)) < 0 || write_datasets(o, file, dset) < 0)
         goto out;
-    for (int h = 0; h < 2; h++) {
-        herr_t e = H5Dclose(dset[h]);
-        dset[h] = H5I_INVALID_HID;
-        if (e < 0) {
-            h5err("cannot write %s in %s", names[h], o->out);
-            goto out;
-        }
-    }
     /* Closing flushes; a full disk shows up here. */
     herr_t e = H5Fclose(file);
     file = H5I_INVALID_HID;
@@ -984,19 +1093,14 @@ static int run(const options *o)
     }
     rc = 0;
 out:
-    if (rc != 0 && file >= 0 && !created) {
-        /* Leave an appended-to file as it was, apart from any new intermediate groups. */
-        for (int h = 0; h < 2; h++) {
-            if (dset[h] >= 0) {
-                H5Dclose(dset[h]);
-                dset[h] = H5I_INVALID_HID;
-                H5Ldelete(file, names[h], H5P_DEFAULT);
-            }
+    for (int h = 0; h < 2; h++) {
+        if (dset[h] >= 0) {
+            H5Dclose(dset[h]);
+            /* Leave an appended-to file as it was, apart from any new intermediate groups. */
+            if (!created)
+                H5Ldelete(file, h ? o->q_name : o->p_name, H5P_DEFAULT);
         }
     }
-    for (int h = 0; h < 2; h++)
-        if (dset[h] >= 0)
-            H5Dclose(dset[h]);
     if (file >= 0)
         H5Fclose(file);
     if (fapl >= 0)

@@ -47,14 +47,13 @@ int h5div_ref_split(const char *ref, char *file, size_t file_len, char *path, si
     return H5DIV_OK;
 }
 
-int h5div_h5_path_exists(hid_t loc, const char *path)
+int h5div_h5_path_walk(hid_t loc, const char *path, h5div_h5_path_fn fn, void *ctx)
 {
     char buf[H5DIV_REF_MAX];
     size_t len = strlen(path);
     if (len >= sizeof buf)
         return -1;
     memcpy(buf, path, len + 1);
-    /* H5Lexists fails on a missing intermediate group, so walk the path. */
     for (size_t i = 1; i <= len; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
             continue;
@@ -65,12 +64,27 @@ int h5div_h5_path_exists(hid_t loc, const char *path)
             continue;
         char saved = buf[i];
         buf[i] = '\0';
-        htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+        int r = fn(ctx, loc, buf, i == len);
         buf[i] = saved;
-        if (e <= 0)
-            return e < 0 ? -1 : 0;
+        if (r != 0)
+            return r;
     }
-    return 1;
+    return 0;
+}
+
+/* Stops (1) at the first missing component, (2) on an error. */
+static int component_exists(void *ctx, hid_t loc, const char *prefix, int last)
+{
+    (void)ctx, (void)last;
+    htri_t e = H5Lexists(loc, prefix, H5P_DEFAULT);
+    return e > 0 ? 0 : e == 0 ? 1 : 2;
+}
+
+int h5div_h5_path_exists(hid_t loc, const char *path)
+{
+    /* H5Lexists fails on a missing intermediate group, so walk the path. */
+    int r = h5div_h5_path_walk(loc, path, component_exists, NULL);
+    return r == 0 ? 1 : r == 1 ? 0 : -1;
 }
 
 static int open_file(MPI_Comm comm, const char *name, const char *ref, hid_t *file, char *msg,
@@ -132,9 +146,8 @@ static int check_extent(const h5div_dset *d, char *msg, size_t len)
     return H5DIV_OK;
 }
 
-/* Everything that can be checked from metadata: all ranks see the same
- * metadata, but they still agree on the outcome. */
-static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
+/* Dataset `path` of d->file opened as d->dset. */
+static int open_object(h5div_dset *d, const char *path, char *msg, size_t len)
 {
     int e = h5div_h5_path_exists(d->file, path);
     if (e <= 0) {
@@ -156,6 +169,13 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         h5div_set_error(msg, len, "cannot open dataset (%s)", d->ref);
         return H5DIV_EINPUT;
     }
+    return H5DIV_OK;
+}
+
+/* The memory type d's values are read as: 64-bit integers of its sign, or
+ * double; other types are an input error. */
+static int read_type(h5div_dset *d, char *msg, size_t len)
+{
     hid_t type = H5Dget_type(d->dset);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     if (cls == H5T_INTEGER) {
@@ -165,15 +185,41 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         d->memtype = H5T_NATIVE_DOUBLE;
     if (type >= 0)
         H5Tclose(type);
-    if (d->memtype < 0) {
-        static const char *const names[] = {"integer",  "float",           "time",     "string",
-                                            "bitfield", "opaque",          "compound", "reference",
-                                            "enum",     "variable-length", "array"};
-        const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
-        h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
-                        d->ref);
+    if (d->memtype >= 0)
+        return H5DIV_OK;
+    static const char *const names[] = {"integer",  "float",           "time",     "string",
+                                        "bitfield", "opaque",          "compound", "reference",
+                                        "enum",     "variable-length", "array"};
+    const char *what = cls >= 0 && cls < 11 ? names[cls] : "unknown";
+    h5div_set_error(msg, len, "dataset type is %s, not an integer or float type (%s)", what,
+                    d->ref);
+    return H5DIV_EINPUT;
+}
+
+/* A 2-D dataset's rows and columns (want_ndims 2: a joint histogram). */
+static int shape_2d(h5div_dset *d, int want_ndims, char *msg, size_t len)
+{
+    hsize_t dims2[2] = {0, 0};
+    H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
+    d->rows = (uint64_t)dims2[0];
+    d->cols = (uint64_t)dims2[1];
+    d->bins = d->rows * d->cols;
+    if (d->bins == 0) {
+        if (want_ndims == 2)
+            h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
+        else
+            h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
+                            (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
         return H5DIV_EINPUT;
     }
+    return check_extent(d, msg, len);
+}
+
+/* The dimensions of d: 1 (want_ndims 1), 2 (want_ndims 2), or either
+ * (want_ndims 0). */
+static int shape(h5div_dset *d, int want_ndims, char *msg, size_t len)
+{
     d->filespace = H5Dget_space(d->dset);
     int ndims = d->filespace >= 0 ? H5Sget_simple_extent_ndims(d->filespace) : -1;
     if (want_ndims == 2 && ndims != 2) {
@@ -182,42 +228,23 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
                         ndims, d->ref);
         return H5DIV_EINPUT;
     }
-    if (want_ndims != 1 && ndims == 2) {
-        hsize_t dims2[2] = {0, 0};
-        H5Sget_simple_extent_dims(d->filespace, dims2, NULL);
-        d->rows = (uint64_t)dims2[0];
-        d->cols = (uint64_t)dims2[1];
-        d->bins = d->rows * d->cols;
-        if (d->bins == 0) {
-            if (want_ndims == 2)
-                h5div_set_error(msg, len, "joint histogram is empty: %llu x %llu cells (%s)",
-                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
-            else
-                h5div_set_error(msg, len, "histograms are empty: %llu rows of %llu bins (%s)",
-                                (unsigned long long)d->rows, (unsigned long long)d->cols, d->ref);
-            return H5DIV_EINPUT;
-        }
-        return check_extent(d, msg, len);
-    }
-    if (ndims == 2) {
+    if (want_ndims != 1 && ndims == 2)
+        return shape_2d(d, want_ndims, msg, len);
+    if (ndims == 2)
         h5div_set_error(msg, len,
                         "2-D datasets (one histogram per row) are not accepted here; "
                         "give a 1-D histogram (%s)",
                         d->ref);
-        return H5DIV_EINPUT;
-    }
-    if (ndims != 1) {
-        if (want_ndims == 0) {
-            h5div_set_error(msg, len,
-                            "dataset has %d dimensions, expected a 1-D histogram or a 2-D "
-                            "[m, n] array of m histograms (%s)",
-                            ndims, d->ref);
-            return H5DIV_EINPUT;
-        }
+    else if (ndims != 1 && want_ndims == 0)
+        h5div_set_error(msg, len,
+                        "dataset has %d dimensions, expected a 1-D histogram or a 2-D "
+                        "[m, n] array of m histograms (%s)",
+                        ndims, d->ref);
+    else if (ndims != 1)
         h5div_set_error(msg, len, "dataset has %d dimensions, expected a 1-D histogram (%s)", ndims,
                         d->ref);
+    if (ndims != 1)
         return H5DIV_EINPUT;
-    }
     hsize_t dims[1];
     H5Sget_simple_extent_dims(d->filespace, dims, NULL);
     d->bins = (uint64_t)dims[0];
@@ -226,6 +253,15 @@ static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *m
         return H5DIV_EINPUT;
     }
     return check_extent(d, msg, len);
+}
+
+/* Everything that can be checked from metadata: all ranks see the same
+ * metadata, but they still agree on the outcome. */
+static int open_dataset(h5div_dset *d, const char *path, int want_ndims, char *msg, size_t len)
+{
+    H5DIV_CHECK(open_object(d, path, msg, len));
+    H5DIV_CHECK(read_type(d, msg, len));
+    return shape(d, want_ndims, msg, len);
 }
 
 static int dset_open(MPI_Comm comm, const char *ref, int want_ndims, h5div_dset *d, char *errmsg,

@@ -76,6 +76,16 @@ int h5div_h5_failed(const char *what, const char *file, int line);
 /* Does every component of `path` exist in `loc`? 1 yes, 0 no, <0 error. */
 int h5div_h5_path_exists(hid_t loc, const char *path);
 
+/* Called by h5div_h5_path_walk with each leading part of the path ("/a",
+ * "/a/b", ...; "." components and repeated slashes skipped), `last` set for
+ * the whole path. Returns 0 to go on; anything else stops the walk. */
+typedef int (*h5div_h5_path_fn)(void *ctx, hid_t loc, const char *prefix, int last);
+
+/* fn over the leading parts of `path` in loc: returns fn's first nonzero
+ * value, 0 when fn went through the whole path, or -1 for a path longer
+ * than H5DIV_REF_MAX - 1. Not collective. */
+int h5div_h5_path_walk(hid_t loc, const char *path, h5div_h5_path_fn fn, void *ctx);
+
 /* A sweep over this rank's part of the bins of up to H5DIV_SWEEP_MAX
  * datasets of the same shape, in pieces of whole summation blocks. Blocks
  * are aligned to the start of each row (a 1-D dataset is one row), and the
@@ -206,6 +216,27 @@ int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, 
 /* h5div_check_target, then the existing obj (if any) is unlinked. */
 int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
                          char *msg, size_t len);
+
+/* Collective over comm (the ranks that have f open; MPI_COMM_SELF for a
+ * file of one rank): h5div_replace_target, then result group `group` of f
+ * created with any missing parents, its id in *g. Returns an agreed status
+ * (on failure *g is negative on every rank). */
+int h5div_result_group_create(MPI_Comm comm, hid_t f, const char *file, const char *group,
+                              int overwrite, hid_t *g, char *msg, size_t len);
+
+/* The provenance every result group carries in its attributes. */
+typedef struct h5div_run_attrs {
+    const char *command; /* NULL: "" */
+    const char *created; /* ISO 8601 UTC */
+    const char *base;    /* the name of the logarithm's base */
+    int64_t ranks;
+    double pseudocount, elapsed_seconds;
+} h5div_run_attrs;
+
+/* Write a's attributes h5div_version, command, created, ranks, base,
+ * pseudocount and elapsed_seconds on g (< 0 on failure). Not collective
+ * (every rank of a parallel file writes the same values). */
+herr_t h5div_put_run_attrs(hid_t g, const h5div_run_attrs *a);
 
 /* Convert n 64-bit integers read into buf (by d's memory type) to doubles
  * in place (float data is left as it is), writing the exact remainders

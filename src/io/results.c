@@ -109,85 +109,84 @@ int h5div_output_vs_inputs(const char *out_file, const char *const *refs, int n,
 
 /* -- checks of the object to write ---------------------------------------- */
 
-int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
-                       char *msg, size_t len)
+/* What h5div_check_target walks with: the output's names and settings. */
+typedef struct target_walk {
+    const char *file, *obj;
+    int dataset, overwrite;
+    char *msg;
+    size_t len;
+} target_walk;
+
+/* An existing output object obj (info oi) may be replaced: a dataset by a
+ * dataset, a group only when it is a result group or empty, and either only
+ * with overwrite. Returns 1 (yes) or 2 (no, msg set). */
+static int replaceable(const target_walk *w, hid_t f, const H5O_info_t *oi)
 {
-    char buf[H5DIV_REF_MAX];
-    size_t n = strlen(obj);
-    if (n >= sizeof buf) {
-        h5div_set_error(msg, len, "output object name is longer than %d characters (%s)",
-                        H5DIV_REF_MAX - 1, file);
-        return H5DIV_EOUTPUT;
-    }
-    memcpy(buf, obj, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')
-            continue;
-        /* "." names the group it is in */
-        if (buf[i - 1] == '.' && (i == 1 || buf[i - 2] == '/'))
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        htri_t e = H5Lexists(f, buf, H5P_DEFAULT);
-        H5O_info_t oi;
-        int info = e > 0 ? H5Oget_info_by_name(f, buf, &oi, H5P_DEFAULT) : -1;
-        int last = i == n;
-        if (e < 0 || (e > 0 && info < 0)) {
-            h5div_set_error(msg, len, "output path is unreadable or a dangling link at %s (%s:%s)",
-                            buf, file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        if (e == 0)
-            return H5DIV_OK; /* created with the groups above it */
-        if (!last && oi.type != H5O_TYPE_GROUP) {
-            h5div_set_error(msg, len,
-                            "output path runs through %s, which is a %s, not a group (%s:%s)", buf,
-                            oi.type == H5O_TYPE_DATASET ? "dataset" : "named datatype", file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        buf[i] = saved;
-        if (!last)
-            continue;
-        if (dataset) {
-            if (oi.type != H5O_TYPE_DATASET) {
-                h5div_set_error(msg, len, "output path exists and is not a dataset (%s:%s)", file,
-                                obj);
-                return H5DIV_EOUTPUT;
-            }
-            if (!overwrite) {
-                h5div_set_error(msg, len,
-                                "output dataset exists; use --overwrite to replace it (%s:%s)",
-                                file, obj);
-                return H5DIV_EOUTPUT;
-            }
-            return H5DIV_OK;
-        }
-        if (oi.type != H5O_TYPE_GROUP) {
-            h5div_set_error(msg, len,
-                            "output path is an existing dataset, not a result group; name "
-                            "another group (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
-        if (!overwrite) {
-            h5div_set_error(msg, len, "result group exists; use --overwrite to replace it (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
+    const char *file = w->file, *obj = w->obj;
+    if (w->dataset && oi->type != H5O_TYPE_DATASET)
+        h5div_set_error(w->msg, w->len, "output path exists and is not a dataset (%s:%s)", file,
+                        obj);
+    else if (w->dataset && !w->overwrite)
+        h5div_set_error(w->msg, w->len,
+                        "output dataset exists; use --overwrite to replace it (%s:%s)", file, obj);
+    else if (w->dataset)
+        return 1;
+    else if (oi->type != H5O_TYPE_GROUP)
+        h5div_set_error(w->msg, w->len,
+                        "output path is an existing dataset, not a result group; name "
+                        "another group (%s:%s)",
+                        file, obj);
+    else if (!w->overwrite)
+        h5div_set_error(w->msg, w->len,
+                        "result group exists; use --overwrite to replace it (%s:%s)", file, obj);
+    else {
         /* --overwrite replaces one result group, never a group of other runs. */
         H5G_info_t gi;
         int result = H5Aexists_by_name(f, obj, "h5div_version", H5P_DEFAULT) > 0;
-        if (!result && (H5Gget_info_by_name(f, obj, &gi, H5P_DEFAULT) < 0 || gi.nlinks > 0)) {
-            h5div_set_error(msg, len,
-                            "--overwrite replaces only a result group, and this group is not one "
-                            "but holds other objects (%s:%s)",
-                            file, obj);
-            return H5DIV_EOUTPUT;
-        }
+        if (result || (H5Gget_info_by_name(f, obj, &gi, H5P_DEFAULT) >= 0 && gi.nlinks == 0))
+            return 1;
+        h5div_set_error(w->msg, w->len,
+                        "--overwrite replaces only a result group, and this group is not one "
+                        "but holds other objects (%s:%s)",
+                        file, obj);
     }
-    return H5DIV_OK;
+    return 2;
+}
+
+/* One leading part of the output path: stops with 1 where the rest is
+ * free (or the object may be replaced), 2 with an error in msg. */
+static int check_component(void *ctx, hid_t f, const char *prefix, int last)
+{
+    const target_walk *w = ctx;
+    htri_t e = H5Lexists(f, prefix, H5P_DEFAULT);
+    H5O_info_t oi;
+    int info = e > 0 ? H5Oget_info_by_name(f, prefix, &oi, H5P_DEFAULT) : -1;
+    if (e < 0 || (e > 0 && info < 0)) {
+        h5div_set_error(w->msg, w->len,
+                        "output path is unreadable or a dangling link at %s (%s:%s)", prefix,
+                        w->file, w->obj);
+        return 2;
+    }
+    if (e == 0)
+        return 1; /* created with the groups above it */
+    if (!last && oi.type != H5O_TYPE_GROUP) {
+        h5div_set_error(
+            w->msg, w->len, "output path runs through %s, which is a %s, not a group (%s:%s)",
+            prefix, oi.type == H5O_TYPE_DATASET ? "dataset" : "named datatype", w->file, w->obj);
+        return 2;
+    }
+    return last ? replaceable(w, f, &oi) : 0;
+}
+
+int h5div_check_target(hid_t f, const char *file, const char *obj, int dataset, int overwrite,
+                       char *msg, size_t len)
+{
+    target_walk w = {file, obj, dataset, overwrite, msg, len};
+    int r = h5div_h5_path_walk(f, obj, check_component, &w);
+    if (r == -1)
+        h5div_set_error(msg, len, "output object name is longer than %d characters (%s)",
+                        H5DIV_REF_MAX - 1, file);
+    return r == -1 || r == 2 ? H5DIV_EOUTPUT : H5DIV_OK;
 }
 
 int h5div_check_output_object(const char *path, const char *obj, int dataset, int overwrite,
@@ -412,13 +411,10 @@ static double now_seconds(void)
  * Returns the lock's descriptor (closing it releases the lock, and so does
  * a killed process), -2 when the file system cannot lock (the write goes
  * on unlocked), or -1 with the error in msg. */
-static int lock_results(const char *target, char *msg, size_t len)
+/* The lock file `name` of results file target, made with target's group and
+ * mode where it is new: its descriptor, or -1 with the error in msg. */
+static int open_lock_file(const char *name, const char *target, char *msg, size_t len)
 {
-    char name[PATHBUF];
-    if ((size_t)snprintf(name, sizeof name, "%s.lock", target) >= sizeof name) {
-        h5div_set_error(msg, len, "results path is too long for its lock file (%s)", target);
-        return -1;
-    }
     struct stat rs;
     int have = stat(target, &rs) == 0 && S_ISREG(rs.st_mode);
     int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -434,18 +430,45 @@ static int lock_results(const char *target, char *msg, size_t len)
             fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     struct stat ls;
-    if (fd < 0 || fstat(fd, &ls) != 0 || !S_ISREG(ls.st_mode)) {
-        if (fd < 0 && errno == ELOOP)
-            h5div_set_error(msg, len,
-                            "the lock file is a symbolic link; remove it to write here (%s)", name);
-        else if (fd < 0)
-            h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
-        else
-            h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
-        if (fd >= 0)
-            close(fd);
+    if (fd >= 0 && fstat(fd, &ls) == 0 && S_ISREG(ls.st_mode))
+        return fd;
+    if (fd < 0 && errno == ELOOP)
+        h5div_set_error(msg, len, "the lock file is a symbolic link; remove it to write here (%s)",
+                        name);
+    else if (fd < 0)
+        h5div_set_error(msg, len, "cannot open the lock file: %s (%s)", strerror(errno), name);
+    else
+        h5div_set_error(msg, len, "the lock file is not a regular file (%s)", name);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* The one line saying that this run waits for the lock `name`. */
+static void tell_waiting(const char *name)
+{
+    if (!lock_notice)
+        return;
+    if (lock_wait >= 0)
+        fprintf(lock_notice,
+                "h5div: waiting for the lock of %s held by another run (giving up after "
+                "%g s, --lock-timeout)\n",
+                name, lock_wait);
+    else
+        fprintf(lock_notice, "h5div: waiting for the lock of %s held by another run\n", name);
+    fflush(lock_notice);
+}
+
+static int lock_results(const char *target, char *msg, size_t len)
+{
+    char name[PATHBUF];
+    if ((size_t)snprintf(name, sizeof name, "%s.lock", target) >= sizeof name) {
+        h5div_set_error(msg, len, "results path is too long for its lock file (%s)", target);
         return -1;
     }
+    int fd = open_lock_file(name, target, msg, len);
+    if (fd < 0)
+        return -1;
     double t0 = now_seconds();
     int told = 0;
     for (;;) {
@@ -461,8 +484,7 @@ static int lock_results(const char *target, char *msg, size_t len)
             h5div_set_error(msg, len, "cannot lock the results file: %s (%s)", strerror(e), name);
             return -1;
         }
-        double waited = now_seconds() - t0;
-        if (lock_wait >= 0 && waited >= lock_wait) {
+        if (lock_wait >= 0 && now_seconds() - t0 >= lock_wait) {
             close(fd);
             h5div_set_error(msg, len,
                             "another run still holds the lock of the output file after %g s; "
@@ -470,18 +492,9 @@ static int lock_results(const char *target, char *msg, size_t len)
                             lock_wait, name);
             return -1;
         }
-        if (!told && lock_notice) {
-            if (lock_wait >= 0)
-                fprintf(lock_notice,
-                        "h5div: waiting for the lock of %s held by another run (giving up after "
-                        "%g s, --lock-timeout)\n",
-                        name, lock_wait);
-            else
-                fprintf(lock_notice, "h5div: waiting for the lock of %s held by another run\n",
-                        name);
-            fflush(lock_notice);
-            told = 1;
-        }
+        if (!told)
+            tell_waiting(name);
+        told = 1;
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -653,6 +666,48 @@ static int temp_in(h5div_temp_out *t, const char *dir, const char *prefix, const
     return fd;
 }
 
+/* A temporary file's content (a copy of `from`, or with from NULL an empty
+ * HDF5 file) and room for `reserve` bytes more; then the mode and group of
+ * sb (sb NULL: mode 0666 less the umask), and fd closed. Returns 0, or the
+ * step that failed with errno set: 1 the content, 2 the room, 3 the close. */
+static int fill_temp(int fd, const char *from, uint64_t reserve, const struct stat *sb)
+{
+    errno = 0;
+    int failed = (from ? copy_file(from, fd) : write_empty_hdf5(fd)) != 0 ? 1
+                 : reserve_space(fd, reserve) != 0                        ? 2
+                                                                          : 0;
+    const int err = errno;
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, sb ? (sb->st_mode & 07777) : (0666 & ~mask));
+    if (sb && fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
+        /* not a member of that group */
+    }
+    if (close(fd) != 0 && !failed)
+        return 3;
+    errno = err; /* the failed step's */
+    return failed;
+}
+
+/* The messages of fill_temp's failures: `what` its content was to be,
+ * `kind` the file. */
+static void fill_failed(h5div_temp_out *t, int failed, const char *what, const char *kind,
+                        uint64_t reserve, const char *out_file)
+{
+    if (failed == 1)
+        h5div_set_error(t->msg, sizeof t->msg, "cannot %s: %s (%s)", what, strerror(errno),
+                        out_file);
+    else if (failed == 2)
+        h5div_set_error(t->msg, sizeof t->msg,
+                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
+                        strerror(errno), (unsigned long long)reserve, out_file);
+    else if (failed == 3)
+        h5div_set_error(t->msg, sizeof t->msg, "cannot write the %s: %s (%s)", kind,
+                        strerror(errno), out_file);
+    if (failed)
+        t->status = H5DIV_EOUTPUT;
+}
+
 /* Rank 0: a new empty run file in target.runs, with room for data_bytes. */
 static void make_run_temp(const char *out_file, uint64_t data_bytes, const struct stat *sb,
                           h5div_temp_out *t)
@@ -675,26 +730,9 @@ static void make_run_temp(const char *out_file, uint64_t data_bytes, const struc
     int fd = temp_in(t, runs, RUN_TEMP_PREFIX, out_file);
     if (fd < 0)
         return;
-    errno = 0;
-    if (write_empty_hdf5(fd) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot create the run file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg,
-                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
-                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
-    fchmod(fd, sb->st_mode & 07777);
-    if (fchown(fd, (uid_t)-1, sb->st_gid) != 0) {
-        /* not a member of that group */
-    }
-    if (close(fd) != 0 && t->status == H5DIV_OK) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot write the run file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    const uint64_t reserve = reserve_for(data_bytes);
+    fill_failed(t, fill_temp(fd, NULL, reserve, sb), "create the run file", "run file", reserve,
+                out_file);
     t->linked = 1;
 }
 
@@ -739,30 +777,11 @@ static void make_temp(const char *out_file, const char *group, int overwrite, ui
         return;
     struct stat sb;
     t->existing = stat(t->target, &sb) == 0;
-    errno = 0;
-    if ((t->existing ? copy_file(t->target, fd) : write_empty_hdf5(fd)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot %s: %s (%s)",
-                        t->existing ? "copy the existing output file" : "create the output file",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    } else if (reserve_space(fd, reserve_for(data_bytes)) != 0) {
-        h5div_set_error(t->msg, sizeof t->msg,
-                        "not enough space for the output: %s (%llu bytes more needed) (%s)",
-                        strerror(errno), (unsigned long long)reserve_for(data_bytes), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    const uint64_t reserve = reserve_for(data_bytes);
     /* Keep the permissions and group of the file being replaced. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, t->existing ? (sb.st_mode & 07777) : (0666 & ~mask));
-    if (t->existing && fchown(fd, (uid_t)-1, sb.st_gid) != 0) {
-        /* not a member of that group */
-    }
-    if (close(fd) != 0 && t->status == H5DIV_OK) {
-        h5div_set_error(t->msg, sizeof t->msg, "cannot write the output file: %s (%s)",
-                        strerror(errno), out_file);
-        t->status = H5DIV_EOUTPUT;
-    }
+    int failed = fill_temp(fd, t->existing ? t->target : NULL, reserve, t->existing ? &sb : NULL);
+    fill_failed(t, failed, t->existing ? "copy the existing output file" : "create the output file",
+                "output file", reserve, out_file);
 }
 
 static int temp_open(MPI_Comm comm, const char *out_file, const char *group, int overwrite,
@@ -816,29 +835,45 @@ int h5div_temp_open_group(MPI_Comm comm, const char *out_file, const char *group
     return temp_open(comm, out_file, group, overwrite, data_bytes, t, f, msg, len);
 }
 
-/* Rank 0: the finished copy reaches the disk (without the space reserved
- * past its end) before the name points at it. */
-static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+/* A directory's entries reach the disk (best effort). */
+static void sync_dir(const char *dir)
 {
-    char dir[PATHBUF];
-    dir_of(t->target, dir, sizeof dir);
-    int st = H5DIV_OK;
-    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (fd >= 0 && close(fd) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st == H5DIV_OK && rename(t->tmp, t->target) != 0)
-        st = H5DIV_EOUTPUT;
-    if (st != H5DIV_OK)
-        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                        out_file);
     int dfd = open(dir, O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
+}
+
+/* The finished file tmp reaches the disk (without the space reserved past
+ * its end) before it is renamed to `to`; with keep, an existing `to` is an
+ * error (EEXIST). Returns 0, or -1 with errno set. */
+static int commit_file(const char *tmp, const char *to, int keep)
+{
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    int bad = fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0;
+    if (fd >= 0 && close(fd) != 0)
+        bad = 1;
+    if (!bad && keep && access(to, F_OK) == 0) {
+        errno = EEXIST;
+        bad = 1;
+    }
+    return bad || rename(tmp, to) != 0 ? -1 : 0;
+}
+
+/* Rank 0: the finished copy replaces the output file. */
+static int finish_temp(const char *out_file, const h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    int st = H5DIV_OK;
+    if (commit_file(t->tmp, t->target, 0) != 0) {
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+        st = H5DIV_EOUTPUT;
+    }
+    sync_dir(dir);
     return st;
 }
 
@@ -1034,46 +1069,27 @@ static int link_group(hid_t fi, const char *group, const char *rel, const char *
     return rc < 0 ? -1 : 0;
 }
 
-/* Rank 0: the run file reaches the disk and its place in target.runs,
- * then the index (a copy of it, small; or, the first time, a new one
- * mirroring the old file) gets the link to it and is renamed over the
- * target. A failure leaves the target as it was (t->tmp then names the
- * run file, removed by the caller). */
-static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, size_t len)
+/* Rank 0: the finished run file moved to its name in target.runs (final;
+ * rel, its path from the index's directory), where nothing may be yet. */
+static int place_run(const char *out_file, h5div_temp_out *t, const char *runs, char *final,
+                     char *rel, char *msg, size_t len)
 {
-    char dir[PATHBUF], runs[PATHBUF], bn[PATHBUF], name[PATHBUF], final[PATHBUF], rel[PATHBUF];
-    char prefix[256], itmp[PATHBUF], old_run[PATHBUF];
-    dir_of(t->target, dir, sizeof dir);
-    runs_dir_of(t->target, runs, sizeof runs);
+    char bn[PATHBUF], name[PATHBUF];
     base_of(t->target, bn, sizeof bn);
     run_file_name(t->group, t->tmp + strlen(t->tmp) - 6, name, sizeof name);
-    if (pathf(final, sizeof final, "%s/%s", runs, name) != 0 ||
-        pathf(rel, sizeof rel, "%s.runs/%s", bn, name) != 0) {
+    if (pathf(final, PATHBUF, "%s/%s", runs, name) != 0 ||
+        pathf(rel, PATHBUF, "%s.runs/%s", bn, name) != 0) {
         h5div_set_error(msg, len, "output path is too long (%s)", out_file);
         return H5DIV_EOUTPUT;
     }
-    int fd = open(t->tmp, O_RDWR | O_CLOEXEC);
-    struct stat sb;
-    int bad = fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, sb.st_size) != 0 || fsync(fd) != 0;
-    if (fd >= 0 && close(fd) != 0)
-        bad = 1;
-    if (!bad && access(final, F_OK) == 0) {
-        errno = EEXIST;
-        bad = 1;
-    }
-    if (bad || rename(t->tmp, final) != 0) {
+    if (commit_file(t->tmp, final, 1) != 0) {
         h5div_set_error(msg, len, "cannot move the run file into place: %s (%s)", strerror(errno),
                         out_file);
         return H5DIV_EOUTPUT;
     }
     snprintf(t->tmp, sizeof t->tmp, "%s", final);
     temp_forget();
-    int dfd = open(runs, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-
+    sync_dir(runs);
     /* The kill tests stop here (seconds): the run file is in place, not yet linked. */
     const char *pause = getenv("H5DIV_TEST_LINK_PAUSE");
     if (pause) {
@@ -1081,87 +1097,100 @@ static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, siz
         struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
         nanosleep(&ts, NULL);
     }
+    return H5DIV_OK;
+}
 
-    /* The index. */
-    int index = 0;
+/* Rank 0: a temporary copy itmp of the index (*index set), or an empty file
+ * where the output file is not one yet, with room for the links. */
+static int copy_index(const char *out_file, const h5div_temp_out *t, const char *dir, char *itmp,
+                      int *index, char *msg, size_t len)
+{
+    char prefix[256];
     hid_t old = H5Fopen(t->target, H5F_ACC_RDONLY, H5P_DEFAULT);
+    *index = 0;
     if (old >= 0) {
-        index = H5Aexists(old, "h5div_index") > 0;
+        *index = H5Aexists(old, "h5div_index") > 0;
         H5Fclose(old);
     }
     temp_prefix(t->target, prefix, sizeof prefix);
-    fd = pathf(itmp, sizeof itmp, "%s/%sXXXXXX", dir, prefix) == 0 ? temp_create(itmp) : -1;
+    int fd = pathf(itmp, PATHBUF, "%s/%sXXXXXX", dir, prefix) == 0 ? temp_create(itmp) : -1;
     if (fd < 0) {
+        itmp[0] = '\0';
         h5div_set_error(msg, len, "cannot create a temporary file in %s: %s (%s)", dir,
                         strerror(errno), out_file);
         return H5DIV_EOUTPUT;
     }
     struct stat ts;
     errno = 0;
-    bad = stat(t->target, &ts) != 0 || (index ? copy_file(t->target, fd) : write_empty_hdf5(fd));
-    /* Room for the link (or, the first time, the links to every old run). */
-    if (!bad && reserve_space(fd, reserve_for(index ? 0 : (uint64_t)ts.st_size / 4096)) != 0) {
+    int failed = 1;
+    if (stat(t->target, &ts) != 0)
+        close(fd);
+    else /* Room for the link (or, the first time, the links to every old run). */
+        failed = fill_temp(fd, *index ? t->target : NULL,
+                           reserve_for(*index ? 0 : (uint64_t)ts.st_size / 4096), &ts);
+    if (failed == 2)
         h5div_set_error(msg, len, "not enough space for the index of the output file: %s (%s)",
                         strerror(errno), out_file);
-        close(fd);
-        unlink(itmp);
-        temp_forget();
-        return H5DIV_EOUTPUT;
-    }
-    if (!bad) {
-        fchmod(fd, ts.st_mode & 07777);
-        if (fchown(fd, (uid_t)-1, ts.st_gid) != 0) {
-            /* not a member of that group */
-        }
-    }
-    if (close(fd) != 0)
-        bad = 1;
-    int st = H5DIV_OK;
-    if (bad) {
+    else if (failed)
         h5div_set_error(msg, len, "cannot copy the index of the output file: %s (%s)",
                         strerror(errno ? errno : EIO), out_file);
+    return failed ? H5DIV_EOUTPUT : H5DIV_OK;
+}
+
+/* Rank 0: group t->group of the index copy itmp linked to the run file
+ * (rel from the index; made an index first when it is not one yet); the
+ * run file the link replaced, if any, in old_run. */
+static int link_run(const char *out_file, const h5div_temp_out *t, const char *itmp, int index,
+                    const char *rel, char *old_run, char *msg, size_t len)
+{
+    char dir[PATHBUF], runs[PATHBUF], bn[PATHBUF];
+    dir_of(t->target, dir, sizeof dir);
+    runs_dir_of(t->target, runs, sizeof runs);
+    base_of(t->target, bn, sizeof bn);
+    hid_t fi = H5Fopen(itmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (fi < 0) {
+        h5div_set_error(msg, len, "cannot open the index of the output file (%s)", out_file);
+        return H5DIV_EOUTPUT;
+    }
+    int st = index ? H5DIV_OK : make_index(t, runs, bn, fi, msg, len, out_file);
+    if (st == H5DIV_OK && link_group(fi, t->group, rel, bn, runs, old_run, PATHBUF) != 0) {
+        h5div_set_error(msg, len, "cannot link the run into the output file (%s:%s)", out_file,
+                        t->group);
         st = H5DIV_EOUTPUT;
     }
-    old_run[0] = '\0';
-    if (st == H5DIV_OK) {
-        hid_t fi = H5Fopen(itmp, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (fi < 0) {
-            h5div_set_error(msg, len, "cannot open the index of the output file (%s)", out_file);
-            st = H5DIV_EOUTPUT;
-        }
-        if (st == H5DIV_OK && !index)
-            st = make_index(t, runs, bn, fi, msg, len, out_file);
-        if (st == H5DIV_OK &&
-            link_group(fi, t->group, rel, bn, runs, old_run, sizeof old_run) != 0) {
-            h5div_set_error(msg, len, "cannot link the run into the output file (%s:%s)", out_file,
-                            t->group);
-            st = H5DIV_EOUTPUT;
-        }
-        if (fi >= 0 && (H5Fflush(fi, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(fi) < 0) && st == H5DIV_OK) {
-            h5div_set_error(msg, len, "cannot write the index of the output file: %s (%s)",
-                            write_failure(dir), out_file);
-            st = H5DIV_EOUTPUT;
-        }
+    if ((H5Fflush(fi, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(fi) < 0) && st == H5DIV_OK) {
+        h5div_set_error(msg, len, "cannot write the index of the output file: %s (%s)",
+                        write_failure(dir), out_file);
+        st = H5DIV_EOUTPUT;
     }
-    if (st == H5DIV_OK) {
-        fd = open(itmp, O_RDWR | O_CLOEXEC);
-        bad = fd < 0 || fsync(fd) != 0;
-        if (fd >= 0 && close(fd) != 0)
-            bad = 1;
-        if (bad || rename(itmp, t->target) != 0) {
-            h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
-                            out_file);
-            st = H5DIV_EOUTPUT;
-        }
+    return st;
+}
+
+/* Rank 0: the run file reaches the disk and its place in target.runs,
+ * then the index (a copy of it, small; or, the first time, a new one
+ * mirroring the old file) gets the link to it and is renamed over the
+ * target. A failure leaves the target as it was (t->tmp then names the
+ * run file, removed by the caller). */
+static int finish_linked(const char *out_file, h5div_temp_out *t, char *msg, size_t len)
+{
+    char dir[PATHBUF], runs[PATHBUF], final[PATHBUF], rel[PATHBUF], itmp[PATHBUF];
+    char old_run[PATHBUF] = "";
+    dir_of(t->target, dir, sizeof dir);
+    runs_dir_of(t->target, runs, sizeof runs);
+    H5DIV_CHECK(place_run(out_file, t, runs, final, rel, msg, len));
+    int index;
+    int st = copy_index(out_file, t, dir, itmp, &index, msg, len);
+    if (st == H5DIV_OK)
+        st = link_run(out_file, t, itmp, index, rel, old_run, msg, len);
+    if (st == H5DIV_OK && commit_file(itmp, t->target, 0) != 0) {
+        h5div_set_error(msg, len, "cannot move the output into place: %s (%s)", strerror(errno),
+                        out_file);
+        st = H5DIV_EOUTPUT;
     }
-    if (st != H5DIV_OK)
+    if (st != H5DIV_OK && itmp[0])
         unlink(itmp);
     temp_forget();
-    dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    sync_dir(dir);
     /* The run that --overwrite replaced is no longer linked. */
     if (st == H5DIV_OK && old_run[0] && strcmp(old_run, final) != 0)
         unlink(old_run);
@@ -1333,30 +1362,55 @@ int h5div_replace_target(hid_t f, const char *file, const char *obj, int dataset
     return H5DIV_OK;
 }
 
+int h5div_result_group_create(MPI_Comm comm, hid_t f, const char *file, const char *group,
+                              int overwrite, hid_t *g, char *msg, size_t len)
+{
+    *g = H5I_INVALID_HID;
+    int st = h5div_replace_target(f, file, group, 0, overwrite, msg, len);
+    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0)
+        *g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (*g < 0)
+        h5div_set_error(msg, len, "cannot create the result group (%s:%s)", file, group);
+    st = h5div_par_agree(comm, *g < 0 ? H5DIV_EOUTPUT : H5DIV_OK, msg, len);
+    if (st != H5DIV_OK && *g >= 0) {
+        H5Gclose(*g);
+        *g = H5I_INVALID_HID;
+    }
+    return st;
+}
+
+herr_t h5div_put_run_attrs(hid_t g, const h5div_run_attrs *a)
+{
+    herr_t rc = 0;
+    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "command", a->command ? a->command : ""));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "created", a->created));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &a->ranks));
+    H5DIV_H5_TRY(rc, put_string_attr(g, "base", a->base));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &a->pseudocount));
+    H5DIV_H5_TRY(rc, put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &a->elapsed_seconds));
+    return rc;
+}
+
 /* Fill an open file with the result group of gs. */
 static int fill_group(hid_t f, const char *path, const char *group, int overwrite,
                       const h5div_group_spec *gs, const char *created, char *errmsg, size_t errlen)
 {
-    H5DIV_CHECK(h5div_replace_target(f, path, group, 0, overwrite, errmsg, errlen));
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (g < 0) {
-        h5div_set_error(errmsg, errlen, "cannot create the result group (%s:%s)", path, group);
-        return H5DIV_EOUTPUT;
-    }
+    hid_t g;
+    H5DIV_CHECK(
+        h5div_result_group_create(MPI_COMM_SELF, f, path, group, overwrite, &g, errmsg, errlen));
     const h5div_result_info *info = gs->info;
-    int64_t ranks = info->ranks;
-    herr_t rc = 0;
-    H5DIV_H5_TRY(rc, put_string_attr(g, "h5div_version", h5div_version_string()));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "command", info->command ? info->command : ""));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "created", created));
-    H5DIV_H5_TRY(rc, put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, put_string_attr(g, "base", h5div_base_name(gs->opt->base)));
-    H5DIV_H5_TRY(rc, put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &gs->opt->pseudocount));
-    H5DIV_H5_TRY(rc,
-                 put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &info->elapsed_seconds));
+    const h5div_run_attrs ra = {info->command,
+                                created,
+                                h5div_base_name(gs->opt->base),
+                                info->ranks,
+                                gs->opt->pseudocount,
+                                info->elapsed_seconds};
+    herr_t rc = h5div_put_run_attrs(g, &ra);
     for (int i = 0; i < 2; i++)
         if (gs->input_attr[i])
             H5DIV_H5_TRY(rc, put_string_attr(g, gs->input_attr[i],

@@ -76,6 +76,30 @@ static void p_method(const h5div_batch *b, const h5div_column *col, int kind, ch
         snprintf(buf, len, "asymptotic");
 }
 
+/* This rank's rows of column i of every candidate (w values each) in the
+ * memory space (data[c][i][row][0..w) for c < k) and the file space (nd
+ * dimensions: candidates, rows, w, as the dataset has them). */
+static herr_t select_rows(const h5div_compare_batch *b, int i, hsize_t w, int nd, hid_t mspace,
+                          hid_t fspace)
+{
+    const hsize_t k = (hsize_t)b->candidates, nrow = b->row_count;
+    hsize_t mstart = (hsize_t)i * nrow * w, mstride = (hsize_t)b->ncolumns * nrow * w;
+    hsize_t mcount = k, mblock = nrow * w;
+    herr_t rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
+    if (rc < 0 || !nd)
+        return rc;
+    hsize_t start[3] = {0, 0, 0}, count[3] = {k, nrow, w};
+    if (k > 1 && b->two_d)
+        start[1] = b->row_begin;
+    else if (b->two_d)
+        start[0] = b->row_begin, count[0] = nrow, count[1] = w;
+    else if (k == 1)
+        count[0] = w; /* (2,) or (B,) */
+    else
+        count[1] = w;
+    return H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+}
+
 /* Collective: write column i of every candidate, this rank's rows. The
  * dataset exists on every rank or on none before anything is written, and
  * a rank whose own selection failed still takes part in the write (with
@@ -126,24 +150,7 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
         failed = 1;
-    herr_t rc = 0;
-    if (!failed && nrow) {
-        hsize_t mstart = (hsize_t)i * nrow * w, mstride = (hsize_t)b->ncolumns * nrow * w;
-        hsize_t mcount = (hsize_t)k, mblock = nrow * w;
-        rc = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &mstart, &mstride, &mcount, &mblock);
-        if (rc >= 0 && nd) {
-            hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)k, nrow, w};
-            if (k > 1 && b->two_d)
-                start[1] = b->row_begin;
-            else if (b->two_d)
-                start[0] = b->row_begin, count[0] = nrow, count[1] = w;
-            else if (k == 1)
-                count[0] = w; /* (2,) or (B,) */
-            else
-                count[1] = w;
-            rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-        }
-    }
+    herr_t rc = !failed && nrow ? select_rows(b, i, w, nd, mspace, fspace) : 0;
     if (failed || !nrow || rc < 0) {
         failed |= rc < 0;
         if (mspace >= 0)
@@ -162,38 +169,13 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
     return failed ? -1 : 0;
 }
 
-/* Every call below is collective (metadata and data of a parallel file):
- * every rank makes each one whatever its own earlier calls returned, and
- * the ranks agree before a step that depends on the one before. */
-static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
-                            char *msg, size_t len)
+/* The attributes of a batch's group beyond the run's: its inputs, the
+ * estimator, W1's bin width, the bootstrap's settings. */
+static herr_t put_batch_attrs(hid_t g, const batch_out *o)
 {
-    int st = h5div_replace_target(f, o->path, o->group, 0, o->overwrite, msg, len);
-    H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(f, o->group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (any_failed(comm, g < 0)) {
-        if (g >= 0)
-            H5Gclose(g);
-        h5div_set_error(msg, len, "cannot create the result group (%s:%s)", o->path, o->group);
-        return H5DIV_EOUTPUT;
-    }
-    int size;
-    MPI_Comm_size(comm, &size);
-    int64_t ranks = size;
     const h5div_options *opt = o->opt;
-    /* Attributes are metadata: every rank writes the same values. */
-    herr_t rc = 0;
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "h5div_version", h5div_version_string()));
     const h5div_batch_inputs *in = o->in;
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "command", in->command ? in->command : ""));
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "created", created));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "ranks", H5T_NATIVE_INT64, &ranks));
-    H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "base", h5div_base_name(opt->base)));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "pseudocount", H5T_NATIVE_DOUBLE, &opt->pseudocount));
-    H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "elapsed_seconds", H5T_NATIVE_DOUBLE, &o->elapsed));
+    herr_t rc = 0;
     H5DIV_H5_TRY(rc, h5div_put_string_attr(g, "p", in->p_ref));
     if (in->q_refs && o->b->candidates > 1)
         H5DIV_H5_TRY(rc, put_string_array_attr(g, "q", in->q_refs, o->b->candidates));
@@ -217,6 +199,24 @@ static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const ch
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "null", H5T_NATIVE_UINT64, &null));
     if (boot || null)
         H5DIV_H5_TRY(rc, h5div_put_scalar_attr(g, "seed", H5T_NATIVE_UINT64, &seed));
+    return rc;
+}
+
+/* Every call below is collective (metadata and data of a parallel file):
+ * every rank makes each one whatever its own earlier calls returned, and
+ * the ranks agree before a step that depends on the one before. */
+static int fill_batch_group(MPI_Comm comm, hid_t f, const batch_out *o, const char *created,
+                            char *msg, size_t len)
+{
+    hid_t g;
+    H5DIV_CHECK(h5div_result_group_create(comm, f, o->path, o->group, o->overwrite, &g, msg, len));
+    int size;
+    MPI_Comm_size(comm, &size);
+    const h5div_run_attrs ra = {o->in->command,      created,   h5div_base_name(o->opt->base), size,
+                                o->opt->pseudocount, o->elapsed};
+    /* Attributes are metadata: every rank writes the same values. */
+    herr_t rc = h5div_put_run_attrs(g, &ra);
+    H5DIV_H5_TRY(rc, put_batch_attrs(g, o));
     /* A column's write may fail on one rank only (its own part of the data). */
     int failed = any_failed(comm, rc < 0);
     for (int i = 0; i < o->b->ncolumns && !failed; i++)

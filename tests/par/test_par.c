@@ -11,17 +11,7 @@
 #include "io/io.h"
 #include "par/par.h"
 
-static int failures, rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "rank %d: FAIL %s:%d: %s: ", rank, __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "../mpi_check.h"
 
 /* 2 rows of 3 blocks (768 bins) on 3 ranks: blocks [0,2), [2,4), [4,6). The
  * boundaries at blocks 2 (row 0, block 2) and 4 (row 1, block 1) lie inside
