@@ -129,20 +129,20 @@ static inline int spread_2p80(double mx, double mn)
 static inline size_t block_first_invalid_spans(const double *restrict x, size_t e, double alpha,
                                                int *spans)
 {
-    /* The largest and the smallest nonzero value by their bits (ordered
-     * as the values are, for values >= 0; the integer loop vectorises). */
+    /* The largest and the smallest nonzero value by their bits, as signed
+     * integers (ordered as the values are for values >= 0; an integer loop
+     * vectorises). The same two tell a bad value: +inf and +NaN lie at or
+     * above the bits of inf, every negative value but -0 below 0. */
     const int64_t inf_bits = 0x7ff0000000000000;
     int64_t bmx = 0, bmn = inf_bits;
-    int bad = 0;
     for (size_t i = 0; i < e; i++) {
         int64_t b;
         memcpy(&b, &x[i], sizeof b);
-        bad |= !(x[i] >= 0.0) | (x[i] == INFINITY);
         bmx = b > bmx ? b : bmx;
-        const int64_t c = b == 0 ? inf_bits : b;
+        const int64_t c = ((uint64_t)b << 1) == 0 ? inf_bits : b; /* +0 and -0 */
         bmn = c < bmn ? c : bmn;
     }
-    if (bad)
+    if (bmx >= inf_bits || bmn < 0)
         return block_first_invalid(x, e);
     double mx, mn;
     memcpy(&mx, &bmx, sizeof mx);
