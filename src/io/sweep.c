@@ -354,10 +354,13 @@ void h5div_sweep_free(h5div_sweep *sw)
 int h5div_io_collective(MPI_Comm comm, int (*body)(MPI_Comm c, void *arg, char *msg, size_t len),
                         void *arg, char *errmsg, size_t errlen)
 {
-    /* Open MPI's lockedfile component (shared file pointers, which h5div
-     * never uses) creates and deletes "<file>.locktest.<rank>" beside
-     * every file opened; a user's file of that name would be lost. */
-    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
+    /* h5div never uses shared file pointers, and two of Open MPI's
+     * components for them do harm at every file open: lockedfile creates
+     * and deletes "<file>.locktest.<rank>" beside the file (a user's file of
+     * that name would be lost), sm a named semaphore "OMPIO_<file name>" in
+     * /dev/shm, shared by every process on the node that opens a file of
+     * that name: another user's (or a killed run's) makes the open fail. */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile,sm", 0);
     h5div_h5_quiet q;
     h5div_h5_quiet_begin(&q);
     int st = h5div_par_collective(comm, body, arg, errmsg, errlen);
