@@ -73,8 +73,10 @@ static void norm_delta(h5div_norm *nm, const double *a, int na, const double *b,
     }
 }
 
-void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
-                      double b_lo, double b_lo2, double alpha)
+/* h5div_norm_init with the totals' third parts (h5div_acc_round3): the
+ * difference of totals that agree beyond 106 bits is kept. */
+static void norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
+                       double b_lo, double b_lo2, double alpha)
 {
     h5div_norm_init(nm, a_hi, a_lo, b_hi, b_lo, alpha);
     if (!isfinite(a_hi) || !isfinite(b_hi) || a_hi <= 0.0 || b_hi <= 0.0)
@@ -88,8 +90,8 @@ void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, do
 void h5div_norm_init_parts(h5div_norm *nm, const double *a, int na, const double *b, int nb,
                            double alpha)
 {
-    h5div_norm_init3(nm, a[0], na > 1 ? a[1] : 0.0, na > 2 ? a[2] : 0.0, b[0], nb > 1 ? b[1] : 0.0,
-                     nb > 2 ? b[2] : 0.0, alpha);
+    norm_init3(nm, a[0], na > 1 ? a[1] : 0.0, na > 2 ? a[2] : 0.0, b[0], nb > 1 ? b[1] : 0.0,
+               nb > 2 ? b[2] : 0.0, alpha);
     if ((na <= 3 && nb <= 3) || !isfinite(a[0]) || !isfinite(b[0]) || a[0] <= 0.0 || b[0] <= 0.0)
         return;
     nm->a_ext = na > 3 ? a + 3 : NULL;
@@ -213,14 +215,12 @@ static inline void two_sum_add2(double *s, double *err, double *err2, double v)
     *s = t;
 }
 
+/* Do the values (checked already) and alpha span 2^80 or more? */
 static inline int block_spans(const double *restrict x, size_t e, double alpha)
 {
-    double mx = alpha, mn = alpha > 0.0 ? alpha : INFINITY;
-    for (size_t i = 0; i < e; i++) {
-        mx = x[i] > mx ? x[i] : mx;
-        mn = x[i] > 0.0 && x[i] < mn ? x[i] : mn;
-    }
-    return spread_2p80(mx, mn);
+    int spans = 0;
+    (void)block_first_invalid_spans(x, e, alpha, &spans);
+    return spans;
 }
 
 /* The exact sum of x[i] + alpha, i < e, into acc; spans: block_spans. */

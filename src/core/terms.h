@@ -129,12 +129,8 @@ typedef struct h5div_norm {
 
 void h5div_norm_init(h5div_norm *nm, double a_hi, double a_lo, double b_hi, double b_lo,
                      double alpha);
-/* h5div_norm_init with the totals' third parts (h5div_acc_round3): the
- * difference of totals that agree beyond 106 bits is kept. */
-void h5div_norm_init3(h5div_norm *nm, double a_hi, double a_lo, double a_lo2, double b_hi,
-                      double b_lo, double b_lo2, double alpha);
 
-/* h5div_norm_init3 from every part of the totals (h5div_acc_parts: a[0..na),
+/* h5div_norm_init from every part of the totals (h5div_acc_parts: a[0..na),
  * b[0..nb), na, nb >= 1), which must outlive nm. */
 void h5div_norm_init_parts(h5div_norm *nm, const double *a, int na, const double *b, int nb,
                            double alpha);
