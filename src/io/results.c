@@ -511,6 +511,31 @@ static void temp_prefix(const char *target, char *prefix, size_t len)
     snprintf(prefix, len, ".%.200s.h5div-", basename(tmp));
 }
 
+/* Is `rest` (what follows a temporary name's prefix) six random characters,
+ * alone or followed by ".data.N" or ".metadata.N"? The latter are the files
+ * Open MPI's "individual" shared-file-pointer component keeps beside a file
+ * opened for writing on several ranks; it removes them at close, so only a
+ * killed run leaves them. */
+static int stale_rest(const char *rest)
+{
+    if (strlen(rest) < 6)
+        return 0;
+    rest += 6;
+    if (*rest == '\0')
+        return 1;
+    const char *n = NULL;
+    if (strncmp(rest, ".data.", 6) == 0)
+        n = rest + 6;
+    else if (strncmp(rest, ".metadata.", 10) == 0)
+        n = rest + 10;
+    if (!n || *n == '\0')
+        return 0;
+    for (; *n; n++)
+        if (*n < '0' || *n > '9')
+            return 0;
+    return 1;
+}
+
 /* With the lock held no other run writes this target: any temporary file of
  * it is left by a run that died (SIGKILL, a node failure). */
 static void remove_stale(const char *dir, const char *prefix)
@@ -521,7 +546,7 @@ static void remove_stale(const char *dir, const char *prefix)
     size_t pl = strlen(prefix);
     const struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, pl) != 0 || strlen(e->d_name) != pl + 6)
+        if (strncmp(e->d_name, prefix, pl) != 0 || !stale_rest(e->d_name + pl))
             continue;
         char p[PATHBUF];
         struct stat sb;
