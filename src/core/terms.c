@@ -366,17 +366,44 @@ static int total_parts(const h5div_norm *nm, int side, double t[H5DIV_ACC_PARTS]
     return 3 + (next < H5DIV_ACC_PARTS - 3 ? next : H5DIV_ACC_PARTS - 3);
 }
 
-static double cross_exact(double xh, double xl, double yh, double yl, const h5div_norm *nm)
+/* What rounding dropped from a bin's value v = raw + alpha (and from a
+ * 64-bit integer's double): l + l2 exactly. */
+typedef struct lo_parts {
+    double l, l2;
+} lo_parts;
+
+/* The lost parts of bin k: the pseudocount's rounding error plus the 64-bit
+ * remainder (lo may be NULL), as a TwoSum pair so that nothing is lost
+ * where they do not fit one double (a remainder of -1 and alpha 1e-12). */
+static inline lo_parts lost_parts(double raw, double alpha, double v, const double *lo, size_t k)
 {
-    const double u[2][2] = {{xh, xl}, {-yh, -yl}};
+    lo_parts o = {add_err(raw, alpha, v), 0.0};
+    if (lo) {
+        const double s = o.l + lo[k];
+        o.l2 = add_err(o.l, lo[k], s);
+        o.l = s;
+    }
+    return o;
+}
+
+/* (xh + xl + xl2) B - (yh + yl + yl2) A, every product exact, rounded once. */
+static double cross_exact3(double xh, lo_parts xl, double yh, lo_parts yl, const h5div_norm *nm)
+{
+    const double u[2][3] = {{xh, xl.l, xl.l2}, {-yh, -yl.l, -yl.l2}};
     h5div_acc s;
     h5div_acc_init(&s);
     for (int side = 0; side < 2; side++) {
         double t[H5DIV_ACC_PARTS];
         const int nt = total_parts(nm, side, t);
-        acc_add_products(&s, u[side], 2, t, nt);
+        acc_add_products(&s, u[side], u[side][2] != 0.0 ? 3 : 2, t, nt);
     }
     return h5div_acc_round(&s);
+}
+
+static double cross_exact(double xh, double xl, double yh, double yl, const h5div_norm *nm)
+{
+    const lo_parts a = {xl, 0.0}, b = {yl, 0.0};
+    return cross_exact3(xh, a, yh, b, nm);
 }
 
 /* Does a cross difference d of the plain form, with leading product h,
@@ -456,9 +483,28 @@ typedef struct side {
     int e; /* exponent of v 2^ks: v / T lies in [2^(e-1), 2^(e+1)) */
 } side;
 
-static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_lo, double inv_t,
-                           double log_t)
+/* (T - v) 2^ks exactly rounded, v = v_hi + l + l2, from every part of the
+ * scaled total T 2^ks (side 1: A, 0: B). Only a bin above half its
+ * histogram needs it, so at most one per histogram. */
+static double complement(double v, lo_parts vl, int ks, const h5div_norm *nm, int which)
 {
+    double t[H5DIV_ACC_PARTS];
+    const int nt = total_parts(nm, which, t);
+    h5div_acc s;
+    h5div_acc_init(&s);
+    for (int j = 0; j < nt; j++)
+        h5div_acc_add(&s, t[j]);
+    const double sc = ldexp(1.0, ks);
+    h5div_acc_add(&s, -(v * sc));
+    h5div_acc_add(&s, -(vl.l * sc));
+    h5div_acc_add(&s, -(vl.l2 * sc));
+    return h5div_acc_round(&s);
+}
+
+static inline side side_of(double v, lo_parts v_lo, int ks, const h5div_norm *nm, int which)
+{
+    const double inv_t = which ? nm->inv_a : nm->inv_b;
+    const double log_t = which ? nm->log_a : nm->log_b;
     side s;
     s.e = ilogb(v) + ks;
     double x = ldexp(v, ks - s.e); /* v 2^ks / 2^e, in [1, 2) */
@@ -469,7 +515,7 @@ static inline side side_of(double v, double v_lo, int ks, double t_hi, double t_
     double r = x * inv_t; /* v / T * 2^-e */
     s.prob = ldexp(r, s.e);
     if (s.prob > 0.5) /* near 1: log1p of the exact (T - v) / T */
-        s.lg = log1p(-(((t_hi - v * ldexp(1.0, ks)) + t_lo) - v_lo * ldexp(1.0, ks)) * inv_t);
+        s.lg = log1p(-complement(v, v_lo, ks, nm, which) * inv_t);
     else if (s.prob >= TINY)
         s.lg = log(s.prob);
     else
@@ -495,11 +541,11 @@ typedef struct bin_state {
     double lr;      /* log(p / q) */
 } bin_state;
 
-static inline void bin_state_init(bin_state *st, double xr, double yr, double xl, double yl,
+static inline void bin_state_init(bin_state *st, double xr, double yr, lo_parts xl, lo_parts yl,
                                   const h5div_norm *nm, int ka, int kb)
 {
-    st->a = side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
-    st->b = side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b);
+    st->a = side_of(xr, xl, ka, nm, 1);
+    st->b = side_of(yr, yl, kb, nm, 0);
     int hi = st->a.e > st->b.e ? st->a.e : st->b.e;
     int lo = st->a.e > st->b.e ? st->b.e : st->a.e;
     st->far = lo - hi < -FAR_EXP;
@@ -515,13 +561,16 @@ static inline void bin_state_init(bin_state *st, double xr, double yr, double xl
     st->P = X * nm->inv_a;
     st->Q = Y * nm->inv_b;
     st->d = cross_diff(X, Y, nm);
-    if (xl != 0.0 || yl != 0.0) { /* the parts of x + alpha, y + alpha that rounding dropped */
-        const double xs = ldexp(xl, ka + st->k), ys = ldexp(yl, kb + st->k);
+    if (xl.l != 0.0 || yl.l != 0.0) { /* the parts of x + alpha, y + alpha that rounding dropped */
+        const double xs = ldexp(xl.l, ka + st->k), ys = ldexp(yl.l, kb + st->k);
         st->d += xs * nm->b_hi - ys * nm->a_hi;
         /* Where that cancels (p = q, as for one bin) the rounded products
          * leave a remnant: the whole difference exactly. */
-        if (cancels(st->d, X * nm->b_hi))
-            st->d = cross_exact(X, xs, Y, ys, nm);
+        if (cancels(st->d, X * nm->b_hi)) {
+            const lo_parts xsc = {xs, ldexp(xl.l2, ka + st->k)};
+            const lo_parts ysc = {ys, ldexp(yl.l2, kb + st->k)};
+            st->d = cross_exact3(X, xsc, Y, ysc, nm);
+        }
     }
     st->u = st->d / (Y * nm->a_hi + Y * nm->a_lo);
     st->v = -st->d / (X * nm->b_hi + X * nm->b_lo);
@@ -800,16 +849,13 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         const double xr = xs[k] + alpha, yr = ys[k] + alpha;
         if (xr == 0.0 && yr == 0.0)
             continue;
-        double xl = add_err(xs[k], alpha, xr), yl = add_err(ys[k], alpha, yr);
-        if (xlo) { /* the remainders of 64-bit integers, with the pseudocount's */
-            xl += xlo[k];
-            yl += ylo[k];
-        }
+        /* the remainders of 64-bit integers, with the pseudocount's */
+        const lo_parts xl = lost_parts(xs[k], alpha, xr, xlo, k);
+        const lo_parts yl = lost_parts(ys[k], alpha, yr, ylo, k);
         if (xr == 0.0 || yr == 0.0) {
             /* A lone value: its own mass in every divergence. */
             int qlone = xr == 0.0;
-            side s = qlone ? side_of(yr, yl, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b)
-                           : side_of(xr, xl, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a);
+            side s = qlone ? side_of(yr, yl, kb, nm, 0) : side_of(xr, xl, ka, nm, 1);
             ++*(qlone ? q_without_p : p_without_q);
             t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s.prob * s.lg);
             t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s.prob;
@@ -1007,13 +1053,11 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
     if (alpha != 0.0 || xlo) /* a remnant where the corrections cancel: exactly */
         for (size_t k = 0; k < e; k++)
             if (cancels(d[k], x[k] * b_hi)) {
-                double xl = alpha != 0.0 ? add_err(xs[k], alpha, xs[k] + alpha) : 0.0;
-                double yl = alpha != 0.0 ? add_err(ys[k], alpha, ys[k] + alpha) : 0.0;
-                if (xlo) {
-                    xl += xlo[k];
-                    yl += ylo[k];
-                }
-                d[k] = cross_exact(x[k], xl * scale_a, y[k], yl * scale_b, nm);
+                const lo_parts xl = lost_parts(xs[k], alpha, xs[k] + alpha, xlo, k);
+                const lo_parts yl = lost_parts(ys[k], alpha, ys[k] + alpha, ylo, k);
+                const lo_parts xsc = {xl.l * scale_a, xl.l2 * scale_a};
+                const lo_parts ysc = {yl.l * scale_b, yl.l2 * scale_b};
+                d[k] = cross_exact3(x[k], xsc, y[k], ysc, nm);
             }
     /* u = p/q - 1 and v = q/p - 1 from the cross difference, for KL and JS. */
     double uu[H5DIV_BLOCK_BINS], vv[H5DIV_BLOCK_BINS];
@@ -1261,9 +1305,20 @@ static double renyi_pair(double A, const bin_state *st, int swap, int aux)
         /* p^A q^(1-A) from the logarithms: its error is small beside log S
          * wherever such a bin decides S. */
         const double y = A * ps->lg + (1.0 - A) * qs->lg;
+        /* Scaled after exp, not by adding es ln 2 to y: that sum would
+         * round away y's last digits (1e-13 of a log S near -1, which
+         * D_A of an order near 1 magnifies). Below, S is itself below
+         * e^-650 and an absolute error of 1e-13 in its log is harmless. */
         if (aux)
-            return exp(y + sc);
-        return exp(y) + ((A - 1.0) * qs->prob - A * ps->prob);
+            return y > -700.0 ? ldexp(exp(y), es) : exp(y + sc);
+        /* p^A q^(1-A) - A p - (1-A) q as (larger side) expm1(.) plus the
+         * rest: exp(y) - A p - (1-A) q cancels where the order is near 1. */
+        const double p = ps->prob, q = qs->prob;
+        const int p_big = ps->e > qs->e;
+        const double z = p_big ? (1.0 - A) * (qs->lg - ps->lg) : A * (ps->lg - qs->lg);
+        if (z <= 700.0)
+            return p_big ? p * expm1(z) + (1.0 - A) * (p - q) : q * expm1(z) + A * (q - p);
+        return exp(y) + ((A - 1.0) * q - A * p);
     }
     const double P = swap ? st->Q : st->P, Q = swap ? st->P : st->Q;
     const double u = swap ? st->v : st->u, v = swap ? st->u : st->v;
@@ -1319,10 +1374,11 @@ static void block_renyi(const double *restrict xs, const double *restrict ys,
         const int xz = xr == 0.0, yz = yr == 0.0;
         if (xz || yz) {
             double p = 0.0, q = 0.0;
+            const lo_parts none = {0.0, 0.0};
             if (!xz)
-                p = side_of(xr, 0.0, ka, nm->a_hi, nm->a_lo, nm->inv_a, nm->log_a).prob;
+                p = side_of(xr, none, ka, nm, 1).prob;
             if (!yz)
-                q = side_of(yr, 0.0, kb, nm->b_hi, nm->b_lo, nm->inv_b, nm->log_b).prob;
+                q = side_of(yr, none, kb, nm, 0).prob;
             for (int o = 0; o < no; o++) {
                 int i = orders[o], qp = tp->qp[i];
                 if (tp->win_mask & H5DIV_TBIT(i))
@@ -1334,11 +1390,8 @@ static void block_renyi(const double *restrict xs, const double *restrict ys,
             continue;
         }
         bin_state st;
-        double xl = add_err(xs[k], nm->alpha, xr), yl = add_err(ys[k], nm->alpha, yr);
-        if (xlo) {
-            xl += xlo[k];
-            yl += ylo[k];
-        }
+        const lo_parts xl = lost_parts(xs[k], nm->alpha, xr, xlo, k);
+        const lo_parts yl = lost_parts(ys[k], nm->alpha, yr, ylo, k);
         bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
         for (int o = 0; o < no; o++) {
             int i = orders[o];
