@@ -57,24 +57,31 @@ h5div_unit_total h5div_unit_total_of(double hi, double lo)
 
 void h5div_acc_add(h5div_acc *a, double x)
 {
-    if (x == 0.0)
-        return;
-    if (!isfinite(x)) {
-        a->nonfinite |= isnan(x) ? 4 : (x > 0 ? 1 : 2);
+    /* |x| = m 2^e2 with m an integer below 2^53, from the bits (no libm
+     * call: this runs for every block sum and every total). */
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    const int be = (int)((bits >> 52) & 0x7ff);
+    uint64_t m = bits & (((uint64_t)1 << 52) - 1);
+    if (be == 0x7ff) {
+        a->nonfinite |= m ? 4 : ((bits >> 63) ? 2 : 1);
         return;
     }
-    int e;
-    double f = frexp(fabs(x), &e); /* |x| = f * 2^e, f in [0.5, 1) */
-    /* |x| = m * 2^(e - 53) with m a 53-bit integer; subnormals scale exactly. */
-    uint64_t m = (uint64_t)ldexp(f, 53);
-    int pos = e - 53 - H5DIV_ACC_EMIN; /* >= 0: e >= -1073 for any double */
+    int e2 = -1074; /* subnormal (or zero) */
+    if (be != 0) {
+        m |= (uint64_t)1 << 52;
+        e2 = be - 1075;
+    } else if (m == 0) {
+        return;
+    }
+    int pos = e2 - H5DIV_ACC_EMIN; /* >= 0: e2 >= -1074 */
     int k = pos / LIMB_BITS, sh = pos % LIMB_BITS;
     uint64_t lo = (m & 0xffffffffu) << sh; /* < 2^64 */
     uint64_t hi = (m >> LIMB_BITS) << sh;  /* < 2^53 */
     int64_t d0 = (int64_t)(lo & 0xffffffffu);
     int64_t d1 = (int64_t)(lo >> LIMB_BITS) + (int64_t)(hi & 0xffffffffu);
     int64_t d2 = (int64_t)(hi >> LIMB_BITS);
-    if (x < 0) {
+    if (bits >> 63) {
         d0 = -d0;
         d1 = -d1;
         d2 = -d2;

@@ -115,9 +115,47 @@ static void test_many_adds(void)
     CHECK_BITS(h5div_acc_round(&a), 4294967295.0 * (double)n);
 }
 
+/* Subnormals and the smallest normals, of either sign: their exact sum in
+ * units of 2^-1074 fits an __int128 (values below 2^-1000, 5000 of them),
+ * and the sum is normal, so ldexp of the rounded integer is exact. */
+static void test_subnormal_int128(void)
+{
+    enum { N = 5000 };
+    static double v[N];
+    for (int trial = 0; trial < 20; trial++) {
+        __int128 exact = 0;
+        for (int i = 0; i < N; i++) {
+            /* m 2^e with m < 2^53 and e in [-1074, -1053]: subnormal up to
+             * about 2^-1000 (e = -1074 with m < 2^52 is subnormal). */
+            int64_t m = (int64_t)(next_u64() >> (11 + next_u64() % 40));
+            int e = -1074 + (int)(next_u64() % 22);
+            if (next_u64() & 1)
+                m = -m;
+            v[i] = ldexp((double)m, e);
+            exact += (__int128)m * ((__int128)1 << (e + 1074));
+        }
+        exact += (__int128)1 << 60; /* keeps the sum normal (2^-1014) */
+        double want = ldexp((double)exact, -1074);
+        h5div_acc a;
+        h5div_acc_init(&a);
+        for (int i = 0; i < N; i++)
+            h5div_acc_add(&a, v[i]);
+        h5div_acc_add(&a, ldexp(1.0, -1014));
+        CHECK_BITS(h5div_acc_round(&a), want);
+    }
+    /* Signed zeros add nothing; the signs of infinities are kept. */
+    double z[] = {-0.0, 0.0, DBL_TRUE_MIN, -0.0};
+    CHECK_BITS(sum_of(z, 4), DBL_TRUE_MIN);
+    double ni[] = {-INFINITY, -1.0};
+    CHECK_BITS(sum_of(ni, 2), -INFINITY);
+    double nn[] = {-NAN, 1.0};
+    CHECK(isnan(sum_of(nn, 2)));
+}
+
 int main(void)
 {
     test_against_int128();
+    test_subnormal_int128();
     test_hand_cases();
     test_many_adds();
     return check_report("test_acc");
