@@ -829,6 +829,110 @@ static void two_sample_far(const two_sample *ts, const side *big, const side *sm
     *g = 2.0 * sc_val(sc_mul(sc_mul(sc_of(ts->tm, ts->te), sb), gs), 0);
 }
 
+/* The careful path's terms of a lone value (the other side 0): its own
+ * mass in every divergence. Bin k of t; qlone: the value is q's. */
+static void careful_lone(const side *s, int qlone, const two_sample *ts, unsigned mask,
+                         double (*t)[H5DIV_BLOCK_BINS], size_t k)
+{
+    t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s->prob * s->lg);
+    t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s->prob;
+    t[H5DIV_T_JS][k] = 0.5 * LN2 * ldexp(s->mant, SQ_SCALE_EXP - s->ex2);
+    t[H5DIV_T_TV][k] = s->prob;
+    t[H5DIV_T_HELLINGER][k] = ldexp(s->mant, SQ_SCALE_EXP - s->ex2);
+    t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s->prob;
+    t[H5DIV_T_SP][k] = 0.5 * s->prob;
+    t[H5DIV_T_NONEMPTY][k] = 1.0;
+    if (mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) {
+        /* chi^2: B p (or A q); G: 2 A p log((A + B) / A) (or for q). */
+        const double tot = qlone ? ts->a : ts->b, own = qlone ? ts->b : ts->a;
+        const int et = qlone ? ts->ea : ts->eb, eo = qlone ? ts->eb : ts->ea;
+        t[H5DIV_T_CHI2T][k] = ldexp(tot * s->mant, et - s->ex2);
+        t[H5DIV_T_G][k] =
+            ts->extreme ? 2.0 * sc_val(sc_mul(qlone ? ts->gb : ts->ga, sc_of(s->mant, 0)), -s->ex2)
+                        : 2.0 * ldexp(own * s->mant * (qlone ? ts->lw1 : ts->lw), eo - s->ex2);
+    }
+}
+
+/* The careful path's terms of a bin whose ratio is far (beyond 2^FAR_EXP):
+ * the larger side carries every term but the entropies, cross entropies,
+ * KL and Bhattacharyya (to 2^-450 relative). */
+static void careful_far(const bin_state *st, double (*t)[H5DIV_BLOCK_BINS], size_t k)
+{
+    const double p = st->a.prob, q = st->b.prob;
+    double big = p > q ? p : q;
+    const side *hs = p > q ? &st->a : &st->b, *ls = p > q ? &st->b : &st->a;
+    const double big_sc = ldexp(hs->mant, SQ_SCALE_EXP - hs->ex2);
+    t[H5DIV_T_JS][k] = 0.5 * LN2 * big_sc;
+    t[H5DIV_T_TV][k] = big;
+    t[H5DIV_T_HELLINGER][k] = big_sc;
+    /* (p - q)^2 / q: p^2 / q from the mantissas, may overflow to inf. */
+    double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
+    t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
+    t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
+    t[H5DIV_T_SP][k] = 0.5 * big;
+}
+
+/* The careful path's JS, TV, Hellinger, chi^2 and separation-power terms
+ * of a bin with both values > 0 whose ratio is not far. */
+static void careful_near(const bin_state *st, const h5div_norm *nm, unsigned mask,
+                         double (*t)[H5DIV_BLOCK_BINS], size_t k)
+{
+    if (mask & (1u << H5DIV_T_JS)) {
+        double tt = st->d / st->s; /* (p - q) / (p + q) */
+        double js;
+        if (fabs(tt) < SERIES_LIMIT) {
+            js = 0.25 * (st->P + st->Q) * js_series(tt);
+        } else {
+            double xb = st->X * nm->b_hi + st->X * nm->b_lo;
+            double ya = st->Y * nm->a_hi + st->Y * nm->a_lo;
+            js = 0.5 * (st->P * log_mix(tt, xb, st->s) + st->Q * log_mix(-tt, ya, st->s));
+        }
+        t[H5DIV_T_JS][k] = ldexp(js > 0.0 ? js : 0.0, SQ_SCALE_EXP - st->k);
+    }
+    if (st->diff != 0.0) {
+        t[H5DIV_T_TV][k] = ldexp(fabs(st->diff), -st->k);
+        double h = st->diff / (sqrt(st->P) + sqrt(st->Q)); /* sqrt p - sqrt q */
+        t[H5DIV_T_HELLINGER][k] = ldexp(h * h, SQ_SCALE_EXP - st->k);
+        /* (p - q)^2 / q as (p - q) u: no square to underflow. */
+        t[H5DIV_T_CHI2_PQ][k] = ldexp(st->diff * st->u, -st->k);
+        t[H5DIV_T_CHI2_QP][k] = ldexp(st->diff * -st->v, -st->k);
+        /* (p - q)^2 / (p + q) / 2 as (p - q) ((p - q) / (p + q)) / 2, the
+         * ratio from the exact cross difference. */
+        t[H5DIV_T_SP][k] = ldexp(0.5 * st->diff * (st->d / st->s), -st->k);
+    }
+}
+
+/* The careful path's terms of a bin with both values > 0. */
+static void careful_pair(const bin_state *st, const h5div_norm *nm, two_sample *ts, unsigned mask,
+                         double (*t)[H5DIV_BLOCK_BINS], size_t k)
+{
+    const double p = st->a.prob, q = st->b.prob;
+    t[H5DIV_T_NONEMPTY][k] = 1.0;
+    if ((mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) && st->far) {
+        const int pb = st->a.e > st->b.e;
+        two_sample_far(ts, pb ? &st->a : &st->b, pb ? &st->b : &st->a, pb, &t[H5DIV_T_CHI2T][k],
+                       &t[H5DIV_T_G][k]);
+    } else if (mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) {
+        two_sample_bin(ts, st->P, st->Q, st->diff, st->k, &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
+    }
+    t[H5DIV_T_ENTROPY_P][k] = -(p * st->a.lg);
+    t[H5DIV_T_ENTROPY_Q][k] = -(q * st->b.lg);
+    t[H5DIV_T_CROSS_PQ][k] = -(p * st->b.lg);
+    t[H5DIV_T_CROSS_QP][k] = -(q * st->a.lg);
+    if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
+        t[H5DIV_T_KL_PQ][k] = kl_careful(st, 0);
+        t[H5DIV_T_KL_QP][k] = kl_careful(st, 1);
+    }
+    /* sqrt(p q) 2^1020 from the mantissas: never under- or overflows
+     * where the coefficient could matter. */
+    t[H5DIV_T_BC][k] =
+        ldexp(sqrt(st->a.mant) * sqrt(st->b.mant), BC_SCALE_EXP - st->a.ex2 / 2 - st->b.ex2 / 2);
+    if (st->far)
+        careful_far(st, t, k);
+    else
+        careful_near(st, nm, mask, t, k);
+}
+
 /* The careful path: every bin through libm, with the forms chosen per bin
  * for probabilities near 1, subnormal ones, and ratios beyond the double
  * range. Writes the terms of bins [0, e) of one block into t. */
@@ -839,9 +943,8 @@ static void block_terms_careful(const double *restrict xs, const double *restric
 {
     const double alpha = nm->alpha;
     const int ka = ilogb(nm->scale_a), kb = ilogb(nm->scale_b);
-    const unsigned tests = (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G);
     two_sample ts;
-    if (mask & tests)
+    if (mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G)))
         two_sample_init(&ts, nm);
     for (size_t k = 0; k < e; k++) {
         for (int m = 0; m < NT_BIN; m++)
@@ -853,91 +956,15 @@ static void block_terms_careful(const double *restrict xs, const double *restric
         const lo_parts xl = lost_parts(xs[k], alpha, xr, xlo, k);
         const lo_parts yl = lost_parts(ys[k], alpha, yr, ylo, k);
         if (xr == 0.0 || yr == 0.0) {
-            /* A lone value: its own mass in every divergence. */
-            int qlone = xr == 0.0;
-            side s = qlone ? side_of(yr, yl, kb, nm, 0) : side_of(xr, xl, ka, nm, 1);
+            const int qlone = xr == 0.0;
+            const side s = qlone ? side_of(yr, yl, kb, nm, 0) : side_of(xr, xl, ka, nm, 1);
             ++*(qlone ? q_without_p : p_without_q);
-            t[qlone ? H5DIV_T_ENTROPY_Q : H5DIV_T_ENTROPY_P][k] = -(s.prob * s.lg);
-            t[qlone ? H5DIV_T_KL_PQ : H5DIV_T_KL_QP][k] = s.prob;
-            t[H5DIV_T_JS][k] = 0.5 * LN2 * ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
-            t[H5DIV_T_TV][k] = s.prob;
-            t[H5DIV_T_HELLINGER][k] = ldexp(s.mant, SQ_SCALE_EXP - s.ex2);
-            t[qlone ? H5DIV_T_CHI2_PQ : H5DIV_T_CHI2_QP][k] = s.prob;
-            t[H5DIV_T_SP][k] = 0.5 * s.prob;
-            t[H5DIV_T_NONEMPTY][k] = 1.0;
-            if (mask & tests) {
-                /* chi^2: B p (or A q); G: 2 A p log((A + B) / A) (or for q). */
-                const double tot = qlone ? ts.a : ts.b, own = qlone ? ts.b : ts.a;
-                const int et = qlone ? ts.ea : ts.eb, eo = qlone ? ts.eb : ts.ea;
-                t[H5DIV_T_CHI2T][k] = ldexp(tot * s.mant, et - s.ex2);
-                t[H5DIV_T_G][k] =
-                    ts.extreme
-                        ? 2.0 * sc_val(sc_mul(qlone ? ts.gb : ts.ga, sc_of(s.mant, 0)), -s.ex2)
-                        : 2.0 * ldexp(own * s.mant * (qlone ? ts.lw1 : ts.lw), eo - s.ex2);
-            }
+            careful_lone(&s, qlone, &ts, mask, t, k);
             continue;
         }
         bin_state st;
         bin_state_init(&st, xr, yr, xl, yl, nm, ka, kb);
-        const double p = st.a.prob, q = st.b.prob;
-        t[H5DIV_T_NONEMPTY][k] = 1.0;
-        if ((mask & tests) && st.far) {
-            const int pb = st.a.e > st.b.e;
-            two_sample_far(&ts, pb ? &st.a : &st.b, pb ? &st.b : &st.a, pb, &t[H5DIV_T_CHI2T][k],
-                           &t[H5DIV_T_G][k]);
-        } else if (mask & tests) {
-            two_sample_bin(&ts, st.P, st.Q, st.diff, st.k, &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
-        }
-        t[H5DIV_T_ENTROPY_P][k] = -(p * st.a.lg);
-        t[H5DIV_T_ENTROPY_Q][k] = -(q * st.b.lg);
-        t[H5DIV_T_CROSS_PQ][k] = -(p * st.b.lg);
-        t[H5DIV_T_CROSS_QP][k] = -(q * st.a.lg);
-        if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
-            t[H5DIV_T_KL_PQ][k] = kl_careful(&st, 0);
-            t[H5DIV_T_KL_QP][k] = kl_careful(&st, 1);
-        }
-        /* sqrt(p q) 2^1020 from the mantissas: never under- or overflows
-         * where the coefficient could matter. */
-        t[H5DIV_T_BC][k] =
-            ldexp(sqrt(st.a.mant) * sqrt(st.b.mant), BC_SCALE_EXP - st.a.ex2 / 2 - st.b.ex2 / 2);
-        if (st.far) {
-            /* The larger side carries every term (to 2^-450 relative). */
-            double big = p > q ? p : q;
-            const side *hs = p > q ? &st.a : &st.b, *ls = p > q ? &st.b : &st.a;
-            const double big_sc = ldexp(hs->mant, SQ_SCALE_EXP - hs->ex2);
-            t[H5DIV_T_JS][k] = 0.5 * LN2 * big_sc;
-            t[H5DIV_T_TV][k] = big;
-            t[H5DIV_T_HELLINGER][k] = big_sc;
-            /* (p - q)^2 / q: p^2 / q from the mantissas, may overflow to inf. */
-            double c = ldexp(hs->mant * hs->mant / ls->mant, ls->ex2 - 2 * hs->ex2);
-            t[H5DIV_T_CHI2_PQ][k] = p > q ? c : big;
-            t[H5DIV_T_CHI2_QP][k] = p > q ? big : c;
-            t[H5DIV_T_SP][k] = 0.5 * big;
-            continue;
-        }
-        if (mask & (1u << H5DIV_T_JS)) {
-            double tt = st.d / st.s; /* (p - q) / (p + q) */
-            double js;
-            if (fabs(tt) < SERIES_LIMIT) {
-                js = 0.25 * (st.P + st.Q) * js_series(tt);
-            } else {
-                double xb = st.X * nm->b_hi + st.X * nm->b_lo;
-                double ya = st.Y * nm->a_hi + st.Y * nm->a_lo;
-                js = 0.5 * (st.P * log_mix(tt, xb, st.s) + st.Q * log_mix(-tt, ya, st.s));
-            }
-            t[H5DIV_T_JS][k] = ldexp(js > 0.0 ? js : 0.0, SQ_SCALE_EXP - st.k);
-        }
-        if (st.diff != 0.0) {
-            t[H5DIV_T_TV][k] = ldexp(fabs(st.diff), -st.k);
-            double h = st.diff / (sqrt(st.P) + sqrt(st.Q)); /* sqrt p - sqrt q */
-            t[H5DIV_T_HELLINGER][k] = ldexp(h * h, SQ_SCALE_EXP - st.k);
-            /* (p - q)^2 / q as (p - q) u: no square to underflow. */
-            t[H5DIV_T_CHI2_PQ][k] = ldexp(st.diff * st.u, -st.k);
-            t[H5DIV_T_CHI2_QP][k] = ldexp(st.diff * -st.v, -st.k);
-            /* (p - q)^2 / (p + q) / 2 as (p - q) ((p - q) / (p + q)) / 2, the
-             * ratio from the exact cross difference. */
-            t[H5DIV_T_SP][k] = ldexp(0.5 * st.diff * (st.d / st.s), -st.k);
-        }
+        careful_pair(&st, nm, &ts, mask, t, k);
     }
 }
 
@@ -975,27 +1002,31 @@ static inline double log_fast(double x)
     return dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
 }
 
-/* Terms of one block when every nonzero p and q lies in [2^-960, 1/2] (so
- * no fallback of the careful path is needed); returns 0, having written
- * nothing, for any other block. */
-H5DIV_CLONES
-static int block_terms_fast(const double *restrict xs, const double *restrict ys,
-                            const double *restrict xlo, const double *restrict ylo, size_t e,
-                            const h5div_norm *restrict nm, unsigned mask,
-                            double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
-                            int64_t *q_without_p)
+/* The fast path's state of one block: the scaled values x, y, the
+ * probabilities p, q, the cross differences d (x B - y A, exact) and
+ * u = p/q - 1, v = q/p - 1 where KL or JS needs them. Its steps below are
+ * inlined into each instruction-set clone of block_terms_fast. */
+typedef struct fast_block {
+    double x[H5DIV_BLOCK_BINS], y[H5DIV_BLOCK_BINS], p[H5DIV_BLOCK_BINS], q[H5DIV_BLOCK_BINS];
+    double d[H5DIV_BLOCK_BINS], uu[H5DIV_BLOCK_BINS], vv[H5DIV_BLOCK_BINS];
+    size_t e;
+    const h5div_norm *nm;
+} fast_block;
+
+#define FAST_STEP static inline __attribute__((always_inline))
+
+/* Scaled values and probabilities; 0 where a nonzero p or q lies outside
+ * [2^-960, 1/2] (the careful path's), else the lone-value counts. */
+FAST_STEP int fast_load(fast_block *restrict fb, const double *restrict xs,
+                        const double *restrict ys, int64_t *p_without_q, int64_t *q_without_p)
 {
-    /* The two-sample tests of totals far apart need the scaled forms. */
-    if ((mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) && totals_extreme(nm))
-        return 0;
+    const h5div_norm *nm = fb->nm;
     const double alpha = nm->alpha, inv_a = nm->inv_a, inv_b = nm->inv_b;
     const double scale_a = nm->scale_a, scale_b = nm->scale_b;
-    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
-    double x[H5DIV_BLOCK_BINS], y[H5DIV_BLOCK_BINS], p[H5DIV_BLOCK_BINS], q[H5DIV_BLOCK_BINS];
-    double d[H5DIV_BLOCK_BINS];
+    double *restrict x = fb->x, *restrict y = fb->y, *restrict p = fb->p, *restrict q = fb->q;
     int bad = 0;
     int64_t pwq = 0, qwp = 0;
-    for (size_t k = 0; k < e; k++) {
+    for (size_t k = 0; k < fb->e; k++) {
         double xr = xs[k] + alpha, yr = ys[k] + alpha;
         x[k] = xr * scale_a;
         y[k] = yr * scale_b;
@@ -1010,23 +1041,37 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         return 0;
     *p_without_q += pwq;
     *q_without_p += qwp;
-    if (mask & ((1u << H5DIV_T_ENTROPY_P) | (1u << H5DIV_T_ENTROPY_Q) | (1u << H5DIV_T_CROSS_PQ) |
-                (1u << H5DIV_T_CROSS_QP))) {
-        for (size_t k = 0; k < e; k++) {
-            double pk = p[k], qk = q[k];
-            double lp = log_fast(pk > 0.0 ? pk : 1.0), lq = log_fast(qk > 0.0 ? qk : 1.0);
-            int both = (pk > 0.0) & (qk > 0.0);
-            t[H5DIV_T_ENTROPY_P][k] = -(pk * lp);
-            t[H5DIV_T_ENTROPY_Q][k] = -(qk * lq);
-            t[H5DIV_T_CROSS_PQ][k] = both ? -(pk * lq) : 0.0;
-            t[H5DIV_T_CROSS_QP][k] = both ? -(qk * lp) : 0.0;
-        }
+    return 1;
+}
+
+FAST_STEP void fast_entropies(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const double *restrict p = fb->p, *restrict q = fb->q;
+    for (size_t k = 0; k < fb->e; k++) {
+        double pk = p[k], qk = q[k];
+        double lp = log_fast(pk > 0.0 ? pk : 1.0), lq = log_fast(qk > 0.0 ? qk : 1.0);
+        int both = (pk > 0.0) & (qk > 0.0);
+        t[H5DIV_T_ENTROPY_P][k] = -(pk * lp);
+        t[H5DIV_T_ENTROPY_Q][k] = -(qk * lq);
+        t[H5DIV_T_CROSS_PQ][k] = both ? -(pk * lq) : 0.0;
+        t[H5DIV_T_CROSS_QP][k] = both ? -(qk * lp) : 0.0;
     }
-    if (!(mask &
-          ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS) | (1u << H5DIV_T_TV) |
-           (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP) |
-           (1u << H5DIV_T_BC) | (1u << H5DIV_T_SP) | (1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))))
-        return 1;
+}
+
+/* d = x B - y A exactly enough: the plain form with the products' fma
+ * errors, the exact form where it cancels, the totals' difference where
+ * they agree beyond hi + lo, and what the pseudocount and the 64-bit
+ * remainders add (exactly where that cancels). */
+FAST_STEP void fast_cross(fast_block *restrict fb, const double *restrict xs,
+                          const double *restrict ys, const double *restrict xlo,
+                          const double *restrict ylo)
+{
+    const h5div_norm *nm = fb->nm;
+    const double alpha = nm->alpha, scale_a = nm->scale_a, scale_b = nm->scale_b;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    const double *restrict x = fb->x, *restrict y = fb->y;
+    double *restrict d = fb->d;
+    const size_t e = fb->e;
     int cancel = 0;
     for (size_t k = 0; k < e; k++) {
         /* x*B - y*A with the exact product errors (fma is exact). */
@@ -1059,112 +1104,187 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
                 const lo_parts ysc = {yl.l * scale_b, yl.l2 * scale_b};
                 d[k] = cross_exact3(x[k], xsc, y[k], ysc, nm);
             }
-    /* u = p/q - 1 and v = q/p - 1 from the cross difference, for KL and JS. */
-    double uu[H5DIV_BLOCK_BINS], vv[H5DIV_BLOCK_BINS];
-    if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP) | (1u << H5DIV_T_JS)))
-        for (size_t k = 0; k < e; k++) {
-            uu[k] = d[k] / (y[k] * a_hi + y[k] * a_lo);
-            vv[k] = -d[k] / (x[k] * b_hi + x[k] * b_lo);
-        }
-    if (mask & ((1u << H5DIV_T_KL_PQ) | (1u << H5DIV_T_KL_QP))) {
-        for (size_t k = 0; k < e; k++) {
-            double xk = x[k], yk = y[k], pk = p[k], qk = q[k], dk = d[k];
-            int xz = xk == 0.0, yz = yk == 0.0;
-            double diff = dk * inv_a * inv_b;
-            double u = uu[k], v = vv[k];
-            /* log(p/q) where a series does not serve: log1p(u) where
-             * 1 + u = p/q is not small; below that, -log1p(v) (1 + v = q/p
-             * is then above 2, so neither cancels). One logarithm either
-             * way, and none where both series serve. */
-            int su = fabs(u) < SERIES_LIMIT, sv = fabs(v) < SERIES_LIMIT;
-            double lr = 0.0;
-            if (!(xz | yz | (su & sv))) {
-                const int flip = u < -0.5;
-                const double c = flip ? v : u, w = 1.0 + c;
-                const double l = log_fast(w) + (c - (w - 1.0)) / w;
-                lr = flip ? -l : l;
-            }
-            double kpq = su ? qk * h5div_kl_series(u) : pk * lr - diff;
-            double kqp = sv ? pk * h5div_kl_series(v) : diff - qk * lr;
-            kpq = kpq > 0.0 ? kpq : 0.0;
-            kqp = kqp > 0.0 ? kqp : 0.0;
-            t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
-            t[H5DIV_T_KL_QP][k] = xz ? 0.0 : (yz ? pk : kqp);
-        }
+}
+
+/* u = p/q - 1 and v = q/p - 1 from the cross difference, for KL and JS. */
+FAST_STEP void fast_ratios(fast_block *restrict fb)
+{
+    const h5div_norm *nm = fb->nm;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    const double *restrict x = fb->x, *restrict y = fb->y, *restrict d = fb->d;
+    double *restrict uu = fb->uu, *restrict vv = fb->vv;
+    for (size_t k = 0; k < fb->e; k++) {
+        uu[k] = d[k] / (y[k] * a_hi + y[k] * a_lo);
+        vv[k] = -d[k] / (x[k] * b_hi + x[k] * b_lo);
     }
-    if (mask & (1u << H5DIV_T_JS)) {
-        for (size_t k = 0; k < e; k++) {
-            double xk = x[k], yk = y[k], pk = p[k], qk = q[k];
-            int lone = (xk == 0.0) | (yk == 0.0);
-            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
-            double tt = d[k] / sum; /* (p - q) / (p + q) */
-            double m = 0.5 * (pk + qk);
-            /* log(2p / (p + q)) = log1p(t) where 1 + t is not small, else
-             * -log1p(v / 2) (v = q/p - 1 > 2 there); log(2q / (p + q))
-             * likewise with -t and u. No logarithm where the series serves. */
-            double js;
-            if (lone | (fabs(tt) < SERIES_LIMIT)) {
-                js = 0.5 * m * js_series(lone ? 0.0 : tt);
-            } else {
-                const int fp = tt<-0.5, fq = tt> 0.5;
-                const double cp = fp ? 0.5 * vv[k] : tt, wp = 1.0 + cp;
-                const double cq = fq ? 0.5 * uu[k] : -tt, wq = 1.0 + cq;
-                const double lp = log_fast(wp) + (cp - (wp - 1.0)) / wp;
-                const double lq = log_fast(wq) + (cq - (wq - 1.0)) / wq;
-                js = 0.5 * (pk * (fp ? -lp : lp) + qk * (fq ? -lq : lq));
-            }
-            js = js > 0.0 ? js : 0.0;
-            js = lone ? 0.5 * LN2 * (pk + qk) : js;
-            t[H5DIV_T_JS][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : js * 0x1p1000;
+}
+
+FAST_STEP void fast_kl(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const double inv_a = fb->nm->inv_a, inv_b = fb->nm->inv_b;
+    for (size_t k = 0; k < fb->e; k++) {
+        double xk = fb->x[k], yk = fb->y[k], pk = fb->p[k], qk = fb->q[k], dk = fb->d[k];
+        int xz = xk == 0.0, yz = yk == 0.0;
+        double diff = dk * inv_a * inv_b;
+        double u = fb->uu[k], v = fb->vv[k];
+        /* log(p/q) where a series does not serve: log1p(u) where
+         * 1 + u = p/q is not small; below that, -log1p(v) (1 + v = q/p
+         * is then above 2, so neither cancels). One logarithm either
+         * way, and none where both series serve. */
+        int su = fabs(u) < SERIES_LIMIT, sv = fabs(v) < SERIES_LIMIT;
+        double lr = 0.0;
+        if (!(xz | yz | (su & sv))) {
+            const int flip = u < -0.5;
+            const double c = flip ? v : u, w = 1.0 + c;
+            const double l = log_fast(w) + (c - (w - 1.0)) / w;
+            lr = flip ? -l : l;
         }
+        double kpq = su ? qk * h5div_kl_series(u) : pk * lr - diff;
+        double kqp = sv ? pk * h5div_kl_series(v) : diff - qk * lr;
+        kpq = kpq > 0.0 ? kpq : 0.0;
+        kqp = kqp > 0.0 ? kqp : 0.0;
+        t[H5DIV_T_KL_PQ][k] = yz ? 0.0 : (xz ? qk : kpq);
+        t[H5DIV_T_KL_QP][k] = xz ? 0.0 : (yz ? pk : kqp);
     }
-    if (mask & ((1u << H5DIV_T_TV) | (1u << H5DIV_T_HELLINGER) | (1u << H5DIV_T_BC))) {
-        for (size_t k = 0; k < e; k++) {
-            double pk = p[k], qk = q[k];
-            double diff = d[k] * inv_a * inv_b;
-            double rp = sqrt(pk), rq = sqrt(qk), sq = rp + rq;
-            double h = diff / (sq > 0.0 ? sq : 1.0);
-            t[H5DIV_T_TV][k] = fabs(diff);
-            t[H5DIV_T_HELLINGER][k] = (h * h) * 0x1p1000;
-            t[H5DIV_T_BC][k] = (rp * rq) * 0x1p1020;
+}
+
+FAST_STEP void fast_js(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const h5div_norm *nm = fb->nm;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    for (size_t k = 0; k < fb->e; k++) {
+        double xk = fb->x[k], yk = fb->y[k], pk = fb->p[k], qk = fb->q[k];
+        int lone = (xk == 0.0) | (yk == 0.0);
+        double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+        double tt = fb->d[k] / sum; /* (p - q) / (p + q) */
+        double m = 0.5 * (pk + qk);
+        /* log(2p / (p + q)) = log1p(t) where 1 + t is not small, else
+         * -log1p(v / 2) (v = q/p - 1 > 2 there); log(2q / (p + q))
+         * likewise with -t and u. No logarithm where the series serves. */
+        double js;
+        if (lone | (fabs(tt) < SERIES_LIMIT)) {
+            js = 0.5 * m * js_series(lone ? 0.0 : tt);
+        } else {
+            const int fp = tt<-0.5, fq = tt> 0.5;
+            const double cp = fp ? 0.5 * fb->vv[k] : tt, wp = 1.0 + cp;
+            const double cq = fq ? 0.5 * fb->uu[k] : -tt, wq = 1.0 + cq;
+            const double lp = log_fast(wp) + (cp - (wp - 1.0)) / wp;
+            const double lq = log_fast(wq) + (cq - (wq - 1.0)) / wq;
+            js = 0.5 * (pk * (fp ? -lp : lp) + qk * (fq ? -lq : lq));
         }
+        js = js > 0.0 ? js : 0.0;
+        js = lone ? 0.5 * LN2 * (pk + qk) : js;
+        t[H5DIV_T_JS][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : js * 0x1p1000;
     }
-    if (mask & ((1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP))) {
-        for (size_t k = 0; k < e; k++) {
-            double xk = x[k], yk = y[k], dk = d[k];
-            double diff = dk * inv_a * inv_b;
-            /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
-            double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
-            double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
-            t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
-            t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
-        }
+}
+
+/* Total variation, Hellinger and Bhattacharyya terms. */
+FAST_STEP void fast_tv_hellinger(const fast_block *restrict fb,
+                                 double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const double inv_a = fb->nm->inv_a, inv_b = fb->nm->inv_b;
+    for (size_t k = 0; k < fb->e; k++) {
+        double pk = fb->p[k], qk = fb->q[k];
+        double diff = fb->d[k] * inv_a * inv_b;
+        double rp = sqrt(pk), rq = sqrt(qk), sq = rp + rq;
+        double h = diff / (sq > 0.0 ? sq : 1.0);
+        t[H5DIV_T_TV][k] = fabs(diff);
+        t[H5DIV_T_HELLINGER][k] = (h * h) * 0x1p1000;
+        t[H5DIV_T_BC][k] = (rp * rq) * 0x1p1020;
     }
-    if (mask & (1u << H5DIV_T_SP)) {
-        for (size_t k = 0; k < e; k++) {
-            double xk = x[k], yk = y[k], dk = d[k];
-            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
-            /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
-            double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
-            t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
-        }
+}
+
+FAST_STEP void fast_chi2(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const h5div_norm *nm = fb->nm;
+    const double inv_a = nm->inv_a, inv_b = nm->inv_b;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    for (size_t k = 0; k < fb->e; k++) {
+        double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
+        double diff = dk * inv_a * inv_b;
+        /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
+        double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
+        double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
+        t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
+        t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
     }
-    if (mask & (1u << H5DIV_T_NONEMPTY))
+}
+
+FAST_STEP void fast_sp(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const h5div_norm *nm = fb->nm;
+    const double inv_a = nm->inv_a, inv_b = nm->inv_b;
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    for (size_t k = 0; k < fb->e; k++) {
+        double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
+        double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+        /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
+        double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
+        t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
+    }
+}
+
+FAST_STEP void fast_two_sample(const fast_block *restrict fb,
+                               double (*restrict t)[H5DIV_BLOCK_BINS])
+{
+    const double inv_a = fb->nm->inv_a, inv_b = fb->nm->inv_b;
+    two_sample ts;
+    two_sample_init(&ts, fb->nm);
+    for (size_t k = 0; k < fb->e; k++) {
+        const double pk = fb->p[k], qk = fb->q[k];
+        t[H5DIV_T_CHI2T][k] = t[H5DIV_T_G][k] = 0.0;
+        if ((fb->x[k] == 0.0) & (fb->y[k] == 0.0))
+            continue;
+        /* The larger of p, q brought near 1 (exactly), as in the careful path. */
+        const int s = -ilogb(pk > qk ? pk : qk);
+        two_sample_bin(&ts, ldexp(pk, s), ldexp(qk, s), ldexp(fb->d[k] * inv_a * inv_b, s), s,
+                       &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
+    }
+}
+
+#define TB(m) (1u << H5DIV_T_##m)
+
+/* Terms of one block when every nonzero p and q lies in [2^-960, 1/2] (so
+ * no fallback of the careful path is needed); returns 0, having written
+ * nothing, for any other block. */
+H5DIV_CLONES
+static int block_terms_fast(const double *restrict xs, const double *restrict ys,
+                            const double *restrict xlo, const double *restrict ylo, size_t e,
+                            const h5div_norm *restrict nm, unsigned mask,
+                            double (*restrict t)[H5DIV_BLOCK_BINS], int64_t *p_without_q,
+                            int64_t *q_without_p)
+{
+    /* The two-sample tests of totals far apart need the scaled forms. */
+    if ((mask & (TB(CHI2T) | TB(G))) && totals_extreme(nm))
+        return 0;
+    fast_block fb;
+    fb.e = e;
+    fb.nm = nm;
+    if (!fast_load(&fb, xs, ys, p_without_q, q_without_p))
+        return 0;
+    if (mask & (TB(ENTROPY_P) | TB(ENTROPY_Q) | TB(CROSS_PQ) | TB(CROSS_QP)))
+        fast_entropies(&fb, t);
+    if (!(mask & (TB(KL_PQ) | TB(KL_QP) | TB(JS) | TB(TV) | TB(HELLINGER) | TB(CHI2_PQ) |
+                  TB(CHI2_QP) | TB(BC) | TB(SP) | TB(CHI2T) | TB(G))))
+        return 1;
+    fast_cross(&fb, xs, ys, xlo, ylo);
+    if (mask & (TB(KL_PQ) | TB(KL_QP) | TB(JS)))
+        fast_ratios(&fb);
+    if (mask & (TB(KL_PQ) | TB(KL_QP)))
+        fast_kl(&fb, t);
+    if (mask & TB(JS))
+        fast_js(&fb, t);
+    if (mask & (TB(TV) | TB(HELLINGER) | TB(BC)))
+        fast_tv_hellinger(&fb, t);
+    if (mask & (TB(CHI2_PQ) | TB(CHI2_QP)))
+        fast_chi2(&fb, t);
+    if (mask & TB(SP))
+        fast_sp(&fb, t);
+    if (mask & TB(NONEMPTY))
         for (size_t k = 0; k < e; k++)
-            t[H5DIV_T_NONEMPTY][k] = ((x[k] != 0.0) | (y[k] != 0.0)) ? 1.0 : 0.0;
-    if (mask & ((1u << H5DIV_T_CHI2T) | (1u << H5DIV_T_G))) {
-        two_sample ts;
-        two_sample_init(&ts, nm);
-        for (size_t k = 0; k < e; k++) {
-            t[H5DIV_T_CHI2T][k] = t[H5DIV_T_G][k] = 0.0;
-            if ((x[k] == 0.0) & (y[k] == 0.0))
-                continue;
-            /* The larger of p, q brought near 1 (exactly), as in the careful path. */
-            const int s = -ilogb(p[k] > q[k] ? p[k] : q[k]);
-            two_sample_bin(&ts, ldexp(p[k], s), ldexp(q[k], s), ldexp(d[k] * inv_a * inv_b, s), s,
-                           &t[H5DIV_T_CHI2T][k], &t[H5DIV_T_G][k]);
-        }
-    }
+            t[H5DIV_T_NONEMPTY][k] = ((fb.x[k] != 0.0) | (fb.y[k] != 0.0)) ? 1.0 : 0.0;
+    if (mask & (TB(CHI2T) | TB(G)))
+        fast_two_sample(&fb, t);
     return 1;
 }
 
