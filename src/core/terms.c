@@ -1904,105 +1904,142 @@ static double renyi_value(double A, double s1, int has_aux, double aux, double b
     return r > 0.0 ? r : 0.0;
 }
 
+/* JS divergence (or distance) from the JS sum scaled by 2^1000 (exactly),
+ * so its square root is right also where the divergence underflows. */
+static double finish_js(const double *nats, int disjoint, int distance, double ln_b)
+{
+    double js = disjoint ? LN2 * 0x1p1000 : nats[H5DIV_T_JS];
+    js = js > LN2 * 0x1p1000 ? LN2 * 0x1p1000 : js;
+    js = js > 0.0 ? js : 0.0;
+    return distance ? sqrt(js / ln_b) * 0x1p-500 : ldexp(js, -SQ_SCALE_EXP) / ln_b;
+}
+
+/* -log sum sqrt(p q) from 1 - H^2, H^2 = sum (sqrt p - sqrt q)^2 / 2,
+ * accurate where the coefficient is near 1; where it is far below, from its
+ * own sum (scaled by 2^1020, so it never underflows). */
+static double finish_bhattacharyya(const double *nats, int disjoint, double ln_b)
+{
+    double h2 = clamp01(ldexp(0.5 * nats[H5DIV_T_HELLINGER], -SQ_SCALE_EXP));
+    double v;
+    if (disjoint)
+        v = INFINITY;
+    else if (h2 <= 0.5)
+        v = -log1p(-h2) / ln_b + 0.0;
+    else
+        v = -scaled_log(nats[H5DIV_T_BC], -BC_SCALE_EXP) / ln_b;
+    return v > 0.0 ? v : 0.0;
+}
+
+/* Every Renyi order of one direction into res; returns the first's value. */
+static double finish_renyi(const double *nats, const int32_t *win, const h5div_term_params *tp,
+                           const h5div_options *opt, int qp, int disjoint, int64_t infinite_bins,
+                           double ln_b, h5div_compare_result *res)
+{
+    double first = 0.0;
+    int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
+    for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
+        double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
+        const int c = (qp ? H5DIV_RENYI_MAX : 0) + i, slot = H5DIV_T_RENYI + c;
+        const int at = tp->aux_term[c], at2 = tp->aux2_term[c];
+        double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0,
+                               at2 >= 0 ? nats[at2] : 0.0, win ? win[c] : H5DIV_WIN_EMPTY, disjoint,
+                               infinite_bins) /
+                   ln_b;
+        (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
+        if (i == 0)
+            first = r;
+    }
+    return first;
+}
+
+/* What the finishing of one compare measure needs. */
+typedef struct finish_in {
+    const double *nats;
+    const int32_t *win;
+    const h5div_term_params *tp;
+    const h5div_options *opt;
+    double ln_b, dof, ks;
+    int64_t p_without_q, q_without_p;
+    int disjoint;
+} finish_in;
+
+/* The value of measure m (Renyi: every order into res, the first's value). */
+static double finish_measure(int m, const finish_in *in, h5div_compare_result *res)
+{
+    double v = 0.0;
+    switch ((h5div_measure)m) {
+    case H5DIV_ENTROPY_P: v = in->nats[H5DIV_T_ENTROPY_P] / in->ln_b; break;
+    case H5DIV_ENTROPY_Q: v = in->nats[H5DIV_T_ENTROPY_Q] / in->ln_b; break;
+    case H5DIV_CROSS_ENTROPY_PQ:
+        v = in->p_without_q ? INFINITY : in->nats[H5DIV_T_CROSS_PQ] / in->ln_b;
+        break;
+    case H5DIV_CROSS_ENTROPY_QP:
+        v = in->q_without_p ? INFINITY : in->nats[H5DIV_T_CROSS_QP] / in->ln_b;
+        break;
+    case H5DIV_KL_PQ: v = in->p_without_q ? INFINITY : in->nats[H5DIV_T_KL_PQ] / in->ln_b; break;
+    case H5DIV_KL_QP: v = in->q_without_p ? INFINITY : in->nats[H5DIV_T_KL_QP] / in->ln_b; break;
+    case H5DIV_JS_DIVERGENCE:
+    case H5DIV_JS_DISTANCE:
+        v = finish_js(in->nats, in->disjoint, m == H5DIV_JS_DISTANCE, in->ln_b);
+        break;
+    case H5DIV_TOTAL_VARIATION: v = in->disjoint ? 1.0 : clamp01(0.5 * in->nats[H5DIV_T_TV]); break;
+    case H5DIV_HELLINGER:
+        v = in->disjoint ? 1.0 : clamp01(sqrt(0.5 * in->nats[H5DIV_T_HELLINGER]) * 0x1p-500);
+        break;
+    case H5DIV_BHATTACHARYYA: v = finish_bhattacharyya(in->nats, in->disjoint, in->ln_b); break;
+    case H5DIV_CHI2_PQ: v = in->p_without_q ? INFINITY : in->nats[H5DIV_T_CHI2_PQ]; break;
+    case H5DIV_CHI2_QP: v = in->q_without_p ? INFINITY : in->nats[H5DIV_T_CHI2_QP]; break;
+    case H5DIV_RENYI_PQ:
+    case H5DIV_RENYI_QP: {
+        const int qp = m == H5DIV_RENYI_QP;
+        v = finish_renyi(in->nats, in->win, in->tp, in->opt, qp, in->disjoint,
+                         qp ? in->q_without_p : in->p_without_q, in->ln_b, res);
+        break;
+    }
+    case H5DIV_WASSERSTEIN1: v = in->nats[H5DIV_T_W1] * in->opt->bin_width; break;
+    case H5DIV_KS: v = in->ks > 1.0 ? 1.0 : in->ks; break;
+    case H5DIV_SEPARATION_POWER: v = in->disjoint ? 1.0 : clamp01(in->nats[H5DIV_T_SP]); break;
+    case H5DIV_CHI2_TEST: v = in->nats[H5DIV_T_CHI2T]; break;
+    case H5DIV_G_TEST: v = in->nats[H5DIV_T_G]; break;
+    case H5DIV_CHI2_TEST_DOF:
+    case H5DIV_G_TEST_DOF: v = in->dof; break;
+    case H5DIV_CHI2_TEST_P_VALUE: v = chi2_p_value(in->dof, in->nats[H5DIV_T_CHI2T]); break;
+    case H5DIV_G_TEST_P_VALUE: v = chi2_p_value(in->dof, in->nats[H5DIV_T_G]); break;
+    case H5DIV_COMPARE_NMEASURES: break;
+    }
+    return v;
+}
+
 void h5div_compare_finish_sums(const double *nats, const int32_t win[2 * H5DIV_RENYI_MAX],
                                const int64_t counts[2], double ks, const h5div_options *opt,
                                h5div_compare_result *res)
 {
+    h5div_term_params tp;
+    h5div_term_params_init(&tp, opt);
     /* Dividing by ln b (rather than multiplying by 1/ln b) maps ln 2 to
      * exactly 1 bit, so the JS bound holds exactly in base 2. */
     const int base = (int)opt->base;
-    const double ln_b = base == H5DIV_BASE_2 ? LN2 : base == H5DIV_BASE_10 ? LN10 : 1.0;
-    const int64_t p_without_q = counts[0], q_without_p = counts[1];
-    const unsigned measures = opt->measures;
-    double *value = res->value;
+    finish_in in = {.nats = nats,
+                    .win = win,
+                    .tp = &tp,
+                    .opt = opt,
+                    .ks = ks,
+                    .ln_b = base == H5DIV_BASE_2    ? LN2
+                            : base == H5DIV_BASE_10 ? LN10
+                                                    : 1.0,
+                    .p_without_q = counts[0],
+                    .q_without_p = counts[1]};
     /* No bin holds both p > 0 and q > 0: the closed forms (js = log 2,
      * TV = H = 1, bhattacharyya = inf) exactly. The coefficient's sum is
      * zero only then (its terms are scaled so far up that none underflows
      * in any histogram of doubles short of 2^-2094). */
-    h5div_term_params tp;
-    h5div_term_params_init(&tp, opt);
-    const int disjoint = (tp.mask & H5DIV_TBIT(H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
+    in.disjoint = (tp.mask & H5DIV_TBIT(H5DIV_T_BC)) && nats[H5DIV_T_BC] == 0.0;
     /* Degrees of freedom of the two-sample tests: nonempty bins - 1. */
-    const double dof = nats[H5DIV_T_NONEMPTY] > 0.0 ? nats[H5DIV_T_NONEMPTY] - 1.0 : 0.0;
-    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++) {
-        if (!(measures & H5DIV_MEASURE_BIT(m)))
-            continue;
-        double v = 0.0;
-        switch ((h5div_measure)m) {
-        case H5DIV_ENTROPY_P: v = nats[H5DIV_T_ENTROPY_P] / ln_b; break;
-        case H5DIV_ENTROPY_Q: v = nats[H5DIV_T_ENTROPY_Q] / ln_b; break;
-        case H5DIV_CROSS_ENTROPY_PQ:
-            v = p_without_q ? INFINITY : nats[H5DIV_T_CROSS_PQ] / ln_b;
-            break;
-        case H5DIV_CROSS_ENTROPY_QP:
-            v = q_without_p ? INFINITY : nats[H5DIV_T_CROSS_QP] / ln_b;
-            break;
-        case H5DIV_KL_PQ: v = p_without_q ? INFINITY : nats[H5DIV_T_KL_PQ] / ln_b; break;
-        case H5DIV_KL_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_KL_QP] / ln_b; break;
-        case H5DIV_JS_DIVERGENCE:
-        case H5DIV_JS_DISTANCE: {
-            /* The sum is scaled by 2^1000 (exactly), so its square root
-             * is right also where the divergence itself underflows. */
-            double js = disjoint ? LN2 * 0x1p1000 : nats[H5DIV_T_JS];
-            js = js > LN2 * 0x1p1000 ? LN2 * 0x1p1000 : js;
-            js = js > 0.0 ? js : 0.0;
-            v = m == H5DIV_JS_DIVERGENCE ? ldexp(js, -SQ_SCALE_EXP) / ln_b
-                                         : sqrt(js / ln_b) * 0x1p-500;
-            break;
-        }
-        case H5DIV_TOTAL_VARIATION: v = disjoint ? 1.0 : clamp01(0.5 * nats[H5DIV_T_TV]); break;
-        case H5DIV_HELLINGER:
-            v = disjoint ? 1.0 : clamp01(sqrt(0.5 * nats[H5DIV_T_HELLINGER]) * 0x1p-500);
-            break;
-        case H5DIV_BHATTACHARYYA: {
-            /* sum sqrt(p q) = 1 - H^2 with H^2 = sum (sqrt p - sqrt q)^2 / 2,
-             * accurate where the coefficient is near 1; where it is far
-             * below, its own sum (scaled by 2^1020, so it never underflows). */
-            double h2 = clamp01(ldexp(0.5 * nats[H5DIV_T_HELLINGER], -SQ_SCALE_EXP));
-            double bc = nats[H5DIV_T_BC];
-            if (disjoint)
-                v = INFINITY;
-            else if (h2 <= 0.5)
-                v = -log1p(-h2) / ln_b + 0.0;
-            else
-                v = -scaled_log(bc, -BC_SCALE_EXP) / ln_b;
-            v = v > 0.0 ? v : 0.0;
-            break;
-        }
-        case H5DIV_CHI2_PQ: v = p_without_q ? INFINITY : nats[H5DIV_T_CHI2_PQ]; break;
-        case H5DIV_CHI2_QP: v = q_without_p ? INFINITY : nats[H5DIV_T_CHI2_QP]; break;
-        case H5DIV_RENYI_PQ:
-        case H5DIV_RENYI_QP: {
-            int qp = m == H5DIV_RENYI_QP;
-            int n = qp ? opt->n_renyi_qp : opt->n_renyi_pq;
-            for (int i = 0; i < n && i < H5DIV_RENYI_MAX; i++) {
-                double A = qp ? opt->renyi_qp[i] : opt->renyi_pq[i];
-                const int c = (qp ? H5DIV_RENYI_MAX : 0) + i, slot = H5DIV_T_RENYI + c;
-                const int at = tp.aux_term[c], at2 = tp.aux2_term[c];
-                double r = renyi_value(A, nats[slot], at >= 0, at >= 0 ? nats[at] : 0.0,
-                                       at2 >= 0 ? nats[at2] : 0.0, win ? win[c] : H5DIV_WIN_EMPTY,
-                                       disjoint, qp ? q_without_p : p_without_q) /
-                           ln_b;
-                (qp ? res->renyi_qp : res->renyi_pq)[i] = r;
-                if (i == 0)
-                    v = r;
-            }
-            break;
-        }
-        case H5DIV_WASSERSTEIN1: v = nats[H5DIV_T_W1] * opt->bin_width; break;
-        case H5DIV_KS: v = ks > 1.0 ? 1.0 : ks; break;
-        case H5DIV_SEPARATION_POWER: v = disjoint ? 1.0 : clamp01(nats[H5DIV_T_SP]); break;
-        case H5DIV_CHI2_TEST: v = nats[H5DIV_T_CHI2T]; break;
-        case H5DIV_G_TEST: v = nats[H5DIV_T_G]; break;
-        case H5DIV_CHI2_TEST_DOF:
-        case H5DIV_G_TEST_DOF: v = dof; break;
-        case H5DIV_CHI2_TEST_P_VALUE: v = chi2_p_value(dof, nats[H5DIV_T_CHI2T]); break;
-        case H5DIV_G_TEST_P_VALUE: v = chi2_p_value(dof, nats[H5DIV_T_G]); break;
-        case H5DIV_COMPARE_NMEASURES: break;
-        }
-        value[m] = v;
-    }
-    res->computed = measures;
+    in.dof = nats[H5DIV_T_NONEMPTY] > 0.0 ? nats[H5DIV_T_NONEMPTY] - 1.0 : 0.0;
+    for (int m = 0; m < H5DIV_COMPARE_NMEASURES; m++)
+        if (opt->measures & H5DIV_MEASURE_BIT(m))
+            res->value[m] = finish_measure(m, &in, res);
+    res->computed = opt->measures;
 }
 
 void h5div_compare_finish(const h5div_compare_partial *part, const h5div_options *opt,
