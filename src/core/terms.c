@@ -1618,6 +1618,40 @@ static double w1_block_parts(const double *restrict xs, const double *restrict y
     return block_sum(t, nw);
 }
 
+/* F_p - F_q = (X B - Y A) / (A B) times A B for the prefix sums X = xh +
+ * xl, Y = yh + yl (unscaled), with the exact product errors: prefix sums
+ * that agree to many digits keep their difference. */
+static inline double w1_cross(double xh, double xl, double yh, double yl, const h5div_norm *nm)
+{
+    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
+    double sxh = xh * nm->scale_a, sxl = xl * nm->scale_a;
+    double syh = yh * nm->scale_b, syl = yl * nm->scale_b;
+    double h1 = sxh * b_hi, h2 = syh * a_hi;
+    double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
+    double num = (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
+    return cancels(num, h1) ? cross_exact(sxh, sxl, syh, syl, nm) : num;
+}
+
+/* The same for totals that agree beyond hi + lo (nm->near_eq): X - Y is
+ * carried on its own as dh + dl, here advanced by bin x, y (with the
+ * 64-bit remainders' difference lod), as (X - Y) B + Y (B - A). */
+static inline double w1_cross_near(double *dh, double *dl, double x, double y, double lod,
+                                   double yh, double yl, const h5div_norm *nm)
+{
+    /* x + alpha - (y + alpha) = x - y */
+    double s = x - y;
+    double bp = s - x;
+    *dl += (x - (s - bp)) + (-y - bp);
+    *dl += lod;
+    two_sum_add(dh, dl, s);
+    /* X 2^ka - Y 2^kb r = (X - Y) 2^ka */
+    double sdh = *dh * nm->scale_a, sdl = *dl * nm->scale_a;
+    double syh = yh * nm->scale_b, syl = yl * nm->scale_b;
+    double h = sdh * nm->b_hi;
+    return h + ((fma(sdh, nm->b_hi, -h) + (sdh * nm->b_lo + sdl * nm->b_hi)) +
+                ((syh + syl) * nm->ratio) * nm->delta);
+}
+
 double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict ys,
                              const double *xlo, const double *ylo, size_t e, size_t nw,
                              const h5div_norm *nm, const double pfx_x[2], const double pfx_y[2],
@@ -1651,7 +1685,6 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
     } /* the bins past nw only carry the prefix on, and nothing follows them */
     double t[H5DIV_BLOCK_BINS];
     double xh = pfx_x[0], xl = pfx_x[1], yh = pfx_y[0], yl = pfx_y[1];
-    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
     double mx = *ks;
     for (size_t k = 0; k < nw; k++) {
         two_sum_add(&xh, &xl, xs[k] + nm->alpha);
@@ -1664,31 +1697,9 @@ double h5div_w1_block_gap_lo(const double *restrict xs, const double *restrict y
             xl += xlo[k];
             yl += ylo[k];
         }
-        /* F_p - F_q = (X B - Y A) / (A B) for the scaled prefix sums X, Y
-         * and totals A, B, with the exact product errors: prefix sums that
-         * agree to many digits keep their difference. */
-        double sxh = xh * nm->scale_a, sxl = xl * nm->scale_a;
-        double syh = yh * nm->scale_b, syl = yl * nm->scale_b;
-        double h1 = sxh * b_hi, h2 = syh * a_hi;
-        double e1 = fma(sxh, b_hi, -h1), e2 = fma(syh, a_hi, -h2);
-        double num =
-            (h1 - h2) + ((e1 - e2) + ((sxh * b_lo + sxl * b_hi) - (syh * a_lo + syl * a_hi)));
-        if (!nm->near_eq && cancels(num, h1))
-            num = cross_exact(sxh, sxl, syh, syl, nm);
-        if (nm->near_eq) {
-            /* (X - Y) B + Y (B - A); x + alpha - (y + alpha) = x - y */
-            double s = xs[k] - ys[k];
-            double bp = s - xs[k];
-            dl += (xs[k] - (s - bp)) + (-ys[k] - bp);
-            if (xlo)
-                dl += xlo[k] - ylo[k];
-            two_sum_add(&dh, &dl, s);
-            /* X 2^ka - Y 2^kb r = (X - Y) 2^ka */
-            double sdh = dh * nm->scale_a, sdl = dl * nm->scale_a;
-            double h = sdh * b_hi;
-            num = h + ((fma(sdh, b_hi, -h) + (sdh * b_lo + sdl * b_hi)) +
-                       ((syh + syl) * nm->ratio) * nm->delta);
-        }
+        const double num = nm->near_eq ? w1_cross_near(&dh, &dl, xs[k], ys[k],
+                                                       xlo ? xlo[k] - ylo[k] : 0.0, yh, yl, nm)
+                                       : w1_cross(xh, xl, yh, yl, nm);
         double dd = fabs(num * nm->inv_a * nm->inv_b);
         t[k] = gap ? dd * gap[k] : dd;
         mx = dd > mx ? dd : mx;
@@ -1764,30 +1775,16 @@ void h5div_compare_partial_raise(h5div_compare_partial *part, const h5div_term_p
         }
 }
 
-void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
+/* The scaled S_A in the slots left over, for the orders most likely to
+ * need it first. A < 1: S_A < 1/2 wherever the supports barely meet,
+ * however large D_A then is: all of them first. A > 1: S_A - 1 serves
+ * until D_A exceeds 900 log 2 / (A - 1) nats, and no such divergence
+ * of histograms of doubles exceeds about 1460 nats (the largest
+ * log(p/q)): by that threshold, and none where it lies above. */
+static int renyi_aux_candidates(const h5div_options *opt, const int nd[2],
+                                int cand[2 * H5DIV_RENYI_MAX])
 {
-    memset(tp, 0, sizeof *tp);
-    tp->mask = h5div_terms_for_measures(opt->measures);
-    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
-        tp->aux_term[i] = tp->aux2_term[i] = -1;
-    int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
-    for (int qp = 0; qp < 2; qp++) {
-        nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
-        const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
-        for (int i = 0; i < nd[qp]; i++) {
-            const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
-            tp->renyi_mask |= H5DIV_TBIT(s);
-            tp->order[s] = A[i];
-            tp->qp[s] = (unsigned char)qp;
-        }
-    }
-    /* The scaled S_A in the slots left over, for the orders most likely to
-     * need it first. A < 1: S_A < 1/2 wherever the supports barely meet,
-     * however large D_A then is: all of them first. A > 1: S_A - 1 serves
-     * until D_A exceeds 900 log 2 / (A - 1) nats, and no such divergence
-     * of histograms of doubles exceeds about 1460 nats (the largest
-     * log(p/q)): by that threshold, and none where it lies above. */
-    int cand[2 * H5DIV_RENYI_MAX], nc = 0;
+    int nc = 0;
     double need[2 * H5DIV_RENYI_MAX];
     for (int qp = 0; qp < 2; qp++)
         for (int i = 0; i < nd[qp]; i++) {
@@ -1804,8 +1801,15 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
             need[j] = d;
             cand[j] = qp * H5DIV_RENYI_MAX + i;
         }
-    /* Free terms: from the Renyi slots on, then those below that no
-     * measure uses (not W1, which the callers fill themselves). */
+    return nc;
+}
+
+/* The free term slots (from the Renyi slots on, then those below that no
+ * measure uses; not W1, which the callers fill themselves) to the
+ * candidates in order: A < 1 takes one (its scaled S_A), A > 1 two (its
+ * windowed sum). */
+static void renyi_assign_aux(h5div_term_params *tp, const int *cand, int nc)
+{
     int free_t[H5DIV_T_COUNT], nf = 0;
     for (int t = H5DIV_T_RENYI; t < H5DIV_T_COUNT; t++)
         if (!((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
@@ -1813,7 +1817,6 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
     for (int t = 0; t < H5DIV_T_RENYI; t++)
         if (t != H5DIV_T_W1 && !((tp->mask | tp->renyi_mask) & H5DIV_TBIT(t)))
             free_t[nf++] = t;
-    /* A < 1 takes one slot, A > 1 two (its windowed sum). */
     for (int c = 0, f = 0; c < nc; c++) {
         const int o = H5DIV_T_RENYI + cand[c];
         const int win = tp->order[o] > 1.0;
@@ -1837,6 +1840,28 @@ void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
             tp->win_mask |= H5DIV_TBIT(t);
         }
     }
+}
+
+void h5div_term_params_init(h5div_term_params *tp, const h5div_options *opt)
+{
+    memset(tp, 0, sizeof *tp);
+    tp->mask = h5div_terms_for_measures(opt->measures);
+    for (int i = 0; i < 2 * H5DIV_RENYI_MAX; i++)
+        tp->aux_term[i] = tp->aux2_term[i] = -1;
+    int nd[2] = {opt->n_renyi_pq, opt->n_renyi_qp};
+    for (int qp = 0; qp < 2; qp++) {
+        nd[qp] = nd[qp] < H5DIV_RENYI_MAX ? nd[qp] : H5DIV_RENYI_MAX;
+        const double *A = qp ? opt->renyi_qp : opt->renyi_pq;
+        for (int i = 0; i < nd[qp]; i++) {
+            const int s = H5DIV_T_RENYI + qp * H5DIV_RENYI_MAX + i;
+            tp->renyi_mask |= H5DIV_TBIT(s);
+            tp->order[s] = A[i];
+            tp->qp[s] = (unsigned char)qp;
+        }
+    }
+    int cand[2 * H5DIV_RENYI_MAX];
+    const int nc = renyi_aux_candidates(opt, nd, cand);
+    renyi_assign_aux(tp, cand, nc);
     tp->mask |= tp->renyi_mask;
 }
 
