@@ -39,37 +39,69 @@ typedef enum h5div_status {
  * give results that do not depend on the decomposition. */
 #define H5DIV_BLOCK_BINS 256
 
-/* Measures of `compare`: the ten of the contract's default set in its
- * order, then the divergences computed only when asked for. */
+/* compare's measures, one row each, in the order of their enum values (the
+ * ten of the contract's default set in its order, then the divergences
+ * computed only when asked for): everything that names, documents, selects,
+ * sizes or writes a measure is generated from this list, so a new measure is
+ * one row here plus its finishing code (h5div_compare_finish_sums). A row is
+ * X(ID, name, help, flags, unitless, terms): the enum value H5DIV_ID; the
+ * JSON key and HDF5 dataset name; the --help text (h5div_measure_info.help);
+ * F(NAME) for each flag H5DIV_MEASURE_NAME; units "1" in every base or
+ * not; T(NAME) for each kernel sum H5DIV_T_NAME it reads (library-internal:
+ * only the library expands flags and terms). */
+#define H5DIV_COMPARE_MEASURE_LIST(X)                                                              \
+    X(ENTROPY_P, "entropy_p", "", F(DEFAULT), 0, T(ENTROPY_P))                                     \
+    X(ENTROPY_Q, "entropy_q", "", F(DEFAULT), 0, T(ENTROPY_Q))                                     \
+    X(CROSS_ENTROPY_PQ, "cross_entropy_pq", "", F(DEFAULT), 0, T(CROSS_PQ))                        \
+    X(CROSS_ENTROPY_QP, "cross_entropy_qp", "", F(DEFAULT), 0, T(CROSS_QP))                        \
+    X(KL_PQ, "kl_pq", "", F(DEFAULT), 0, T(KL_PQ))                                                 \
+    X(KL_QP, "kl_qp", "", F(DEFAULT), 0, T(KL_QP))                                                 \
+    X(JS_DIVERGENCE, "js_divergence", "", F(DEFAULT), 0, T(JS) | T(BC))                            \
+    X(JS_DISTANCE, "js_distance", "", F(DEFAULT), 1, T(JS) | T(BC))                                \
+    X(TOTAL_VARIATION, "total_variation", "", F(DEFAULT), 1, T(TV) | T(BC))                        \
+    X(HELLINGER, "hellinger", "", F(DEFAULT), 1, T(HELLINGER) | T(BC))                             \
+    X(BHATTACHARYYA, "bhattacharyya", "-log_b sum sqrt(p q)", 0, 0, T(HELLINGER) | T(BC))          \
+    X(CHI2_PQ, "chi2_pq", "Pearson chi^2 divergence sum (p - q)^2 / q, and swapped", 0, 1,         \
+      T(CHI2_PQ))                                                                                  \
+    X(CHI2_QP, "chi2_qp", NULL, 0, 1, T(CHI2_QP))                                                  \
+    X(RENYI_PQ, "renyi_pq",                                                                        \
+      "Renyi divergence of order A > 0, A != 1\n"                                                  \
+      "(up to 8 orders each, e.g. renyi_pq:0.5,renyi_pq:2)",                                       \
+      F(ORDER), 0, T(BC))                                                                          \
+    X(RENYI_QP, "renyi_qp", NULL, F(ORDER), 0, T(BC))                                              \
+    X(WASSERSTEIN1, "wasserstein1",                                                                \
+      "sum |F_p - F_q| * bin width over the ordered bins;\n"                                       \
+      "with edges attached (h5div histogram) the distance\n"                                       \
+      "between bin centres instead, in data units",                                                \
+      0, 1, T(W1))                                                                                 \
+    X(KS, "ks", "max |F_p - F_q| (Kolmogorov-Smirnov distance)", 0, 1, T(W1))                      \
+    X(SEPARATION_POWER, "separation_power", "sum (p - q)^2 / (p + q) / 2, in [0, 1]", 0, 1,        \
+      T(SP) | T(BC))                                                                               \
+    /* Two-sample tests on the raw values P, Q (totals A, B), each with its                        \
+     * degrees of freedom and p-value as parts. */                                                 \
+    X(CHI2_TEST, "chi2_test",                                                                      \
+      "two-sample chi^2 of the raw values P, Q (totals A, B):\n"                                   \
+      "sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q); also\n"                                        \
+      "chi2_test_dof (bins with P + Q > 0, minus 1) and\n"                                         \
+      "chi2_test_p_value",                                                                         \
+      0, 1, T(CHI2T))                                                                              \
+    X(CHI2_TEST_DOF, "chi2_test_dof", NULL, F(PART), 1, T(NONEMPTY))                               \
+    X(CHI2_TEST_P_VALUE, "chi2_test_p_value", NULL, F(PART) | F(ASYMPTOTIC_P), 1,                  \
+      T(CHI2T) | T(NONEMPTY))                                                                      \
+    X(G_TEST, "g_test",                                                                            \
+      "G statistic 2 sum P log(P/E) + Q log(Q/F),\n"                                               \
+      "E, F = A, B (P + Q) / (A + B); also g_test_dof and\n"                                       \
+      "g_test_p_value",                                                                            \
+      0, 1, T(G))                                                                                  \
+    X(G_TEST_DOF, "g_test_dof", NULL, F(PART), 1, T(NONEMPTY))                                     \
+    X(G_TEST_P_VALUE, "g_test_p_value", NULL, F(PART) | F(ASYMPTOTIC_P), 1, T(G) | T(NONEMPTY))
+
+#define H5DIV_MEASURE_ENUM_(id, name, help, flags, unitless, terms) H5DIV_##id,
+/* Measures of `compare`, numbered from 0 in the order of the list. */
 typedef enum h5div_measure {
-    H5DIV_ENTROPY_P = 0,
-    H5DIV_ENTROPY_Q,
-    H5DIV_CROSS_ENTROPY_PQ,
-    H5DIV_CROSS_ENTROPY_QP,
-    H5DIV_KL_PQ,
-    H5DIV_KL_QP,
-    H5DIV_JS_DIVERGENCE,
-    H5DIV_JS_DISTANCE,
-    H5DIV_TOTAL_VARIATION,
-    H5DIV_HELLINGER,
-    H5DIV_BHATTACHARYYA, /* -log_b sum sqrt(p q) */
-    H5DIV_CHI2_PQ,       /* Pearson chi^2: sum (p - q)^2 / q */
-    H5DIV_CHI2_QP,       /* sum (q - p)^2 / p */
-    H5DIV_RENYI_PQ,      /* Renyi divergences of the orders in h5div_options */
-    H5DIV_RENYI_QP,
-    H5DIV_WASSERSTEIN1,     /* sum |F_p - F_q| * bin_width over ordered bins */
-    H5DIV_KS,               /* max |F_p - F_q| */
-    H5DIV_SEPARATION_POWER, /* sum (p - q)^2 / (p + q) / 2 */
-    /* Two-sample tests on the raw values P, Q (totals A, B), each with its
-     * degrees of freedom (bins with P + Q > 0, minus 1) and p-value: */
-    H5DIV_CHI2_TEST, /* sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q) */
-    H5DIV_CHI2_TEST_DOF,
-    H5DIV_CHI2_TEST_P_VALUE,
-    H5DIV_G_TEST, /* 2 sum P log(P/E) + Q log(Q/F), E, F = A, B (P+Q)/(A+B) */
-    H5DIV_G_TEST_DOF,
-    H5DIV_G_TEST_P_VALUE,
-    H5DIV_COMPARE_NMEASURES
+    H5DIV_COMPARE_MEASURE_LIST(H5DIV_MEASURE_ENUM_) H5DIV_COMPARE_NMEASURES
 } h5div_measure;
+#undef H5DIV_MEASURE_ENUM_
 
 #define H5DIV_MEASURE_BIT(m) (1u << (unsigned)(m))
 /* The default set: the ten measures of the contract (the rows of

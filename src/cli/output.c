@@ -287,126 +287,169 @@ static int print_json(const h5div_cli_ctx *cx, const h5div_batch *b, h5div_base 
     return H5DIV_OK;
 }
 
+/* The table's heading of candidate c: its reference when there are
+ * several, then the column titles. Rank 0 only. */
+static void print_table_head(FILE *out, const h5div_batch *b, int c, const char *const *q_refs)
+{
+    if (b->candidates > 1)
+        fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
+    char ptitle[40] = "";
+    if (b->nnull)
+        snprintf(ptitle, sizeof ptitle, "p-value (B = %llu)", (unsigned long long)b->nnull);
+    if (b->two_d)
+        fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max", "units");
+    else if (b->nrep)
+        fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s%s%s\n", "measure",
+                "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
+                ptitle, b->nnull ? "  " : "", "units");
+    else if (b->nnull)
+        fprintf(out, "%-22s %-24s %-24s %s\n", "measure", "value", ptitle, "units");
+    else
+        fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
+}
+
+/* What one column of one candidate shows besides its values (1-D: on rank
+ * 0; 2-D: the rows of each in buf after the values). */
+typedef struct table_cell {
+    double se, lohi[2], pv; /* 1-D: standard error, interval, p-value */
+    double *pbuf;           /* 2-D: the rows of the p-values */
+} table_cell;
+
+/* Collective: column i of candidate c into buf on rank 0 (every row), with
+ * its standard errors, interval and p-value where the batch has them. */
+static int gather_cell(const h5div_cli_ctx *cx, const h5div_batch *b, int c, int i, double *buf,
+                       table_cell *cell)
+{
+    const int root = cx->rank == 0;
+    int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
+    if (st != H5DIV_OK)
+        return st;
+    *cell = (table_cell){0.0, {0.0, 0.0}, 0.0, buf + b->rows * (b->nrep ? 2 : 1)};
+    if (b->two_d && b->nrep)
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
+    if (b->two_d && has_p(b, i))
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, cell->pbuf));
+    if (!b->two_d && b->nrep) {
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
+        if (root)
+            cell->se = buf[1];
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_CI, &buf[1]));
+        if (root)
+            cell->lohi[0] = buf[1], cell->lohi[1] = buf[2];
+    }
+    if (!b->two_d && has_p(b, i)) {
+        H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, &buf[1]));
+        if (root)
+            cell->pv = buf[1];
+    }
+    return H5DIV_OK;
+}
+
+/* The line of a 1-D column i: its value v, with --bootstrap "value ± se
+ * [lo, hi]", with --null its p-value. Rank 0 only. */
+static void print_value_line(FILE *out, const h5div_batch *b, int i, double v,
+                             const table_cell *cell)
+{
+    const char *units = b->columns[i].units;
+    char v0[40], v1[40], v2[40], p[48] = "";
+    if (has_p(b, i)) {
+        h5div_cli_number(v1, sizeof v1, cell->pv);
+        snprintf(p, sizeof p, "%s%s", b->nrep ? "p = " : "", v1);
+    }
+    h5div_cli_number(v0, sizeof v0, v);
+    if (b->nrep) {
+        /* value ± se [lo, hi] [p = P] */
+        char v3[40], ci[96], text[200];
+        h5div_cli_number(v1, sizeof v1, cell->se);
+        h5div_cli_number(v2, sizeof v2, cell->lohi[0]);
+        h5div_cli_number(v3, sizeof v3, cell->lohi[1]);
+        snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
+        snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
+        fprintf(out, "%-22s %s  %s%s%s\n", b->columns[i].name, text, p, p[0] ? "  " : "", units);
+    } else if (b->nnull) {
+        fprintf(out, "%-22s %-24s %-24s %s\n", b->columns[i].name, v0, p, units);
+    } else {
+        fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
+    }
+}
+
+/* The min, median and max of rows v[0..n) (reordered) as a line of the
+ * table: name, NAME followed by suffix. */
+static void print_summary_line(FILE *out, const char *name, const char *suffix, double *v,
+                               uint64_t n, const char *units)
+{
+    char label[64], v0[40], v1[40], v2[40];
+    double mn, med, mx;
+    snprintf(label, sizeof label, "%s%s", name, suffix);
+    h5div_cli_summary(v, (size_t)n, &mn, &med, &mx);
+    h5div_cli_number(v0, sizeof v0, mn);
+    h5div_cli_number(v1, sizeof v1, med);
+    h5div_cli_number(v2, sizeof v2, mx);
+    fprintf(out, "%-22s %-24s %-24s %-24s %s\n", label, v0, v1, v2, units);
+}
+
+/* The lines of a 2-D column i (values in buf, their standard errors after
+ * them, p-values in cell->pbuf): the values' summary, then NAME_se and
+ * NAME_p_value where the batch has them. Rank 0 only. */
+static void print_rows_lines(FILE *out, const h5div_batch *b, int i, double *buf,
+                             const table_cell *cell)
+{
+    const char *name = b->columns[i].name, *units = b->columns[i].units;
+    print_summary_line(out, name, "", buf, b->rows, units);
+    if (b->nrep)
+        print_summary_line(out, name, "_se", buf + b->rows, b->rows, units);
+    if (has_p(b, i))
+        print_summary_line(out, name, "_p_value", cell->pbuf, b->rows, "1");
+}
+
+/* The first rows of every column of a 2-D candidate, head[i][r]. Rank 0
+ * only. */
+static void print_first_rows(FILE *out, const h5div_batch *b,
+                             double head[H5DIV_COMPARE_MAX_COLUMNS][FIRST_ROWS], uint64_t first)
+{
+    const int last = b->ncolumns - 1;
+    fprintf(out, "first rows:\n%-8s", "row");
+    for (int i = 0; i < b->ncolumns; i++)
+        fprintf(out, i < last ? " %-24s" : " %s", b->columns[i].name);
+    fputc('\n', out);
+    for (uint64_t r = 0; r < first; r++) {
+        fprintf(out, "%-8llu", (unsigned long long)r);
+        for (int i = 0; i < b->ncolumns; i++) {
+            char v[40];
+            h5div_cli_number(v, sizeof v, head[i][r]);
+            fprintf(out, i < last ? " %-24s" : " %s", v);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* The text table of the batch, candidate by candidate. Collective; rank 0
+ * prints. */
 static int print_table(const h5div_cli_ctx *cx, const h5div_batch *b, const char *const *q_refs,
                        double *buf)
 {
     FILE *out = cx->out;
-    const int k = b->candidates, root = cx->rank == 0;
+    const int root = cx->rank == 0;
     const uint64_t first = b->rows < FIRST_ROWS ? b->rows : FIRST_ROWS;
     double head[H5DIV_COMPARE_MAX_COLUMNS][FIRST_ROWS];
-    for (int c = 0; c < k; c++) {
-        if (root && k > 1)
-            fprintf(out, "%scandidate %d: %s\n", c ? "\n" : "", c, q_refs[c]);
-        char ptitle[40] = "";
-        if (b->nnull)
-            snprintf(ptitle, sizeof ptitle, "p-value (B = %llu)", (unsigned long long)b->nnull);
-        if (root && b->two_d)
-            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", "measure", "min", "median", "max",
-                    "units");
-        else if (root && b->nrep)
-            fprintf(out, "%-22s %s (%g%% interval, %llu replicates)  %s%s%s\n", "measure",
-                    "value \u00b1 se [lo, hi]", 100.0 * b->ci_level, (unsigned long long)b->nrep,
-                    ptitle, b->nnull ? "  " : "", "units");
-        else if (root && b->nnull)
-            fprintf(out, "%-22s %-24s %-24s %s\n", "measure", "value", ptitle, "units");
-        else if (root)
-            fprintf(out, "%-22s %-24s %s\n", "measure", "value", "units");
+    for (int c = 0; c < b->candidates; c++) {
+        if (root)
+            print_table_head(out, b, c, q_refs);
         for (int i = 0; i < b->ncolumns; i++) {
-            int st = h5div_compare_batch_gather(cx->comm, b, c, i, 0, buf);
-            if (st != H5DIV_OK)
-                return st;
-            double se = 0.0, lohi[2] = {0.0, 0.0}, pv = 0.0;
-            /* 2-D: the standard errors and p-values after the values */
-            double *pbuf = buf + b->rows * (b->nrep ? 2 : 1);
-            if (b->two_d && b->nrep)
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, buf + b->rows));
-            if (b->two_d && has_p(b, i))
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, pbuf));
-            if (!b->two_d && b->nrep) {
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_SE, &buf[1]));
-                if (root)
-                    se = buf[1];
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_CI, &buf[1]));
-                if (root)
-                    lohi[0] = buf[1], lohi[1] = buf[2];
-            }
-            if (!b->two_d && has_p(b, i)) {
-                H5DIV_CHECK(gather_column(cx, b, c, i, JSON_P, &buf[1]));
-                if (root)
-                    pv = buf[1];
-            }
+            table_cell cell;
+            H5DIV_CHECK(gather_cell(cx, b, c, i, buf, &cell));
             if (!root)
                 continue;
-            const char *units = b->columns[i].units;
-            char v0[40], v1[40], v2[40], p[48] = "";
-            if (!b->two_d && has_p(b, i)) {
-                h5div_cli_number(v1, sizeof v1, pv);
-                snprintf(p, sizeof p, "%s%s", b->nrep ? "p = " : "", v1);
-            }
-            if (!b->two_d && b->nrep) {
-                /* value ± se [lo, hi] [p = P] */
-                char v3[40], ci[96], text[200];
-                h5div_cli_number(v0, sizeof v0, buf[0]);
-                h5div_cli_number(v1, sizeof v1, se);
-                h5div_cli_number(v2, sizeof v2, lohi[0]);
-                h5div_cli_number(v3, sizeof v3, lohi[1]);
-                snprintf(ci, sizeof ci, "[%s, %s]", v2, v3);
-                snprintf(text, sizeof text, "%s \u00b1 %s %s", v0, v1, ci);
-                fprintf(out, "%-22s %s  %s%s%s\n", b->columns[i].name, text, p, p[0] ? "  " : "",
-                        units);
-                continue;
-            }
             if (!b->two_d) {
-                h5div_cli_number(v0, sizeof v0, buf[0]);
-                if (b->nnull)
-                    fprintf(out, "%-22s %-24s %-24s %s\n", b->columns[i].name, v0, p, units);
-                else
-                    fprintf(out, "%-22s %-24s %s\n", b->columns[i].name, v0, units);
+                print_value_line(out, b, i, buf[0], &cell);
                 continue;
             }
             for (uint64_t r = 0; r < first; r++)
                 head[i][r] = buf[r];
-            double mn, med, mx;
-            h5div_cli_summary(buf, (size_t)b->rows, &mn, &med, &mx);
-            h5div_cli_number(v0, sizeof v0, mn);
-            h5div_cli_number(v1, sizeof v1, med);
-            h5div_cli_number(v2, sizeof v2, mx);
-            fprintf(out, "%-22s %-24s %-24s %-24s %s\n", b->columns[i].name, v0, v1, v2, units);
-            if (b->nrep) {
-                char name[64];
-                snprintf(name, sizeof name, "%s_se", b->columns[i].name);
-                h5div_cli_summary(buf + b->rows, (size_t)b->rows, &mn, &med, &mx);
-                h5div_cli_number(v0, sizeof v0, mn);
-                h5div_cli_number(v1, sizeof v1, med);
-                h5div_cli_number(v2, sizeof v2, mx);
-                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, units);
-            }
-            if (has_p(b, i)) {
-                char name[64];
-                snprintf(name, sizeof name, "%s_p_value", b->columns[i].name);
-                h5div_cli_summary(pbuf, (size_t)b->rows, &mn, &med, &mx);
-                h5div_cli_number(v0, sizeof v0, mn);
-                h5div_cli_number(v1, sizeof v1, med);
-                h5div_cli_number(v2, sizeof v2, mx);
-                fprintf(out, "%-22s %-24s %-24s %-24s %s\n", name, v0, v1, v2, "1");
-            }
+            print_rows_lines(out, b, i, buf, &cell);
         }
-        if (!root || !b->two_d)
-            continue;
-        const int last = b->ncolumns - 1;
-        fprintf(out, "first rows:\n%-8s", "row");
-        for (int i = 0; i < b->ncolumns; i++)
-            fprintf(out, i < last ? " %-24s" : " %s", b->columns[i].name);
-        fputc('\n', out);
-        for (uint64_t r = 0; r < first; r++) {
-            fprintf(out, "%-8llu", (unsigned long long)r);
-            for (int i = 0; i < b->ncolumns; i++) {
-                char v[40];
-                h5div_cli_number(v, sizeof v, head[i][r]);
-                fprintf(out, i < last ? " %-24s" : " %s", v);
-            }
-            fputc('\n', out);
-        }
+        if (root && b->two_d)
+            print_first_rows(out, b, head, first);
     }
     return H5DIV_OK;
 }

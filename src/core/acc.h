@@ -3,7 +3,10 @@
 #ifndef H5DIV_CORE_ACC_H
 #define H5DIV_CORE_ACC_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "h5div_types.h"
 
 /* A fixed-point superaccumulator covering the whole double range: the value
  * is sum(limb[k] * 2^(32*k + H5DIV_ACC_EMIN)). Additions are exact, so the
@@ -55,5 +58,24 @@ typedef struct h5div_unit_total {
     double log;    /* log of the unscaled total */
 } h5div_unit_total;
 h5div_unit_total h5div_unit_total_of(double hi, double lo);
+
+/* Add to acc the terms term(ctx, x[j], j) of the bins j < n with x[j] > 0
+ * (x from a block boundary), summed block by block (H5DIV_BLOCK_BINS bins)
+ * in four lanes by index within the block, combined in the fixed tree
+ * (s0 + s1) + (s2 + s3): the order that gives a block's sum the same bits
+ * on any decomposition. Inline, so that a constant term is inlined too. */
+static inline void h5div_acc_add_block_terms(h5div_acc *acc, const double *restrict x, size_t n,
+                                             double (*term)(const void *ctx, double v, size_t j),
+                                             const void *ctx)
+{
+    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
+        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
+        double s[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < e; k++)
+            if (x[b + k] > 0.0)
+                s[k & 3] += term(ctx, x[b + k], b + k);
+        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
+    }
+}
 
 #endif

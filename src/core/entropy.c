@@ -124,12 +124,8 @@ void h5div_entropy_stats_add(const double *restrict x, size_t n, double alpha,
 void h5div_entropy_norm_init(h5div_entropy_norm *nm, double hi, double lo, double alpha)
 {
     const h5div_unit_total u = h5div_unit_total_of(hi, lo);
-    nm->scale = u.scale;
-    nm->log_t = u.log;
-    nm->t_hi = u.hi;
-    nm->t_lo = u.lo;
-    nm->inv = u.inv;
-    nm->alpha = alpha;
+    *nm = (h5div_entropy_norm){
+        .t_hi = u.hi, .t_lo = u.lo, .inv = u.inv, .scale = u.scale, .log_t = u.log, .alpha = alpha};
 }
 
 /* log p of a bin whose value plus pseudocount is xr + xl exactly (xl the
@@ -183,27 +179,32 @@ static inline double rest(double n, double n_lo, double c, const double *restric
     return lo ? ((n - c) + n_lo) - lo[j] : (n - c) + n_lo;
 }
 
+/* What the Chao-Shen term of a bin needs besides its value. */
+typedef struct chao_shen_ctx {
+    const double *lo;
+    double n, n_lo, coverage, log_coverage;
+} chao_shen_ctx;
+
+/* The Chao-Shen term of bin j of value c > 0 (terms below 0 count as 0). */
+static double chao_shen_term(const void *ctx, double c, size_t j)
+{
+    const chao_shen_ctx *cs = ctx;
+    const double n = cs->n;
+    double u = c / n;
+    /* log(u) near 1 from the exact n - c. */
+    double lu = u > 0.5 ? log1p(-rest(n, cs->n_lo, c, cs->lo, j) / n) : log(u);
+    double pa = cs->coverage * u;
+    double la = -expm1(n * log1p(-pa)); /* 1 - (1 - pa)^n */
+    double t = la > 0.0 ? -pa * (cs->log_coverage + lu) / la : 0.0;
+    return t > 0.0 ? t : 0.0;
+}
+
 void h5div_entropy_chao_shen_add_lo(const double *restrict x, const double *restrict lo,
                                     size_t n_bins, double n, double n_lo, double coverage,
                                     double log_coverage, h5div_acc *acc)
 {
-    for (size_t b = 0; b < n_bins; b += H5DIV_BLOCK_BINS) {
-        size_t e = n_bins - b < H5DIV_BLOCK_BINS ? n_bins - b : H5DIV_BLOCK_BINS;
-        double s[4] = {0, 0, 0, 0};
-        for (size_t k = 0; k < e; k++) {
-            double c = x[b + k];
-            if (!(c > 0.0))
-                continue;
-            double u = c / n;
-            /* log(u) near 1 from the exact n - c. */
-            double lu = u > 0.5 ? log1p(-rest(n, n_lo, c, lo, b + k) / n) : log(u);
-            double pa = coverage * u;
-            double la = -expm1(n * log1p(-pa)); /* 1 - (1 - pa)^n */
-            double t = la > 0.0 ? -pa * (log_coverage + lu) / la : 0.0;
-            s[k & 3] += t > 0.0 ? t : 0.0;
-        }
-        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
-    }
+    const chao_shen_ctx cs = {lo, n, n_lo, coverage, log_coverage};
+    h5div_acc_add_block_terms(acc, x, n_bins, chao_shen_term, &cs);
 }
 
 void h5div_entropy_shrink_sums_add(const double *restrict x, size_t n_bins, double n, double k,

@@ -39,12 +39,8 @@ const char *h5div_joint_measure_units(h5div_joint_measure m, h5div_base base)
 void h5div_joint_norm_init(h5div_joint_norm *nm, double hi, double lo)
 {
     const h5div_unit_total u = h5div_unit_total_of(hi, lo);
-    nm->scale = u.scale;
-    nm->log_n = u.log;
-    nm->n_hi = u.hi;
-    nm->n_lo = u.lo;
-    nm->inv_n = u.inv;
-    nm->n_lo2 = 0.0;
+    *nm = (h5div_joint_norm){
+        .scale = u.scale, .n_hi = u.hi, .n_lo = u.lo, .inv_n = u.inv, .log_n = u.log, .n_lo2 = 0.0};
 }
 
 /* log(x / T) for 0 < x <= T = t_hi + t_lo, all unscaled, with x = x_hi +
@@ -103,25 +99,30 @@ static int complement_holds(double m, double m_lo, double n_hi, double n_lo, dou
     return fabs(cp - c) <= 0x1p-50 * c;
 }
 
+/* What the term of a marginal's bin needs besides its value. */
+typedef struct marginal_ctx {
+    const double *m_lo;
+    size_t big;
+    double big_c, n_hi, n_lo;
+} marginal_ctx;
+
+/* -p log p of bin j of the marginal, m > 0 (its big bin from the exact
+ * complement big_c where the rounded one does not hold). */
+static double marginal_term(const void *ctx, double m, size_t j)
+{
+    const marginal_ctx *mc = ctx;
+    const double n_hi = mc->n_hi, n_lo = mc->n_lo;
+    if (j == mc->big && !complement_holds(m, mc->m_lo[j], n_hi, n_lo, mc->big_c))
+        return big_term(m, mc->big_c, n_hi, n_lo);
+    return -(frac(m, n_hi, n_lo) * log_frac(m, mc->m_lo[j], n_hi, n_lo));
+}
+
 void h5div_joint_marginal_add_big(const double *restrict m_hi, const double *restrict m_lo,
                                   size_t n, size_t big, double big_c, const h5div_joint_norm *nm,
                                   h5div_acc *acc)
 {
-    const double n_hi = nm->n_hi / nm->scale, n_lo = nm->n_lo / nm->scale;
-    for (size_t b = 0; b < n; b += H5DIV_BLOCK_BINS) {
-        size_t e = n - b < H5DIV_BLOCK_BINS ? n - b : H5DIV_BLOCK_BINS;
-        double s[4] = {0, 0, 0, 0};
-        for (size_t k = 0; k < e; k++) {
-            double m = m_hi[b + k];
-            if (!(m > 0.0))
-                continue;
-            if (b + k == big && !complement_holds(m, m_lo[b + k], n_hi, n_lo, big_c))
-                s[k & 3] += big_term(m, big_c, n_hi, n_lo);
-            else
-                s[k & 3] -= frac(m, n_hi, n_lo) * log_frac(m, m_lo[b + k], n_hi, n_lo);
-        }
-        h5div_acc_add(acc, (s[0] + s[1]) + (s[2] + s[3]));
-    }
+    const marginal_ctx mc = {m_lo, big, big_c, nm->n_hi / nm->scale, nm->n_lo / nm->scale};
+    h5div_acc_add_block_terms(acc, m_hi, n, marginal_term, &mc);
 }
 
 void h5div_joint_marginal_add(const double *restrict m_hi, const double *restrict m_lo, size_t n,

@@ -8,59 +8,20 @@
 #include "core/terms.h"
 #include "h5div_types.h"
 
-#define TB(t) (1u << (t))
-/* JS, TV, Hellinger, Bhattacharyya and Renyi tell disjoint supports apart
- * by the coefficient's sum (exact closed forms). */
-#define BC TB(H5DIV_T_BC)
-#define DEF H5DIV_MEASURE_DEFAULT
-#define PART H5DIV_MEASURE_PART
-#define ASYMP H5DIV_MEASURE_ASYMPTOTIC_P
-
-/* compare's measures, row m for h5div_measure m: everything that names,
- * documents, selects or sizes a measure reads it from here. */
+/* compare's measures, row m for h5div_measure m, from the one list of
+ * include/h5div_types.h: everything that names, documents, selects or sizes a
+ * measure reads it from here. JS, TV, Hellinger, Bhattacharyya and Renyi
+ * tell disjoint supports apart by the coefficient's sum (T(BC): exact
+ * closed forms). */
+#define F(f) H5DIV_MEASURE_##f
+#define T(t) (1u << H5DIV_T_##t)
+#define ROW(id, name, help, flags, unitless, terms)                                                \
+    [H5DIV_##id] = {name, help, flags, unitless, terms},
 static const h5div_measure_info compare_measures[H5DIV_COMPARE_NMEASURES] = {
-    {"entropy_p", "", DEF, 0, TB(H5DIV_T_ENTROPY_P)},
-    {"entropy_q", "", DEF, 0, TB(H5DIV_T_ENTROPY_Q)},
-    {"cross_entropy_pq", "", DEF, 0, TB(H5DIV_T_CROSS_PQ)},
-    {"cross_entropy_qp", "", DEF, 0, TB(H5DIV_T_CROSS_QP)},
-    {"kl_pq", "", DEF, 0, TB(H5DIV_T_KL_PQ)},
-    {"kl_qp", "", DEF, 0, TB(H5DIV_T_KL_QP)},
-    {"js_divergence", "", DEF, 0, TB(H5DIV_T_JS) | BC},
-    {"js_distance", "", DEF, 1, TB(H5DIV_T_JS) | BC},
-    {"total_variation", "", DEF, 1, TB(H5DIV_T_TV) | BC},
-    {"hellinger", "", DEF, 1, TB(H5DIV_T_HELLINGER) | BC},
-    {"bhattacharyya", "-log_b sum sqrt(p q)", 0, 0, TB(H5DIV_T_HELLINGER) | BC},
-    {"chi2_pq", "Pearson chi^2 divergence sum (p - q)^2 / q, and swapped", 0, 1,
-     TB(H5DIV_T_CHI2_PQ)},
-    {"chi2_qp", NULL, 0, 1, TB(H5DIV_T_CHI2_QP)},
-    {"renyi_pq",
-     "Renyi divergence of order A > 0, A != 1\n"
-     "(up to 8 orders each, e.g. renyi_pq:0.5,renyi_pq:2)",
-     H5DIV_MEASURE_ORDER, 0, BC},
-    {"renyi_qp", NULL, H5DIV_MEASURE_ORDER, 0, BC},
-    {"wasserstein1",
-     "sum |F_p - F_q| * bin width over the ordered bins;\n"
-     "with edges attached (h5div histogram) the distance\n"
-     "between bin centres instead, in data units",
-     0, 1, TB(H5DIV_T_W1)},
-    {"ks", "max |F_p - F_q| (Kolmogorov-Smirnov distance)", 0, 1, TB(H5DIV_T_W1)},
-    {"separation_power", "sum (p - q)^2 / (p + q) / 2, in [0, 1]", 0, 1, TB(H5DIV_T_SP) | BC},
-    {"chi2_test",
-     "two-sample chi^2 of the raw values P, Q (totals A, B):\n"
-     "sum (sqrt(B/A) P - sqrt(A/B) Q)^2 / (P + Q); also\n"
-     "chi2_test_dof (bins with P + Q > 0, minus 1) and\n"
-     "chi2_test_p_value",
-     0, 1, TB(H5DIV_T_CHI2T)},
-    {"chi2_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
-    {"chi2_test_p_value", NULL, PART | ASYMP, 1, TB(H5DIV_T_CHI2T) | TB(H5DIV_T_NONEMPTY)},
-    {"g_test",
-     "G statistic 2 sum P log(P/E) + Q log(Q/F),\n"
-     "E, F = A, B (P + Q) / (A + B); also g_test_dof and\n"
-     "g_test_p_value",
-     0, 1, TB(H5DIV_T_G)},
-    {"g_test_dof", NULL, PART, 1, TB(H5DIV_T_NONEMPTY)},
-    {"g_test_p_value", NULL, PART | ASYMP, 1, TB(H5DIV_T_G) | TB(H5DIV_T_NONEMPTY)},
-};
+    H5DIV_COMPARE_MEASURE_LIST(ROW)};
+#undef ROW
+#undef T
+#undef F
 
 const h5div_measure_info *h5div_compare_measures(int *n)
 {

@@ -100,6 +100,74 @@ static herr_t select_rows(const h5div_compare_batch *b, int i, hsize_t w, int nd
     return H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 }
 
+/* The width *w of a row of a column of this kind (2 for an interval, B
+ * for replicates, else 1) and the dimensions of its dataset: candidates,
+ * rows, w, as the batch has them; returns their number. */
+static int column_dims(const h5div_compare_batch *b, int kind, hsize_t *w, hsize_t dims[3])
+{
+    const int k = b->candidates;
+    *w = kind == COL_CI          ? 2
+         : kind == COL_REPS      ? (hsize_t)b->nrep
+         : kind == COL_NULL_REPS ? (hsize_t)b->nnull
+                                 : 1;
+    int nd = 0;
+    if (k > 1)
+        dims[nd++] = (hsize_t)k;
+    if (b->two_d)
+        dims[nd++] = (hsize_t)b->rows;
+    if (kind == COL_CI || kind == COL_REPS || kind == COL_NULL_REPS)
+        dims[nd++] = *w;
+    return nd;
+}
+
+/* The attributes of column col's dataset d: units, the method of a
+ * p-value, the order of a Renyi divergence. Returns nonzero on failure. */
+static int put_column_attrs(hid_t d, const h5div_compare_batch *b, const h5div_column *col,
+                            int kind)
+{
+    char method[48];
+    p_method(b, col, kind, method, sizeof method);
+    int failed = h5div_put_string_attr(d, "units", kind == COL_P ? "1" : col->units) < 0;
+    if (method[0])
+        failed |= h5div_put_string_attr(d, "method", method) < 0;
+    if (col->order >= 0)
+        failed |= h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A) < 0;
+    return failed;
+}
+
+/* Collective: write this rank's rows of column i of every candidate into
+ * dataset d (file space fspace of nd dimensions, rows w wide); with failed
+ * set, or when its own selection fails, the rank still takes part with
+ * nothing selected. Returns nonzero on failure. */
+static int write_column_rows(hid_t d, hid_t fspace, const h5div_compare_batch *b, int i, int kind,
+                             hsize_t w, int nd, int failed)
+{
+    const int k = b->candidates;
+    const double *const data_of[COL_KINDS] = {b->values, b->se,      b->ci,
+                                              b->reps,   b->p_value, b->null_reps};
+    /* Memory: data[c][i][0..row_count)[0..w) for c < k, a strided selection. */
+    hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1) * w;
+    hid_t mspace = H5Screate_simple(1, &total, NULL);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        failed = 1;
+    herr_t rc = !failed && nrow ? select_rows(b, i, w, nd, mspace, fspace) : 0;
+    if (failed || !nrow || rc < 0) {
+        failed |= rc < 0;
+        if (mspace >= 0)
+            H5Sselect_none(mspace);
+        H5Sselect_none(fspace);
+    }
+    if (mspace < 0 || dxpl < 0 ||
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data_of[kind]) < 0)
+        failed = 1;
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    return failed;
+}
+
 /* Collective: write column i of every candidate, this rank's rows. The
  * dataset exists on every rank or on none before anything is written, and
  * a rank whose own selection failed still takes part in the write (with
@@ -107,22 +175,8 @@ static herr_t select_rows(const h5div_compare_batch *b, int i, hsize_t w, int nd
 static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int kind)
 {
     const h5div_compare_batch *b = o->b;
-    const int k = b->candidates;
-    const hsize_t w = kind == COL_CI          ? 2
-                      : kind == COL_REPS      ? (hsize_t)b->nrep
-                      : kind == COL_NULL_REPS ? (hsize_t)b->nnull
-                                              : 1;
-    const double *const data_of[COL_KINDS] = {b->values, b->se,      b->ci,
-                                              b->reps,   b->p_value, b->null_reps};
-    const double *data = data_of[kind];
-    hsize_t dims[3];
-    int nd = 0;
-    if (k > 1)
-        dims[nd++] = (hsize_t)k;
-    if (b->two_d)
-        dims[nd++] = (hsize_t)b->rows;
-    if (kind == COL_CI || kind == COL_REPS || kind == COL_NULL_REPS)
-        dims[nd++] = w;
+    hsize_t w, dims[3];
+    const int nd = column_dims(b, kind, &w, dims);
     const h5div_column *col = &b->columns[i];
     char name[80];
     snprintf(name, sizeof name, "%s%s", col->name, col_suffix[kind]);
@@ -137,32 +191,8 @@ static int write_column(MPI_Comm comm, hid_t g, const batch_out *o, int i, int k
             H5Sclose(fspace);
         return -1;
     }
-    char method[48];
-    p_method(b, col, kind, method, sizeof method);
-    int failed = h5div_put_string_attr(d, "units", kind == COL_P ? "1" : col->units) < 0;
-    if (method[0])
-        failed |= h5div_put_string_attr(d, "method", method) < 0;
-    if (col->order >= 0)
-        failed |= h5div_put_scalar_attr(d, "order", H5T_NATIVE_DOUBLE, &col->A) < 0;
-    /* Memory: data[c][i][0..row_count)[0..w) for c < k, a strided selection. */
-    hsize_t nrow = b->row_count, total = (hsize_t)k * (hsize_t)b->ncolumns * (nrow ? nrow : 1) * w;
-    hid_t mspace = H5Screate_simple(1, &total, NULL);
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (mspace < 0 || dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
-        failed = 1;
-    herr_t rc = !failed && nrow ? select_rows(b, i, w, nd, mspace, fspace) : 0;
-    if (failed || !nrow || rc < 0) {
-        failed |= rc < 0;
-        if (mspace >= 0)
-            H5Sselect_none(mspace);
-        H5Sselect_none(fspace);
-    }
-    if (mspace < 0 || dxpl < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data) < 0)
-        failed = 1;
-    if (dxpl >= 0)
-        H5Pclose(dxpl);
-    if (mspace >= 0)
-        H5Sclose(mspace);
+    int failed = put_column_attrs(d, b, col, kind);
+    failed = write_column_rows(d, fspace, b, i, kind, w, nd, failed);
     if (H5Dclose(d) < 0)
         failed = 1;
     H5Sclose(fspace);

@@ -30,37 +30,37 @@ int h5div_rows_memory_check(MPI_Comm comm, const h5div_sweep *sw, const h5div_ro
                                        len);
 }
 
-int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
-                     const h5div_options *opt, char *msg, size_t len)
+/* The datasets and scratch buffers of a sweep, this rank's blocks of the
+ * grid of d[0] and the bins of its shard. */
+static int sweep_shard(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
+                       int *rank)
 {
-    memset(sw, 0, sizeof *sw);
-    if (nd < 1 || nd > H5DIV_SWEEP_MAX || scratch < 0 || scratch > H5DIV_SWEEP_MAX) {
-        h5div_set_error(msg, len, "sweep over %d datasets with %d scratch buffers (internal)", nd,
-                        scratch);
-        return H5DIV_EINTERNAL;
-    }
     sw->nd = nd;
     sw->nscratch = scratch;
     for (int k = 0; k < nd; k++)
         sw->d[k] = d[k];
-    int rank, size;
-    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+    int size;
+    H5DIV_MPI_CHECK(MPI_Comm_rank(comm, rank));
     H5DIV_MPI_CHECK(MPI_Comm_size(comm, &size));
     sw->grid = h5div_grid_of(d[0]);
-    h5div_grid_split(&sw->grid, size, rank, &sw->blk0, &sw->blk1);
+    h5div_grid_split(&sw->grid, size, *rank, &sw->blk0, &sw->blk1);
     sw->offset = h5div_grid_bin(&sw->grid, sw->blk0);
     sw->count = h5div_grid_bin(&sw->grid, sw->blk1) - sw->offset;
-    /* For 2-D input half of the bound is left to the per-row state (see
-     * h5div_rows_memory_check). */
-    const uint64_t budget = sw->grid.rows > 1 ? opt->memory_per_rank / 2 : opt->memory_per_rank;
+    return H5DIV_OK;
+}
+
+/* Collective: whether every rank keeps its shard (sw->cached), the reads
+ * ahead of contiguous datasets (sw->pf), and the pieces within the budget
+ * of bytes (nlo: the datasets with 64-bit remainders): their blocks, bins
+ * and the number of rounds. */
+static int sweep_pieces(MPI_Comm comm, h5div_sweep *sw, int rank, int nlo, uint64_t budget,
+                        const h5div_options *opt)
+{
+    const int nd = sw->nd, scratch = sw->nscratch;
     /* 8 bytes a bin once converted to double; scratch buffers are piece-sized. */
     size_t piece_bytes = opt->piece_bytes < PIECE_BYTES_MAX ? opt->piece_bytes : PIECE_BYTES_MAX;
     uint64_t piece = piece_bytes / sizeof(double);
     uint64_t first = sw->count < piece ? sw->count : piece;
-    /* 64-bit integer datasets keep a second double a bin (the remainders). */
-    int nlo = 0;
-    for (int k = 0; k < nd; k++)
-        nlo += h5div_dset_is_int64(d[k]);
     sw->cached =
         (sw->count * (uint64_t)(nd + nlo) + first * (uint64_t)scratch) * sizeof(double) <= budget;
     uint64_t bound = budget / ((uint64_t)(nd + nlo + scratch) * sizeof(double));
@@ -68,7 +68,7 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
      * before is evaluated, when this rank has more than one piece. */
     const uint64_t piece_alone = sw->cached || piece < bound ? piece : bound;
     int agreed[2] = {sw->cached, 0};
-    sw->pf = h5div_prefetch_open(d, nd, sw->count > piece_alone, rank, &agreed[1]);
+    sw->pf = h5div_prefetch_open(sw->d, nd, sw->count > piece_alone, rank, &agreed[1]);
     agreed[1] &= sw->pf != NULL;
     /* Cached ranks read nothing in later passes, so either every rank keeps
      * its shard or none does: the collective reads must match. So must the
@@ -89,36 +89,48 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
     uint64_t nblk = sw->blk1 - sw->blk0;
     uint64_t mine = (nblk + sw->piece_blocks - 1) / sw->piece_blocks;
     H5DIV_MPI_CHECK(MPI_Allreduce(&mine, &sw->rounds, 1, MPI_UINT64_T, MPI_MAX, comm));
-    /* A shard that fits is kept piece by piece for as long as the pieces'
-     * measured costs say so (keep_piece). For benchmarks and tests,
-     * H5DIV_SHARD=keep, =stream or =N (keep the first N pieces) fixes the
-     * choice; the pieces are the same either way. */
+    return H5DIV_OK;
+}
+
+/* Which pieces of the shard are kept. A shard that fits is kept piece by
+ * piece for as long as the pieces' measured costs say so (keep_piece). For
+ * benchmarks and tests, H5DIV_SHARD=keep, =stream or =N (keep the first N
+ * pieces) fixes the choice; the pieces are the same either way. */
+static void sweep_keep_choice(h5div_sweep *sw)
+{
     const char *how = getenv("H5DIV_SHARD");
     sw->measure = sw->cached && sw->rounds > 1;
     sw->kept = sw->cached ? sw->rounds : 0;
     sw->slot = 0;
-    if (sw->measure && how && *how) {
-        char *end;
-        unsigned long long nk = strtoull(how, &end, 10);
-        if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
-            sw->measure = 0;
-            sw->cached = !strcmp(how, "keep");
-            sw->kept = sw->cached ? sw->rounds : 0;
-        } else if (!*end && how[0] >= '0' && how[0] <= '9') {
-            sw->measure = 0;
-            sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
-            uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
-            sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
-        }
+    if (!sw->measure || !how || !*how)
+        return;
+    char *end;
+    unsigned long long nk = strtoull(how, &end, 10);
+    if (!strcmp(how, "keep") || !strcmp(how, "stream")) {
+        sw->measure = 0;
+        sw->cached = !strcmp(how, "keep");
+        sw->kept = sw->cached ? sw->rounds : 0;
+    } else if (!*end && how[0] >= '0' && how[0] <= '9') {
+        sw->measure = 0;
+        sw->kept = nk < sw->rounds ? (uint64_t)nk : sw->rounds;
+        uint64_t b = sw->blk0 + sw->kept * sw->piece_blocks;
+        sw->slot = h5div_grid_bin(&sw->grid, b < sw->blk1 ? b : sw->blk1) - sw->offset;
     }
-    size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
+}
+
+/* The buffers of a sweep of n bins per dataset (nlo: the datasets with
+ * 64-bit remainders; budget: the bytes they may take). Returns 0 when one
+ * could not be had. */
+static int sweep_alloc(h5div_sweep *sw, size_t n, int nlo, uint64_t budget)
+{
+    const int nd = sw->nd, scratch = sw->nscratch;
     size_t np = (size_t)(sw->count < sw->piece_bins ? sw->count : sw->piece_bins);
     /* A shard that may be kept is reserved whole: nothing is resident until
      * it is read into. */
     int ok = 1;
     for (int k = 0; k < nd; k++) {
         ok &= (sw->buf[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
-        if (h5div_dset_is_int64(d[k]))
+        if (h5div_dset_is_int64(sw->d[k]))
             ok &= (sw->lo[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
     }
     if (nlo && sw->cached)
@@ -127,7 +139,7 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
         ok &= (sw->scratch[k] = h5div_buffer_alloc(np * sizeof(double))) != NULL;
     /* The second set of piece buffers, unless H5DIV_SHARD=stream streams a
      * shard whose pieces were not sized for them. */
-    extra = !sw->cached && sw->pf ? sw->pf->non + sw->pf->lo_on : 0;
+    int extra = !sw->cached && sw->pf ? sw->pf->non + sw->pf->lo_on : 0;
     if ((uint64_t)(nd + nlo + scratch + extra) * np * sizeof(double) > budget)
         extra = 0;
     if (extra)
@@ -136,9 +148,34 @@ int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int n
         if (!sw->pf->s[k].on)
             continue;
         ok &= (sw->pf->buf2[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
-        if (h5div_dset_is_int64(d[k]))
+        if (h5div_dset_is_int64(sw->d[k]))
             ok &= (sw->pf->lo2[k] = h5div_buffer_alloc(n * sizeof(double))) != NULL;
     }
+    return ok;
+}
+
+int h5div_sweep_init(MPI_Comm comm, h5div_sweep *sw, h5div_dset *const *d, int nd, int scratch,
+                     const h5div_options *opt, char *msg, size_t len)
+{
+    memset(sw, 0, sizeof *sw);
+    if (nd < 1 || nd > H5DIV_SWEEP_MAX || scratch < 0 || scratch > H5DIV_SWEEP_MAX) {
+        h5div_set_error(msg, len, "sweep over %d datasets with %d scratch buffers (internal)", nd,
+                        scratch);
+        return H5DIV_EINTERNAL;
+    }
+    int rank;
+    H5DIV_CHECK(sweep_shard(comm, sw, d, nd, scratch, &rank));
+    /* For 2-D input half of the bound is left to the per-row state (see
+     * h5div_rows_memory_check). */
+    const uint64_t budget = sw->grid.rows > 1 ? opt->memory_per_rank / 2 : opt->memory_per_rank;
+    /* 64-bit integer datasets keep a second double a bin (the remainders). */
+    int nlo = 0;
+    for (int k = 0; k < nd; k++)
+        nlo += h5div_dset_is_int64(d[k]);
+    H5DIV_CHECK(sweep_pieces(comm, sw, rank, nlo, budget, opt));
+    sweep_keep_choice(sw);
+    size_t n = (size_t)(sw->cached ? sw->count : sw->piece_bins);
+    int ok = sweep_alloc(sw, n, nlo, budget);
     if (!ok)
         h5div_set_error(msg, len, "out of memory for %zu bins (use --memory-per-rank)", n);
     int st = h5div_par_agree(comm, ok ? H5DIV_OK : H5DIV_EINTERNAL, msg, len);
@@ -237,6 +274,52 @@ static int read_ahead(h5div_sweep *sw, uint64_t r, const sweep_piece *cur)
     return 1;
 }
 
+/* The first touch of piece p's buffers, timed from *t0 to *t1: what
+ * keeping it costs (keep_piece). */
+static void touch_piece(const h5div_sweep *sw, const sweep_piece *p, double *t0, double *t1)
+{
+    *t0 = MPI_Wtime();
+    for (int k = 0; k < sw->nd; k++) {
+        h5div_buffer_touch(p->v[k], (size_t)p->n * sizeof(double));
+        h5div_buffer_touch(p->lo[k], (size_t)p->n * sizeof(double));
+    }
+    *t1 = MPI_Wtime();
+}
+
+/* Read piece r (p) of every dataset, noting in any[k] whether dataset k
+ * has nonzero 64-bit remainders there; returns st, or the first error if
+ * st was H5DIV_OK. Every dataset's read is made even after one failed:
+ * with collective I/O the others wait for this rank inside H5Dread. The
+ * first error is the one reported. Datasets read through MPI-IO were
+ * started in the round before (ahead), or are read now. */
+static int read_piece(h5div_sweep *sw, uint64_t r, const sweep_piece *p, int ahead,
+                      unsigned char any[H5DIV_SWEEP_MAX], const h5div_options *opt, int st,
+                      char *msg, size_t len)
+{
+    const uint64_t start = p->start, n = p->n;
+    for (int k = 0; k < sw->nd; k++) {
+        char other[256];
+        char *m = st == H5DIV_OK ? msg : other;
+        size_t ml = st == H5DIV_OK ? len : sizeof other;
+        int a = 0, s;
+        if (sw->pf && sw->pf->s[k].on) {
+            if (!ahead)
+                h5div_prefetch_start(sw->pf, k, sw->offset + start, (size_t)n, p->v[k], p->lo[k],
+                                     1);
+            s = h5div_prefetch_finish(sw->pf, k, sw->d[k], &a, m, ml);
+        } else {
+            s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? p->v[k] : NULL,
+                                   p->lo[k], &a, opt->collective_io, m, ml);
+        }
+        if (st == H5DIV_OK)
+            st = s;
+        any[k] = (unsigned char)a;
+        if (sw->lo_any)
+            sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
+    }
+    return st;
+}
+
 static int sweep_rounds(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags,
                         const h5div_options *opt, h5div_sweep_fn fn, void *ctx, char *msg,
                         size_t len)
@@ -254,57 +337,25 @@ static int sweep_rounds(MPI_Comm comm, h5div_sweep *sw, int pass, unsigned flags
     for (uint64_t r = 0; r < sw->rounds; r++) {
         sweep_piece p;
         piece_of(sw, r, &p);
-        const uint64_t start = p.start, n = p.n;
-        double *const *v = p.v, *const *lo = p.lo;
-        int in_memory = p.in_memory;
         unsigned char any[H5DIV_SWEEP_MAX] = {0};
-        if (in_memory && sw->lo_any)
+        if (p.in_memory && sw->lo_any)
             memcpy(any, sw->lo_any + r * (uint64_t)sw->nd, (size_t)sw->nd);
         int measure = sw->measure && !sw->loaded;
         double t0 = 0.0, t1 = 0.0;
-        if (measure) {
-            t0 = MPI_Wtime();
-            for (int k = 0; k < sw->nd; k++) {
-                h5div_buffer_touch(v[k], (size_t)n * sizeof(double));
-                h5div_buffer_touch(lo[k], (size_t)n * sizeof(double));
-            }
-            t1 = MPI_Wtime();
-        }
-        /* Every dataset's read is made even after one failed: with collective
-         * I/O the others wait for this rank inside H5Dread. The first error is
-         * the one reported. Datasets read through MPI-IO were started in the
-         * round before, or are read now. */
-        if (!in_memory)
-            for (int k = 0; k < sw->nd; k++) {
-                char other[256];
-                char *m = st == H5DIV_OK ? msg : other;
-                size_t ml = st == H5DIV_OK ? len : sizeof other;
-                int a = 0, s;
-                if (sw->pf && sw->pf->s[k].on) {
-                    if (!ahead)
-                        h5div_prefetch_start(sw->pf, k, sw->offset + start, (size_t)n, v[k], lo[k],
-                                             1);
-                    s = h5div_prefetch_finish(sw->pf, k, sw->d[k], &a, m, ml);
-                } else {
-                    s = h5div_dset_read_lo(sw->d[k], sw->offset + start, (size_t)n, n ? v[k] : NULL,
-                                           lo[k], &a, opt->collective_io, m, ml);
-                }
-                if (st == H5DIV_OK)
-                    st = s;
-                any[k] = (unsigned char)a;
-                if (sw->lo_any)
-                    sw->lo_any[r * (uint64_t)sw->nd + (uint64_t)k] = (unsigned char)a;
-            }
         if (measure)
-            H5DIV_CHECK(keep_piece(comm, sw, r, start, t1 - t0, MPI_Wtime() - t1, rank));
+            touch_piece(sw, &p, &t0, &t1);
+        if (!p.in_memory)
+            st = read_piece(sw, r, &p, ahead, any, opt, st, msg, len);
+        if (measure)
+            H5DIV_CHECK(keep_piece(comm, sw, r, p.start, t1 - t0, MPI_Wtime() - t1, rank));
         for (int k = 0; k < sw->nd; k++)
-            sw->lo_of[k] = any[k] ? lo[k] : NULL;
+            sw->lo_of[k] = any[k] ? p.lo[k] : NULL;
         ahead = st == H5DIV_OK && read_ahead(sw, r, &p);
         /* A callback that makes collective calls runs on every rank or on none. */
         if (flags & H5DIV_SWEEP_COLLECTIVE_FN)
             H5DIV_CHECK(h5div_par_agree(comm, st, msg, len));
         if (st == H5DIV_OK)
-            st = fn(ctx, pass, sw->offset + start, (size_t)n, v, msg, len);
+            st = fn(ctx, pass, sw->offset + p.start, (size_t)p.n, p.v, msg, len);
         /* Every rank takes part in every round, even with nothing left to read,
          * and the ranks agree on errors after each round so a bad value or a
          * failed read stops all of them promptly. */

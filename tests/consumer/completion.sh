@@ -70,6 +70,9 @@ expect "h5div entropy --estimator ch" chao-shen
 expect "h5div compare -b " 2 e 10
 expect "h5div compare --measures kl_pq,js_d" kl_pq,js_divergence kl_pq,js_distance
 expect "h5div compare --measures sep" separation_power
+expect "h5div compare --measures renyi_q" renyi_qp:
+expect "h5div compare --measures kl_pq,b" kl_pq,bhattacharyya
+expect "h5div compare --measures hel" hellinger
 expect "h5div compare --measures kl_pq,g_" kl_pq,g_test
 expect "h5div compare d/ex" d/example.h5
 expect "h5div compare d/" d/example.h5 d/other.txt
