@@ -343,7 +343,7 @@ static uint64_t rs_table_draw(const rs_table *tb, uint64_t w)
 }
 
 /* Out of memory for a table: the same table on the stack, for this draw. */
-static uint64_t rs_table_draw_once(uint64_t m, uint64_t w)
+static __attribute__((noinline)) uint64_t rs_table_draw_once(uint64_t m, uint64_t w)
 {
     rs_table tb;
     uint64_t t[RS_TABLE_SPAN];
@@ -352,14 +352,12 @@ static uint64_t rs_table_draw_once(uint64_t m, uint64_t w)
     return rs_table_draw(&tb, w);
 }
 
-/* The shared table of mean m, built on first use (by whichever thread gets
- * there first; another thread's copy is the same and freed); NULL when out
- * of memory. */
-static const rs_table *rs_table_get(uint64_t m)
+/* Build the shared table of mean m (by whichever thread gets there first;
+ * another thread's copy is the same and freed); NULL when out of memory.
+ * Out of line: its stack arrays stay out of the draw loops' frames. */
+static __attribute__((noinline)) const rs_table *rs_table_build(uint64_t m)
 {
-    rs_table *tb = atomic_load_explicit(&rs_tables[m], memory_order_acquire);
-    if (tb)
-        return tb;
+    rs_table *tb;
     uint64_t t[RS_TABLE_SPAN];
     uint16_t gd[RS_GUIDE_MAX];
     rs_table tmp;
@@ -382,6 +380,13 @@ static const rs_table *rs_table_get(uint64_t m)
         return none;
     }
     return tb;
+}
+
+/* The shared table of mean m, built on first use; NULL when out of memory. */
+static inline const rs_table *rs_table_get(uint64_t m)
+{
+    const rs_table *tb = atomic_load_explicit(&rs_tables[m], memory_order_acquire);
+    return tb ? tb : rs_table_build(m);
 }
 
 /* An integer mean 1 .. H5DIV_RS_TABLE_MAX (so also a valid one). */
