@@ -196,8 +196,10 @@ static double rs_log_pmf(double k, double lambda, double loglam)
  * 7/8 lambda by the tangent method, then a binomial, repeated) took 164,
  * 314, 630 and 928 ns of CPU a draw at means 30, 1e3, 1e6 and 1e9 even
  * with GSL's fast mt19937, against 55, 40, 36 and 36 ns for PTRS on the
- * Philox stream (resample_draws time, 1e6 draws); B replicates of every
- * bin make the draws the bootstrap's main cost. */
+ * Philox stream (resample_draws time, 1e6 draws, on a quiet machine, when
+ * PTRS still drew the integer means that rs_tabled draws now, in 11 to 13
+ * ns where PTRS took 52 to 65 on the same loaded machine); B replicates of
+ * every bin make the draws the bootstrap's main cost. */
 static uint64_t rs_ptrs(rs_state *st, double lambda)
 {
     double slam = sqrt(lambda), loglam = log(lambda);
@@ -226,7 +228,8 @@ static uint64_t rs_ptrs(rs_state *st, double lambda)
  * Why not gsl_ran_poisson here: below 10 it multiplies uniforms until the
  * product falls below exp(-lambda), lambda + 1 of them a draw; with
  * GSL's mt19937 that took 46 and 99 ns of CPU at means 3 and 9.99, this
- * inversion on the Philox stream 38 and 45 ns. */
+ * inversion on the Philox stream 38 and 45 ns (mean 3 is drawn from its
+ * table now). */
 static uint64_t rs_inversion(rs_state *st, double lambda)
 {
     double u = rs_uniform(st), p = exp(-lambda), f = p;
@@ -256,9 +259,10 @@ static uint64_t rs_inversion(rs_state *st, double lambda)
  *
  * Why a table: the draws are the bootstrap's main cost and a count's mean
  * is an integer, so one table per mean serves every bin of that count; a
- * draw is then a quarter of a Philox block and a lookup, about 12 ns of CPU
- * against 35 to 55 ns for PTRS (two logarithms and a square root a draw)
- * and for the inversion below (resample_draws time, 1e7 draws). The tables
+ * draw is then a quarter of a Philox block and a lookup: 11 to 13 ns of
+ * CPU at means 3, 100 and 1000 against 52 to 65 ns for the inversion above
+ * and PTRS (two logarithms and a square root a draw) on the same loaded
+ * machine (resample_draws time, 2e6 draws, the fastest of three). The tables
  * are built on first use and kept for the process: from 21 values (mean 1)
  * to 586 (mean 1024), 8 bytes each plus the guide, at most 5.4 MiB for all
  * 1024 means. */
