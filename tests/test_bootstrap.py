@@ -17,6 +17,9 @@ Cases:
   poisson_table the CDF tables of integer means 1, 7, 100 and 1024 with
                 400,000 draws each: chi-square with every value expecting 20
                 or more as its own cell, against scipy.stats.poisson.
+  tables        every CDF table (means 1 to 1024) against 30-digit mpmath:
+                each value's probability within 4e-15, the values left out
+                below 2^-63 on each side.
   null          the pooled null: per-bin means A (P + Q) / (A + B) and
                 B (P + Q) / (A + B), replicate totals A and B, P* and Q*
                 uncorrelated, a bin's P* Poisson by chi-square.
@@ -234,6 +237,42 @@ def case_poisson_table(ctx):
                   f"table of mean {m}: variance {var}")
 
 
+def case_tables(ctx):
+    """Every CDF table (means 1 to 1024) against 30-digit mpmath: the
+    probability a table gives each value, (T[i] - T[i-1]) / 2^64, within
+    4e-15 of the Poisson probability (the computed probabilities' total is 1
+    to about 1e-15 and the value where the table's two halves meet takes
+    the difference; each threshold is rounded to 2^-64), and the values a
+    table leaves out of probability below 2^-63 on each side."""
+    import mpmath as mp
+    mp.mp.dps = 30
+    out = run(ctx, "table", 1, 1024, timeout=120)
+    worst, count = 0.0, 0
+    for line in out.splitlines():
+        f = [int(t) for t in line.split()]
+        m, k0, n, thr = f[0], f[1], f[2], f[3:]
+        if not ctx.check(len(thr) == n - 1 and all(a <= b for a, b in zip(thr, thr[1:])),
+                         f"table {m}: {n - 1} ascending thresholds"):
+            continue
+        edges = [0] + thr + [2**64]
+        got = [(b - a) / 2.0**64 for a, b in zip(edges, edges[1:])]
+        p = mp.exp(-m + k0 * mp.log(m) - mp.loggamma(k0 + 1))
+        below = mp.gammainc(k0, m, regularized=True) if k0 else mp.mpf(0)  # P(X < k0)
+        dev = []
+        for i, k in enumerate(range(k0, k0 + n)):
+            dev.append(abs(got[i] - float(p)))
+            p = p * m / (k + 1)
+        above = mp.gammainc(k0 + n, 0, m, regularized=True)  # P(X >= k0 + n)
+        i = int(np.argmax(dev))
+        worst = max(worst, dev[i])
+        count += n
+        ctx.check(dev[i] <= 4e-15 and below < 2.0**-63 and above < 2.0**-63,
+                  f"table {m}: values {k0}..{k0 + n - 1}, largest deviation {dev[i]:.3g} "
+                  f"(at {k0 + i}), left out {float(below):.3g} below and {float(above):.3g} above")
+    ctx.check(count > 0, "tables printed")
+    ctx.note(f"tables 1..1024: {count} values, largest deviation from mpmath {worst:.3g}")
+
+
 # -- null -----------------------------------------------------------------------
 
 def case_null(ctx):
@@ -342,6 +381,7 @@ if __name__ == "__main__":
         "keys": case_keys,
         "poisson_fit": case_poisson_fit,
         "poisson_table": case_poisson_table,
+        "tables": case_tables,
         "null": case_null,
         "summaries": case_summaries,
     }))

@@ -43,6 +43,14 @@ typedef struct h5div_rs_key {
 #define H5DIV_RS_TABLE_MAX 1024
 #define H5DIV_RS_EXACT_MAX 0x1p31
 
+/* The table an integer mean m in [1, H5DIV_RS_TABLE_MAX] is drawn from: a
+ * draw is k0 + the least i with w < thr[i] for a uniform 64-bit word w, so
+ * P(X = k0 + i) = (thr[i] - thr[i - 1]) / 2^64 (thr[-1] = 0, thr[n - 1] =
+ * 2^64, not stored). Writes k0 and thr[0 .. min(n - 1, cap)) and returns
+ * n, the number of values that can be drawn; 0 for another m. For tests.
+ * Not collective, thread-safe. */
+size_t h5div_rs_table(uint64_t m, uint64_t *k0, uint64_t *thr, size_t cap);
+
 /* One draw X ~ Poisson(lambda), lambda = lambda_hi + lambda_lo (an
  * unevaluated sum, as the readers give 64-bit counts: lambda_lo = 0 for
  * values below 2^53), for bin `bin` of the key. lambda must be finite and
