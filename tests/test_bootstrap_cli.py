@@ -24,7 +24,9 @@ Cases:
                kl_pq, js_divergence, total_variation, wasserstein1 and ks
                agree within
                Monte-Carlo error (mean within 4 standard errors of the
-               difference, se within 15%).
+               difference, se within 15%); chi2_test_dof and g_test_dof
+               (no bin can empty) have se 0 and interval [dof, dof], and
+               the asymptotic p-values have se and ci too (README).
   calibration  1000 independent multinomial draws of two known distributions
                over 50 bins, one per row of a 2-D dataset, B = 200: the mean
                bootstrap se is within 10% of the Monte-Carlo standard
@@ -275,6 +277,17 @@ def case_numpy(ctx):
         ctx.check(abs(mean_h - mean_n) <= tol, f"{m}: replicate mean {mean_h} vs numpy {mean_n}")
         ctx.check(abs(se_h / se_n - 1) <= 0.15, f"{m}: se {se_h} vs numpy {se_n}")
         ctx.check(abs(reps[m].std(ddof=1) - se_h) <= 1e-12 * se_h, f"{m}: se vs its replicates")
+    # The two-sample statistics' parts get se and ci too (README): a dof whose
+    # bins no replicate can empty (~1000 counts each) has se 0 and [dof, dof].
+    obj = run(ctx, ["--bootstrap", "20", "--measures", "chi2_test,g_test", f + ":/P", f + ":/Q"],
+              what="chi2_test, g_test")
+    if obj is not None:
+        for m in ("chi2_test", "g_test"):
+            d = m + "_dof"
+            ctx.check(obj["measures"][d] == 49 and obj["se"][d] == 0 and obj["ci"][d] == [49, 49],
+                      f"{d}: {obj['measures'][d]}, se {obj['se'][d]}, ci {obj['ci'][d]}")
+            ctx.check(m + "_p_value" in obj["se"] and m + "_p_value" in obj["ci"],
+                      f"{m}_p_value has se and ci")
 
 
 def case_calibration(ctx):
