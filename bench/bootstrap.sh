@@ -3,8 +3,8 @@
 # h5div compare --bootstrap B against B separate runs and against numpy+scipy
 # doing the same Poisson bootstrap, on a pair of integer count histograms.
 #
-# Usage: bash bench/bootstrap.sh > bench/results-bootstrap.md   (progress on stderr)
-#        BINS=1000000 B=20 bash bench/bootstrap.sh              (quick check)
+# Usage: bash bench/bootstrap.sh             (writes bench/results-bootstrap.md; progress on stderr)
+#        BINS=1000000 B=20 bash bench/bootstrap.sh   (quick check: the report on stdout only)
 # Environment:
 #   BINS=10000000            bins per histogram
 #   B=200                    bootstrap replicates
@@ -18,6 +18,8 @@
 #   H5DIV_BENCH_DIR=/tmp/h5div-bench   the work directory is its bootstrap/ (kept between runs)
 #   PYTHON=/usr/bin/python3  interpreter with numpy, scipy, h5py
 #   REBUILD=0                1: rebuild build-bench even if it exists (as bench/run.sh does)
+#   OUT=...                  file the report is also written to (once the run succeeded):
+#                            bench/results-bootstrap.md at the default BINS and B, else none
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +33,11 @@ SEED=${SEED:-1}
 work=${H5DIV_BENCH_DIR:-/tmp/h5div-bench}/bootstrap
 PYTHON=${PYTHON:-/usr/bin/python3}
 REBUILD=${REBUILD:-0}
+if ((BINS == 10000000 && B == 200)); then
+  OUT=${OUT-$root/bench/results-bootstrap.md}
+else
+  OUT=${OUT-}
+fi
 build=$root/build-bench
 npy=$root/bench/bootstrap_numpy.py
 
@@ -177,6 +184,7 @@ for n in "${ranks[@]}"; do
 done
 
 # ---- report -----------------------------------------------------------------
+{
 if [[ $BINS == 10000000 ]]; then label=1e7; else label=$BINS; fi
 cat <<EOF
 # h5div compare --bootstrap $B on $label bins: against B separate runs and numpy+scipy
@@ -294,3 +302,9 @@ echo '```'
 echo
 echo "(every h5div run: under \`/usr/bin/time -f '%e %M %U %S'\` per rank, with \`-x LD_PRELOAD=$mpicount -x MPICOUNT_OUT=...\`)"
 echo
+} >"$tmp/report.md"
+cat "$tmp/report.md"
+if [[ -n $OUT ]]; then
+  cp "$tmp/report.md" "$OUT"
+  log "wrote $OUT"
+fi

@@ -7,12 +7,19 @@ Cases:
                 order, output type or entry point computes it; another seed,
                 stream, replicate or input gives other draws.
   poisson_fit   draws of 40,000 keys per mean, means 0 to 2^63 + 1 (every
-                method and both sides of each switch: inversion below 10,
+                method and both sides of each switch: the CDF tables of
+                integer means 1 to 1024, inversion of other means below 10,
                 PTRS to 2^31, the Cornish-Fisher normal quantile above):
                 chi-square goodness of fit against scipy.stats.poisson (and
                 the same draws against a mean 0.1 sd away must fail), and
                 the sample mean and variance within 5 Monte-Carlo standard
                 errors.
+  poisson_table the CDF tables of integer means 1, 7, 100 and 1024 with
+                400,000 draws each: chi-square with every value expecting 20
+                or more as its own cell, against scipy.stats.poisson.
+  tables        every CDF table (means 1 to 1024) against 30-digit mpmath:
+                each value's probability within 4e-15, the values left out
+                below 2^-63 on each side.
   null          the pooled null: per-bin means A (P + Q) / (A + B) and
                 B (P + Q) / (A + B), replicate totals A and B, P* and Q*
                 uncorrelated, a bin's P* Poisson by chi-square.
@@ -41,8 +48,8 @@ import numpy as np  # noqa: E402
 
 CHI2_PMIN = 1e-4
 N_DRAWS = 40000
-LAMBDAS = ["0", "0.001", "0.5", "3", "9.99", "10", "30", "10000", "1000000000", "2147483648",
-           "3221225472", str(2**60), str(2**63 + 1)]
+LAMBDAS = ["0", "0.001", "0.5", "1", "3", "9.99", "10", "10.5", "30", "100", "1024", "1025",
+           "10000", "1000000000", "2147483648", "3221225472", str(2**60), str(2**63 + 1)]
 
 
 def prog(ctx):
@@ -187,11 +194,83 @@ def case_poisson_fit(ctx):
         ctx.check(abs(dv) <= 5 * se_var, f"lambda {lam}: variance - lambda = {dv:.4g}, "
                   f"Monte-Carlo error {se_var:.3g}")
         chi2_fit(ctx, x, lam, f"lambda {lam}")
-        if lam in ("3", "30", "1000000000"):
+        if lam in ("3", "30", "100", "1024", "1000000000"):
             # The fit has power: the same draws against a mean 0.1 sd away fail.
             wrong = repr(float(lam) + 0.1 * float(lam) ** 0.5)
             p = chi2_fit(ctx, x, wrong, f"lambda {lam} against {wrong}", expect_fit=False)
             ctx.check(p < CHI2_PMIN, f"lambda {lam}: the fit against {wrong} fails (p = {p:.3g})")
+
+
+def case_poisson_table(ctx):
+    """The CDF tables of integer means, at ten times the draws of
+    poisson_fit: every value its own chi-square cell where it expects 20 or
+    more, also the tails' (merged), and the first two moments."""
+    from scipy import stats
+    for i, lam in enumerate(["1", "7", "100", "1024"]):
+        m = int(lam)
+        x = []
+        for rep in range(10):
+            x += draws(ctx, lam, n=N_DRAWS, rep=rep, first=3 * 10**12 + 10**7 * i, piece=4097)
+        n = len(x)
+        counts = np.bincount(np.array(x), minlength=m + 50 * int(m ** 0.5) + 50)
+        pmf = stats.poisson.pmf(np.arange(len(counts)), m)
+        # Cells: single values expecting >= 20, the tails merged into their neighbours.
+        obs, exp = [], []
+        lo = int(np.argmax(pmf * n >= 20))
+        hi = len(pmf) - int(np.argmax(pmf[::-1] * n >= 20))
+        obs.append(counts[:lo + 1].sum())
+        exp.append(stats.poisson.cdf(lo, m) * n)
+        for k in range(lo + 1, hi - 1):
+            obs.append(counts[k])
+            exp.append(pmf[k] * n)
+        obs.append(counts[hi - 1:].sum())
+        exp.append(stats.poisson.sf(hi - 2, m) * n)
+        exp = np.array(exp) * (n / sum(exp))
+        chi2, p = stats.chisquare(obs, exp)
+        ctx.note(f"table of mean {m}: chi2 {chi2:.1f} on {len(exp) - 1} df, p = {p:.3g} "
+                 f"({n} draws, values {min(x)} to {max(x)})")
+        ctx.check(p > CHI2_PMIN, f"table of mean {m}: Poisson fit p = {p:.3g}")
+        mean = sum(x) / n
+        var = sum((v - mean) ** 2 for v in x) / (n - 1)
+        ctx.check(abs(mean - m) <= 5 * (m / n) ** 0.5, f"table of mean {m}: mean {mean}")
+        ctx.check(abs(var - m) <= 5 * ((m + 2 * m * m) / n) ** 0.5,
+                  f"table of mean {m}: variance {var}")
+
+
+def case_tables(ctx):
+    """Every CDF table (means 1 to 1024) against 30-digit mpmath: the
+    probability a table gives each value, (T[i] - T[i-1]) / 2^64, within
+    4e-15 of the Poisson probability (the computed probabilities' total is 1
+    to about 1e-15 and the value where the table's two halves meet takes
+    the difference; each threshold is rounded to 2^-64), and the values a
+    table leaves out of probability below 2^-63 on each side."""
+    import mpmath as mp
+    mp.mp.dps = 30
+    out = run(ctx, "table", 1, 1024, timeout=120)
+    worst, count = 0.0, 0
+    for line in out.splitlines():
+        f = [int(t) for t in line.split()]
+        m, k0, n, thr = f[0], f[1], f[2], f[3:]
+        if not ctx.check(len(thr) == n - 1 and all(a <= b for a, b in zip(thr, thr[1:])),
+                         f"table {m}: {n - 1} ascending thresholds"):
+            continue
+        edges = [0] + thr + [2**64]
+        got = [(b - a) / 2.0**64 for a, b in zip(edges, edges[1:])]
+        p = mp.exp(-m + k0 * mp.log(m) - mp.loggamma(k0 + 1))
+        below = mp.gammainc(k0, m, regularized=True) if k0 else mp.mpf(0)  # P(X < k0)
+        dev = []
+        for i, k in enumerate(range(k0, k0 + n)):
+            dev.append(abs(got[i] - float(p)))
+            p = p * m / (k + 1)
+        above = mp.gammainc(k0 + n, 0, m, regularized=True)  # P(X >= k0 + n)
+        i = int(np.argmax(dev))
+        worst = max(worst, dev[i])
+        count += n
+        ctx.check(dev[i] <= 4e-15 and below < 2.0**-63 and above < 2.0**-63,
+                  f"table {m}: values {k0}..{k0 + n - 1}, largest deviation {dev[i]:.3g} "
+                  f"(at {k0 + i}), left out {float(below):.3g} below and {float(above):.3g} above")
+    ctx.check(count > 0, "tables printed")
+    ctx.note(f"tables 1..1024: {count} values, largest deviation from mpmath {worst:.3g}")
 
 
 # -- null -----------------------------------------------------------------------
@@ -301,6 +380,8 @@ if __name__ == "__main__":
     sys.exit(tl.main({
         "keys": case_keys,
         "poisson_fit": case_poisson_fit,
+        "poisson_table": case_poisson_table,
+        "tables": case_tables,
         "null": case_null,
         "summaries": case_summaries,
     }))

@@ -3,6 +3,7 @@
 #include "core/resample.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,31 +12,51 @@
 
 #include "core/acc.h"
 
-/* The random numbers of one bin: Philox4x64-10 blocks of four 64-bit words
- * at counters (bin, replicate, input, 0), (..., 1), ... under the key
- * (seed, stream), taken in order. The stream of a bin is as long as any
- * draw needs (2^66 words), so how many numbers a draw consumes changes
- * nothing for the other bins. */
+/* The random numbers of one bin b: first word (b mod 4) of the Philox4x64-10
+ * block at counter (b div 4, replicate, input, 0), which four neighbouring
+ * bins share (most draws need one number, so a block serves four bins),
+ * then the bin's own blocks of four 64-bit words at counters (b,
+ * replicate, input, 1), (..., 2), ... taken in order, all under the key
+ * (seed, stream). The counters differ in their last word or their first,
+ * so no block is used twice; a bin's stream is as long as any draw needs
+ * (2^66 words), so how many numbers a draw consumes changes nothing for
+ * the other bins. */
 typedef struct rs_state {
     philox4x64_ctr_t ctr;
     philox4x64_key_t key;
     philox4x64_ctr_t out;
-    unsigned next; /* next word of out; 4: out is used up */
+    uint64_t first; /* the bin's word of its group's block */
+    unsigned next;  /* next word of out; 4: out is used up; 5: first not yet taken */
 } rs_state;
 
-static void rs_start(rs_state *st, const h5div_rs_key *k, uint64_t input, uint64_t bin)
+/* The block of bins 4 g .. 4 g + 3 of one replicate of one input. */
+static philox4x64_ctr_t rs_group(const h5div_rs_key *k, uint64_t input, uint64_t g)
+{
+    philox4x64_ctr_t c = {{g, k->replicate, input, 0}};
+    philox4x64_key_t key = {{k->seed, k->stream}};
+    return philox4x64(c, key);
+}
+
+/* The state of bin `bin` whose group block is blk. */
+static void rs_start(rs_state *st, const h5div_rs_key *k, uint64_t input, uint64_t bin,
+                     const philox4x64_ctr_t *blk)
 {
     st->key.v[0] = k->seed;
     st->key.v[1] = k->stream;
     st->ctr.v[0] = bin;
     st->ctr.v[1] = k->replicate;
     st->ctr.v[2] = input;
-    st->ctr.v[3] = 0;
-    st->next = 4;
+    st->ctr.v[3] = 1;
+    st->first = blk->v[bin & 3u];
+    st->next = 5;
 }
 
 static uint64_t rs_word(rs_state *st)
 {
+    if (st->next == 5) {
+        st->next = 4;
+        return st->first;
+    }
     if (st->next == 4) {
         st->out = philox4x64(st->ctr, st->key);
         st->ctr.v[3]++;
@@ -164,7 +185,8 @@ static double rs_log_pmf(double k, double lambda, double loglam)
     return -rs_stirlerr(k) - rs_bd0(k, lambda) - 0.5 * (ln_2pi + log(k));
 }
 
-/* Poisson(lambda) for 10 <= lambda <= H5DIV_RS_EXACT_MAX: Hoermann's
+/* Poisson(lambda) for 10 <= lambda <= H5DIV_RS_EXACT_MAX (but integer means
+ * up to H5DIV_RS_TABLE_MAX: rs_tabled below): Hoermann's
  * transformed rejection with squeeze, PTRS (W. Hoermann, The transformed
  * rejection method for generating Poisson random variables, Insurance:
  * Mathematics and Economics 12, 1993; numpy's generator for lambda >= 10),
@@ -174,8 +196,10 @@ static double rs_log_pmf(double k, double lambda, double loglam)
  * 7/8 lambda by the tangent method, then a binomial, repeated) took 164,
  * 314, 630 and 928 ns of CPU a draw at means 30, 1e3, 1e6 and 1e9 even
  * with GSL's fast mt19937, against 55, 40, 36 and 36 ns for PTRS on the
- * Philox stream (resample_draws time, 1e6 draws); B replicates of every
- * bin make the draws the bootstrap's main cost. */
+ * Philox stream (resample_draws time, 1e6 draws, on a quiet machine, when
+ * PTRS still drew the integer means that rs_tabled draws now, in 11 to 13
+ * ns where PTRS took 52 to 65 on the same loaded machine); B replicates of
+ * every bin make the draws the bootstrap's main cost. */
 static uint64_t rs_ptrs(rs_state *st, double lambda)
 {
     double slam = sqrt(lambda), loglam = log(lambda);
@@ -194,7 +218,8 @@ static uint64_t rs_ptrs(rs_state *st, double lambda)
     }
 }
 
-/* Poisson(lambda) for 0 < lambda < 10 by inversion with one uniform u:
+/* Poisson(lambda) for non-integer 0 < lambda < 10 (integer means:
+ * rs_tabled below) by inversion with one uniform u:
  * the least k with u < F(k), F summed from p(0) = exp(-lambda) by
  * p(k) = p(k-1) lambda / k. The sums carry a relative error of a few
  * 1e-16, a change of the probabilities far below anything a sample can
@@ -203,7 +228,8 @@ static uint64_t rs_ptrs(rs_state *st, double lambda)
  * Why not gsl_ran_poisson here: below 10 it multiplies uniforms until the
  * product falls below exp(-lambda), lambda + 1 of them a draw; with
  * GSL's mt19937 that took 46 and 99 ns of CPU at means 3 and 9.99, this
- * inversion on the Philox stream 38 and 45 ns. */
+ * inversion on the Philox stream 38 and 45 ns (mean 3 is drawn from its
+ * table now). */
 static uint64_t rs_inversion(rs_state *st, double lambda)
 {
     double u = rs_uniform(st), p = exp(-lambda), f = p;
@@ -216,11 +242,197 @@ static uint64_t rs_inversion(rs_state *st, double lambda)
     return k;
 }
 
+/* Poisson(m) for integer means 1 <= m <= H5DIV_RS_TABLE_MAX (every
+ * bootstrap mean of a count up to it) by inversion with one 64-bit word w
+ * against a table of the CDF in units of 2^-64:
+ *   X = k0 + the least i with w < T[i],  T[i] = round(2^64 P(X <= k0 + i)),
+ * so P(X = k) is the Poisson probability to within 2e-15 (tests: every
+ * table against mpmath; the computed probabilities sum to 1 within about
+ * 1e-15 and the value where the table's two halves meet takes the
+ * difference), each threshold rounded to 2^-64. The probabilities are
+ * Loader's (rs_log_pmf); the lower half of the table sums them from the
+ * lower tail up, the upper half P(X > k) from the upper tail down, so each
+ * entry is accurate relative to its own tail; values whose probability
+ * rounds to 0 are left out (k0 is the least with T > 0, the last value has
+ * no threshold). A guide table of
+ * 2^b >= 2 n entries (the least i with T[i] > j 2^(64 - b), indexed by the
+ * top b bits of w) starts the search where one step more, taken without a
+ * branch, nearly always ends it.
+ *
+ * Why a table: the draws are the bootstrap's main cost and a count's mean
+ * is an integer, so one table per mean serves every bin of that count; a
+ * draw is then a quarter of a Philox block and a lookup: 11 to 13 ns of
+ * CPU at means 3, 100 and 1000 against 52 to 65 ns for the inversion above
+ * and PTRS (two logarithms and a square root a draw) on the same loaded
+ * machine (resample_draws time, 2e6 draws, the fastest of three). The tables
+ * are built on first use and kept for the process: from 21 values (mean 1)
+ * to 586 (mean 1024), 8 bytes each plus the guide, at most 5.4 MiB for all
+ * 1024 means. */
+typedef struct rs_table {
+    uint64_t k0;
+    uint32_t n;         /* values k0 .. k0 + n - 1 */
+    unsigned shift;     /* guide index: w >> shift */
+    const uint64_t *t;  /* [n]: t[i] = threshold - 1, t[n - 1] = UINT64_MAX */
+    const uint16_t *gd; /* [2^(64 - shift)] guide */
+} rs_table;
+
+/* Values a table may span before trimming (k in [lo, hi] of
+ * rs_table_fill at m = 1024: 2 ceil(14 sqrt(m)) + 51 = 947), and guide
+ * entries (a power of two >= twice that). */
+#define RS_TABLE_SPAN 1024
+#define RS_GUIDE_MAX 2048
+
+/* The table of mean m into t, gd (RS_TABLE_SPAN and RS_GUIDE_MAX entries). */
+static void rs_table_fill(uint64_t m, rs_table *tb, uint64_t *t, uint16_t *gd)
+{
+    const double lam = (double)m, loglam = log(lam), w = ceil(14.0 * sqrt(lam));
+    /* Chernoff: P(X <= m - d) <= exp(-d^2 / 2m) and P(X >= m + d) <=
+     * exp(-d^2 / (2 (m + d / 3))): below 2^-100 outside [lo, hi]. */
+    const uint64_t lo = lam > w + 10.0 ? m - (uint64_t)w - 10 : 0, hi = m + (uint64_t)w + 40;
+    double p[RS_TABLE_SPAN];
+    uint64_t thr[RS_TABLE_SPAN];
+    for (uint64_t k = lo; k <= hi; k++)
+        p[k - lo] = exp(rs_log_pmf((double)k, lam, loglam));
+    /* P(X <= k) for k < m, summed upwards (Neumaier's compensation). */
+    double s = 0.0, c = 0.0;
+    for (uint64_t k = lo; k < m; k++) {
+        double x = p[k - lo], u = s + x;
+        c += fabs(s) >= fabs(x) ? (s - u) + x : (x - u) + s;
+        s = u;
+        thr[k - lo] = (uint64_t)nearbyint((s + c) * 0x1p64);
+    }
+    /* 2^64 - round(2^64 P(X > k)) for k >= m, summed downwards; `end` is
+     * the least k whose upper tail rounds to 0 (no threshold). */
+    uint64_t end = hi;
+    s = c = 0.0;
+    for (uint64_t k = hi + 1; k-- > m;) {
+        const double r = nearbyint((s + c) * 0x1p64);
+        if (r == 0.0)
+            end = k;
+        thr[k - lo] = UINT64_C(0) - (uint64_t)r;
+        double x = p[k - lo], u = s + x;
+        c += fabs(s) >= fabs(x) ? (s - u) + x : (x - u) + s;
+        s = u;
+    }
+    uint64_t k0 = lo;
+    while (k0 < m && thr[k0 - lo] == 0)
+        k0++;
+    const uint32_t n = (uint32_t)(end - k0 + 1);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        t[i] = thr[k0 - lo + i] - 1; /* >= 0: the thresholds from k0 on are positive */
+    t[n - 1] = UINT64_MAX;
+    unsigned b = 2;
+    while ((UINT32_C(1) << b) < 2 * n)
+        b++;
+    tb->k0 = k0;
+    tb->n = n;
+    tb->shift = 64 - b;
+    uint32_t i = 0;
+    for (uint64_t j = 0; j < (UINT64_C(1) << b); j++) {
+        while (t[i] < j << tb->shift)
+            i++;
+        gd[j] = (uint16_t)i;
+    }
+    tb->t = t;
+    tb->gd = gd;
+}
+
+static _Atomic(rs_table *) rs_tables[H5DIV_RS_TABLE_MAX + 1];
+
+static uint64_t rs_table_draw(const rs_table *tb, uint64_t w)
+{
+    uint32_t i = tb->gd[w >> tb->shift];
+    i += w > tb->t[i]; /* without a branch: rarely more than one step */
+    while (w > tb->t[i])
+        i++;
+    return tb->k0 + i;
+}
+
+/* Out of memory for a table: the same table on the stack, for this draw. */
+static __attribute__((noinline)) uint64_t rs_table_draw_once(uint64_t m, uint64_t w)
+{
+    rs_table tb;
+    uint64_t t[RS_TABLE_SPAN];
+    uint16_t gd[RS_GUIDE_MAX];
+    rs_table_fill(m, &tb, t, gd);
+    return rs_table_draw(&tb, w);
+}
+
+/* Build the shared table of mean m (by whichever thread gets there first;
+ * another thread's copy is the same and freed); NULL when out of memory.
+ * Out of line: its stack arrays stay out of the draw loops' frames. */
+static __attribute__((noinline)) const rs_table *rs_table_build(uint64_t m)
+{
+    rs_table *tb;
+    uint64_t t[RS_TABLE_SPAN];
+    uint16_t gd[RS_GUIDE_MAX];
+    rs_table tmp;
+    rs_table_fill(m, &tmp, t, gd);
+    const size_t nt = tmp.n, ng = (size_t)1 << (64 - tmp.shift);
+    tb = malloc(sizeof *tb + nt * sizeof *t + ng * sizeof *gd);
+    if (!tb)
+        return NULL;
+    uint64_t *tt = (uint64_t *)(tb + 1);
+    uint16_t *tg = (uint16_t *)(tt + nt);
+    memcpy(tt, t, nt * sizeof *t);
+    memcpy(tg, gd, ng * sizeof *gd);
+    *tb = tmp;
+    tb->t = tt;
+    tb->gd = tg;
+    rs_table *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&rs_tables[m], &none, tb, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(tb);
+        return none;
+    }
+    return tb;
+}
+
+/* The shared table of mean m, built on first use; NULL when out of memory. */
+static inline const rs_table *rs_table_get(uint64_t m)
+{
+    const rs_table *tb = atomic_load_explicit(&rs_tables[m], memory_order_acquire);
+    return tb ? tb : rs_table_build(m);
+}
+
+size_t h5div_rs_table(uint64_t m, uint64_t *k0, uint64_t *thr, size_t cap)
+{
+    if (m < 1 || m > H5DIV_RS_TABLE_MAX)
+        return 0;
+    const rs_table *tb = rs_table_get(m);
+    rs_table tmp;
+    uint64_t t[RS_TABLE_SPAN];
+    uint16_t gd[RS_GUIDE_MAX];
+    if (!tb) {
+        rs_table_fill(m, &tmp, t, gd);
+        tb = &tmp;
+    }
+    *k0 = tb->k0;
+    for (size_t i = 0; i + 1 < tb->n && i < cap; i++)
+        thr[i] = tb->t[i] + 1;
+    return tb->n;
+}
+
+/* An integer mean 1 .. H5DIV_RS_TABLE_MAX (so also a valid one). */
+static inline int rs_is_tabled(double hi, double lo)
+{
+    return hi >= 1.0 && hi <= H5DIV_RS_TABLE_MAX && lo == 0.0 && (double)(int32_t)hi == hi;
+}
+
+static uint64_t rs_tabled(rs_state *st, uint64_t m)
+{
+    const uint64_t w = rs_word(st);
+    const rs_table *tb = rs_table_get(m);
+    return tb ? rs_table_draw(tb, w) : rs_table_draw_once(m, w);
+}
+
 static uint64_t rs_draw(rs_state *st, double hi, double lo)
 {
     if (hi == 0.0 && lo == 0.0)
         return 0; /* Poisson(0); gsl_ran_poisson would give 0 too */
     double lambda = hi + lo;
+    if (rs_is_tabled(hi, lo))
+        return rs_tabled(st, (uint64_t)hi);
     if (lambda < 10.0)
         return rs_inversion(st, lambda);
     if (hi <= H5DIV_RS_EXACT_MAX)
@@ -256,7 +468,8 @@ uint64_t h5div_rs_poisson1(const h5div_rs_key *key, uint64_t bin, double lambda_
         return UINT64_MAX;
     }
     rs_state st;
-    rs_start(&st, key, key->input, bin);
+    const philox4x64_ctr_t blk = rs_group(key, key->input, bin >> 2);
+    rs_start(&st, key, key->input, bin, &blk);
     return rs_draw(&st, lambda_hi, lambda_lo);
 }
 
@@ -267,12 +480,28 @@ static int rs_poisson_n(const h5div_rs_key *key, uint64_t first, const double *r
                         double *restrict out, double *restrict out_lo)
 {
     rs_state st;
+    philox4x64_ctr_t blk;
+    const rs_table *tb = NULL;
+    uint64_t tm = 0; /* the mean of tb; 0: none */
     for (size_t i = 0; i < n; i++) {
         double hi = lam[i], lo = lam_lo ? lam_lo[i] : 0.0;
-        if (!rs_valid(hi, lo))
-            return -1;
-        rs_start(&st, key, key->input, first + i);
-        const uint64_t k = rs_draw(&st, hi, lo);
+        const uint64_t bin = first + i;
+        if (i == 0 || (bin & 3u) == 0)
+            blk = rs_group(key, key->input, bin >> 2);
+        uint64_t k;
+        if (rs_is_tabled(hi, lo)) { /* the common case, without the state */
+            const uint64_t m = (uint64_t)hi, w = blk.v[bin & 3u];
+            if (m != tm) {
+                tm = m;
+                tb = rs_table_get(m);
+            }
+            k = tb ? rs_table_draw(tb, w) : rs_table_draw_once(m, w);
+        } else {
+            if (!rs_valid(hi, lo))
+                return -1;
+            rs_start(&st, key, key->input, bin, &blk);
+            k = rs_draw(&st, hi, lo);
+        }
         if (out_u)
             out_u[i] = k;
         else
@@ -303,6 +532,7 @@ int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, u
         return -1;
     double wa = a / (a + b), wb = b / (a + b);
     rs_state st;
+    philox4x64_ctr_t bp, bq;
     for (size_t i = 0; i < n; i++) {
         double ph = p[i], pl = p_lo ? p_lo[i] : 0.0;
         double qh = q[i], ql = q_lo ? q_lo[i] : 0.0;
@@ -312,9 +542,14 @@ int h5div_rs_null(const h5div_rs_key *key, uint64_t input_p, uint64_t input_q, u
         double mp = pool * wa, mq = pool * wb;
         if (!rs_valid(mp, 0.0) || !rs_valid(mq, 0.0))
             return -1; /* pooled mean at 2^64 */
-        rs_start(&st, key, input_p, first + i);
+        const uint64_t bin = first + i;
+        if (i == 0 || (bin & 3u) == 0) {
+            bp = rs_group(key, input_p, bin >> 2);
+            bq = rs_group(key, input_q, bin >> 2);
+        }
+        rs_start(&st, key, input_p, bin, &bp);
         rs_split(rs_draw(&st, mp, 0.0), &outp[i], outp_lo ? &outp_lo[i] : NULL);
-        rs_start(&st, key, input_q, first + i);
+        rs_start(&st, key, input_q, bin, &bq);
         rs_split(rs_draw(&st, mq, 0.0), &outq[i], outq_lo ? &outq_lo[i] : NULL);
     }
     return 0;

@@ -13,10 +13,12 @@
 #define H5DIV_RS_NULL 1u
 
 /* Where the draws of one replicate of one input come from. Every bin i has
- * its own stream of random numbers, Philox4x64-10 with key (seed, stream)
- * and counter (i, replicate, input, j), j = 0, 1, ... the block within the
- * bin: a draw depends on these numbers and its mean only, never on which
- * rank, piece, order or thread computes it.
+ * its own random numbers from Philox4x64-10 with key (seed, stream): its
+ * first, word (i mod 4) of the block at counter (i div 4, replicate, input,
+ * 0), which bins 4 (i div 4) .. + 3 share, then its own blocks at counters
+ * (i, replicate, input, j), j = 1, 2, ...: a draw depends on these numbers
+ * and its mean only, never on which rank, piece, order or thread computes
+ * it.
  *
  * `input` tells apart the histograms resampled in one replicate: for
  * compare, 0 for P and 1 + c for candidate c; for the pooled null of the
@@ -30,12 +32,24 @@ typedef struct h5div_rs_key {
     uint64_t input;
 } h5div_rs_key;
 
-/* How a draw is made (resample.c says why not gsl_ran_poisson): means
- * below 10 by inversion of the CDF with one uniform, 10 to
- * H5DIV_RS_EXACT_MAX by Hoermann's PTRS rejection (exact), above by a
- * Cornish-Fisher normal quantile (GSL's gsl_cdf_ugaussian_Pinv) with
- * continuity correction (CDF error below 5e-10). */
+/* How a draw is made (resample.c says why not gsl_ran_poisson): integer
+ * means 1 to H5DIV_RS_TABLE_MAX (every count's bootstrap mean up to it) by
+ * inversion of a table of the CDF with one 64-bit word (probabilities
+ * within 2^-64), other means below 10 by inversion of the CDF with one
+ * uniform, 10 to H5DIV_RS_EXACT_MAX by Hoermann's PTRS rejection (exact),
+ * above by a Cornish-Fisher normal quantile (GSL's
+ * gsl_cdf_ugaussian_Pinv) with continuity correction (CDF error below
+ * 5e-10). */
+#define H5DIV_RS_TABLE_MAX 1024
 #define H5DIV_RS_EXACT_MAX 0x1p31
+
+/* The table an integer mean m in [1, H5DIV_RS_TABLE_MAX] is drawn from: a
+ * draw is k0 + the least i with w < thr[i] for a uniform 64-bit word w, so
+ * P(X = k0 + i) = (thr[i] - thr[i - 1]) / 2^64 (thr[-1] = 0, thr[n - 1] =
+ * 2^64, not stored). Writes k0 and thr[0 .. min(n - 1, cap)) and returns
+ * n, the number of values that can be drawn; 0 for another m. For tests.
+ * Not collective, thread-safe. */
+size_t h5div_rs_table(uint64_t m, uint64_t *k0, uint64_t *thr, size_t cap);
 
 /* One draw X ~ Poisson(lambda), lambda = lambda_hi + lambda_lo (an
  * unevaluated sum, as the readers give 64-bit counts: lambda_lo = 0 for
@@ -51,7 +65,8 @@ uint64_t h5div_rs_poisson1(const h5div_rs_key *key, uint64_t bin, double lambda_
  * (lam_lo may be NULL: all zero). The same bits for a bin whatever piece
  * it is drawn in. Returns 0, or -1 when a mean is invalid (NaN, negative,
  * infinite, >= 2^64); the output is then incomplete. Not collective,
- * thread-safe (no state outside the arguments). */
+ * thread-safe (the CDF tables of integer means are built once per process,
+ * shared through atomics, and never change). */
 int h5div_rs_poisson_u64(const h5div_rs_key *key, uint64_t first, const double *restrict lam,
                          const double *restrict lam_lo, size_t n, uint64_t *restrict out);
 

@@ -15,6 +15,9 @@
  *       P* then the Q* per replicate.
  *   resample_draws summary LEVEL T Q1,Q2,...   (replicates on stdin)
  *       se, interval, p-value and the quantiles Q1, ... as hex floats.
+ *   resample_draws table M1 M2
+ *       the CDF tables of the integer means M1 .. M2, one a line: "M K0 N"
+ *       and the N - 1 thresholds.
  *   resample_draws time LAMBDA N
  *       CPU nanoseconds per draw of mean LAMBDA over N bins.
  *
@@ -45,7 +48,10 @@ static void lambda_of(const char *s, double *hi, double *lo)
     }
 }
 
-static uint64_t u64(const char *s) { return strtoull(s, NULL, 10); }
+static uint64_t u64(const char *s)
+{
+    return strtoull(s, NULL, 10);
+}
 
 static double *list_of(const char *s, size_t *n)
 {
@@ -93,10 +99,10 @@ static int cmd_poisson(char **a)
         else if (!strcmp(order, "odd-even"))
             p = j < npieces / 2 ? 2 * j + 1 : 2 * (j - npieces / 2);
         size_t off = p * piece, len = n - off < piece ? n - off : piece;
-        int rc = !strcmp(fmt, "u64")
-                     ? h5div_rs_poisson_u64(&k, first + off, lam + off, lam_lo + off, len, out + off)
-                     : h5div_rs_poisson(&k, first + off, lam + off, lam_lo + off, len, oh + off,
-                                        ol + off);
+        int rc = !strcmp(fmt, "u64") ? h5div_rs_poisson_u64(&k, first + off, lam + off,
+                                                            lam_lo + off, len, out + off)
+                                     : h5div_rs_poisson(&k, first + off, lam + off, lam_lo + off,
+                                                        len, oh + off, ol + off);
         if (rc != 0) {
             fprintf(stderr, "invalid mean\n");
             return 1;
@@ -207,6 +213,21 @@ static int cmd_summary(char **a)
     return 0;
 }
 
+static int cmd_table(char **a)
+{
+    uint64_t k0, thr[2048];
+    for (uint64_t m = u64(a[0]); m <= u64(a[1]); m++) {
+        size_t n = h5div_rs_table(m, &k0, thr, sizeof thr / sizeof thr[0]);
+        if (n == 0 || n > sizeof thr / sizeof thr[0])
+            return 1;
+        printf("%" PRIu64 " %" PRIu64 " %zu", m, k0, n);
+        for (size_t i = 0; i + 1 < n; i++)
+            printf(" %" PRIu64, thr[i]);
+        putchar('\n');
+    }
+    return 0;
+}
+
 static int cmd_time(char **a)
 {
     double hi, lo;
@@ -223,8 +244,8 @@ static int cmd_time(char **a)
     if (h5div_rs_poisson(&k, 0, lam, NULL, n, out, NULL))
         return 1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-    double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-                (double)n;
+    double ns =
+        ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)n;
     double s = 0;
     for (size_t i = 0; i < n; i++)
         s += out[i];
@@ -242,7 +263,8 @@ int main(int argc, char **argv)
         int (*fn)(char **);
     } cmds[] = {{"poisson", 10, cmd_poisson}, {"reps", 6, cmd_reps},
                 {"single", 6, cmd_single},    {"null", 7, cmd_null},
-                {"summary", 3, cmd_summary},  {"time", 2, cmd_time}};
+                {"summary", 3, cmd_summary},  {"time", 2, cmd_time},
+                {"table", 2, cmd_table}};
     for (size_t i = 0; argc >= 2 && i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             if (argc != 2 + cmds[i].nargs) {
