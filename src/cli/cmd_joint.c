@@ -56,13 +56,12 @@ static int check_joint(h5div_cli_args *a, char *msg)
 
 static int run_joint(const h5div_cli_ctx *cx, const h5div_cli_args *a)
 {
+    const double t0 = MPI_Wtime();
     h5div_options opt = a->opt;
+    h5div_joint_result res = {0};
     char msg[H5DIV_CLI_MSG] = "";
-    double t0 = MPI_Wtime();
     h5div_cli_output out;
     int st = h5div_cli_output_check(cx, a, &out, msg);
-    h5div_joint_result res;
-    memset(&res, 0, sizeof res);
     if (st == H5DIV_OK)
         st = h5div_joint_files(cx->comm, a->pos[0], &opt, &res, msg, sizeof msg);
     double elapsed = MPI_Wtime() - t0;

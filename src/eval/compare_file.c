@@ -713,37 +713,6 @@ static int job_init(MPI_Comm comm, cmp_job *j, const batch_args *ba, char *msg, 
     return H5DIV_OK;
 }
 
-/* The standard errors and percentile intervals of the owned rows from
- * their bootstrap replicates. Not collective. */
-static int summarize_bootstrap(cmp_job *j, char *msg, size_t len)
-{
-    h5div_compare_batch *b = j->out;
-    rep_set *set = &j->set[H5DIV_RS_BOOTSTRAP];
-    const size_t n = (size_t)j->k * (size_t)j->ncols * (size_t)b->row_count;
-    double *work = malloc((size_t)set->n * sizeof *work);
-    b->se = malloc((n ? n : 1) * sizeof *b->se);
-    b->ci = malloc((n ? n : 1) * 2 * sizeof *b->ci);
-    if (!work || !b->se || !b->ci) {
-        free(work);
-        h5div_set_error(msg, len, "out of memory for the bootstrap intervals (%llu replicates)",
-                        (unsigned long long)set->n);
-        return H5DIV_EINTERNAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *x = set->vals + i * set->n;
-        b->se[i] = h5div_rs_stderr(x, (size_t)set->n);
-        (void)h5div_rs_interval(x, (size_t)set->n, j->opt->ci, work, &b->ci[2 * i]);
-    }
-    free(work);
-    b->nrep = set->n;
-    b->ci_level = j->opt->ci;
-    if (j->opt->keep_replicates) {
-        b->reps = set->vals;
-        set->vals = NULL;
-    }
-    return H5DIV_OK;
-}
-
 /* The p-values of the owned rows' measures from their null replicates (NaN
  * for the columns without one). Not collective. */
 static int summarize_null(cmp_job *j, char *msg, size_t len)
@@ -783,7 +752,8 @@ static int batch_out(cmp_job *j, char *msg, size_t len)
     b->values = j->values;
     j->values = NULL;
     if (j->set[H5DIV_RS_BOOTSTRAP].n)
-        H5DIV_CHECK(summarize_bootstrap(j, msg, len));
+        H5DIV_CHECK(
+            h5div_eval_bootstrap_summary(b, &j->set[H5DIV_RS_BOOTSTRAP].vals, j->opt, msg, len));
     return j->set[H5DIV_RS_NULL].n ? summarize_null(j, msg, len) : H5DIV_OK;
 }
 
