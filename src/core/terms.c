@@ -1194,34 +1194,31 @@ FAST_STEP void fast_tv_hellinger(const fast_block *restrict fb,
     }
 }
 
-FAST_STEP void fast_chi2(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
+/* chi^2 (either direction) and separation-power terms. */
+FAST_STEP void fast_chi2_sp(const fast_block *restrict fb, unsigned mask,
+                            double (*restrict t)[H5DIV_BLOCK_BINS])
 {
     const h5div_norm *nm = fb->nm;
     const double inv_a = nm->inv_a, inv_b = nm->inv_b;
     const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
-    for (size_t k = 0; k < fb->e; k++) {
-        double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
-        double diff = dk * inv_a * inv_b;
-        /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
-        double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
-        double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
-        t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
-        t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
-    }
-}
-
-FAST_STEP void fast_sp(const fast_block *restrict fb, double (*restrict t)[H5DIV_BLOCK_BINS])
-{
-    const h5div_norm *nm = fb->nm;
-    const double inv_a = nm->inv_a, inv_b = nm->inv_b;
-    const double a_hi = nm->a_hi, a_lo = nm->a_lo, b_hi = nm->b_hi, b_lo = nm->b_lo;
-    for (size_t k = 0; k < fb->e; k++) {
-        double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
-        double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
-        /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
-        double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
-        t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
-    }
+    if (mask & ((1u << H5DIV_T_CHI2_PQ) | (1u << H5DIV_T_CHI2_QP)))
+        for (size_t k = 0; k < fb->e; k++) {
+            double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
+            double diff = dk * inv_a * inv_b;
+            /* (p - q) * (p/q - 1) and (p - q) * (p - q)/p; zero bins masked. */
+            double c1 = diff * (dk / (yk * a_hi + yk * a_lo));
+            double c2 = diff * (dk / (xk * b_hi + xk * b_lo));
+            t[H5DIV_T_CHI2_PQ][k] = ((yk == 0.0) | (diff == 0.0)) ? 0.0 : c1;
+            t[H5DIV_T_CHI2_QP][k] = ((xk == 0.0) | (diff == 0.0)) ? 0.0 : c2;
+        }
+    if (mask & (1u << H5DIV_T_SP))
+        for (size_t k = 0; k < fb->e; k++) {
+            double xk = fb->x[k], yk = fb->y[k], dk = fb->d[k];
+            double sum = xk * b_hi + yk * a_hi + (xk * b_lo + yk * a_lo);
+            /* (p - q) ((p - q) / (p + q)) / 2: a lone value gives p / 2. */
+            double sp = 0.5 * (dk * inv_a * inv_b) * (dk / sum);
+            t[H5DIV_T_SP][k] = ((xk == 0.0) & (yk == 0.0)) ? 0.0 : sp;
+        }
 }
 
 FAST_STEP void fast_two_sample(const fast_block *restrict fb,
@@ -1276,10 +1273,8 @@ static int block_terms_fast(const double *restrict xs, const double *restrict ys
         fast_js(&fb, t);
     if (mask & (TB(TV) | TB(HELLINGER) | TB(BC)))
         fast_tv_hellinger(&fb, t);
-    if (mask & (TB(CHI2_PQ) | TB(CHI2_QP)))
-        fast_chi2(&fb, t);
-    if (mask & TB(SP))
-        fast_sp(&fb, t);
+    if (mask & (TB(CHI2_PQ) | TB(CHI2_QP) | TB(SP)))
+        fast_chi2_sp(&fb, mask, t);
     if (mask & TB(NONEMPTY))
         for (size_t k = 0; k < e; k++)
             t[H5DIV_T_NONEMPTY][k] = ((fb.x[k] != 0.0) | (fb.y[k] != 0.0)) ? 1.0 : 0.0;
