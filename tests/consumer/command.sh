@@ -55,5 +55,7 @@ for cmd in "" compare entropy joint surprisal history histogram; do
     fi
     echo "man -l $name.1: ok ($(wc -l <<<"$text") lines)"
 done
-MANWIDTH=100 man -l "$p/share/man/man1/h5div-compare.1" | grep -q -- '--memory-per-rank' ||
+# grep without -q reads to the end: with pipefail, grep -q leaving early
+# would fail the pipeline whenever man is still writing (SIGPIPE).
+MANWIDTH=100 man -l "$p/share/man/man1/h5div-compare.1" | grep -- '--memory-per-rank' >/dev/null ||
     fail "h5div-compare(1) lacks --memory-per-rank"

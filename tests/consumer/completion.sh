@@ -43,8 +43,11 @@ contains() {
     shift
     COMP_LINE=$line COMP_POINT=${#line} COMPREPLY=()
     _h5div 2>/dev/null || true
+    # grep without -q reads to the end: with pipefail, grep -q leaving at
+    # the first match would fail the pipeline whenever printf is still
+    # writing (SIGPIPE).
     for w in "$@"; do
-        if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$w"; then
+        if ! printf '%s\n' "${COMPREPLY[@]}" | grep -xF -- "$w" >/dev/null; then
             echo "FAIL: '$line' -> '${COMPREPLY[*]}' lacks $w" >&2
             failures=$((failures + 1))
             return
