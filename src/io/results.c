@@ -322,7 +322,18 @@ static int reserve_space(int fd, uint64_t bytes)
  * SIGHUP ends the run (exit status 128 + signal) once
  * h5div_io_catch_signals has been called. */
 static char armed_tmp[PATHBUF];
+/* And the files Open MPI's "individual" shared-file-pointer component keeps
+ * beside it while it is open for writing (rank 0's, this process's). */
+static char armed_side[2][PATHBUF + 16];
 static volatile sig_atomic_t armed;
+
+/* The temporary file and its side files, from a signal handler. */
+static void unlink_armed(void)
+{
+    unlink(armed_tmp);
+    unlink(armed_side[0]);
+    unlink(armed_side[1]);
+}
 static const int caught[3] = {SIGTERM, SIGINT, SIGHUP};
 /* A crash (inside a library) also removes the temporary file, then goes on
  * as the crash it is. */
@@ -331,14 +342,14 @@ static const int crashes[3] = {SIGSEGV, SIGBUS, SIGABRT};
 static void on_signal(int sig)
 {
     if (armed)
-        unlink(armed_tmp);
+        unlink_armed();
     _exit(128 + sig);
 }
 
 static void on_crash(int sig)
 {
     if (armed)
-        unlink(armed_tmp);
+        unlink_armed();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -376,6 +387,8 @@ static int temp_create(char *tmpl)
     int fd = mkstemp(tmpl);
     if (fd >= 0) {
         snprintf(armed_tmp, sizeof armed_tmp, "%s", tmpl);
+        snprintf(armed_side[0], sizeof armed_side[0], "%s.data.0", tmpl);
+        snprintf(armed_side[1], sizeof armed_side[1], "%s.metadata.0", tmpl);
         armed = 1;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
